@@ -1,0 +1,55 @@
+"""tools/cloud up | down | status | env | install"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+
+from . import cloud
+from .install import install
+from .layout import Layout
+from .procs import CloudError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tools/cloud", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="install what is missing and start the cloud (no-op if up)")
+    down = commands.add_parser("down", help="stop the daemons this launcher started")
+    down.add_argument("--purge", action="store_true", help="also delete all state and venvs")
+    commands.add_parser("status", help="one line per daemon; exit 1 unless all are up")
+    commands.add_parser("env", help="print shell exports for the openstack CLI and tests")
+    commands.add_parser("install", help="install packages and the servers venv only")
+    args = parser.parse_args(argv)
+    layout = Layout.from_env()
+    try:
+        if args.command == "up":
+            cloud.up(layout)
+        elif args.command == "down":
+            stopped = cloud.down(layout)
+            print(f"stopped {len(stopped)} daemons" + (f": {', '.join(stopped)}" if stopped else ""))
+            if args.purge:
+                shutil.rmtree(layout.base, ignore_errors=True)
+        elif args.command == "status":
+            rows = cloud.status(layout)
+            for row in rows:
+                print(f"{row['name']:16} {row['state']:9} pid={row['pid'] or '-':<8} "
+                      f"{row['endpoint']:36} {row['log']}")
+            return 0 if all(row["state"] == "up" for row in rows) else 1
+        elif args.command == "env":
+            facts = cloud.facts(layout)
+            print(f"export OS_CLIENT_CONFIG_FILE={facts['clouds_yaml']}")
+            print(f"export OS_CLOUD={facts['admin_cloud']}")
+            print(f"export STOREOPS_CLOUD_FACTS={layout.facts_file}")
+            print(f"export CEPH_CONF={facts['ceph']['conf']}")
+            print(f"export PATH={layout.venv / 'bin'}:$PATH  # openstack, swift CLIs")
+        elif args.command == "install":
+            install(layout)
+    except CloudError as err:
+        print(f"tools/cloud {args.command}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

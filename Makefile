@@ -1,0 +1,51 @@
+# The two commands the README opens with:
+#   make demo   set up everything, start the local cloud, run the main playbook against it
+#   make test   unit tests, ansible-test sanity, ansible-lint, integration tests on the local cloud
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUILD := .build
+COLLECTIONS := $(BUILD)/collections
+VENV_STAMP := $(VENV)/.installed
+# pytest exits 5 when a selection collects no test: say so instead of failing silently
+PYTEST = $(BIN)/pytest -p no:cacheprovider
+
+.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean
+
+$(VENV_STAMP): requirements.txt tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
+	touch $@
+
+cloud:
+	tools/cloud up
+
+cloud-down:
+	tools/cloud down
+
+collection: $(VENV_STAMP)
+	tools/build-collection $(BUILD) $(COLLECTIONS)
+
+demo: $(VENV_STAMP) cloud collection
+	source <(tools/cloud env) && \
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=default \
+	$(BIN)/ansible-playbook -i localhost, -c local \
+	  -e ansible_python_interpreter=$(CURDIR)/$(BIN)/python playbooks/demo.yml
+
+test: unit sanity lint integration
+
+unit: $(VENV_STAMP)
+	$(PYTEST) tests/unit
+
+sanity: $(VENV_STAMP)
+	tools/sanity $(BUILD)
+
+lint: $(VENV_STAMP)
+	$(BIN)/ansible-lint --profile production
+
+integration: $(VENV_STAMP) cloud
+	$(PYTEST) tests/integration
+
+clean:
+	rm -rf $(BUILD)

@@ -8,6 +8,7 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 from __future__ import annotations
 
 import traceback
+from importlib import metadata
 from typing import Any
 
 from ansible.module_utils.compat.version import LooseVersion
@@ -25,7 +26,6 @@ try:
     import openstack
     from keystoneauth1 import exceptions as ksa_exceptions
     from openstack import exceptions as sdk_exceptions
-    from openstack import version as sdk_version
 except ImportError:
     SDK_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
@@ -74,7 +74,7 @@ def check_sdk() -> None:
             "openstacksdk is required on the host that runs this module: "
             f"pip install 'openstacksdk>={MINIMUM_SDK_VERSION}'",
             exception=SDK_IMPORT_ERROR)
-    installed = sdk_version.__version__
+    installed = metadata.version("openstacksdk")
     if LooseVersion(installed) < LooseVersion(MINIMUM_SDK_VERSION):
         raise MissingDependencyError(
             f"openstacksdk {installed} is too old: pip install 'openstacksdk>={MINIMUM_SDK_VERSION}'")

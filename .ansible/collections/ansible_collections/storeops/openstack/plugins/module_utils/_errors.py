@@ -1,0 +1,40 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed exceptions: raised deep, turned into one ``fail_json`` by the module base.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+
+class StoreOpsError(Exception):
+    """An expected failure, explained in one line that names the input or service and the fix."""
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.details = details
+
+
+class InvalidInputError(StoreOpsError):
+    """A module option is wrong; nothing was changed."""
+
+
+class MissingDependencyError(StoreOpsError):
+    """A Python library the module needs is missing or too old on the managed host."""
+
+
+class CloudConnectionError(StoreOpsError):
+    """The cloud could not be reached or authenticated against."""
+
+
+class NotAuthorizedError(StoreOpsError):
+    """The cloud refused the request for these credentials (HTTP 403)."""
+
+
+class CloudRequestError(StoreOpsError):
+    """A cloud API request failed."""
+
+    def __init__(self, message: str, status_code: int | None = None, **details):
+        super().__init__(message, **details)
+        self.status_code = status_code

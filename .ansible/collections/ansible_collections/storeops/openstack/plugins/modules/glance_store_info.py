@@ -1,0 +1,121 @@
+#!/usr/bin/python
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: glance_store_info
+short_description: List the stores of a multi-store Glance
+version_added: 0.1.0
+description:
+  - Lists the Glance stores (C(enabled_backends)) of a cloud with their description and flags,
+    and the image import methods the cloud enables.
+  - Where the credentials may read C(/v2/info/stores/detail) (admin by Glance's default policy),
+    each store's type and properties are returned too. Otherwise the module returns what
+    C(/v2/info/stores) shows, sets RV(details_visible=false) and says so in a warning.
+author:
+  - storeops.openstack developers
+extends_documentation_fragment:
+  - storeops.openstack.auth
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Reads only.
+"""
+
+EXAMPLES = r"""
+- name: List the Glance stores
+  storeops.openstack.glance_store_info:
+    cloud: production
+  register: glance
+
+- name: Show each store and its type
+  ansible.builtin.debug:
+    msg: "{{ glance.stores | map(attribute='id') | zip(glance.stores | map(attribute='type')) }}"
+"""
+
+RETURN = r"""
+stores:
+  description: The stores, in the order Glance lists them.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Store id, as in C(enabled_backends).
+      type: str
+      sample: fast
+    description:
+      description: The store's description.
+      type: str
+    default:
+      description: Whether this is the default store.
+      type: bool
+    read_only:
+      description: Whether the store is read-only (for example an C(http) store).
+      type: bool
+    type:
+      description: The glance_store driver (C(file), C(rbd), C(swift), C(s3), C(cinder), C(http)); null without details.
+      type: str
+      sample: rbd
+    properties:
+      description: Driver properties Glance exposes (for example C(data_dir), C(pool), C(fsid)); null without details.
+      type: dict
+default_store:
+  description: Id of the default store, if any.
+  returned: always
+  type: str
+  sample: fast
+import_methods:
+  description: The import methods the cloud enables.
+  returned: always
+  type: list
+  elements: str
+  sample: [glance-direct, web-download, copy-image]
+details_visible:
+  description: Whether C(/v2/info/stores/detail) could be read with these credentials.
+  returned: always
+  type: bool
+"""
+
+from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import NotAuthorizedError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._stores import (
+    default_store,
+    describe_stores,
+)
+
+
+class GlanceStoreInfo(StoreOpsModule):
+    module_kwargs = {"supports_check_mode": True}
+
+    def run(self):
+        glance = GlanceClient(self.conn)
+        listed = glance.stores()
+        try:
+            detailed = glance.stores_detail()
+        except NotAuthorizedError:
+            detailed = None
+            self.ansible.warn("Store types and properties are hidden: these credentials may not "
+                              "read /v2/info/stores/detail (admin only by default)")
+        stores = describe_stores(listed, detailed)
+        return {
+            "changed": False,
+            "stores": stores,
+            "default_store": default_store(stores),
+            "import_methods": glance.import_methods(),
+            "details_visible": detailed is not None,
+        }
+
+
+def main():
+    GlanceStoreInfo()()
+
+
+if __name__ == "__main__":
+    main()

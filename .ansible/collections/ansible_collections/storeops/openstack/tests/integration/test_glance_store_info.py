@@ -1,0 +1,87 @@
+"""glance_store_info against the local cloud, through the collection installed from its tarball."""
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def run(run_playbook):
+    result = run_playbook("store_info.yml")
+    assert result.returncode == 0, result.output
+    return result
+
+
+def test_admin_sees_every_store_with_its_type(run, cloud):
+    admin = run.results["admin"]
+    assert admin["changed"] is False
+    assert admin["details_visible"] is True
+    assert {s["id"]: s["type"] for s in admin["stores"]} == {
+        "fast": "file", "cheap": "file", "swift": "swift", "ceph": "rbd"}
+    assert admin["default_store"] == "fast"
+    assert [s["id"] for s in admin["stores"] if s["default"]] == ["fast"]
+    assert {"glance-direct", "web-download", "copy-image"} <= set(admin["import_methods"])
+
+
+def test_store_properties_match_the_cloud(run, cloud):
+    stores = {s["id"]: s for s in run.results["admin"]["stores"]}
+    assert stores["fast"]["properties"]["data_dir"] == cloud["glance"]["stores"]["fast"]["data_dir"]
+    assert stores["cheap"]["properties"]["data_dir"] == cloud["glance"]["stores"]["cheap"]["data_dir"]
+    assert stores["ceph"]["properties"]["pool"] == "images"
+    assert stores["ceph"]["properties"]["fsid"] == cloud["ceph"]["fsid"]
+    assert stores["swift"]["properties"]["container"] == "glance"
+
+
+def test_check_mode_returns_the_same(run):
+    admin, check = run.results["admin"], run.results["admin_check"]
+    assert check["changed"] is False
+    assert check["stores"] == admin["stores"]
+
+
+def test_member_degrades_to_the_public_listing_and_says_so(run):
+    member = run.results["member"]
+    assert member["details_visible"] is False
+    assert [s["id"] for s in member["stores"]] == ["fast", "cheap", "swift", "ceph"]
+    assert all(s["type"] is None and s["properties"] is None for s in member["stores"])
+    assert any("admin" in warning for warning in member["warnings"])
+
+
+def test_unknown_cloud_name_is_a_clean_one_line_error(run):
+    bad = run.results["bad_cloud"]
+    assert bad["failed"] is True
+    assert bad["msg"].startswith("cloud: ") and "no-such-cloud" in bad["msg"]
+    assert "\n" not in bad["msg"]
+    # ansible-core >= 2.19 adds "exception": "(traceback unavailable)" to every failure
+    assert "Traceback" not in json.dumps(bad) and "File \\\"" not in json.dumps(bad)
+
+
+def test_wrong_password_is_a_clean_error_without_the_password(run):
+    bad = run.results["bad_auth"]
+    assert bad["failed"] is True
+    assert "authentication failed" in bad["msg"]
+    assert "not-the-password" not in run.output
+    assert "not-the-password" not in json.dumps(run.results)
+
+
+def test_action_group_module_defaults(run):
+    assert [s["id"] for s in run.results["via_defaults"]["stores"]] == ["fast", "cheap", "swift", "ceph"]
+
+
+def test_no_cloud_secret_in_any_output(run, cloud):
+    everything = run.output + json.dumps(run.results)
+    for name, secret in cloud["secrets"].items():
+        assert secret not in everything, name
+
+
+def test_tarball_is_clean(tarball_install):
+    tarball, collections = tarball_install
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+    assert "plugins/modules/glance_store_info.py" in names
+    assert "meta/runtime.yml" in names
+    leaked = [n for n in names if n.split("/")[0] in {".localcloud", ".venv", ".build", "tools", "bench", ".git"}
+              or "__pycache__" in n or n.endswith(".pyc")]
+    assert leaked == []
+    assert (collections / "ansible_collections" / "storeops" / "openstack" / "MANIFEST.json").is_file()

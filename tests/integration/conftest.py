@@ -1,0 +1,62 @@
+"""Integration fixtures: the local cloud, and the collection installed from its built tarball."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+
+
+@pytest.fixture(scope="session")
+def cloud() -> dict:
+    """Start the local cloud if needed (a no-op when it is up) and return its facts."""
+    subprocess.run([str(REPO / "tools" / "cloud"), "up"], check=True)
+    state = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))
+    return json.loads((state / "data" / "cloud.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def tarball_install(tmp_path_factory) -> tuple[Path, Path]:
+    build = tmp_path_factory.mktemp("build")
+    collections = build / "collections"
+    subprocess.run([str(REPO / "tools" / "build-collection"), str(build), str(collections)],
+                   check=True, stdout=subprocess.DEVNULL)
+    return next(build.glob("storeops-openstack-*.tar.gz")), collections
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    output: str
+    results: dict
+
+
+@pytest.fixture(scope="session")
+def run_playbook(cloud, tarball_install, tmp_path_factory):
+    """Run a playbook of tests/integration/playbooks; it writes its registered results to ``out``."""
+    _, collections = tarball_install
+
+    def run(name: str, **extra_vars) -> PlaybookRun:
+        out = tmp_path_factory.mktemp("results") / "results.json"
+        variables = {"out": str(out), "admin_cloud": cloud["admin_cloud"],
+                     "member_cloud": cloud["member_cloud"], **extra_vars}
+        env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections),
+               "OS_CLIENT_CONFIG_FILE": cloud["clouds_yaml"], "ANSIBLE_NOCOLOR": "1",
+               "ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
+        env.pop("OS_CLOUD", None)
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c",
+             "local", "-e", f"ansible_python_interpreter={sys.executable}",
+             "-e", json.dumps(variables), str(PLAYBOOKS / name)],
+            env=env, cwd=REPO, capture_output=True, text=True, timeout=1800)
+        results = json.loads(out.read_text()) if out.exists() else {}
+        return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)
+
+    return run

@@ -15,7 +15,7 @@ description:
     each store's type and properties are returned too. Otherwise the module returns what
     C(/v2/info/stores) shows, sets RV(details_visible=false) and says so in a warning.
 author:
-  - storeops.openstack developers
+  - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
   - storeops.openstack.auth
 attributes:

@@ -81,7 +81,7 @@ def test_tarball_is_clean(tarball_install):
         names = archive.getnames()
     assert "plugins/modules/glance_store_info.py" in names
     assert "meta/runtime.yml" in names
-    leaked = [n for n in names if n.split("/")[0] in {".localcloud", ".venv", ".build", "tools", "bench", ".git"}
+    leaked = [n for n in names if n.split("/")[0] in {".localcloud", ".venv", ".build", ".ansible", ".ci", "tools", "bench", ".git"}
               or "__pycache__" in n or n.endswith(".pyc")]
     assert leaked == []
     assert (collections / "ansible_collections" / "storeops" / "openstack" / "MANIFEST.json").is_file()

@@ -9,7 +9,7 @@ CLOUD = str(REPO / "tools" / "cloud")
 
 
 def pids() -> dict[str, str]:
-    status = subprocess.run([CLOUD, "status"], capture_output=True, text=True)
+    status = subprocess.run([CLOUD, "status"], capture_output=True, text=True, check=False)
     assert status.returncode == 0, status.stdout + status.stderr
     return {line.split()[0]: line.split()[2] for line in status.stdout.splitlines()}
 

@@ -46,7 +46,7 @@ def up(layout: Layout, secrets: dict, ceph: dict) -> dict:
 
 
 def _stores_listed(secrets: dict) -> set[str]:
-    auth, _ = token("admin", secrets["admin_password"], "admin")
+    auth = token("admin", secrets["admin_password"], "admin")
     request = urllib.request.Request(GLANCE_URL + "/v2/info/stores", headers={"X-Auth-Token": auth})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -10,10 +10,8 @@ from pathlib import Path
 from .layout import HERE, Layout
 from .procs import CloudError, run
 
-CEPH_PACKAGES = [
-    "ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "ceph-common",
-    "python3-rados", "python3-rbd", "uuid-runtime", "curl",
-]
+CEPH_PACKAGES = ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "ceph-common",
+                 "python3-rados", "python3-rbd"]
 CEPH_COMMANDS = ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "radosgw-admin", "ceph", "monmaptool"]
 DEBIAN_EXTENSIONS = Path("/usr/lib/python3/dist-packages")
 # glance_store 5.7.0's swift driver declares every segment's Content-Length as the full chunk
@@ -53,7 +51,7 @@ def ensure_debian_packages() -> None:
     print("installing Debian packages: " + " ".join(CEPH_PACKAGES), flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-qq"], env=env)
-    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *CEPH_PACKAGES], env=env)
+    run(["apt-get", "install", "-y", "-qq", *CEPH_PACKAGES], env=env)
 
 
 def _venv_fingerprint() -> str:

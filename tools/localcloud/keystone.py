@@ -44,22 +44,22 @@ def up(layout: Layout, secrets: dict) -> None:
     _seed(secrets)
 
 
-def token(username: str, password: str, project: str) -> tuple[str, dict]:
+def token(username: str, password: str, project: str) -> str:
     body = {"auth": {
         "identity": {"methods": ["password"], "password": {"user": {
             "name": username, "password": password, "domain": {"id": "default"}}}},
         "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
     request = urllib.request.Request(KEYSTONE_URL + "/auth/tokens", json.dumps(body).encode(),
-                                      {"Content-Type": "application/json"})
+                                     {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
-        return response.headers["X-Subject-Token"], json.load(response)["token"]
+        return response.headers["X-Subject-Token"]
 
 
 class _Admin:
     """Just enough of the identity API to seed a fresh Keystone."""
 
     def __init__(self, password: str):
-        self.token, _ = token("admin", password, "admin")
+        self.token = token("admin", password, "admin")
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         request = urllib.request.Request(

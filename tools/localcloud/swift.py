@@ -35,4 +35,3 @@ def up(layout: Layout, secrets: dict) -> None:
 
 def _render(target, template: str, **values) -> None:
     target.write_text(Template((TEMPLATES / template).read_text()).substitute(**values))
-

@@ -10,7 +10,8 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     CloudRequestError,
@@ -22,16 +23,20 @@ class GlanceClient:
     def __init__(self, conn) -> None:
         self._image = conn.image
 
-    def get_json(self, path: str) -> dict[str, Any]:
-        response = self._image.get(path)
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self._image.get(path, params=params)
+        self._raise_for_status(response, f"GET {path}")
+        return response.json()
+
+    @staticmethod
+    def _raise_for_status(response, request: str) -> None:
         if response.status_code == 403:
-            raise NotAuthorizedError(f"Glance refused GET {path} (HTTP 403) for these credentials",
+            raise NotAuthorizedError(f"Glance refused {request} (HTTP 403) for these credentials",
                                      status_code=403)
         if response.status_code >= 400:
             raise CloudRequestError(
-                f"Glance GET {path} failed with HTTP {response.status_code}: "
+                f"Glance {request} failed with HTTP {response.status_code}: "
                 f"{_short_body(response.text)}", status_code=response.status_code)
-        return response.json()
 
     def stores(self) -> list[dict[str, Any]]:
         """``/v2/info/stores``: id, description, default, read-only (any user)."""
@@ -40,6 +45,30 @@ class GlanceClient:
     def stores_detail(self) -> list[dict[str, Any]]:
         """``/v2/info/stores/detail``: adds type and properties (admin by default policy)."""
         return self.get_json("/info/stores/detail")["stores"]
+
+    def iter_images(self, page_size: int, **filters: str) -> Iterator[dict[str, Any]]:
+        """Every image the credentials see, hidden ones included, one page in memory at a time.
+
+        Listing never triggers Glance's lazy location update; a single-image GET does.
+        """
+        for hidden in ("false", "true"):
+            params = {"limit": page_size, "os_hidden": hidden, "sort": "created_at:asc,id:asc",
+                      **filters}
+            while True:
+                page = self.get_json("/images", params=params)["images"]
+                yield from page
+                if len(page) < page_size:
+                    break
+                params["marker"] = page[-1]["id"]
+
+    def replace_locations(self, image_id: str, locations: list[dict[str, Any]]) -> dict[str, Any]:
+        """PATCH ``/locations`` whole; returns the image as Glance stored it."""
+        body = json.dumps([{"op": "replace", "path": "/locations", "value": locations}])
+        response = self._image.patch(
+            f"/images/{image_id}", data=body,
+            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+        self._raise_for_status(response, f"PATCH /images/{image_id}")
+        return response.json()
 
     def import_methods(self) -> list[str]:
         info = self.get_json("/info/import")

@@ -81,21 +81,21 @@ class GlanceApiConf:
     def database_connection(self) -> str | None:
         return self.get("database", "connection")
 
-    def prefixes(self) -> tuple[list[StorePrefix], list[str]]:
+    def prefixes(self) -> tuple[list[StorePrefix], list[tuple[str, str]]]:
         prefixes: list[StorePrefix] = []
-        notes: list[str] = []
+        notes: list[tuple[str, str]] = []
         for store, kind in self.enabled_backends():
             compute = getattr(self, f"_{kind}_prefixes", None)
             if compute is None:
-                notes.append(f"store {store}: unknown store type {kind!r} in {self.path}")
+                notes.append((store, f"store {store}: unknown store type {kind!r} in {self.path}"))
                 continue
             try:
                 found = compute(store)
             except OSError as err:
-                notes.append(f"store {store} ({kind}): cannot read {err.filename} ({err.strerror})")
+                notes.append((store, f"store {store} ({kind}): cannot read {err.filename} ({err.strerror})"))
                 continue
             if isinstance(found, str):
-                notes.append(found)
+                notes.append((store, found))
             else:
                 prefixes.extend(StorePrefix(store, prefix, "config", open_segment)
                                 for prefix, open_segment in found)

@@ -16,7 +16,7 @@ Formulas (glance_store 5.x ``_set_url_prefix``):
 - cinder: ``cinder://<store id>``
 - http: the scheme alone (the read-only store serves any http/https URL)
 
-Three sources, each returning ``(prefixes, notes)``: Glance's ``/v2/info/stores/detail``, a
+Three sources, each returning ``(prefixes, notes)`` (a note is ``(store, what is missing)``): Glance's ``/v2/info/stores/detail``, a
 ``glance-api.conf`` read on the host running the module, and explicit ``{id, url_prefix}`` items.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
@@ -28,6 +28,17 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 SOURCES = ("explicit", "config", "api")
+
+# The options every module that needs store url prefixes shares (doc fragment: url_prefix).
+URL_PREFIX_ARGUMENT_SPEC = {
+    "url_prefix_sources": {"type": "list", "elements": "str", "choices": list(SOURCES),
+                           "default": list(SOURCES)},
+    "stores": {"type": "list", "elements": "dict", "default": [], "options": {
+        "id": {"type": "str", "required": True},
+        "url_prefix": {"type": "raw", "required": True, "no_log": True},
+    }},
+    "glance_api_conf": {"type": "path"},
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ def swift_credentials_prefix(auth_address: str, user: str | None, key: str | Non
 
 def s3_prefix(host: str, bucket: str) -> str:
     secure = host.startswith("https://")
-    _, address = _strip_http_scheme(host)
+    address = _strip_http_scheme(host)[1]
     return f"{'s3+https' if secure else 's3'}://{address}/{bucket}"
 
 
@@ -88,7 +99,7 @@ def cinder_prefix(store_id: str) -> str:
 HTTP_PREFIX = "http"
 
 
-def prefixes_from_api(detailed_stores: list[dict]) -> tuple[list[StorePrefix], list[str]]:
+def prefixes_from_api(detailed_stores: list[dict]) -> tuple[list[StorePrefix], list[tuple[str, str]]]:
     """From ``/v2/info/stores/detail``; swift and s3 details lack what their prefix needs."""
     prefixes, notes = [], []
     for store in detailed_stores:
@@ -103,8 +114,8 @@ def prefixes_from_api(detailed_stores: list[dict]) -> tuple[list[StorePrefix], l
         elif kind == "http":
             prefixes.append(StorePrefix(store_id, HTTP_PREFIX, "api"))
         else:
-            notes.append(f"store {store_id} ({kind}): Glance's API does not expose what its url "
-                         "prefix needs; give glance_api_conf or stores")
+            notes.append((store_id, f"store {store_id} ({kind}): Glance's API does not expose what "
+                                    "its url prefix needs; give glance_api_conf or stores"))
     return prefixes, notes
 
 
@@ -126,3 +137,20 @@ def choose_prefixes(order: list[str], by_source: dict[str, list[StorePrefix]]) -
         for store, prefixes in found.items():
             chosen.setdefault(store, prefixes)
     return [prefix for prefixes in chosen.values() for prefix in prefixes]
+
+
+def resolve_prefixes(order: list[str], explicit: list[dict],
+                     config: tuple[list[StorePrefix], list[tuple[str, str]]] | None,
+                     detailed_stores: list[dict] | None) -> tuple[list[StorePrefix], list[str]]:
+    """The chosen prefixes, and the notes of stores left without any."""
+    by_source = {"explicit": prefixes_from_explicit(explicit)}
+    notes: list[tuple[str, str]] = []
+    if "config" in order and config is not None:
+        by_source["config"], config_notes = config
+        notes += config_notes
+    if "api" in order and detailed_stores is not None:
+        by_source["api"], api_notes = prefixes_from_api(detailed_stores)
+        notes += api_notes
+    prefixes = choose_prefixes(order, by_source)
+    covered = {prefix.store for prefix in prefixes}
+    return prefixes, [text for store, text in notes if store not in covered]

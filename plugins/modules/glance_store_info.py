@@ -14,10 +14,13 @@ description:
   - Where the credentials may read C(/v2/info/stores/detail) (admin by Glance's default policy),
     each store's type and properties are returned too. Otherwise the module returns what
     C(/v2/info/stores) shows, sets RV(details_visible=false) and says so in a warning.
+  - Each store's url prefix (the start of its image location URLs, computed the way glance_store
+    does) comes from the sources in O(url_prefix_sources); credentials inside prefixes are redacted.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
   - storeops.openstack.auth
+  - storeops.openstack.url_prefix
 attributes:
   check_mode:
     support: full
@@ -65,6 +68,16 @@ stores:
     properties:
       description: Driver properties Glance exposes (for example C(data_dir), C(pool), C(fsid)); null without details.
       type: dict
+    url_prefixes:
+      description: The store's url prefixes (credentials redacted) and their source; empty when no source knows them.
+      type: list
+      elements: dict
+      sample: [{url_prefix: "rbd://1b7f.../images/", source: api}]
+url_prefix_notes:
+  description: What the url prefix sources could not tell, per store.
+  returned: always
+  type: list
+  elements: str
 default_store:
   description: Id of the default store, if any.
   returned: always
@@ -85,13 +98,25 @@ details_visible:
 from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import NotAuthorizedError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._stores import (
     default_store,
     describe_stores,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import (
+    URL_PREFIX_ARGUMENT_SPEC,
+    resolve_prefixes,
+)
+
+
+def _read_text(path):
+    with open(path) as handle:
+        return handle.read()
 
 
 class GlanceStoreInfo(StoreOpsModule):
+    argument_spec = URL_PREFIX_ARGUMENT_SPEC
     module_kwargs = {"supports_check_mode": True}
 
     def run(self):
@@ -104,12 +129,20 @@ class GlanceStoreInfo(StoreOpsModule):
             self.ansible.warn("Store types and properties are hidden: these credentials may not "
                               "read /v2/info/stores/detail (admin only by default)")
         stores = describe_stores(listed, detailed)
+        conf = self.params["glance_api_conf"]
+        prefixes, notes = resolve_prefixes(
+            self.params["url_prefix_sources"], self.params["stores"],
+            GlanceApiConf(conf, _read_text).prefixes() if conf else None, detailed)
+        for store in stores:
+            store["url_prefixes"] = [{"url_prefix": redact_text(p.prefix), "source": p.source}
+                                     for p in prefixes if p.store == store["id"]]
         return {
             "changed": False,
             "stores": stores,
             "default_store": default_store(stores),
             "import_methods": glance.import_methods(),
             "details_visible": detailed is not None,
+            "url_prefix_notes": notes,
         }
 
 

@@ -19,7 +19,9 @@ def cloud() -> dict:
     """Start the local cloud if needed (a no-op when it is up) and return its facts."""
     subprocess.run([str(REPO / "tools" / "cloud"), "up"], check=True)
     state = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))
-    return json.loads((state / "data" / "cloud.json").read_text())
+    facts = json.loads((state / "data" / "cloud.json").read_text())
+    os.environ["OS_CLIENT_CONFIG_FILE"] = facts["clouds_yaml"]  # for openstacksdk in the tests
+    return facts
 
 
 @pytest.fixture(scope="session")

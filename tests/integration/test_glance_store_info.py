@@ -8,8 +8,8 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def run(run_playbook):
-    result = run_playbook("store_info.yml")
+def run(run_playbook, cloud):
+    result = run_playbook("store_info.yml", glance_api_conf=cloud["glance"]["api_conf"])
     assert result.returncode == 0, result.output
     return result
 
@@ -32,6 +32,20 @@ def test_store_properties_match_the_cloud(run, cloud):
     assert stores["ceph"]["properties"]["pool"] == "images"
     assert stores["ceph"]["properties"]["fsid"] == cloud["ceph"]["fsid"]
     assert stores["swift"]["properties"]["container"] == "glance"
+
+
+def test_url_prefixes_from_the_api_and_from_glance_api_conf(run, cloud):
+    from_api = {s["id"]: s["url_prefixes"] for s in run.results["admin"]["stores"]}
+    data_dir = cloud["glance"]["stores"]["fast"]["data_dir"]
+    assert from_api["fast"] == [{"url_prefix": "file://" + data_dir, "source": "api"}]
+    assert from_api["ceph"] == [{"url_prefix": f"rbd://{cloud['ceph']['fsid']}/images/", "source": "api"}]
+    assert from_api["swift"] == []
+    assert any("swift" in note for note in run.results["admin"]["url_prefix_notes"])
+    from_conf = {s["id"]: s["url_prefixes"] for s in run.results["admin_conf"]["stores"]}
+    assert from_conf["swift"] == [
+        {"url_prefix": "swift+config://ref1/glance/", "source": "config"},
+        {"url_prefix": "swift+http://***@127.0.0.1:5000/v3/glance/", "source": "config"}]
+    assert run.results["admin_conf"]["url_prefix_notes"] == []
 
 
 def test_check_mode_returns_the_same(run):

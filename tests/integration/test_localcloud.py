@@ -19,7 +19,7 @@ def test_up_on_a_running_cloud_is_a_no_op(cloud):
     again = subprocess.run([CLOUD, "up"], capture_output=True, text=True, check=True)
     assert "already up" in again.stdout
     assert pids() == before
-    assert len(before) == 10 and all(pid != "pid=-" for pid in before.values())
+    assert len(before) == 11 and all(pid != "pid=-" for pid in before.values())
 
 
 def test_env_points_at_the_generated_clouds_yaml(cloud):

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from . import ceph, glance, keystone, swift
+from . import ceph, glance, keystone, mariadb, swift
 from .install import install
 from .layout import (GLANCE_URL, HOST, KEYSTONE_URL, PORTS, REGION, RGW_URL, Layout,
                      load_json, new_secrets, write_private)
@@ -37,6 +37,7 @@ DAEMONS = [
     Daemon("ceph-mgr", "-", lambda: True),
     Daemon("ceph-osd", "-", lambda: True),
     Daemon("radosgw", RGW_URL, _url_ok(RGW_URL + "/")),
+    Daemon("mariadb", f"{HOST}:{PORTS['mariadb']}", _port_open(PORTS["mariadb"])),
     Daemon("keystone", KEYSTONE_URL, _url_ok(KEYSTONE_URL)),
     *[Daemon(f"swift-{kind}", f"http://{HOST}:{PORTS[f'swift-{kind}']}",
              _url_ok(f"http://{HOST}:{PORTS[f'swift-{kind}']}/healthcheck"))
@@ -96,13 +97,14 @@ def _start_services(layout: Layout, secrets: dict) -> dict:
     worker = threading.Thread(target=start_ceph, name="ceph")
     worker.start()
     try:
+        database = mariadb.up(layout, secrets)
         keystone.up(layout, secrets)
         swift.up(layout, secrets)
     finally:
         worker.join()
     if failures:
         raise failures[0]
-    glance_facts = glance.up(layout, secrets, ceph_facts)
+    glance_facts = glance.up(layout, secrets, ceph_facts, database)
     return {
         "region": REGION,
         "keystone": {"url": KEYSTONE_URL},

@@ -14,14 +14,15 @@ from .procs import http_status, run, start, wait_for
 STORES = ("fast", "cheap", "swift", "ceph")
 
 
-def up(layout: Layout, secrets: dict, ceph: dict) -> dict:
+def up(layout: Layout, secrets: dict, ceph: dict, database: dict) -> dict:
     gdir = layout.service_dir("glance")
     for sub in ("images", "images2", "staging", "tasks"):
         (gdir / sub).mkdir(exist_ok=True)
     keystone = KEYSTONE_URL.rsplit("/", 1)[0]
     values = dict(dir=gdir, log=layout.log, keystone=keystone, keystone_v3=KEYSTONE_URL,
                   glance_url=GLANCE_URL, password=secrets["glance_password"],
-                  rbd_pool=ceph["rbd_pool"], ceph_conf=ceph_conf_path(layout))
+                  rbd_pool=ceph["rbd_pool"], ceph_conf=ceph_conf_path(layout),
+                  database_url=database["url"])
     for template, target in (("glance-api.conf", "glance-api.conf"),
                              ("glance-swift-store.conf", "swift-store.conf")):
         (gdir / target).write_text(
@@ -42,7 +43,8 @@ def up(layout: Layout, secrets: dict, ceph: dict) -> dict:
         "cheap": {"type": "file", "data_dir": str(gdir / "images2")},
         "swift": {"type": "swift", "container": "glance", "reference": "ref1"},
         "ceph": {"type": "rbd", "pool": ceph["rbd_pool"], "fsid": ceph["fsid"]},
-    }, "default_store": "fast", "config_dir": str(gdir)}
+    }, "default_store": "fast", "config_dir": str(gdir), "api_conf": str(gdir / "glance-api.conf"),
+        "database_url": database["url"]}
 
 
 def _stores_listed(secrets: dict) -> set[str]:

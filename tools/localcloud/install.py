@@ -10,9 +10,10 @@ from pathlib import Path
 from .layout import HERE, Layout
 from .procs import CloudError, run
 
-CEPH_PACKAGES = ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "ceph-common",
-                 "python3-rados", "python3-rbd"]
-CEPH_COMMANDS = ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "radosgw-admin", "ceph", "monmaptool"]
+DEBIAN_PACKAGES = ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "ceph-common",
+                   "python3-rados", "python3-rbd", "mariadb-server"]
+DEBIAN_COMMANDS = ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "radosgw-admin", "ceph", "monmaptool",
+                   "mariadbd", "mariadb-install-db", "mariadb"]
 DEBIAN_EXTENSIONS = Path("/usr/lib/python3/dist-packages")
 # glance_store 5.7.0's swift driver declares every segment's Content-Length as the full chunk
 # size; the last, shorter segment then stalls the proxy for 60 s and the upload fails (499).
@@ -41,17 +42,17 @@ def install(layout: Layout) -> None:
 
 
 def ensure_debian_packages() -> None:
-    missing = [c for c in CEPH_COMMANDS if shutil.which(c) is None]
+    missing = [c for c in DEBIAN_COMMANDS if shutil.which(c) is None]
     if not missing and list(DEBIAN_EXTENSIONS.glob("rbd.cpython-*.so")):
         return
     if os.geteuid() != 0:
         raise CloudError(
-            "Ceph packages are missing (" + ", ".join(missing or ["python3-rbd"]) + "); run as root "
-            "or install them: apt-get install -y " + " ".join(CEPH_PACKAGES))
-    print("installing Debian packages: " + " ".join(CEPH_PACKAGES), flush=True)
+            "Debian packages are missing (" + ", ".join(missing or ["python3-rbd"]) + "); run as root "
+            "or install them: apt-get install -y " + " ".join(DEBIAN_PACKAGES))
+    print("installing Debian packages: " + " ".join(DEBIAN_PACKAGES), flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-qq"], env=env)
-    run(["apt-get", "install", "-y", "-qq", *CEPH_PACKAGES], env=env)
+    run(["apt-get", "install", "-y", "-qq", *DEBIAN_PACKAGES], env=env)
 
 
 def _venv_fingerprint() -> str:

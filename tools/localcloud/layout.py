@@ -22,6 +22,7 @@ PORTS = {
     "ceph-mon": 3300,
     "ceph-mon-v1": 6789,
     "radosgw": 7480,
+    "mariadb": 3306,
 }
 REGION = "RegionOne"
 KEYSTONE_URL = f"http://{HOST}:{PORTS['keystone']}/v3"
@@ -90,6 +91,7 @@ SECRET_NAMES = (
     "admin_password",
     "member_password",
     "glance_password",
+    "glance_db_password",
     "swift_password",
     "s3_access_key",
     "s3_secret_key",

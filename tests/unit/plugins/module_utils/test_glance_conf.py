@@ -66,7 +66,7 @@ def test_prefixes_for_every_driver_from_the_conf():
         ("vol", "cinder://vol", False),
         ("web", "http", False),
     ]
-    assert notes == ["store odd: unknown store type 'gridfs' in /etc/glance/glance-api.conf"]
+    assert notes == [("odd", "store odd: unknown store type 'gridfs' in /etc/glance/glance-api.conf")]
     assert conf.database_connection() == "mysql+pymysql://glance:pw@db/glance"
 
 
@@ -75,13 +75,13 @@ def test_a_missing_referenced_file_is_a_note_not_a_failure():
     conf = GlanceApiConf("/etc/glance/glance-api.conf", reader(files))
     prefixes, notes = conf.prefixes()
     assert "ceph" not in {p.store for p in prefixes}
-    assert notes[0] == "store ceph (rbd): cannot read /etc/ceph/ceph.conf (No such file or directory)"
+    assert notes[0] == ("ceph", "store ceph (rbd): cannot read /etc/ceph/ceph.conf (No such file or directory)")
 
 
 def test_defaults_when_options_are_absent():
     conf = GlanceApiConf("g.conf", lambda p: "[DEFAULT]\nenabled_backends = a:file, s:swift\n[s]\n"
                          "swift_store_auth_address = https://ks/v3\nswift_store_user = u\nswift_store_key = k\n")
-    prefixes, _ = conf.prefixes()
+    prefixes = conf.prefixes()[0]
     assert [p.prefix for p in prefixes] == ["file:///var/lib/glance/images/", "swift+https://u:k@ks/v3/glance/"]
 
 

@@ -1,0 +1,177 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Location backfill: the plan for each location (pure), the run's report, and its journal.
+
+Glance re-derives every location's store on a PATCH of ``/locations`` with its own first-match
+rule, so the api back end can only ever write Glance's pick: locations where that pick is wrong
+are planned as skipped (the database back end is the only way to write the right store).
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._location_match import (
+    CORRECT,
+    MISSING,
+    MISTAGGED,
+    UNMATCHED,
+    StoreMatcher,
+    Verdict,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
+
+API, DATABASE = "api", "database"
+JOURNAL_KIND = "storeops.openstack.glance_location_backfill"
+
+WRITE, LEAVE, SKIP = "write", "leave", "skip"
+
+
+def url_hash(url: str) -> str:
+    """Stable identity of a location URL that reveals nothing of its credentials."""
+    return "sha256:" + hashlib.sha256(url.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LocationPlan:
+    image_id: str
+    url: str
+    before: dict[str, Any]
+    verdict: Verdict
+    action: str
+    after: dict[str, Any] | None = None
+    reason: str = ""
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "image_id": self.image_id,
+            "url": redact_text(self.url),
+            "category": self.verdict.category,
+            "current_store": self.verdict.current,
+            "matched_store": self.verdict.best,
+            "glance_would_tag": self.verdict.glance_pick,
+            "action": self.action,
+            "reason": self.reason or self.verdict.reason,
+        }
+
+
+def plan_location(matcher: StoreMatcher, image_id: str, url: str, metadata: dict[str, Any],
+                  fix_mismatched: bool, backend: str) -> LocationPlan:
+    current = metadata.get("store") or None
+    verdict = matcher.judge(url, current)
+    if verdict.category in (UNMATCHED, CORRECT):
+        return LocationPlan(image_id, url, metadata, verdict, LEAVE)
+    if verdict.category == MISTAGGED and not fix_mismatched:
+        return LocationPlan(image_id, url, metadata, verdict, LEAVE,
+                            reason="tagged with another store; fix_mismatched is false")
+    if backend == API:
+        # A PATCH keeps the tag sent only where Glance's own rule finds no store at all.
+        glance_pick = verdict.glance_pick if verdict.category == MISSING else matcher.glance_pick(url)
+        if glance_pick not in (None, verdict.best):
+            return LocationPlan(
+                image_id, url, metadata, verdict, SKIP,
+                reason=f"Glance's API re-derives {glance_pick or 'no store'} here, not "
+                       f"{verdict.best}; only backend=database can write it")
+    return LocationPlan(image_id, url, metadata, verdict, WRITE,
+                        after={**metadata, "store": verdict.best})
+
+
+@dataclass
+class Report:
+    """Counts of every category and action, and the first ``max_details`` of each kind."""
+
+    max_details: int
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("images_scanned", "locations_scanned", CORRECT, MISSING, MISTAGGED, UNMATCHED,
+         "glance_would_get_wrong", "planned_writes", "skipped", "written", "rederived",
+         "conflicts", "failed"), 0))
+    details: list[dict[str, Any]] = field(default_factory=list)
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    diff_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diff_after: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, plan: LocationPlan) -> None:
+        self.counts["locations_scanned"] += 1
+        self.counts[plan.verdict.category] += 1
+        self.counts["glance_would_get_wrong"] += plan.verdict.glance_would_get_wrong
+        if plan.action == WRITE:
+            self.counts["planned_writes"] += 1
+            self._keep(self.details, plan.detail())
+            if len(self.diff_before) < self.max_details or plan.image_id in self.diff_before:
+                key = redact_text(plan.url)
+                self.diff_before.setdefault(plan.image_id, {})[key] = plan.before
+                self.diff_after.setdefault(plan.image_id, {})[key] = plan.after
+        elif plan.action == SKIP:
+            self.counts["skipped"] += 1
+            self._keep(self.problems, plan.detail())
+        elif plan.verdict.category == UNMATCHED:
+            self._keep(self.unmatched, plan.detail())
+
+    def problem(self, kind: str, plan: LocationPlan, reason: str) -> None:
+        self.counts[kind] += 1
+        self._keep(self.problems, {**plan.detail(), "outcome": kind, "reason": reason})
+
+    def _keep(self, bucket: list, item: dict) -> None:
+        if len(bucket) < self.max_details:
+            bucket.append(item)
+
+
+class Journal:
+    """JSON Lines, mode 0600: a header, then one line per written location (before and after)."""
+
+    def __init__(self, path: str, backend: str):
+        self.path = path
+        self.backend = backend
+        self._handle = None
+
+    def record(self, plan: LocationPlan, location_id: Any = None) -> None:
+        if self._handle is None:
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._handle = os.fdopen(descriptor, "a")
+            self._write({"journal": JOURNAL_KIND, "version": 1, "backend": self.backend,
+                         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self._write({"image_id": plan.image_id, "location_id": location_id,
+                     "url": redact_text(plan.url), "url_hash": url_hash(plan.url),
+                     "before": plan.before, "after": plan.after})
+
+    def _write(self, entry: dict) -> None:
+        self._handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        self._handle.flush()  # a killed run still leaves every write it made on record
+
+    @property
+    def written(self) -> bool:
+        return self._handle is not None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+def read_journal(path: str) -> Iterator[dict[str, Any]]:
+    """The journal's entries, newest first (undo replays backwards)."""
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except OSError as err:
+        raise InvalidInputError(f"journal: cannot read {path} ({err.strerror})") from None
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except ValueError:
+        header = {}
+    if header.get("journal") != JOURNAL_KIND:
+        raise InvalidInputError(f"journal: {path} is not a glance_location_backfill journal")
+    for line in reversed(lines[1:]):
+        if line.strip():
+            entry = json.loads(line)
+            if "journal" not in entry:
+                yield entry

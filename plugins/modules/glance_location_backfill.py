@@ -1,0 +1,321 @@
+#!/usr/bin/python
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: glance_location_backfill
+short_description: Tag legacy Glance image locations with their store, correctly and in bulk
+version_added: 0.1.0
+description:
+  - Images created before Glance multi-store have locations without C(metadata.store). Glance
+    fills it lazily, on a single-image GET, with the first store whose url prefix is a plain
+    C(startswith) of the URL, so nested prefixes (C(file:///srv/images) and C(file:///srv/images2))
+    get the wrong store, and a wrong tag is never corrected.
+  - This module matches every location URL against every store's url prefix (the longest wins, on
+    a path boundary) and writes the store id into the locations that lack it; with
+    O(fix_mismatched=true) it also corrects wrong tags.
+  - O(backend=api) PATCHes C(/locations). Glance re-derives the tag on every such PATCH with its own
+    rule, so this back end only writes where Glance's rule gives the right store and reports the
+    rest as skipped. O(backend=database) updates C(image_locations.meta_data) directly and can write
+    every location.
+  - Every run that changes anything writes a journal (JSON Lines, mode 0600) of each location's
+    metadata before and after; O(mode=undo) replays a journal backwards.
+  - Images are read page by page; credentials inside location URLs never appear in results or the
+    journal (URLs are redacted; the journal identifies them by a SHA-256 of the full URL).
+author:
+  - storeops.openstack developers (@storeops)
+extends_documentation_fragment:
+  - storeops.openstack.auth
+  - storeops.openstack.url_prefix
+attributes:
+  check_mode:
+    support: full
+    description: Returns the full plan (counts and details) and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows each changed image's location metadata before and after (the first O(max_details) images).
+options:
+  mode:
+    description:
+      - V(backfill) writes store tags; V(undo) restores what the O(journal) recorded.
+    type: str
+    choices: [backfill, undo]
+    default: backfill
+  backend:
+    description:
+      - Where to read and write locations. V(database) needs O(database_connection) or
+        O(glance_api_conf), and SQLAlchemy with the database's driver.
+    type: str
+    choices: [api, database]
+    default: api
+  fix_mismatched:
+    description:
+      - Also correct locations tagged with another store than their url prefix says.
+    type: bool
+    default: false
+  database_connection:
+    description:
+      - SQLAlchemy URL of Glance's database, for O(backend=database). Defaults to the
+        C([database] connection) of O(glance_api_conf), which is also read there for that.
+    type: str
+  image_ids:
+    description:
+      - Only these images. Default is every image the credentials see (for an admin, all).
+    type: list
+    elements: str
+  batch_size:
+    description:
+      - Images per API page, or location rows per database page and transaction.
+    type: int
+    default: 500
+  concurrency:
+    description:
+      - PATCH requests in flight at once with O(backend=api).
+    type: int
+    default: 4
+  journal_dir:
+    description:
+      - Directory for the journal of a run that changes something; the file is named after the
+        time of the run and returned as RV(journal).
+    type: path
+    default: ~/.storeops/journals
+  journal:
+    description:
+      - The journal to replay with O(mode=undo).
+    type: path
+  max_details:
+    description:
+      - How many items each detail list of the result holds at most.
+    type: int
+    default: 20
+"""
+
+EXAMPLES = r"""
+- name: Plan the backfill (nothing changes)
+  storeops.openstack.glance_location_backfill:
+    cloud: production
+    glance_api_conf: /etc/glance/glance-api.conf
+  check_mode: true
+  register: plan
+
+- name: Backfill every location, correcting wrong tags, straight in the database
+  storeops.openstack.glance_location_backfill:
+    cloud: production
+    backend: database
+    glance_api_conf: /etc/glance/glance-api.conf
+    fix_mismatched: true
+  register: backfill
+
+- name: Undo that run
+  storeops.openstack.glance_location_backfill:
+    mode: undo
+    backend: database
+    glance_api_conf: /etc/glance/glance-api.conf
+    journal: "{{ backfill.journal }}"
+"""
+
+RETURN = r"""
+counts:
+  description:
+    - Locations per category (V(correct), V(missing), V(mistagged), V(unmatched)), how many
+      untagged ones Glance's own rule would tag wrongly (V(glance_would_get_wrong)), and what the
+      run did (V(planned_writes), V(written), V(skipped), V(rederived), V(conflicts), V(failed)),
+      plus V(images_scanned) and V(locations_scanned). With O(mode=undo), V(restored),
+      V(already_restored), V(conflicts) and V(missing).
+  returned: always
+  type: dict
+details:
+  description: The first O(max_details) locations planned for writing.
+  returned: always
+  type: list
+  elements: dict
+unmatched:
+  description: The first O(max_details) locations no store matches (left untouched), with the reason.
+  returned: always
+  type: list
+  elements: dict
+problems:
+  description: The first O(max_details) locations skipped, re-derived, in conflict or failed, with the reason.
+  returned: always
+  type: list
+  elements: dict
+store_prefixes:
+  description: The url prefixes used, credentials redacted, with their source.
+  returned: mode=backfill
+  type: list
+  elements: dict
+notes:
+  description: What the prefix sources could not tell.
+  returned: mode=backfill
+  type: list
+  elements: str
+journal:
+  description: Path of the journal written by this run, if it changed anything.
+  returned: when changed
+  type: str
+"""
+
+import os
+import time
+
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill import (
+    API,
+    Journal,
+    Report,
+    plan_location,
+    read_journal,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill_backends import (
+    ApiBackend,
+    DatabaseBackend,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+    InvalidInputError,
+    NotAuthorizedError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
+from ansible_collections.storeops.openstack.plugins.module_utils._location_match import StoreMatcher
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import (
+    URL_PREFIX_ARGUMENT_SPEC,
+    resolve_prefixes,
+)
+
+
+def _read_text(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+class GlanceLocationBackfill(StoreOpsModule):
+    argument_spec = {
+        "mode": {"type": "str", "choices": ["backfill", "undo"], "default": "backfill"},
+        "backend": {"type": "str", "choices": ["api", "database"], "default": "api"},
+        "fix_mismatched": {"type": "bool", "default": False},
+        **URL_PREFIX_ARGUMENT_SPEC,
+        "database_connection": {"type": "str", "no_log": True},
+        "image_ids": {"type": "list", "elements": "str"},
+        "batch_size": {"type": "int", "default": 500},
+        "concurrency": {"type": "int", "default": 4},
+        "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
+        "journal": {"type": "path"},
+        "max_details": {"type": "int", "default": 20},
+    }
+    module_kwargs = {
+        "supports_check_mode": True,
+        "required_if": [("mode", "undo", ["journal"])],
+    }
+
+    def run(self):
+        params = self.params
+        for option in ("batch_size", "concurrency", "max_details"):
+            if params[option] < 1:
+                raise InvalidInputError(f"{option} must be at least 1, not {params[option]}")
+        conf = GlanceApiConf(params["glance_api_conf"], _read_text) if params["glance_api_conf"] else None
+        if params["mode"] == "undo":
+            return self._undo(conf)
+        return self._backfill(conf)
+
+    def _database(self, conf):
+        connection = self.params["database_connection"]
+        if not connection and conf is not None:
+            connection = conf.database_connection()
+        if not connection:
+            raise InvalidInputError(
+                "backend=database needs database_connection, or glance_api_conf with a "
+                "[database] connection")
+        self.ansible.no_log_values.add(connection)
+        return DatabaseBackend(connection, self.params["batch_size"])
+
+    def _glance(self) -> tuple[GlanceClient, list[dict]]:
+        """The Glance client and the stores' details, which only admins may read."""
+        glance = GlanceClient(self.conn)
+        try:
+            return glance, glance.stores_detail()
+        except NotAuthorizedError:
+            raise NotAuthorizedError(
+                "glance_location_backfill needs admin credentials: these may not read "
+                "/v2/info/stores/detail, nor every image's locations") from None
+
+    def _matcher(self, conf, detailed) -> tuple[StoreMatcher, list[str]]:
+        prefixes, notes = resolve_prefixes(self.params["url_prefix_sources"], self.params["stores"],
+                                           conf.prefixes() if conf else None, detailed)
+        if not prefixes:
+            raise InvalidInputError(
+                "no store url prefixes: give glance_api_conf or stores, or allow source api "
+                "in url_prefix_sources")
+        if conf is not None and conf.enabled_backends():
+            order = [store for store, _kind in conf.enabled_backends()]
+        elif detailed is not None:
+            order = [store["id"] for store in detailed]
+        else:
+            order = list(dict.fromkeys(prefix.store for prefix in prefixes))
+        return StoreMatcher(prefixes, order), notes
+
+    def _backfill(self, conf):
+        params = self.params
+        needs_api = params["backend"] == API or "api" in params["url_prefix_sources"]
+        glance, detailed = self._glance() if needs_api else (None, None)
+        matcher, notes = self._matcher(conf, detailed)
+        backend = (ApiBackend(glance, params["batch_size"], params["concurrency"])
+                   if params["backend"] == API else self._database(conf))
+        report = Report(params["max_details"])
+        journal = None if self.check_mode else Journal(self._journal_path(), params["backend"])
+
+        def plan(image_id, url, metadata):
+            return plan_location(matcher, image_id, url, metadata, params["fix_mismatched"],
+                                 params["backend"])
+
+        started = time.monotonic()
+        try:
+            backend.run(params["image_ids"], plan, report, journal)
+        finally:
+            if journal is not None:
+                journal.close()
+        elapsed = time.monotonic() - started
+        changed = report.counts["planned_writes" if self.check_mode else "written"] > 0
+        result = {
+            "changed": changed,
+            "backend": params["backend"],
+            "counts": report.counts,
+            "details": report.details,
+            "unmatched": report.unmatched,
+            "problems": report.problems,
+            "notes": notes,
+            "store_prefixes": [{"store": p.store, "url_prefix": redact_text(p.prefix), "source": p.source}
+                               for p in matcher.prefixes],
+            "duration_seconds": round(elapsed, 3),
+            "images_per_second": round(report.counts["images_scanned"] / elapsed, 1) if elapsed else None,
+        }
+        if journal is not None and journal.written:
+            result["journal"] = journal.path
+        if changed and self.ansible._diff:
+            result["diff"] = {"before": report.diff_before, "after": report.diff_after}
+        return result
+
+    def _journal_path(self) -> str:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        return os.path.join(self.params["journal_dir"], f"glance_location_backfill-{stamp}-{os.getpid()}.jsonl")
+
+    def _undo(self, conf):
+        if self.params["backend"] != "database":
+            raise InvalidInputError(
+                "mode=undo needs backend=database: Glance's API re-derives store tags on every "
+                "write, so it cannot put back what the journal recorded")
+        entries = read_journal(self.params["journal"])
+        outcome = self._database(conf).undo(entries, self.params["image_ids"], self.check_mode)
+        problems = outcome.pop("problems")[:self.params["max_details"]]
+        return {"changed": outcome["restored"] > 0, "counts": outcome, "problems": problems,
+                "details": [], "unmatched": []}
+
+
+def main():
+    GlanceLocationBackfill()()
+
+
+if __name__ == "__main__":
+    main()

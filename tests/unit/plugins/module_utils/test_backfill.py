@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill import (
+    LEAVE,
+    SKIP,
+    WRITE,
+    Journal,
+    Report,
+    plan_location,
+    read_journal,
+    url_hash,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._location_match import StoreMatcher
+from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import StorePrefix
+
+MATCHER = StoreMatcher([
+    StorePrefix("fast", "file:///srv/images", "config"),
+    StorePrefix("cheap", "file:///srv/images2", "config"),
+    StorePrefix("swift", "swift+config://ref1/glance/", "config"),
+    StorePrefix("swift", "swift+http://svc:key@ks/v3/glance/", "config"),
+], ["fast", "cheap", "swift"])
+
+
+def plan(url, metadata, fix=False, backend="database"):
+    return plan_location(MATCHER, "img-1", url, metadata, fix, backend)
+
+
+def test_missing_tag_is_written_and_other_metadata_kept():
+    result = plan("file:///srv/images/a", {"keep": 1})
+    assert result.action == WRITE and result.after == {"keep": 1, "store": "fast"}
+
+
+def test_correct_and_unmatched_are_left():
+    assert plan("file:///srv/images/a", {"store": "fast"}).action == LEAVE
+    assert plan("cinder://x/y", {}).action == LEAVE
+
+
+def test_mistagged_needs_fix_mismatched():
+    assert plan("file:///srv/images2/a", {"store": "fast"}).action == LEAVE
+    fixed = plan("file:///srv/images2/a", {"store": "fast"}, fix=True)
+    assert fixed.action == WRITE and fixed.after == {"store": "cheap"}
+
+
+@pytest.mark.parametrize("url, metadata, action", [
+    ("file:///srv/images2/a", {}, SKIP),                          # Glance re-derives fast
+    ("file:///srv/images2/a", {"store": "fast"}, SKIP),
+    ("file:///srv/images/a", {}, WRITE),                          # Glance agrees
+    ("swift+http://svc:oldkey@ks/v3/glance/a", {}, WRITE),        # Glance finds nothing: keeps ours
+])
+def test_api_backend_writes_only_what_glance_will_keep(url, metadata, action):
+    result = plan(url, metadata, fix=True, backend="api")
+    assert result.action == action
+    if action == SKIP:
+        assert "only backend=database" in result.reason
+
+
+def test_report_counts_and_caps_details_and_redacts():
+    report = Report(max_details=1)
+    report.add(plan("swift+http://svc:oldkey@ks/v3/glance/a", {}))
+    report.add(plan("file:///srv/images2/b", {}))
+    report.add(plan("cinder://x/y", {}))
+    assert report.counts["missing"] == 2 and report.counts["unmatched"] == 1
+    assert report.counts["planned_writes"] == 2 and report.counts["glance_would_get_wrong"] == 2
+    assert len(report.details) == 1 and "oldkey" not in json.dumps(report.details)
+    assert "oldkey" not in json.dumps(report.diff_before)
+    assert report.unmatched[0]["reason"] == "no store has scheme cinder"
+
+
+def test_journal_round_trip_newest_first_private_and_without_credentials(tmp_path):
+    path = str(tmp_path / "j" / "run.jsonl")
+    journal = Journal(path, "database")
+    first = plan("swift+http://svc:oldkey@ks/v3/glance/a", {})
+    second = plan("file:///srv/images2/b", {"store": "fast"}, fix=True)
+    journal.record(first, location_id=1)
+    journal.record(second, location_id=2)
+    journal.close()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "oldkey" not in open(path).read()
+    entries = list(read_journal(path))
+    assert [e["location_id"] for e in entries] == [2, 1]
+    assert entries[1]["url_hash"] == url_hash("swift+http://svc:oldkey@ks/v3/glance/a")
+    assert entries[0]["before"] == {"store": "fast"} and entries[0]["after"] == {"store": "cheap"}
+
+
+def test_a_journal_without_writes_creates_no_file(tmp_path):
+    journal = Journal(str(tmp_path / "none.jsonl"), "api")
+    journal.close()
+    assert not journal.written and not (tmp_path / "none.jsonl").exists()
+
+
+def test_read_journal_rejects_other_files(tmp_path):
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"something": "else"}\n')
+    with pytest.raises(InvalidInputError, match="not a glance_location_backfill journal"):
+        list(read_journal(str(other)))
+    with pytest.raises(InvalidInputError, match="^journal: cannot read"):
+        list(read_journal(str(tmp_path / "missing.jsonl")))

@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed
 # pytest exits 5 when a selection collects no test: say so instead of failing silently
 PYTEST = $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean
+.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill
 
 $(VENV_STAMP): requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lint: collection
 
 integration: $(VENV_STAMP) cloud
 	$(PYTEST) tests/integration
+
+# benchmarks print ratios against the peer measured in the same run
+bench: bench-backfill
+
+bench-backfill: $(VENV_STAMP) cloud collection
+	$(BIN)/python bench/backfill.py
 
 clean:
 	rm -rf $(BUILD)

@@ -37,6 +37,8 @@ else:
     SQLALCHEMY_IMPORT_ERROR = None
 
 Planner = Callable[[str, str, dict], LocationPlan]
+IDS_PER_REQUEST = 100
+ROWS_PER_UPDATE = 200  # 600 bound parameters: under every database's limit
 
 
 class ApiBackend:
@@ -51,9 +53,11 @@ class ApiBackend:
         if not image_ids:
             yield from self.glance.iter_images(self.page_size)
             return
-        for start in range(0, len(image_ids), self.page_size):
-            chunk = image_ids[start:start + self.page_size]
-            yield from self.glance.iter_images(self.page_size, id="in:" + ",".join(chunk))
+        # ids go into the query string: keep each request's URL short
+        step = min(self.page_size, IDS_PER_REQUEST)
+        for start in range(0, len(image_ids), step):
+            chunk = image_ids[start:start + step]
+            yield from self.glance.iter_images(step, id="in:" + ",".join(chunk))
 
     def run(self, image_ids: list[str] | None, plan: Planner, report: Report,
             journal: Journal | None) -> None:
@@ -143,12 +147,16 @@ class DatabaseBackend:
                 # so a run killed at any point leaves no committed change unrecorded
                 with conn.begin():
                     rows = self._page(conn, last_id, image_ids)
+                    writes = []
                     for row in rows:
                         seen_images.add(row.image_id)
                         location_plan = plan(row.image_id, row.value, _metadata(row.meta_data))
                         report.add(location_plan)
-                        if location_plan.action == WRITE and journal is not None:
-                            self._apply(conn, row, location_plan, report, journal)
+                        if location_plan.action == WRITE:
+                            writes.append((row, location_plan))
+                    if writes and journal is not None:
+                        for start in range(0, len(writes), ROWS_PER_UPDATE):
+                            self._apply(conn, writes[start:start + ROWS_PER_UPDATE], report, journal)
                 if len(rows) < self.batch_size:
                     break
                 last_id = rows[-1].id
@@ -171,16 +179,36 @@ class DatabaseBackend:
         result = conn.execute(sqlalchemy.text(
             "UPDATE image_locations SET meta_data = :new, updated_at = :now "
             "WHERE id = :id AND deleted = :false AND meta_data = :expected"),
-            {"new": json.dumps(new_metadata), "now": datetime.now(timezone.utc).replace(tzinfo=None),
-             "id": location_id, "false": False, "expected": expected_raw})
+            {"new": json.dumps(new_metadata), "now": _now(), "id": location_id, "false": False,
+             "expected": expected_raw})
         return result.rowcount == 1
 
-    def _apply(self, conn, row, location_plan: LocationPlan, report: Report, journal: Journal) -> None:
-        if self._update(conn, row.id, row.meta_data, location_plan.after):
-            journal.record(location_plan, location_id=row.id)
-            report.counts["written"] += 1
-        else:
-            report.problem("conflicts", location_plan, "changed by someone else since it was read")
+    def _apply(self, conn, writes: list, report: Report, journal: Journal) -> None:
+        """One conditional UPDATE for many rows; each row changes only if still as read."""
+        params: dict[str, Any] = {"now": _now(), "false": False}
+        new_cases, old_cases, ids = [], [], []
+        for n, (row, location_plan) in enumerate(writes):
+            params.update({f"i{n}": row.id, f"n{n}": json.dumps(location_plan.after), f"o{n}": row.meta_data})
+            new_cases.append(f"WHEN :i{n} THEN :n{n}")
+            old_cases.append(f"WHEN :i{n} THEN :o{n}")
+            ids.append(f":i{n}")
+        updated = conn.execute(sqlalchemy.text(
+            f"UPDATE image_locations SET meta_data = CASE id {' '.join(new_cases)} END, "
+            f"updated_at = :now WHERE deleted = :false AND id IN ({', '.join(ids)}) "
+            f"AND meta_data = CASE id {' '.join(old_cases)} END"), params).rowcount
+        landed = {row.id for row, _plan in writes}
+        if updated != len(writes):  # someone else changed some rows: find out which are ours
+            current = dict(conn.execute(sqlalchemy.text(
+                "SELECT id, meta_data FROM image_locations WHERE id IN :ids").bindparams(
+                    sqlalchemy.bindparam("ids", expanding=True)), {"ids": list(landed)}).all())
+            landed = {row.id for row, p in writes if _metadata(current.get(row.id)) == p.after}
+        # journaled inside the transaction, before commit: nothing committed goes unrecorded
+        for row, location_plan in writes:
+            if row.id in landed:
+                journal.record(location_plan, location_id=row.id)
+                report.counts["written"] += 1
+            else:
+                report.problem("conflicts", location_plan, "changed by someone else since it was read")
 
     def undo(self, entries, image_ids: list[str] | None, check_mode: bool) -> dict[str, Any]:
         """Put back each journaled location's metadata, newest first, if it is still as written."""
@@ -208,6 +236,10 @@ class DatabaseBackend:
                 elif check_mode or self._update(conn, rows[0].id, rows[0].meta_data, entry["before"]):
                     outcome["restored"] += 1
         return outcome
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _undo_detail(entry: dict) -> dict:

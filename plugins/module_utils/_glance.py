@@ -70,6 +70,54 @@ class GlanceClient:
         self._raise_for_status(response, f"PATCH /images/{image_id}")
         return response.json()
 
+    def _send(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs):
+        response = self._image.request(path, method, **kwargs)
+        if response.status_code not in ok:
+            self._raise_for_status(response, f"{method} {path}")
+            raise CloudRequestError(f"Glance {method} {path} answered HTTP {response.status_code}",
+                                    status_code=response.status_code)
+        return response
+
+    def images_named(self, name: str) -> list[dict[str, Any]]:
+        """Every image with this name, hidden ones and every status included."""
+        return list(self.iter_images(100, name=name))
+
+    def image(self, image_id: str) -> dict[str, Any] | None:
+        response = self._image.get(f"/images/{image_id}")
+        if response.status_code == 404:
+            return None
+        self._raise_for_status(response, f"GET /images/{image_id}")
+        return response.json()
+
+    def create_image(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", "/images", ok=(201,), json=attributes).json()
+
+    def upload(self, image_id: str, body, store: str | None) -> None:
+        """``PUT /file`` (into ``store`` when given): Glance stores and hashes synchronously."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if store:
+            headers["X-Image-Meta-Store"] = store
+        self._send("PUT", f"/images/{image_id}/file", ok=(204,), data=body, headers=headers)
+
+    def stage(self, image_id: str, body) -> None:
+        self._send("PUT", f"/images/{image_id}/stage", ok=(204,), data=body,
+                   headers={"Content-Type": "application/octet-stream"})
+
+    def start_import(self, image_id: str, method: dict[str, Any], stores: list[str],
+                     all_stores_must_succeed: bool) -> None:
+        self._send("POST", f"/images/{image_id}/import", ok=(202,), json={
+            "method": method, "stores": stores, "all_stores_must_succeed": all_stores_must_succeed})
+
+    def patch(self, image_id: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._send("PATCH", f"/images/{image_id}", data=json.dumps(operations), headers={
+            "Content-Type": "application/openstack-images-v2.1-json-patch"}).json()
+
+    def delete_image(self, image_id: str) -> None:
+        self._send("DELETE", f"/images/{image_id}", ok=(204, 404))
+
+    def delete_from_store(self, store: str, image_id: str) -> None:
+        self._send("DELETE", f"/stores/{store}/{image_id}", ok=(204, 404))
+
     def import_methods(self) -> list[str]:
         info = self.get_json("/info/import")
         return list(info.get("import-methods", {}).get("value", []))

@@ -1,0 +1,96 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read an image file once, in constant memory, hashing it on the way to Glance.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+    InvalidInputError,
+    StoreOpsError,
+)
+
+# sha256: the identity (openstacksdk's owner_specified.openstack.sha256); sha512: Glance's default
+# os_hash_algo, to verify what Glance computed; md5: what openstacksdk also records.
+ALGORITHMS = ("sha256", "sha512", "md5")
+_CHECKSUM = re.compile(r"^(?P<algo>sha256):(?P<value>[0-9a-fA-F]{64})$")
+
+
+class StreamReusedError(StoreOpsError):
+    """A request was retried with a body stream that had already been read from."""
+
+
+def parse_checksum(checksum: str) -> str:
+    """The sha256 hex digest of ``sha256:<hex>``."""
+    match = _CHECKSUM.match(checksum.strip())
+    if not match:
+        raise InvalidInputError(f"checksum: {checksum!r} is not sha256:<64 hex digits>; "
+                                "compute it with sha256sum")
+    return match.group("value").lower()
+
+
+def check_readable_file(path: str) -> int:
+    """The file's size; a one-line error naming ``filename`` when it cannot be read."""
+    if os.path.isdir(path):
+        raise InvalidInputError(f"filename: {path} is a directory; give the image file")
+    try:
+        with open(path, "rb"):
+            return os.path.getsize(path)
+    except OSError as err:
+        raise InvalidInputError(f"filename: cannot read {path} ({err.strerror})") from None
+
+
+class HashingReader:
+    """A file-like body for requests: known length, hashes every byte it hands out.
+
+    It can be read through once. A retried request (keystoneauth re-sends after a 401) would
+    otherwise send the rest of a half-read stream as if it were the whole image, so asking for
+    the length again after reading started raises instead.
+    """
+
+    def __init__(self, path: str):
+        self._handle = open(path, "rb")  # pylint: disable=consider-using-with
+        self._size = os.fstat(self._handle.fileno()).st_size
+        self._hashes = {algo: hashlib.new(algo) for algo in ALGORITHMS}
+        self.bytes_read = 0
+
+    def __len__(self) -> int:
+        if self.bytes_read:
+            raise StreamReusedError(
+                "a request was retried after part of the image had been sent; run again")
+        return self._size
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._handle.read(size if size and size > 0 else 1 << 20)
+        for digest in self._hashes.values():
+            digest.update(chunk)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def hexdigests(self) -> dict[str, str]:
+        if self.bytes_read != self._size:
+            raise StoreOpsError(f"only {self.bytes_read} of {self._size} bytes were sent")
+        return {algo: digest.hexdigest() for algo, digest in self._hashes.items()}
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def hash_file(path: str) -> dict[str, str]:
+    """Hash a file without sending it (when an image exists and no checksum was given)."""
+    with HashingReader(path) as reader:
+        while reader.read(1 << 20):
+            pass
+        return reader.hexdigests()

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._hashing import (
+    HashingReader,
+    StreamReusedError,
+    check_readable_file,
+    hash_file,
+    parse_checksum,
+)
+
+
+def test_reader_hashes_everything_it_hands_out(tmp_path):
+    data = bytes(range(256)) * 5000
+    path = tmp_path / "img"
+    path.write_bytes(data)
+    with HashingReader(str(path)) as reader:
+        assert len(reader) == len(data)
+        sent = b"".join(iter(lambda: reader.read(8192), b""))
+        assert sent == data
+        assert reader.hexdigests() == {"sha256": hashlib.sha256(data).hexdigest(),
+                                       "sha512": hashlib.sha512(data).hexdigest(),
+                                       "md5": hashlib.md5(data).hexdigest()}
+    assert hash_file(str(path))["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_retried_request_cannot_resend_a_half_read_stream(tmp_path):
+    path = tmp_path / "img"
+    path.write_bytes(b"x" * 100)
+    with HashingReader(str(path)) as reader:
+        reader.read(10)
+        with pytest.raises(StreamReusedError):
+            len(reader)
+        with pytest.raises(Exception, match="only 10 of 100 bytes"):
+            reader.hexdigests()
+
+
+def test_parse_checksum():
+    assert parse_checksum("sha256:" + "AB" * 32) == "ab" * 32
+    with pytest.raises(InvalidInputError, match="^checksum: 'md5:abc' is not sha256:<64 hex digits>"):
+        parse_checksum("md5:abc")
+
+
+def test_check_readable_file(tmp_path):
+    with pytest.raises(InvalidInputError, match="is a directory"):
+        check_readable_file(str(tmp_path))
+    with pytest.raises(InvalidInputError, match=r"^filename: cannot read .*missing \(No such file"):
+        check_readable_file(str(tmp_path / "missing"))

@@ -78,9 +78,9 @@ class GlanceClient:
                                     status_code=response.status_code)
         return response
 
-    def images_named(self, name: str) -> list[dict[str, Any]]:
-        """Every image with this name, hidden ones and every status included."""
-        return list(self.iter_images(100, name=name))
+    def images_where(self, **filters: str) -> list[dict[str, Any]]:
+        """Every image matching the filters (a name, or a custom property's value), hidden included."""
+        return list(self.iter_images(100, **filters))
 
     def image(self, image_id: str) -> dict[str, Any] | None:
         response = self._image.get(f"/images/{image_id}")

@@ -178,6 +178,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_exec imp
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
     DIFFERENT,
+    RETIRED_KEY,
     SAME,
     UNKNOWN,
     Desired,
@@ -236,7 +237,8 @@ class GlanceImage(StoreOpsModule):
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
             tags=params["tags"], properties={k: str(v) for k, v in params["properties"].items()},
             disk_format=params["disk_format"], container_format=params["container_format"])
-        images = glance.images_named(params["name"])
+        images = glance.images_where(name=params["name"])
+        images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed when retired
         if params["id"] and all(i["id"] != params["id"] for i in images):
             found = glance.image(params["id"])
             images += [found] if found else []

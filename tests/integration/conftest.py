@@ -45,7 +45,7 @@ def run_playbook(cloud, tarball_install, tmp_path_factory):
     """Run a playbook of tests/integration/playbooks; it writes its registered results to ``out``."""
     collections = tarball_install[1]
 
-    def run(name: str, **extra_vars) -> PlaybookRun:
+    def run(playbook: str, **extra_vars) -> PlaybookRun:
         out = tmp_path_factory.mktemp("results") / "results.json"
         variables = {"out": str(out), "admin_cloud": cloud["admin_cloud"],
                      "member_cloud": cloud["member_cloud"], **extra_vars}
@@ -56,7 +56,7 @@ def run_playbook(cloud, tarball_install, tmp_path_factory):
         proc = subprocess.run(
             [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c",
              "local", "-e", f"ansible_python_interpreter={sys.executable}",
-             "-e", json.dumps(variables), str(PLAYBOOKS / name)],
+             "-e", json.dumps(variables), str(PLAYBOOKS / playbook)],
             env=env, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
         results = json.loads(out.read_text()) if out.exists() else {}
         return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)

@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed
 # pytest exits 5 when a selection collects no test: say so instead of failing silently
 PYTEST = $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill
+.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload
 
 $(VENV_STAMP): requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,10 +49,13 @@ integration: $(VENV_STAMP) cloud
 	$(PYTEST) tests/integration
 
 # benchmarks print ratios against the peer measured in the same run
-bench: bench-backfill
+bench: bench-backfill bench-upload
 
 bench-backfill: $(VENV_STAMP) cloud collection
 	$(BIN)/python bench/backfill.py
+
+bench-upload: $(VENV_STAMP) cloud collection
+	$(BIN)/python bench/upload.py
 
 clean:
 	rm -rf $(BUILD)

@@ -238,18 +238,20 @@ class GlanceImage(StoreOpsModule):
             tags=params["tags"], properties={k: str(v) for k, v in params["properties"].items()},
             disk_format=params["disk_format"], container_format=params["container_format"])
         images = glance.images_where(name=params["name"])
-        images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed when retired
         if params["id"] and all(i["id"] != params["id"] for i in images):
             found = glance.image(params["id"])
             images += [found] if found else []
         if params["state"] == "absent":
             plan = plan_absent(images, desired, params["stores"])
         else:
-            params["upload_method"] = upload_method(glance.import_methods(), bool(source.url),
-                                                    params["upload_method"])
             relation = self._relation(choose_image(images, desired), source)
+            if relation == DIFFERENT and params["on_content_change"] == "replace":
+                images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed
             plan = plan_present(images, desired, relation, params["on_content_change"],
                                 params["keep_versions"])
+            if plan.has("create"):
+                params["upload_method"] = upload_method(glance.import_methods(), bool(source.url),
+                                                        params["upload_method"])
         before = plan.image
         executor = ImageExecutor(glance, params["upload_method"], params["timeout"],
                                  params["all_stores_must_succeed"])

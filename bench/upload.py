@@ -1,0 +1,135 @@
+"""Benchmark: glance_image uploads against curl -T and the openstack CLI, on the same Glance.
+
+For each file size: the module (the module process alone, as Ansible runs it: wall time and peak
+RSS), a raw ``curl -T`` PUT of the same bytes, and ``openstack image create --file``; all into the
+``fast`` store. Then a no-op re-run over 50 images with ``checksum`` given: Glance API requests
+per image (counted in Glance's request log) and wall time.
+
+Run with `make bench-upload` (the local cloud must be up; `make cloud`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import openstack
+
+REPO = Path(__file__).resolve().parents[1]
+MODULE = "ansible_collections/storeops/openstack/plugins/modules/glance_image.py"
+
+
+def facts() -> dict:
+    state = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))
+    return json.loads((state / "data" / "cloud.json").read_text())
+
+
+def make_file(path: Path, size: int) -> None:
+    if path.exists() and path.stat().st_size == size:
+        return
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as handle:
+        for index in range(size >> 20):
+            handle.write(index.to_bytes(8, "big") + block[8:])
+
+
+def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of one child process."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                                env={**os.environ, **(env or {})})
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        text = out.read()
+    if status != 0:
+        raise SystemExit(f"{argv[0]} failed: {text[-500:]}")
+    return seconds, usage.ru_maxrss / 1024, text
+
+
+def run_module(collections: Path, args: dict) -> tuple[float, float, dict]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    seconds, rss, text = timed([sys.executable, str(collections / MODULE), handle.name],
+                               {"PYTHONPATH": str(collections)})
+    os.unlink(handle.name)
+    result = json.loads(text)
+    if result.get("failed"):
+        raise SystemExit(f"module failed: {result['msg']}")
+    return seconds, rss, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes-mib", type=int, nargs="+", default=[1024, 4096])
+    parser.add_argument("--noop-images", type=int, default=50)
+    parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/storeops-bench"))
+    parser.add_argument("--collections", type=Path, default=REPO / ".build" / "collections")
+    options = parser.parse_args()
+    cloud = facts()
+    os.environ["OS_CLIENT_CONFIG_FILE"] = cloud["clouds_yaml"]
+    conn = openstack.connect(cloud=cloud["admin_cloud"])
+    image_api, glance_url = conn.image, cloud["glance"]["url"]
+    options.workdir.mkdir(parents=True, exist_ok=True)
+    openstack_cli = str(REPO / ".localcloud" / "venv-servers" / "bin" / "openstack")
+    print(f"{'size':>6} {'tool':28} {'seconds':>8} {'MB/s':>7} {'peak RSS':>9}  vs curl")
+    for size_mib in options.sizes_mib:
+        path = options.workdir / f"image-{size_mib}M.raw"
+        make_file(path, size_mib << 20)
+        rows = []
+        seconds, rss, result = run_module(options.collections, {
+            "cloud": cloud["admin_cloud"], "name": f"bench-module-{size_mib}", "filename": str(path),
+            "disk_format": "raw", "stores": ["fast"], "upload_method": "direct"})
+        rows.append(("glance_image (module)", seconds, rss))
+        image_api.delete(f"/images/{result['image']['id']}")
+        created = image_api.post("/images", json={"name": f"bench-curl-{size_mib}", "disk_format": "raw",
+                                                  "container_format": "bare"}).json()
+        seconds, rss, _text = timed([
+            "curl", "-sf", "-X", "PUT", "-T", str(path), "-H", f"X-Auth-Token: {conn.auth_token}",
+            "-H", "Content-Type: application/octet-stream", "-H", "X-Image-Meta-Store: fast",
+            f"{glance_url}/v2/images/{created['id']}/file"])
+        rows.append(("curl -T", seconds, rss))
+        image_api.delete(f"/images/{created['id']}")
+        seconds, rss, text = timed([openstack_cli, "--os-cloud", cloud["admin_cloud"], "image", "create",
+                                    "--disk-format", "raw", "--file", str(path), "-f", "value", "-c", "id",
+                                    f"bench-cli-{size_mib}"])
+        rows.append(("openstack image create", seconds, rss))
+        image_api.delete(f"/images/{text.strip()}")
+        curl_seconds = rows[1][1]
+        for tool, seconds, rss in rows:
+            print(f"{size_mib:5}M {tool:28} {seconds:8.1f} {size_mib * 1.048576 / seconds:7.1f} "
+                  f"{rss:7.0f} MiB  {seconds / curl_seconds:5.2f}x")
+    noop(options, cloud, image_api)
+
+
+def noop(options, cloud: dict, image_api) -> None:
+    """A no-op re-run over N existing images with checksum given: requests per image."""
+    path = options.workdir / "small.raw"
+    make_file(path, 1 << 20)
+    sha256 = __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+    names = [f"bench-noop-{n:03}" for n in range(options.noop_images)]
+    base = {"cloud": cloud["admin_cloud"], "filename": str(path), "disk_format": "raw",
+            "stores": ["fast"], "checksum": f"sha256:{sha256}"}
+    for name in names:  # ensure they exist (first run creates, later runs find them)
+        run_module(options.collections, {**base, "name": name})
+    log = Path(cloud["glance"]["config_dir"]).parent / "log" / "glance.log"
+    requests_before = log.read_text().count("} [")
+    started = time.monotonic()
+    changed = 0
+    for name in names:
+        changed += run_module(options.collections, {**base, "name": name})[2]["changed"]
+    seconds = time.monotonic() - started
+    requests = log.read_text().count("} [") - requests_before
+    print(f"\nno-op re-run of {len(names)} images with checksum: {changed} changed, "
+          f"{requests / len(names):.1f} Glance requests per image, {seconds:.1f}s "
+          f"({seconds / len(names) * 1000:.0f} ms per image, one module process each)")
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,10 +66,38 @@ def run_module(collections: Path, args: dict) -> tuple[float, float, dict]:
     return seconds, rss, result
 
 
+def upload_module(options, cloud, image_api, path) -> tuple[float, float]:
+    seconds, rss, result = run_module(options.collections, {
+        "cloud": cloud["admin_cloud"], "name": f"bench-module-{path.stem}", "filename": str(path),
+        "disk_format": "raw", "stores": ["fast"], "upload_method": "direct"})
+    image_api.delete(f"/images/{result['image']['id']}")
+    return seconds, rss
+
+
+def upload_curl(conn, image_api, glance_url, path) -> tuple[float, float]:
+    created = image_api.post("/images", json={"name": f"bench-curl-{path.stem}", "disk_format": "raw",
+                                              "container_format": "bare"}).json()
+    seconds, rss, _text = timed([
+        "curl", "-sf", "-X", "PUT", "-T", str(path), "-H", f"X-Auth-Token: {conn.auth_token}",
+        "-H", "Content-Type: application/octet-stream", "-H", "X-Image-Meta-Store: fast",
+        f"{glance_url}/v2/images/{created['id']}/file"])
+    image_api.delete(f"/images/{created['id']}")
+    return seconds, rss
+
+
+def upload_cli(openstack_cli, cloud, image_api, path) -> tuple[float, float]:
+    seconds, rss, text = timed([openstack_cli, "--os-cloud", cloud["admin_cloud"], "image", "create",
+                                "--disk-format", "raw", "--file", str(path), "-f", "value", "-c", "id",
+                                f"bench-cli-{path.stem}"])
+    image_api.delete(f"/images/{text.strip()}")
+    return seconds, rss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes-mib", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--noop-images", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/storeops-bench"))
     parser.add_argument("--collections", type=Path, default=REPO / ".build" / "collections")
     options = parser.parse_args()
@@ -82,29 +111,21 @@ def main() -> None:
     for size_mib in options.sizes_mib:
         path = options.workdir / f"image-{size_mib}M.raw"
         make_file(path, size_mib << 20)
-        rows = []
-        seconds, rss, result = run_module(options.collections, {
-            "cloud": cloud["admin_cloud"], "name": f"bench-module-{size_mib}", "filename": str(path),
-            "disk_format": "raw", "stores": ["fast"], "upload_method": "direct"})
-        rows.append(("glance_image (module)", seconds, rss))
-        image_api.delete(f"/images/{result['image']['id']}")
-        created = image_api.post("/images", json={"name": f"bench-curl-{size_mib}", "disk_format": "raw",
-                                                  "container_format": "bare"}).json()
-        seconds, rss, _text = timed([
-            "curl", "-sf", "-X", "PUT", "-T", str(path), "-H", f"X-Auth-Token: {conn.auth_token}",
-            "-H", "Content-Type: application/octet-stream", "-H", "X-Image-Meta-Store: fast",
-            f"{glance_url}/v2/images/{created['id']}/file"])
-        rows.append(("curl -T", seconds, rss))
-        image_api.delete(f"/images/{created['id']}")
-        seconds, rss, text = timed([openstack_cli, "--os-cloud", cloud["admin_cloud"], "image", "create",
-                                    "--disk-format", "raw", "--file", str(path), "-f", "value", "-c", "id",
-                                    f"bench-cli-{size_mib}"])
-        rows.append(("openstack image create", seconds, rss))
-        image_api.delete(f"/images/{text.strip()}")
-        curl_seconds = rows[1][1]
-        for tool, seconds, rss in rows:
+        tools = {
+            "glance_image (module)": lambda: upload_module(options, cloud, image_api, path),
+            "curl -T": lambda: upload_curl(conn, image_api, glance_url, path),
+            "openstack image create": lambda: upload_cli(openstack_cli, cloud, image_api, path),
+        }
+        runs: dict[str, list] = {tool: [] for tool in tools}
+        for _round in range(options.repeats):  # interleaved, so no tool always goes first
+            for tool, upload in tools.items():
+                runs[tool].append(upload())
+        curl_seconds = statistics.median(s for s, _ in runs["curl -T"])
+        for tool, results in runs.items():
+            seconds = statistics.median(s for s, _ in results)
+            rss = max(r for _, r in results)
             print(f"{size_mib:5}M {tool:28} {seconds:8.1f} {size_mib * 1.048576 / seconds:7.1f} "
-                  f"{rss:7.0f} MiB  {seconds / curl_seconds:5.2f}x")
+                  f"{rss:7.0f} MiB  {seconds / curl_seconds:5.2f}x", flush=True)
     noop(options, cloud, image_api)
 
 
@@ -119,12 +140,14 @@ def noop(options, cloud: dict, image_api) -> None:
     for name in names:  # ensure they exist (first run creates, later runs find them)
         run_module(options.collections, {**base, "name": name})
     log = Path(cloud["glance"]["config_dir"]).parent / "log" / "glance.log"
+    time.sleep(1)
     requests_before = log.read_text().count("} [")
     started = time.monotonic()
     changed = 0
     for name in names:
         changed += run_module(options.collections, {**base, "name": name})[2]["changed"]
     seconds = time.monotonic() - started
+    time.sleep(1)  # uWSGI writes its request log lines asynchronously
     requests = log.read_text().count("} [") - requests_before
     print(f"\nno-op re-run of {len(names)} images with checksum: {changed} changed, "
           f"{requests / len(names):.1f} Glance requests per image, {seconds:.1f}s "

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
+import threading
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
@@ -17,8 +19,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._errors import 
 )
 
 # sha256: the identity (openstacksdk's owner_specified.openstack.sha256); sha512: Glance's default
-# os_hash_algo, to verify what Glance computed; md5: what openstacksdk also records.
+# os_hash_algo, to verify what Glance computed; md5: Glance's legacy checksum, compared only when
+# an image has nothing better (not computed while uploading: it costs time and proves nothing new).
 ALGORITHMS = ("sha256", "sha512", "md5")
+UPLOAD_ALGORITHMS = ("sha256", "sha512")
+CHUNK = 1 << 20
 _CHECKSUM = re.compile(r"^(?P<algo>sha256):(?P<value>[0-9a-fA-F]{64})$")
 
 
@@ -49,16 +54,28 @@ def check_readable_file(path: str) -> int:
 class HashingReader:
     """A file-like body for requests: known length, hashes every byte it hands out.
 
+    Hashing runs on a worker thread (hashlib releases the GIL), so it overlaps with sending; a
+    bounded queue keeps memory constant whatever the size. ``read`` hands out 1 MiB whatever
+    the caller asks: http.client sends what it gets, in far fewer rounds than its 16 KiB.
+
     It can be read through once. A retried request (keystoneauth re-sends after a 401) would
     otherwise send the rest of a half-read stream as if it were the whole image, so asking for
     the length again after reading started raises instead.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, algorithms: tuple[str, ...] = UPLOAD_ALGORITHMS):
         self._handle = open(path, "rb")  # pylint: disable=consider-using-with
         self._size = os.fstat(self._handle.fileno()).st_size
-        self._hashes = {algo: hashlib.new(algo) for algo in ALGORITHMS}
+        self._hashes = {algo: hashlib.new(algo) for algo in algorithms}
+        self._chunks: queue.Queue = queue.Queue(maxsize=8)
+        self._worker = threading.Thread(target=self._hash_chunks, daemon=True)
+        self._worker.start()
         self.bytes_read = 0
+
+    def _hash_chunks(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            for digest in self._hashes.values():
+                digest.update(chunk)
 
     def __len__(self) -> int:
         if self.bytes_read:
@@ -66,19 +83,26 @@ class HashingReader:
                 "a request was retried after part of the image had been sent; run again")
         return self._size
 
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._handle.read(size if size and size > 0 else 1 << 20)
-        for digest in self._hashes.values():
-            digest.update(chunk)
+    def read(self, size: int = -1) -> bytes:  # pylint: disable=unused-argument
+        chunk = self._handle.read(CHUNK)
+        if chunk:
+            self._chunks.put(chunk)
         self.bytes_read += len(chunk)
         return chunk
 
     def hexdigests(self) -> dict[str, str]:
         if self.bytes_read != self._size:
             raise StoreOpsError(f"only {self.bytes_read} of {self._size} bytes were sent")
+        self._stop_worker()
         return {algo: digest.hexdigest() for algo, digest in self._hashes.items()}
 
+    def _stop_worker(self) -> None:
+        if self._worker.is_alive():
+            self._chunks.put(None)
+            self._worker.join()
+
     def close(self) -> None:
+        self._stop_worker()
         self._handle.close()
 
     def __enter__(self):
@@ -90,7 +114,7 @@ class HashingReader:
 
 def hash_file(path: str) -> dict[str, str]:
     """Hash a file without sending it (when an image exists and no checksum was given)."""
-    with HashingReader(path) as reader:
-        while reader.read(1 << 20):
+    with HashingReader(path, ALGORITHMS) as reader:
+        while reader.read():
             pass
         return reader.hexdigests()

@@ -1,11 +1,11 @@
-"""tools/cloud up | down | status | env | install"""
+"""tools/cloud up | down | status | env | install | token-expiration SECONDS"""
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
 
-from . import cloud
+from . import cloud, keystone
 from .install import install
 from .layout import Layout
 from .procs import CloudError
@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="one line per daemon; exit 1 unless all are up")
     commands.add_parser("env", help="print shell exports for the openstack CLI and tests")
     commands.add_parser("install", help="install packages and the servers venv only")
+    expiry = commands.add_parser("token-expiration", help="restart Keystone with another token lifetime")
+    expiry.add_argument("seconds", type=int)
     args = parser.parse_args(argv)
     layout = Layout.from_env()
     try:
@@ -45,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export PATH={layout.venv / 'bin'}:$PATH  # openstack, swift CLIs")
         elif args.command == "install":
             install(layout)
+        elif args.command == "token-expiration":
+            keystone.set_token_expiration(layout, args.seconds)
+            print(f"keystone restarted: tokens now live {args.seconds}s")
     except CloudError as err:
         print(f"tools/cloud {args.command}: {err}", file=sys.stderr)
         return 1

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.request
 from string import Template
 
 from .layout import HOST, KEYSTONE_URL, PORTS, REGION, TEMPLATES, Layout
-from .procs import CloudError, http_status, run, start, wait_for
+from .procs import CloudError, http_status, run, start, stop, wait_for
 
 SERVICE_PROJECT = "service"
 MEMBER_PROJECT = "storeops-member"
@@ -37,11 +38,24 @@ def up(layout: Layout, secrets: dict) -> None:
                   "--bootstrap-admin-url", KEYSTONE_URL, "--bootstrap-public-url", KEYSTONE_URL,
                   "--bootstrap-internal-url", KEYSTONE_URL,
                   "--bootstrap-region-id", REGION], log)
-    ini = write_uwsgi_ini(layout, "keystone", "keystone.wsgi.api:application",
-                          "OS_KEYSTONE_CONFIG_DIR", kdir)
+    write_uwsgi_ini(layout, "keystone", "keystone.wsgi.api:application", "OS_KEYSTONE_CONFIG_DIR", kdir)
+    _start(layout)
+    _seed(secrets)
+
+
+def _start(layout: Layout) -> None:
+    ini = layout.service_dir("keystone") / "keystone-uwsgi.ini"
     start(layout, "keystone", [layout.venv_bin("uwsgi"), "--ini", str(ini)])
     wait_for(lambda: http_status(KEYSTONE_URL) == 200, "keystone", layout.log / "keystone.log")
-    _seed(secrets)
+
+
+def set_token_expiration(layout: Layout, seconds: int) -> None:
+    """Restart Keystone alone with another token lifetime (tests of token expiry mid-run)."""
+    conf = layout.service_dir("keystone") / "keystone.conf"
+    conf.write_text(re.sub(r"^expiration = .*$", f"expiration = {seconds}", conf.read_text(),
+                           flags=re.M))
+    stop(layout, "keystone")
+    _start(layout)
 
 
 def token(username: str, password: str, project: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,3 +180,38 @@ def test_killed_mid_upload_then_rerun_converges(cloud, tarball_install, glance, 
     final = images_named(glance, fresh)
     assert [i["status"] for i in final] == ["active"]
     assert final[0]["os_hash_value"] == sha(big, "sha512")
+
+
+@pytest.fixture
+def served_file(tmp_path):
+    """A file on a loopback HTTP server, for Glance's web-download."""
+    (tmp_path / "web.img").write_bytes(os.urandom(2_000_000))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/web.img", tmp_path / "web.img"
+    server.terminate()
+    server.wait()
+
+
+def test_url_is_imported_by_glance_and_rerun_is_unchanged(run_playbook, glance, served_file):
+    url, path = served_file
+    fresh = f"gi-web-{uuid.uuid4().hex[:8]}"
+    first = run_playbook("image.yml", name=fresh, url=url, stores=["fast", "cheap"]).results["result"]
+    assert first["changed"] is True and not first.get("failed"), first.get("msg")
+    image = glance.get(f"/images/{first['image']['id']}").json()
+    assert image["status"] == "active" and sorted(image["stores"].split(",")) == ["cheap", "fast"]
+    assert image["os_hash_value"] == sha(path, "sha512")
+    assert image["storeops.openstack.source_url"] == url and image["os_hidden"] is False
+    again = run_playbook("image.yml", name=fresh, url=url, stores=["fast", "cheap"]).results["result"]
+    assert again["changed"] is False
+    glance.delete(f"/images/{image['id']}")

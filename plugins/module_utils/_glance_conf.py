@@ -50,10 +50,15 @@ def parse_ini(text: str) -> Ini:
     return sections
 
 
+def read_local_file(path: str) -> str:
+    with open(path) as handle:
+        return handle.read()
+
+
 class GlanceApiConf:
     """A glance-api.conf with the lookups the store prefixes and the database back end need."""
 
-    def __init__(self, path: str, read_text: Callable[[str], str]):
+    def __init__(self, path: str, read_text: Callable[[str], str] = read_local_file):
         self.path = path
         self._read_text = read_text
         try:

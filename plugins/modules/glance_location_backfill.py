@@ -186,11 +186,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix imp
 )
 
 
-def _read_text(path):
-    with open(path) as handle:
-        return handle.read()
-
-
 class GlanceLocationBackfill(StoreOpsModule):
     argument_spec = {
         "mode": {"type": "str", "choices": ["backfill", "undo"], "default": "backfill"},
@@ -215,7 +210,7 @@ class GlanceLocationBackfill(StoreOpsModule):
         for option in ("batch_size", "concurrency", "max_details"):
             if params[option] < 1:
                 raise InvalidInputError(f"{option} must be at least 1, not {params[option]}")
-        conf = GlanceApiConf(params["glance_api_conf"], _read_text) if params["glance_api_conf"] else None
+        conf = GlanceApiConf(params["glance_api_conf"]) if params["glance_api_conf"] else None
         if params["mode"] == "undo":
             return self._undo(conf)
         return self._backfill(conf)

@@ -110,11 +110,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix imp
 )
 
 
-def _read_text(path):
-    with open(path) as handle:
-        return handle.read()
-
-
 class GlanceStoreInfo(StoreOpsModule):
     argument_spec = URL_PREFIX_ARGUMENT_SPEC
     module_kwargs = {"supports_check_mode": True}
@@ -132,7 +127,7 @@ class GlanceStoreInfo(StoreOpsModule):
         conf = self.params["glance_api_conf"]
         prefixes, notes = resolve_prefixes(
             self.params["url_prefix_sources"], self.params["stores"],
-            GlanceApiConf(conf, _read_text).prefixes() if conf else None, detailed)
+            GlanceApiConf(conf).prefixes() if conf else None, detailed)
         for store in stores:
             store["url_prefixes"] = [{"url_prefix": redact_text(p.prefix), "source": p.source}
                                      for p in prefixes if p.store == store["id"]]

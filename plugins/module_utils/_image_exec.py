@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
@@ -89,9 +89,10 @@ class ImageExecutor:
             image, hashes = self._fill(image["id"], desired, source)
             self._verify(image, hashes, source)
             source.sha256 = source.sha256 or hashes.get("sha256")
-            published = dict(desired.fields, visibility=desired.fields.get("visibility") or "private")
-            final = Desired(**{**desired.__dict__, "fields": published, "properties": {
-                **desired.properties, **self._hash_properties(hashes, source)}})
+            final = replace(
+                desired,
+                fields=dict(desired.fields, visibility=desired.fields.get("visibility") or "private"),
+                properties={**desired.properties, **self._hash_properties(hashes, source)})
             image = self.glance.patch(image["id"], metadata_patch(image, final, publish=True))
         except BaseException:
             self.glance.delete_image(image["id"])  # never leave a half-made image behind

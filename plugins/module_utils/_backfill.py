@@ -74,11 +74,10 @@ def plan_location(matcher: StoreMatcher, image_id: str, url: str, metadata: dict
                             reason="tagged with another store; fix_mismatched is false")
     if backend == API:
         # A PATCH keeps the tag sent only where Glance's own rule finds no store at all.
-        glance_pick = verdict.glance_pick if verdict.category == MISSING else matcher.glance_pick(url)
-        if glance_pick not in (None, verdict.best):
+        if verdict.glance_pick not in (None, verdict.best):
             return LocationPlan(
                 image_id, url, metadata, verdict, SKIP,
-                reason=f"Glance's API re-derives {glance_pick or 'no store'} here, not "
+                reason=f"Glance's API re-derives {verdict.glance_pick} here, not "
                        f"{verdict.best}; only backend=database can write it")
     return LocationPlan(image_id, url, metadata, verdict, WRITE,
                         after={**metadata, "store": verdict.best})

@@ -81,8 +81,8 @@ class ApiBackend:
 
     def _write(self, image_id: str, plans: list[LocationPlan]) -> tuple[list, dict | None, str]:
         value = [{"url": p.url, "metadata": p.after if p.action == WRITE else p.before} for p in plans]
-        try:
-            stored = self.glance.replace_locations(image_id, value)
+        try:  # Glance takes /locations only whole
+            stored = self.glance.patch(image_id, [{"op": "replace", "path": "/locations", "value": value}])
         except StoreOpsError as err:
             return plans, None, str(err)
         return plans, stored, ""

@@ -24,19 +24,20 @@ class GlanceClient:
         self._image = conn.image
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self._image.get(path, params=params)
-        self._raise_for_status(response, f"GET {path}")
-        return response.json()
+        return self._send("GET", path, params=params).json()
 
-    @staticmethod
-    def _raise_for_status(response, request: str) -> None:
+    def _send(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs):
+        """One request; any status outside ``ok`` raises a typed, one-line error."""
+        response = self._image.request(path, method, **kwargs)
+        if response.status_code in ok:
+            return response
+        request = f"{method} {path}"
         if response.status_code == 403:
             raise NotAuthorizedError(f"Glance refused {request} (HTTP 403) for these credentials",
                                      status_code=403)
-        if response.status_code >= 400:
-            raise CloudRequestError(
-                f"Glance {request} failed with HTTP {response.status_code}: "
-                f"{_short_body(response.text)}", status_code=response.status_code)
+        raise CloudRequestError(
+            f"Glance {request} failed with HTTP {response.status_code}: "
+            f"{_short_body(response.text)}", status_code=response.status_code)
 
     def stores(self) -> list[dict[str, Any]]:
         """``/v2/info/stores``: id, description, default, read-only (any user)."""
@@ -61,33 +62,14 @@ class GlanceClient:
                     break
                 params["marker"] = page[-1]["id"]
 
-    def replace_locations(self, image_id: str, locations: list[dict[str, Any]]) -> dict[str, Any]:
-        """PATCH ``/locations`` whole; returns the image as Glance stored it."""
-        body = json.dumps([{"op": "replace", "path": "/locations", "value": locations}])
-        response = self._image.patch(
-            f"/images/{image_id}", data=body,
-            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
-        self._raise_for_status(response, f"PATCH /images/{image_id}")
-        return response.json()
-
-    def _send(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs):
-        response = self._image.request(path, method, **kwargs)
-        if response.status_code not in ok:
-            self._raise_for_status(response, f"{method} {path}")
-            raise CloudRequestError(f"Glance {method} {path} answered HTTP {response.status_code}",
-                                    status_code=response.status_code)
-        return response
-
     def images_where(self, **filters: str) -> list[dict[str, Any]]:
         """Every image matching the filters (a name, or a custom property's value), hidden included."""
         return list(self.iter_images(100, **filters))
 
     def image(self, image_id: str) -> dict[str, Any] | None:
-        response = self._image.get(f"/images/{image_id}")
-        if response.status_code == 404:
-            return None
-        self._raise_for_status(response, f"GET /images/{image_id}")
-        return response.json()
+        """One image, or None. Glance's lazy location update runs on this GET."""
+        response = self._send("GET", f"/images/{image_id}", ok=(200, 404))
+        return None if response.status_code == 404 else response.json()
 
     def create_image(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", "/images", ok=(201,), json=attributes).json()
@@ -109,6 +91,7 @@ class GlanceClient:
             "method": method, "stores": stores, "all_stores_must_succeed": all_stores_must_succeed})
 
     def patch(self, image_id: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        """A JSON-patch of the image; returns the image as Glance stored it."""
         return self._send("PATCH", f"/images/{image_id}", data=json.dumps(operations), headers={
             "Content-Type": "application/openstack-images-v2.1-json-patch"}).json()
 

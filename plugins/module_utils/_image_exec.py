@@ -28,6 +28,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     PENDING_KEY,
     RETIRED_KEY,
     SHA256_KEYS,
+    SOURCE_URL_KEY,
     Desired,
     Plan,
     image_stores,
@@ -45,7 +46,7 @@ class Source:
 
 
 class ImageExecutor:
-    def __init__(self, glance: GlanceClient, upload_method: str, timeout: int,
+    def __init__(self, glance: GlanceClient, upload_method: str | None, timeout: int,
                  all_stores_must_succeed: bool, poll_interval: float = 1.0):
         self.glance = glance
         self.upload_method = upload_method
@@ -109,8 +110,6 @@ class ImageExecutor:
                                      self.all_stores_must_succeed)
             return self._wait_for_stores(image_id, stores, first_import=True), {}
         method = self.upload_method
-        if method == "auto":
-            method = GLANCE_DIRECT if len(stores) > 1 else DIRECT
         with HashingReader(source.filename) as reader:
             if method == DIRECT:
                 self.glance.upload(image_id, reader, stores[0] if stores else None)
@@ -155,7 +154,7 @@ class ImageExecutor:
         if hashes.get("md5"):
             properties[MD5_KEY] = hashes["md5"]
         if source.url:
-            properties["storeops.openstack.source_url"] = source.url
+            properties[SOURCE_URL_KEY] = source.url
         return properties
 
     # -- stores -----------------------------------------------------------------------------

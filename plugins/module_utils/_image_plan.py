@@ -22,6 +22,8 @@ MD5_KEY = "owner_specified.openstack.md5"
 PENDING_KEY = "storeops.openstack.pending"
 # Marks an older version retired by on_content_change=replace (value: the name it had).
 RETIRED_KEY = "storeops.openstack.retired_from"
+# The URL a web-download image came from: its identity when no checksum is given.
+SOURCE_URL_KEY = "storeops.openstack.source_url"
 SIMPLE_FIELDS = ("visibility", "min_disk", "min_ram", "protected")
 
 SAME, DIFFERENT, UNKNOWN = "same", "different", "unknown"
@@ -202,14 +204,46 @@ def target_stores(listed: list[dict[str, Any]], requested: list[str] | None, all
     return requested
 
 
-def upload_method(methods: list[str], has_url: bool, requested: str) -> str:
-    """The upload method to use, given the cloud's enabled import methods."""
-    if has_url and "web-download" not in methods:
-        raise InvalidInputError("url: this cloud does not enable the web-download import method; "
-                                "use filename instead")
+def upload_method(methods: list[str], has_url: bool, requested: str, store_count: int) -> str:
+    """The concrete method for a new image's bytes: direct, glance-direct or web-download.
+
+    ``auto`` stages once and imports into every store (glance-direct) when there are several and
+    the cloud enables it; otherwise it PUTs into the first store and copy-image does the rest.
+    """
+    if has_url:
+        if "web-download" not in methods:
+            raise InvalidInputError("url: this cloud does not enable the web-download import "
+                                    "method; use filename instead")
+        return "web-download"
     if requested == "glance-direct" and "glance-direct" not in methods:
         raise InvalidInputError("upload_method: this cloud does not enable glance-direct; use auto "
                                 "or direct")
-    if requested == "auto" and "glance-direct" not in methods:
-        return "direct"
+    if requested == "auto":
+        return "glance-direct" if store_count > 1 and "glance-direct" in methods else "direct"
     return requested
+
+
+def predicted_image(plan: Plan, desired: Desired) -> dict[str, Any] | None:
+    """The image as the plan would leave it (check mode's diff)."""
+    image = dict(plan.image) if plan.image else None
+    for action in plan.actions:
+        kind = action["action"]
+        if kind == "create":
+            image = {"name": desired.name, "status": "active", "disk_format": desired.disk_format,
+                     "stores": ",".join(desired.stores), "os_hidden": False, "tags": desired.tags or [],
+                     **{k: v for k, v in desired.fields.items() if v is not None},
+                     "visibility": desired.fields.get("visibility") or "private", **desired.properties}
+        elif kind == "copy":
+            image["stores"] = ",".join(image_stores(image) + action["stores"])
+        elif kind == "delete_store_copy":
+            image["stores"] = ",".join(s for s in image_stores(image) if s != action["store"])
+        elif kind == "update_metadata":
+            for operation in action["operations"]:
+                key = operation["path"][1:].replace("~1", "/").replace("~0", "~")
+                if operation["op"] == "remove":
+                    image.pop(key, None)
+                else:
+                    image[key] = operation["value"]
+        elif kind == "delete":
+            image = None
+    return image

@@ -144,7 +144,7 @@ class StoreMatcher:
 
     def judge(self, url: str, current: str | None) -> Verdict:
         best, reason = self.best(url)
-        glance = self.glance_pick(url) if current is None else None
+        glance = self.glance_pick(url)  # what Glance tags lazily, or re-derives on a PATCH
         if best is None:
             return Verdict(UNMATCHED, current, None, glance, reason)
         if current == best:

@@ -180,6 +180,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     DIFFERENT,
     RETIRED_KEY,
     SAME,
+    SOURCE_URL_KEY,
     UNKNOWN,
     Desired,
     choose_image,
@@ -187,6 +188,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     image_stores,
     plan_absent,
     plan_present,
+    predicted_image,
     target_stores,
     upload_method,
 )
@@ -249,12 +251,12 @@ class GlanceImage(StoreOpsModule):
                 images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed
             plan = plan_present(images, desired, relation, params["on_content_change"],
                                 params["keep_versions"])
-            if plan.has("create"):
-                params["upload_method"] = upload_method(glance.import_methods(), bool(source.url),
-                                                        params["upload_method"])
+        method = None
+        if plan.has("create"):
+            method = upload_method(glance.import_methods(), bool(source.url),
+                                   params["upload_method"], len(stores))
         before = plan.image
-        executor = ImageExecutor(glance, params["upload_method"], params["timeout"],
-                                 params["all_stores_must_succeed"])
+        executor = ImageExecutor(glance, method, params["timeout"], params["all_stores_must_succeed"])
         image = before if self.check_mode or not plan.actions else executor.run(plan, desired, source)
         result = {
             "changed": bool(plan.actions),
@@ -265,8 +267,8 @@ class GlanceImage(StoreOpsModule):
             "notes": executor.notes,
         }
         if plan.actions and self.ansible._diff:
-            result["diff"] = {"before": _diff_view(before), "after": _diff_view(image) if not self.check_mode
-                              else {"planned": [a["action"] for a in plan.actions]}}
+            after = predicted_image(plan, desired) if self.check_mode else image
+            result["diff"] = {"before": _diff_view(before), "after": _diff_view(after)}
         return result
 
     def _source(self) -> Source:
@@ -285,7 +287,7 @@ class GlanceImage(StoreOpsModule):
         if current is None or not (source.filename or source.url):
             return None
         if source.url and not source.sha256:
-            return SAME if current.get("storeops.openstack.source_url") == source.url else DIFFERENT
+            return SAME if current.get(SOURCE_URL_KEY) == source.url else DIFFERENT
         relation = content_relation(current, {"sha256": source.sha256} if source.sha256 else {})
         if relation == UNKNOWN and source.filename:
             hashes = hash_file(source.filename)

@@ -129,8 +129,11 @@ def test_absent_per_store_then_refusing_the_last_copy_then_whole(ensure, glance,
 
 def test_check_mode_makes_no_change(ensure, glance, files):
     fresh = f"gi-check-{uuid.uuid4().hex[:8]}"
-    planned = ensure(name=fresh, filename=files[0], stores=["fast"], check=True)
+    planned = ensure(name=fresh, filename=files[0], stores=["fast", "ceph"], visibility="public", check=True)
     assert planned["changed"] is True and [a["action"] for a in planned["actions"]] == ["create"]
+    assert planned["diff"]["before"] == {}
+    assert planned["diff"]["after"]["stores"] == ["fast", "ceph"]
+    assert planned["diff"]["after"]["visibility"] == "public"
     assert images_named(glance, fresh) == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,6 @@ class Layout:
         return self.data / "cloud.json"
 
     def fresh_data_dir(self) -> None:
-        import shutil
-
         shutil.rmtree(self.data, ignore_errors=True)
         for path in (self.data, self.log, self.run):
             path.mkdir(parents=True)

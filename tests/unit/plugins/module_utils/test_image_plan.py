@@ -14,6 +14,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     metadata_patch,
     plan_absent,
     plan_present,
+    predicted_image,
     target_stores,
     upload_method,
 )
@@ -128,9 +129,26 @@ def test_target_stores():
 
 
 def test_upload_method():
-    assert upload_method(["glance-direct", "web-download"], False, "auto") == "auto"
-    assert upload_method(["web-download"], False, "auto") == "direct"
+    both = ["glance-direct", "web-download"]
+    assert upload_method(both, False, "auto", 3) == "glance-direct"
+    assert upload_method(both, False, "auto", 1) == "direct"
+    assert upload_method(["web-download"], False, "auto", 3) == "direct"
+    assert upload_method(both, False, "direct", 3) == "direct"
+    assert upload_method(both, True, "auto", 2) == "web-download"
     with pytest.raises(InvalidInputError, match="^url: this cloud does not enable the web-download"):
-        upload_method(["glance-direct"], True, "auto")
+        upload_method(["glance-direct"], True, "auto", 1)
     with pytest.raises(InvalidInputError, match="^upload_method: this cloud does not enable glance-direct"):
-        upload_method(["web-download"], False, "glance-direct")
+        upload_method(["web-download"], False, "glance-direct", 1)
+
+
+def test_predicted_image_applies_copy_metadata_and_store_removal():
+    current = image(stores="fast", tags=["old"], visibility="private")
+    plan = plan_present([current], desired(stores=["fast", "ceph"], tags=["new"]), SAME, "fail", 1)
+    after = predicted_image(plan, desired())
+    assert after["stores"] == "fast,ceph" and after["tags"] == ["new"] and after["visibility"] == "public"
+    assert current["stores"] == "fast"  # the plan's image is not modified
+    removal = plan_absent([image(stores="fast,ceph")], desired(), ["ceph"])
+    assert predicted_image(removal, desired())["stores"] == "fast"
+    assert predicted_image(plan_absent([image()], desired(), None), desired()) is None
+    created = predicted_image(plan_present([], desired(stores=["fast", "cheap"]), None, "fail", 1), desired(stores=["fast", "cheap"]))
+    assert created["stores"] == "fast,cheap" and created["visibility"] == "public" and created["os_hidden"] is False

@@ -18,8 +18,10 @@ $(VENV_STAMP): requirements.txt tests/requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt -r tests/requirements.txt
 	touch $@
 
-cloud:
+# cloud up installs Debian's Ceph (python3-rbd among it); the collection's venv then links its bindings
+cloud: $(VENV_STAMP)
 	tools/cloud up
+	tools/cloud ceph-bindings $(VENV)
 
 cloud-down:
 	tools/cloud down

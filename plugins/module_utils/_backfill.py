@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._journal import JsonlJournal
 from ansible_collections.storeops.openstack.plugins.module_utils._location_match import (
     CORRECT,
     MISSING,
@@ -125,35 +124,23 @@ class Report:
 
 
 class Journal:
-    """JSON Lines, mode 0600: a header, then one line per written location (before and after)."""
+    """A line per written location (before and after), after a header naming the back end."""
 
     def __init__(self, path: str, backend: str):
+        self._journal = JsonlJournal(path, {"journal": JOURNAL_KIND, "version": 1, "backend": backend})
         self.path = path
-        self.backend = backend
-        self._handle = None
 
     def record(self, plan: LocationPlan, location_id: Any = None) -> None:
-        if self._handle is None:
-            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._handle = os.fdopen(descriptor, "a")
-            self._write({"journal": JOURNAL_KIND, "version": 1, "backend": self.backend,
-                         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        self._write({"image_id": plan.image_id, "location_id": location_id,
-                     "url": redact_text(plan.url), "url_hash": url_hash(plan.url),
-                     "before": plan.before, "after": plan.after})
-
-    def _write(self, entry: dict) -> None:
-        self._handle.write(json.dumps(entry, sort_keys=True) + "\n")
-        self._handle.flush()  # a killed run still leaves every write it made on record
+        self._journal.write({"image_id": plan.image_id, "location_id": location_id,
+                             "url": redact_text(plan.url), "url_hash": url_hash(plan.url),
+                             "before": plan.before, "after": plan.after})
 
     @property
     def written(self) -> bool:
-        return self._handle is not None
+        return self._journal.written
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
+        self._journal.close()
 
 
 def read_journal(path: str) -> Iterator[dict[str, Any]]:

@@ -38,3 +38,7 @@ class CloudRequestError(StoreOpsError):
     def __init__(self, message: str, status_code: int | None = None, **details):
         super().__init__(message, **details)
         self.status_code = status_code
+
+
+class StorageNotFoundError(StoreOpsError):
+    """A storage back end has no object at the path asked for."""

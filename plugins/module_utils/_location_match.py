@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import (
     HTTP_PREFIX,
     StorePrefix,
+    resolve_prefixes,
 )
 
 # User info runs to the first "@"; the user part holds no "/" (S3 secrets may).
@@ -152,3 +155,25 @@ class StoreMatcher:
         if current is None:
             return Verdict(MISSING, current, best, glance)
         return Verdict(MISTAGGED, current, best, glance)
+
+
+def matcher_from_options(params: dict[str, Any], conf, detailed: list[dict] | None
+                         ) -> tuple[StoreMatcher, list[str]]:
+    """The matcher for the url prefix options (doc fragment ``url_prefix``), and its notes.
+
+    ``conf`` is the GlanceApiConf of ``glance_api_conf`` or None; ``detailed`` the API's store
+    details, or None when the API is not a source.
+    """
+    prefixes, notes = resolve_prefixes(params["url_prefix_sources"], params["stores"],
+                                       conf.prefixes() if conf else None, detailed)
+    if not prefixes:
+        raise InvalidInputError(
+            "no store url prefixes: give glance_api_conf or stores, or allow source api "
+            "in url_prefix_sources")
+    if conf is not None and conf.enabled_backends():
+        order = [store for store, _kind in conf.enabled_backends()]
+    elif detailed is not None:
+        order = [store["id"] for store in detailed]
+    else:
+        order = list(dict.fromkeys(prefix.store for prefix in prefixes))
+    return StoreMatcher(prefixes, order), notes

@@ -157,7 +157,6 @@ journal:
   type: str
 """
 
-import os
 import time
 
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill import (
@@ -178,12 +177,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._errors import 
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
-from ansible_collections.storeops.openstack.plugins.module_utils._location_match import StoreMatcher
+from ansible_collections.storeops.openstack.plugins.module_utils._journal import journal_path
+from ansible_collections.storeops.openstack.plugins.module_utils._location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
-from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import (
-    URL_PREFIX_ARGUMENT_SPEC,
-    resolve_prefixes,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import URL_PREFIX_ARGUMENT_SPEC
 
 
 class GlanceLocationBackfill(StoreOpsModule):
@@ -236,30 +233,16 @@ class GlanceLocationBackfill(StoreOpsModule):
                 "glance_location_backfill needs admin credentials: these may not read "
                 "/v2/info/stores/detail, nor every image's locations") from None
 
-    def _matcher(self, conf, detailed) -> tuple[StoreMatcher, list[str]]:
-        prefixes, notes = resolve_prefixes(self.params["url_prefix_sources"], self.params["stores"],
-                                           conf.prefixes() if conf else None, detailed)
-        if not prefixes:
-            raise InvalidInputError(
-                "no store url prefixes: give glance_api_conf or stores, or allow source api "
-                "in url_prefix_sources")
-        if conf is not None and conf.enabled_backends():
-            order = [store for store, _kind in conf.enabled_backends()]
-        elif detailed is not None:
-            order = [store["id"] for store in detailed]
-        else:
-            order = list(dict.fromkeys(prefix.store for prefix in prefixes))
-        return StoreMatcher(prefixes, order), notes
-
     def _backfill(self, conf):
         params = self.params
         needs_api = params["backend"] == API or "api" in params["url_prefix_sources"]
         glance, detailed = self._glance() if needs_api else (None, None)
-        matcher, notes = self._matcher(conf, detailed)
+        matcher, notes = matcher_from_options(self.params, conf, detailed)
         backend = (ApiBackend(glance, params["batch_size"], params["concurrency"])
                    if params["backend"] == API else self._database(conf))
         report = Report(params["max_details"])
-        journal = None if self.check_mode else Journal(self._journal_path(), params["backend"])
+        journal = None if self.check_mode else Journal(journal_path(params["journal_dir"], "glance_location_backfill"),
+                                                     params["backend"])
 
         def plan(image_id, url, metadata):
             return plan_location(matcher, image_id, url, metadata, params["fix_mismatched"],
@@ -291,10 +274,6 @@ class GlanceLocationBackfill(StoreOpsModule):
         if changed and self.ansible._diff:
             result["diff"] = {"before": report.diff_before, "after": report.diff_after}
         return result
-
-    def _journal_path(self) -> str:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        return os.path.join(self.params["journal_dir"], f"glance_location_backfill-{stamp}-{os.getpid()}.jsonl")
 
     def _undo(self, conf):
         if self.params["backend"] != "database":

@@ -1,12 +1,13 @@
-"""tools/cloud up | down | status | env | install | token-expiration SECONDS"""
+"""tools/cloud up | down | status | env | install | token-expiration SECONDS | ceph-bindings VENV"""
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
+from pathlib import Path
 
 from . import cloud, keystone
-from .install import install
+from .install import install, link_ceph_bindings
 from .layout import Layout
 from .procs import CloudError
 
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("install", help="install packages and the servers venv only")
     expiry = commands.add_parser("token-expiration", help="restart Keystone with another token lifetime")
     expiry.add_argument("seconds", type=int)
+    bindings = commands.add_parser("ceph-bindings", help="make Debian's rados/rbd importable in a venv")
+    bindings.add_argument("venv")
     args = parser.parse_args(argv)
     layout = Layout.from_env()
     try:
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "token-expiration":
             keystone.set_token_expiration(layout, args.seconds)
             print(f"keystone restarted: tokens now live {args.seconds}s")
+        elif args.command == "ceph-bindings":
+            link_ceph_bindings(Path(args.venv))
     except CloudError as err:
         print(f"tools/cloud {args.command}: {err}", file=sys.stderr)
         return 1

@@ -77,16 +77,16 @@ def ensure_servers_venv(layout: Layout) -> None:
     pip = [layout.venv_bin("python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     run(pip + ["-r", str(HERE / "servers-requirements.txt"), "-c", str(HERE / "servers-constraints.txt")])
     _patch_glance_store(layout)
-    _link_ceph_bindings(layout)
+    link_ceph_bindings(layout.venv)
     stamp.write_text(fingerprint)
 
 
-def _site_packages(layout: Layout) -> Path:
-    return next((layout.venv / "lib").glob("python3*/site-packages"))
+def _site_packages(venv: Path) -> Path:
+    return next((venv / "lib").glob("python3*/site-packages"))
 
 
 def _patch_glance_store(layout: Layout) -> None:
-    driver = _site_packages(layout) / "glance_store" / "_drivers" / "swift" / "store.py"
+    driver = _site_packages(layout.venv) / "glance_store" / "_drivers" / "swift" / "store.py"
     source = driver.read_text()
     if SWIFT_SEGMENT_FIX in source:
         return
@@ -95,9 +95,10 @@ def _patch_glance_store(layout: Layout) -> None:
     driver.write_text(source.replace(SWIFT_SEGMENT_BUG, SWIFT_SEGMENT_FIX))
 
 
-def _link_ceph_bindings(layout: Layout) -> None:
-    # Glance's rbd store imports rados/rbd; Debian builds them for CPython 3.11 only.
-    site = _site_packages(layout)
+def link_ceph_bindings(venv: Path) -> None:
+    # Glance's rbd store and the collection's rbd driver import rados/rbd; Debian builds them
+    # for CPython 3.11 only, and a venv does not see them.
+    site = _site_packages(venv)
     for module in ("rados", "rbd"):
         for so_file in DEBIAN_EXTENSIONS.glob(f"{module}.cpython-311-*.so"):
             link = site / so_file.name

@@ -1,0 +1,151 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which images a store migration touches, and what each needs next (pure functions).
+
+The state of a migration lives in Glance: an image's ``stores``, ``os_glance_importing_to_stores``
+and ``os_glance_failed_import`` say what the next step is, so a run killed at any point is
+picked up by the next one without a local state file.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import image_stores
+
+# What an image needs next, in the order a migration moves through them.
+COPY = "copy"            # in the source only: copy-image into the target
+RETRY = "retry"          # the last copy into the target failed: copy once more
+WAIT = "wait"            # Glance is copying it into the target now
+FINISH = "finish"        # in both stores: verify the target copy, then remove the source copy
+DONE = "done"            # in the target only: nothing left to do
+UNTAGGED = "untagged"    # a location in the source store without a store tag: refused
+OUTSIDE = "outside"      # no copy in the source store: not part of this migration
+
+ACTIONS = (COPY, RETRY, WAIT, FINISH)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which images the run considers; ``None`` means no restriction."""
+
+    image_ids: tuple[str, ...] | None = None
+    name_pattern: str | None = None
+    owner: str | None = None
+    visibility: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    status: str = "active"
+    shard_index: int = 0
+    shard_count: int = 1
+
+    def listing_filters(self) -> dict[str, str]:
+        """The part Glance's image list filters server-side."""
+        filters = {"status": self.status}
+        for key, value in (("owner", self.owner), ("visibility", self.visibility),
+                           ("size_min", self.min_size), ("size_max", self.max_size)):
+            if value is not None:
+                filters[key] = str(value)
+        return filters
+
+    def accepts(self, image: dict[str, Any]) -> bool:
+        """Everything, checked client-side: the listing filters are re-checked on purpose."""
+        size = image.get("size") or 0
+        return ((self.image_ids is None or image["id"] in self.image_ids)
+                and (self.name_pattern is None
+                     or fnmatch.fnmatchcase(image.get("name") or "", self.name_pattern))
+                and (self.owner is None or image.get("owner") == self.owner)
+                and (self.visibility is None or image.get("visibility") == self.visibility)
+                and (self.min_size is None or size >= self.min_size)
+                and (self.max_size is None or size <= self.max_size)
+                and image.get("status") == self.status
+                and in_shard(image["id"], self.shard_index, self.shard_count))
+
+
+def in_shard(image_id: str, index: int, count: int) -> bool:
+    """A stable split: the same image always falls in the same shard, on any host."""
+    return int(hashlib.sha256(image_id.encode()).hexdigest()[:16], 16) % count == index
+
+
+def csv_stores(value: str | None) -> list[str]:
+    return [store for store in (value or "").split(",") if store]
+
+
+def classify(image: dict[str, Any], source: str, target: str,
+             store_of_url: Callable[[str], str | None]) -> tuple[str, str]:
+    """(next step, why) for one image; ``store_of_url`` matches an untagged location's URL."""
+    stores = image_stores(image)
+    untagged = [loc for loc in image.get("locations") or []
+                if not (loc.get("metadata") or {}).get("store")
+                and store_of_url(loc.get("url") or "") in (source, None)]
+    if untagged:
+        return UNTAGGED, ("a location has no store tag (copy-image needs tagged sources): run "
+                          "glance_location_backfill first, or the role with "
+                          "store_migration_backfill_first")
+    if source not in stores:
+        if target in stores:
+            return DONE, f"in {target} only"
+        return OUTSIDE, f"no copy in {source}"
+    if target in stores:
+        return FINISH, f"in {source} and {target}"
+    if target in csv_stores(image.get("os_glance_importing_to_stores")):
+        return WAIT, f"Glance is copying it into {target}"
+    if target in csv_stores(image.get("os_glance_failed_import")):
+        return RETRY, f"the last copy into {target} failed"
+    return COPY, f"in {source} only"
+
+
+@dataclass(frozen=True)
+class Task:
+    image_id: str
+    name: str
+    size: int
+    action: str
+    reason: str
+    hash_algo: str | None
+    hash_value: str | None
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.image_id, "name": self.name, "size": self.size, "action": self.action,
+                "reason": self.reason}
+
+
+@dataclass
+class MigrationPlan:
+    tasks: list[Task]         # what the run will do, in order
+    done: list[Task]          # already migrated
+    untagged: list[Task]      # refused
+    over_limit: list[Task]    # left for a later run by ``limit``
+
+    @property
+    def bytes_planned(self) -> int:
+        return sum(task.size for task in self.tasks)
+
+
+def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, source: str,
+                   target: str, store_of_url: Callable[[str], str | None],
+                   limit: int | None) -> MigrationPlan:
+    """The run's plan over the listed images, in listing order (oldest first)."""
+    plan = MigrationPlan([], [], [], [])
+    for image in images:
+        if not selection.accepts(image):
+            continue
+        action, reason = classify(image, source, target, store_of_url)
+        if action == OUTSIDE:
+            continue
+        task = Task(image["id"], image.get("name") or "", image.get("size") or 0, action, reason,
+                    image.get("os_hash_algo"), image.get("os_hash_value"))
+        if action == DONE:
+            plan.done.append(task)
+        elif action == UNTAGGED:
+            plan.untagged.append(task)
+        elif limit is not None and len(plan.tasks) >= limit:
+            plan.over_limit.append(task)
+        else:
+            plan.tasks.append(task)
+    return plan

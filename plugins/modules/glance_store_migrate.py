@@ -1,0 +1,420 @@
+#!/usr/bin/python
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: glance_store_migrate
+short_description: Move Glance image data from one store to another, verified, resumable
+version_added: 0.1.0
+description:
+  - Moves every selected image's data out of O(source_store) (typically a Swift store being
+    retired) into O(target_store) (typically the native Ceph rbd store) while the cloud keeps
+    running. For each image, Glance's C(copy-image) import fills the target; the module waits,
+    verifies the target copy, and only then removes the source copy with
+    C(DELETE /v2/stores/{source}/{image}).
+  - A source copy is never removed unless its target copy was verified. With O(verify=data) the
+    target copy's bytes are read back from the target store (rbd or file) and hashed; a copy that
+    does not match C(os_hash_value) is removed from the target and the source is kept.
+  - The state lives in Glance, so a run killed at any point is picked up by the next one: an image
+    already copied is verified and finished, not copied again; a copy Glance is still making
+    (its import lock) is waited on; a failed copy (C(os_glance_failed_import)) is retried once.
+  - Images with a location in the source store but no store tag are refused (copy-image needs
+    tagged sources); run M(storeops.openstack.glance_location_backfill) first. The store of an
+    untagged location is found with the url prefix options.
+  - Every step is journaled (JSON Lines, mode 0600).
+author:
+  - storeops.openstack developers (@storeops)
+extends_documentation_fragment:
+  - storeops.openstack.auth
+  - storeops.openstack.url_prefix
+attributes:
+  check_mode:
+    support: full
+    description: Returns the plan (which images, how many bytes, in which order) and changes nothing.
+  diff_mode:
+    support: none
+options:
+  source_store:
+    description: The store id the data leaves (C(/v2/info/stores)).
+    type: str
+    required: true
+  target_store:
+    description: The store id the data goes to; it must not be read-only.
+    type: str
+    required: true
+  image_ids:
+    description: Only these images.
+    type: list
+    elements: str
+  name_pattern:
+    description: Only images whose name matches this shell pattern (C(cirros-*)).
+    type: str
+  owner:
+    description: Only images of this project id.
+    type: str
+  visibility:
+    description: Only images of this visibility.
+    type: str
+    choices: [public, private, shared, community]
+  min_size:
+    description: Only images of at least this many bytes.
+    type: int
+  max_size:
+    description: Only images of at most this many bytes.
+    type: int
+  status:
+    description: Only images in this status; Glance copies active images only.
+    type: str
+    default: active
+  limit:
+    description: Act on at most this many images in this run (images already migrated do not count).
+    type: int
+  shard_index:
+    description:
+      - This run's shard, from 0 to O(shard_count) - 1. Images are split by a stable hash of their
+        id, so runs with every index cover each image exactly once (AWX job slicing, several hosts).
+    type: int
+    default: 0
+  shard_count:
+    description: How many shards the migration is split into.
+    type: int
+    default: 1
+  verify:
+    description:
+      - V(metadata) checks that the target is in the image's C(stores), that a location is tagged
+        with it and that C(os_hash_value) did not change.
+      - V(data) also reads the target copy back from the target store and recomputes the hash;
+        it is the default when the source copy will be removed.
+    type: str
+    choices: [metadata, data]
+  delete_source:
+    description: Remove the source copy once the target copy is verified.
+    type: bool
+    default: true
+  concurrency:
+    description:
+      - Images in flight at once. Glance copies through its staging area, so each one in flight
+        takes staging space the size of the image.
+    type: int
+    default: 2
+  max_duration:
+    description:
+      - Time budget in seconds. When it runs out no new image is started; those in flight finish
+        and the rest is returned as RV(remaining).
+    type: int
+  copy_timeout:
+    description: How long to wait for one image's copy, in seconds, before reporting it still in progress.
+    type: int
+    default: 3600
+  poll_interval:
+    description: Seconds between two looks at an image being copied.
+    type: float
+    default: 2.0
+  target_access:
+    description:
+      - How to read the target store's bytes for O(verify=data) when it is an rbd store. Values
+        missing here are taken from O(glance_api_conf)'s section of the target store.
+    type: dict
+    suboptions:
+      ceph_conf:
+        description: The ceph.conf to connect with.
+        type: path
+      ceph_user:
+        description: The Ceph user (without C(client.)).
+        type: str
+      ceph_keyring:
+        description: The keyring of O(target_access.ceph_user), if ceph.conf does not name it.
+        type: path
+  journal_dir:
+    description: Directory for the journal of a run that changes something.
+    type: path
+    default: ~/.storeops/journals
+  max_details:
+    description: At most this many images are listed in each list of the result.
+    type: int
+    default: 100
+requirements:
+  - Ceph's Python bindings (python3-rbd) for O(verify=data) into an rbd store.
+notes:
+  - Needs admin credentials (C(DELETE /v2/stores) and every image's locations).
+seealso:
+  - module: storeops.openstack.glance_location_backfill
+"""
+
+EXAMPLES = r"""
+- name: Plan the migration out of Swift (nothing changes)
+  storeops.openstack.glance_store_migrate:
+    cloud: production
+    source_store: swift
+    target_store: ceph
+    glance_api_conf: /etc/glance/glance-api.conf
+  check_mode: true
+  register: plan
+
+- name: Migrate for at most two hours, four images at a time, this host's half
+  storeops.openstack.glance_store_migrate:
+    cloud: production
+    source_store: swift
+    target_store: ceph
+    glance_api_conf: /etc/glance/glance-api.conf
+    concurrency: 4
+    max_duration: 7200
+    shard_index: 0
+    shard_count: 2
+"""
+
+RETURN = r"""
+counts:
+  description:
+    - V(selected) images with a copy in the source or target store; V(planned) for this run;
+      V(migrated), V(already_done), V(skipped), V(failed), V(in_progress) by outcome;
+      V(untagged) refused; V(remaining) left for a later run (time budget, O(limit), in progress,
+      failed).
+  returned: always
+  type: dict
+bytes_copied:
+  description: Bytes of the images copied by this run.
+  returned: always
+  type: int
+bytes_planned:
+  description: Bytes of the images planned for this run.
+  returned: always
+  type: int
+plan:
+  description: The first O(max_details) planned images in order, with the next step and why.
+  returned: always
+  type: list
+  elements: dict
+images:
+  description: The first O(max_details) images acted on, with outcome, reason, fix and seconds.
+  returned: always
+  type: list
+  elements: dict
+untagged:
+  description: The first O(max_details) images refused for an untagged source location.
+  returned: always
+  type: list
+  elements: dict
+remaining:
+  description: The first O(max_details) image ids left for a later run.
+  returned: always
+  type: list
+  elements: str
+duration_seconds:
+  description: Wall time of the run.
+  returned: always
+  type: float
+mb_per_second:
+  description: RV(bytes_copied) per second of the run, in MB (10^6 bytes).
+  returned: always
+  type: float
+journal:
+  description: Path of this run's journal, if it did anything.
+  returned: when a step ran
+  type: str
+"""
+
+import time
+
+from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+    InvalidInputError,
+    NotAuthorizedError,
+    StoreOpsError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
+from ansible_collections.storeops.openstack.plugins.module_utils._journal import (
+    JsonlJournal,
+    journal_path,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._location_match import matcher_from_options
+from ansible_collections.storeops.openstack.plugins.module_utils._migration_exec import (
+    DATA,
+    FAILED,
+    IN_PROGRESS,
+    METADATA,
+    MIGRATED,
+    MigrationOptions,
+    Migrator,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._migration_plan import (
+    Selection,
+    plan_migration,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import URL_PREFIX_ARGUMENT_SPEC
+
+JOURNAL_KIND = "storeops.openstack.glance_store_migrate"
+PAGE_SIZE = 200
+
+
+class GlanceStoreMigrate(StoreOpsModule):
+    argument_spec = {
+        "source_store": {"type": "str", "required": True},
+        "target_store": {"type": "str", "required": True},
+        "image_ids": {"type": "list", "elements": "str"},
+        "name_pattern": {"type": "str"},
+        "owner": {"type": "str"},
+        "visibility": {"type": "str", "choices": ["public", "private", "shared", "community"]},
+        "min_size": {"type": "int"},
+        "max_size": {"type": "int"},
+        "status": {"type": "str", "default": "active"},
+        "limit": {"type": "int"},
+        "shard_index": {"type": "int", "default": 0},
+        "shard_count": {"type": "int", "default": 1},
+        "verify": {"type": "str", "choices": [METADATA, DATA]},
+        "delete_source": {"type": "bool", "default": True},
+        "concurrency": {"type": "int", "default": 2},
+        "max_duration": {"type": "int"},
+        "copy_timeout": {"type": "int", "default": 3600},
+        "poll_interval": {"type": "float", "default": 2.0},
+        "target_access": {"type": "dict", "options": {
+            "ceph_conf": {"type": "path"},
+            "ceph_user": {"type": "str"},
+            "ceph_keyring": {"type": "path", "no_log": False},
+        }},
+        "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
+        "max_details": {"type": "int", "default": 100},
+        **URL_PREFIX_ARGUMENT_SPEC,
+    }
+    module_kwargs = {"supports_check_mode": True}
+
+    def run(self):
+        params = self.params
+        self._check_numbers()
+        conf = GlanceApiConf(params["glance_api_conf"]) if params["glance_api_conf"] else None
+        glance = GlanceClient(self.conn)
+        detailed = self._stores(glance)
+        matcher, notes = matcher_from_options(params, conf, detailed)
+        selection = Selection(
+            image_ids=tuple(params["image_ids"]) if params["image_ids"] else None,
+            name_pattern=params["name_pattern"], owner=params["owner"],
+            visibility=params["visibility"], min_size=params["min_size"],
+            max_size=params["max_size"], status=params["status"],
+            shard_index=params["shard_index"], shard_count=params["shard_count"])
+
+        def store_of_url(url):
+            return matcher.best(url)[0]
+
+        plan = plan_migration(glance.iter_images(PAGE_SIZE, **selection.listing_filters()), selection,
+                              params["source_store"], params["target_store"], store_of_url,
+                              params["limit"])
+        options = self._options(conf)
+        result = self._plan_result(plan, options, notes)
+        if self.check_mode or not plan.tasks:
+            result["changed"] = bool(plan.tasks)
+            return result
+
+        journal = JsonlJournal(journal_path(params["journal_dir"], "glance_store_migrate"),
+                               {"journal": JOURNAL_KIND, "version": 1, "source": options.source,
+                                "target": options.target, "verify": options.verify})
+        began = time.monotonic()
+        try:
+            outcomes, unstarted = Migrator(glance, options, store_of_url, journal).run(plan.tasks)
+        finally:
+            journal.close()
+        elapsed = time.monotonic() - began
+        return self._run_result(result, outcomes, unstarted, plan, elapsed, journal)
+
+    def _check_numbers(self) -> None:
+        params = self.params
+        for option in ("concurrency", "shard_count", "copy_timeout", "max_details"):
+            if params[option] < 1:
+                raise InvalidInputError(f"{option} must be at least 1, not {params[option]}")
+        if not 0 <= params["shard_index"] < params["shard_count"]:
+            raise InvalidInputError(f"shard_index must be from 0 to shard_count - 1 "
+                                    f"({params['shard_count'] - 1}), not {params['shard_index']}")
+        if params["limit"] is not None and params["limit"] < 1:
+            raise InvalidInputError(f"limit must be at least 1, not {params['limit']}")
+        if params["max_duration"] is not None and params["max_duration"] < 1:
+            raise InvalidInputError(f"max_duration must be at least 1 second, not {params['max_duration']}")
+        if params["source_store"] == params["target_store"]:
+            raise InvalidInputError("source_store and target_store must differ")
+        if params["verify"] == METADATA and params["delete_source"]:
+            self.ansible.warn("verify=metadata with delete_source: source copies are removed "
+                              "without reading their target copies back")
+
+    def _stores(self, glance: GlanceClient) -> list[dict]:
+        try:
+            detailed = glance.stores_detail()
+        except NotAuthorizedError:
+            raise NotAuthorizedError(
+                "glance_store_migrate needs admin credentials: these may not read "
+                "/v2/info/stores/detail, every image's locations, nor delete a store's copy") from None
+        known = {store["id"]: store for store in detailed}
+        for option in ("source_store", "target_store"):
+            if self.params[option] not in known:
+                raise InvalidInputError(f"{option}: Glance has no store {self.params[option]!r}; "
+                                        f"its stores are {', '.join(sorted(known))}")
+        if str(known[self.params["target_store"]].get("read-only", "")).lower() == "true":
+            raise InvalidInputError(f"target_store: {self.params['target_store']} is read-only")
+        return detailed
+
+    def _options(self, conf) -> MigrationOptions:
+        params = self.params
+        access = dict(params["target_access"] or {})
+        if conf is not None:
+            access.setdefault("ceph_conf", conf.get(params["target_store"], "rbd_store_ceph_conf"))
+            access.setdefault("ceph_user", conf.get(params["target_store"], "rbd_store_user"))
+        access = {key: value for key, value in access.items() if value}
+        verify = params["verify"] or (DATA if params["delete_source"] else METADATA)
+        return MigrationOptions(
+            source=params["source_store"], target=params["target_store"], verify=verify,
+            delete_source=params["delete_source"], concurrency=params["concurrency"],
+            max_duration=params["max_duration"], copy_timeout=params["copy_timeout"],
+            poll_interval=params["poll_interval"], access=access)
+
+    def _plan_result(self, plan, options: MigrationOptions, notes: list[str]) -> dict:
+        cap = self.params["max_details"]
+        remaining = plan.tasks + plan.over_limit
+        return {
+            "source_store": options.source, "target_store": options.target,
+            "verify": options.verify, "delete_source": options.delete_source,
+            "counts": {"selected": len(plan.tasks) + len(plan.over_limit) + len(plan.done)
+                       + len(plan.untagged),
+                       "planned": len(plan.tasks), "migrated": 0, "already_done": len(plan.done),
+                       "skipped": 0, "failed": 0, "in_progress": 0, "untagged": len(plan.untagged),
+                       "remaining": len(remaining)},
+            "bytes_planned": plan.bytes_planned, "bytes_copied": 0,
+            "plan": [task.summary() for task in plan.tasks[:cap]],
+            "images": [],
+            "untagged": [task.summary() for task in plan.untagged[:cap]],
+            "remaining": [task.image_id for task in remaining[:cap]],
+            "duration_seconds": 0.0, "mb_per_second": 0.0,
+            "notes": notes,
+        }
+
+    def _run_result(self, result, outcomes, unstarted, plan, elapsed, journal) -> dict:
+        cap = self.params["max_details"]
+        counts = result["counts"]
+        for outcome in outcomes:
+            counts[outcome.outcome] += 1
+        left = [o.task for o in outcomes if o.outcome in (FAILED, IN_PROGRESS)] + unstarted + plan.over_limit
+        counts["remaining"] = len(left)
+        copied = sum(o.bytes_copied for o in outcomes)
+        result.update({
+            "changed": any(o.outcome == MIGRATED for o in outcomes),
+            "bytes_copied": copied,
+            "images": [o.detail() for o in outcomes[:cap]],
+            "remaining": [task.image_id for task in left[:cap]],
+            "duration_seconds": round(elapsed, 3),
+            "mb_per_second": round(copied / 1e6 / elapsed, 1) if elapsed else 0.0,
+        })
+        if journal.written:
+            result["journal"] = journal.path
+        if counts[FAILED]:
+            first = next(o for o in outcomes if o.outcome == FAILED)
+            raise StoreOpsError(
+                f"{counts[FAILED]} of {len(outcomes)} images failed to migrate; first: "
+                f"{first.task.image_id}: {first.reason} (fix: {first.fix})", **result)
+        return result
+
+
+def main():
+    GlanceStoreMigrate()()
+
+
+if __name__ == "__main__":
+    main()

@@ -101,6 +101,14 @@ class GlanceClient:
     def delete_from_store(self, store: str, image_id: str) -> None:
         self._send("DELETE", f"/stores/{store}/{image_id}", ok=(204, 404))
 
+    def latest_task_message(self, image_id: str) -> str | None:
+        """The message of the image's newest import task (Glance 23+, admin), if Glance tells."""
+        response = self._send("GET", f"/images/{image_id}/tasks", ok=(200, 403, 404))
+        if response.status_code != 200:
+            return None
+        tasks = sorted(response.json().get("tasks", []), key=lambda task: task.get("created_at") or "")
+        return tasks[-1].get("message") if tasks else None
+
     def import_methods(self) -> list[str]:
         info = self.get_json("/info/import")
         return list(info.get("import-methods", {}).get("value", []))

@@ -46,6 +46,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage import
 MIGRATED, ALREADY_DONE, SKIPPED, FAILED, IN_PROGRESS = (
     "migrated", "already_done", "skipped", "failed", "in_progress")
 METADATA, DATA = "metadata", "data"
+# Glance's copy-image compares the copied bytes with os_hash_value and fails with this
+_HASH_REFUSED = "os_hash_value of uploaded data is different"
 
 
 class StepFailed(StoreOpsError):
@@ -192,11 +194,10 @@ class Migrator:
                 return image
             importing = target in csv_stores(image.get("os_glance_importing_to_stores"))
             if target in csv_stores(image.get("os_glance_failed_import")) and not importing:
-                if retried:
-                    raise StepFailed(
-                        f"copy-image into {target} failed twice (os_glance_failed_import)",
-                        f"read Glance's log for image {image_id}; the source copy is untouched")
-                self._record(image_id, "wait", "copy failed; retrying once", self.clock() - began)
+                why = redact_text(self.glance.latest_task_message(image_id) or "no reason given")
+                if retried or _HASH_REFUSED in why:
+                    raise self._copy_failed(image_id, why)
+                self._record(image_id, "wait", "copy failed; retrying once", self.clock() - began, why)
                 self._start_copy(image_id, "retry")
                 retried = True
             elif self.clock() > deadline:
@@ -204,6 +205,19 @@ class Migrator:
                                  "re-run later: the copy goes on in Glance and is not started twice",
                                  outcome=IN_PROGRESS)
             time.sleep(self.options.poll_interval)
+
+    def _copy_failed(self, image_id: str, why: str) -> StepFailed:
+        source, target = self.options.source, self.options.target
+        if _HASH_REFUSED in why:
+            return StepFailed(
+                f"Glance refused the copy into {target}: the {source} copy's data does not match "
+                f"the image's os_hash_value ({why})",
+                f"the {source} copy is corrupt: restore it from a backup or re-upload the image; "
+                f"Glance leaves the refused copy's object in {target} (an rbd image named "
+                f"{image_id}): remove it before migrating this image again")
+        return StepFailed(f"copy-image into {target} failed twice "
+                          f"(os_glance_failed_import; Glance's task says: {why})",
+                          f"read Glance's log for image {image_id}; the {source} copy is untouched")
 
     def _verify(self, image: dict[str, Any], task: Task) -> None:
         began = self.clock()

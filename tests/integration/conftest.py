@@ -41,23 +41,34 @@ class PlaybookRun:
 
 
 @pytest.fixture(scope="session")
-def run_playbook(cloud, tarball_install, tmp_path_factory):
-    """Run a playbook of tests/integration/playbooks; it writes its registered results to ``out``."""
+def playbook_command(cloud, tarball_install):
+    """The argv and environment that run a playbook of tests/integration/playbooks."""
     collections = tarball_install[1]
 
-    def run(playbook: str, **extra_vars) -> PlaybookRun:
-        out = tmp_path_factory.mktemp("results") / "results.json"
-        variables = {"out": str(out), "admin_cloud": cloud["admin_cloud"],
-                     "member_cloud": cloud["member_cloud"], **extra_vars}
+    def command(playbook: str, **extra_vars) -> tuple[list[str], dict[str, str]]:
+        variables = {"admin_cloud": cloud["admin_cloud"], "member_cloud": cloud["member_cloud"],
+                     **extra_vars}
         env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections),
                "OS_CLIENT_CONFIG_FILE": cloud["clouds_yaml"], "ANSIBLE_NOCOLOR": "1",
                "ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
         env.pop("OS_CLOUD", None)
-        proc = subprocess.run(
-            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c",
-             "local", "-e", f"ansible_python_interpreter={sys.executable}",
-             "-e", json.dumps(variables), str(PLAYBOOKS / playbook)],
-            env=env, cwd=REPO, capture_output=True, text=True, timeout=1800, check=False)
+        argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c",
+                "local", "-e", f"ansible_python_interpreter={sys.executable}",
+                "-e", json.dumps(variables), str(PLAYBOOKS / playbook)]
+        return argv, env
+
+    return command
+
+
+@pytest.fixture(scope="session")
+def run_playbook(playbook_command, tmp_path_factory):
+    """Run a playbook of tests/integration/playbooks; it writes its registered results to ``out``."""
+
+    def run(playbook: str, **extra_vars) -> PlaybookRun:
+        out = tmp_path_factory.mktemp("results") / "results.json"
+        argv, env = playbook_command(playbook, out=str(out), **extra_vars)
+        proc = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True,
+                              timeout=1800, check=False)
         results = json.loads(out.read_text()) if out.exists() else {}
         return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)
 

@@ -13,7 +13,7 @@ import uuid
 import openstack
 import pytest
 
-from conftest import PLAYBOOKS, REPO
+from conftest import REPO
 
 ALL_STORES = ["fast", "cheap", "swift", "ceph"]
 
@@ -154,19 +154,15 @@ def test_bad_input_is_one_line_and_changes_nothing(ensure, glance, files, option
     assert images_named(glance, fresh) == []
 
 
-def test_killed_mid_upload_then_rerun_converges(cloud, tarball_install, glance, tmp_path):
+def test_killed_mid_upload_then_rerun_converges(playbook_command, glance, tmp_path):
     big = tmp_path / "big.img"
     with open(big, "wb") as handle:
         chunk = os.urandom(8 << 20)
         for index in range(48):                  # 384 MiB, each 8 MiB chunk different
             handle.write(index.to_bytes(8, "big") + chunk[8:])
     fresh = f"gi-kill-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(tarball_install[1]),
-           "OS_CLIENT_CONFIG_FILE": cloud["clouds_yaml"]}
-    argv = [str(os.path.join(os.path.dirname(sys.executable), "ansible-playbook")), "-i", "localhost,",
-            "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", "-e",
-            f'{{"name": "{fresh}", "filename": "{big}", "stores": ["fast"], "admin_cloud": "{cloud["admin_cloud"]}", '
-            f'"out": "{tmp_path / "out.json"}"}}', str(PLAYBOOKS / "image.yml")]
+    argv, env = playbook_command("image.yml", name=fresh, filename=str(big), stores=["fast"],
+                                 out=str(tmp_path / "out.json"))
     proc = subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True,  # pylint: disable=consider-using-with
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -12,44 +12,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-import openstack
 import pytest
-import sqlalchemy
+from glance_helpers import Glance
 
 UNKNOWN_URL = "gridfs://legacy-cluster/images/abc"
-
-
-class Glance:
-    def __init__(self, cloud: dict):
-        self.image = openstack.connect(cloud=cloud["admin_cloud"]).image
-        self.db = sqlalchemy.create_engine(cloud["glance"]["database_url"])
-
-    def upload(self, name: str, store: str, data: bytes) -> str:
-        response = self.image.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare"})
-        response.raise_for_status()
-        image_id = response.json()["id"]
-        response = self.image.put(f"/images/{image_id}/file", data=data, headers={
-            "Content-Type": "application/octet-stream", "X-Image-Meta-Store": store})
-        response.raise_for_status()
-        return image_id
-
-    def rows(self, image_ids) -> dict[tuple[str, str], dict]:
-        with self.db.connect() as conn:
-            rows = conn.execute(sqlalchemy.text(
-                "SELECT image_id, value, meta_data FROM image_locations "
-                "WHERE deleted = 0 AND image_id IN :ids").bindparams(
-                    sqlalchemy.bindparam("ids", expanding=True)), {"ids": list(image_ids)})
-            return {(r.image_id, r.value): json.loads(r.meta_data or "{}") for r in rows}
-
-    def stores(self, image_ids) -> dict[str, set]:
-        found: dict[str, set] = {}
-        for (image_id, _url), meta in self.rows(image_ids).items():
-            found.setdefault(image_id, set()).add(meta.get("store"))
-        return found
-
-    def execute(self, sql: str, **params) -> None:
-        with self.db.begin() as conn:
-            conn.execute(sqlalchemy.text(sql), params)
 
 
 @pytest.fixture(scope="module")

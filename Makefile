@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed
 # pytest exits 5 when a selection collects no test: say so instead of failing silently
 PYTEST = $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload
+.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload bench-migrate
 
 $(VENV_STAMP): requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,13 +51,16 @@ integration: $(VENV_STAMP) cloud
 	$(PYTEST) tests/integration
 
 # benchmarks print ratios against the peer measured in the same run
-bench: bench-backfill bench-upload
+bench: bench-backfill bench-upload bench-migrate
 
 bench-backfill: $(VENV_STAMP) cloud collection
 	$(BIN)/python bench/backfill.py
 
 bench-upload: $(VENV_STAMP) cloud collection
 	$(BIN)/python bench/upload.py
+
+bench-migrate: $(VENV_STAMP) cloud collection
+	$(BIN)/python bench/migrate.py
 
 clean:
 	rm -rf $(BUILD)

@@ -16,8 +16,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,14 +25,9 @@ from pathlib import Path
 import openstack
 import sqlalchemy
 
-REPO = Path(__file__).resolve().parents[1]
-MODULE = "plugins/modules/glance_location_backfill.py"
+from common import COLLECTIONS, facts, run_module
+
 TAG = "storeops-bench-backfill"
-
-
-def facts() -> dict:
-    state = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))
-    return json.loads((state / "data" / "cloud.json").read_text())
 
 
 def seed(engine, cloud: dict, count: int) -> list[str]:
@@ -98,23 +91,6 @@ def tag_quality(engine, cloud: dict, ids: list[str]) -> dict[str, int]:
     return counts
 
 
-def run_module(collections: Path, args: dict) -> tuple[dict, float]:
-    """Run the module as Ansible would on the target; return its result and peak RSS (MiB)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, str(collections / "ansible_collections/storeops/openstack" / MODULE), handle.name],
-            stdout=out, env={**os.environ, "PYTHONPATH": str(collections)})
-        _pid, _status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
-        out.seek(0)
-        result = json.loads(out.read())
-    os.unlink(handle.name)
-    if result.get("failed"):
-        raise SystemExit(f"module failed: {result['msg']}")
-    return result, usage.ru_maxrss / 1024
-
-
 def peer_lazy_get(cloud: dict, ids: list[str], concurrency: int) -> float:
     image = openstack.connect(cloud=cloud["admin_cloud"]).image
     started = time.monotonic()
@@ -128,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--collections", type=Path, default=REPO / ".build" / "collections")
+    parser.add_argument("--collections", type=Path, default=COLLECTIONS)
     options = parser.parse_args()
     cloud = facts()
     os.environ["OS_CLIENT_CONFIG_FILE"] = cloud["clouds_yaml"]
@@ -142,7 +118,8 @@ def main() -> None:
     rows = []
     for backend in ("database", "api"):
         untag(engine, ids)
-        result, rss = run_module(options.collections, {**common, "backend": backend})
+        _seconds, rss, result = run_module(options.collections, "glance_location_backfill",
+                                            {**common, "backend": backend})
         seconds = result["duration_seconds"]
         rows.append((f"module backend={backend}", seconds, len(ids) / seconds, rss,
                      tag_quality(engine, cloud, ids), result["counts"]["written"]))

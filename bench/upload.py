@@ -10,24 +10,15 @@ Run with `make bench-upload` (the local cloud must be up; `make cloud`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import openstack
 
-REPO = Path(__file__).resolve().parents[1]
-MODULE = "ansible_collections/storeops/openstack/plugins/modules/glance_image.py"
+from common import COLLECTIONS, REPO, facts, run_module, timed
 
-
-def facts() -> dict:
-    state = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))
-    return json.loads((state / "data" / "cloud.json").read_text())
 
 
 def make_file(path: Path, size: int) -> None:
@@ -39,35 +30,8 @@ def make_file(path: Path, size: int) -> None:
             handle.write(index.to_bytes(8, "big") + block[8:])
 
 
-def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stdout of one child process."""
-    with tempfile.TemporaryFile("w+") as out:
-        started = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL,  # pylint: disable=consider-using-with
-                                env={**os.environ, **(env or {})})
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.monotonic() - started
-        out.seek(0)
-        text = out.read()
-    if status != 0:
-        raise SystemExit(f"{argv[0]} failed: {text[-500:]}")
-    return seconds, usage.ru_maxrss / 1024, text
-
-
-def run_module(collections: Path, args: dict) -> tuple[float, float, dict]:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    seconds, rss, text = timed([sys.executable, str(collections / MODULE), handle.name],
-                               {"PYTHONPATH": str(collections)})
-    os.unlink(handle.name)
-    result = json.loads(text)
-    if result.get("failed"):
-        raise SystemExit(f"module failed: {result['msg']}")
-    return seconds, rss, result
-
-
 def upload_module(options, cloud, image_api, path) -> tuple[float, float]:
-    seconds, rss, result = run_module(options.collections, {
+    seconds, rss, result = run_module(options.collections, "glance_image", {
         "cloud": cloud["admin_cloud"], "name": f"bench-module-{path.stem}", "filename": str(path),
         "disk_format": "raw", "stores": ["fast"], "upload_method": "direct"})
     image_api.delete(f"/images/{result['image']['id']}")
@@ -99,7 +63,7 @@ def main() -> None:
     parser.add_argument("--noop-images", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/storeops-bench"))
-    parser.add_argument("--collections", type=Path, default=REPO / ".build" / "collections")
+    parser.add_argument("--collections", type=Path, default=COLLECTIONS)
     options = parser.parse_args()
     cloud = facts()
     os.environ["OS_CLIENT_CONFIG_FILE"] = cloud["clouds_yaml"]
@@ -138,14 +102,14 @@ def noop(options, cloud: dict, image_api) -> None:
     base = {"cloud": cloud["admin_cloud"], "filename": str(path), "disk_format": "raw",
             "stores": ["fast"], "checksum": f"sha256:{sha256}"}
     for name in names:  # ensure they exist (first run creates, later runs find them)
-        run_module(options.collections, {**base, "name": name})
+        run_module(options.collections, "glance_image", {**base, "name": name})
     log = Path(cloud["glance"]["config_dir"]).parent / "log" / "glance.log"
     time.sleep(1)
     requests_before = log.read_text().count("} [")
     started = time.monotonic()
     changed = 0
     for name in names:
-        changed += run_module(options.collections, {**base, "name": name})[2]["changed"]
+        changed += run_module(options.collections, "glance_image", {**base, "name": name})[2]["changed"]
     seconds = time.monotonic() - started
     time.sleep(1)  # uWSGI writes its request log lines asynchronously
     requests = log.read_text().count("} [") - requests_before

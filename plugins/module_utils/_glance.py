@@ -109,6 +109,11 @@ class GlanceClient:
         tasks = sorted(response.json().get("tasks", []), key=lambda task: task.get("created_at") or "")
         return tasks[-1].get("message") if tasks else None
 
+    def usage(self) -> dict[str, Any]:
+        """Quota usage (``/v2/info/usage``); empty without unified limits or before Yoga."""
+        response = self._send("GET", "/info/usage", ok=(200, 404))
+        return response.json().get("usage", {}) if response.status_code == 200 else {}
+
     def import_methods(self) -> list[str]:
         info = self.get_json("/info/import")
         return list(info.get("import-methods", {}).get("value", []))

@@ -88,7 +88,7 @@ class MigrationOptions:
     max_duration: float | None = None
     copy_timeout: float = 3600
     poll_interval: float = 2.0
-    access: dict[str, Any] | None = None   # how to read the target store's bytes (verify=data)
+    access: dict[str, Any] | None = None   # how to read the target store's bytes (verification=data)
 
 
 class Migrator:
@@ -237,12 +237,12 @@ class Migrator:
 
     def _verify_data(self, image: dict[str, Any], task: Task, tagged: list[dict]) -> None:
         if not tagged:
-            raise StepFailed("verify=data needs the image's locations, which Glance does not show "
-                             "to these credentials", "use admin credentials, or verify=metadata")
+            raise StepFailed("verification=data needs the image's locations, which Glance does not show "
+                             "to these credentials", "use admin credentials, or verification=metadata")
         algo, expected = image.get("os_hash_algo"), image.get("os_hash_value")
         if not algo or not expected:
             raise StepFailed("the image has no os_hash_value to verify against",
-                             "verify=metadata, or re-upload the image")
+                             "verification=metadata, or re-upload the image")
         digest, size = self._hash_location(tagged[0]["url"], algo)
         if digest == expected and size == image.get("size"):
             return

@@ -348,7 +348,7 @@ def parse_location(url: str) -> tuple[str, str, str]:
         return RbdDriver.kind, pool, f"{image}@{snapshot}" if snapshot else image
     raise InvalidInputError(
         f"cannot read a {parts.scheme or 'scheme-less'} location from here to verify its data; "
-        "use verify=metadata for this store")
+        "use verification=metadata for this store")
 
 
 def open_driver(kind: str, container: str, access: dict[str, Any]) -> StorageDriver:

@@ -241,8 +241,9 @@ class GlanceLocationBackfill(StoreOpsModule):
         backend = (ApiBackend(glance, params["batch_size"], params["concurrency"])
                    if params["backend"] == API else self._database(conf))
         report = Report(params["max_details"])
-        journal = None if self.check_mode else Journal(journal_path(params["journal_dir"], "glance_location_backfill"),
-                                                     params["backend"])
+        journal = None
+        if not self.check_mode:
+            journal = Journal(journal_path(params["journal_dir"], "glance_location_backfill"), params["backend"])
 
         def plan(image_id, url, metadata):
             return plan_location(matcher, image_id, url, metadata, params["fix_mismatched"],

@@ -89,6 +89,14 @@ import_methods:
   type: list
   elements: str
   sample: [glance-direct, web-download, copy-image]
+usage:
+  description:
+    - The project's quota usage from C(/v2/info/usage) (Glance's unified limits), e.g.
+      C(image_stage_total) with its C(limit) and C(usage) in MiB; empty when Glance enforces no
+      limits or is older than the Yoga release.
+  returned: always
+  type: dict
+  sample: {"image_stage_total": {"limit": 10240, "usage": 512}}
 details_visible:
   description: Whether C(/v2/info/stores/detail) could be read with these credentials.
   returned: always
@@ -136,6 +144,7 @@ class GlanceStoreInfo(StoreOpsModule):
             "stores": stores,
             "default_store": default_store(stores),
             "import_methods": glance.import_methods(),
+            "usage": glance.usage(),
             "details_visible": detailed is not None,
             "url_prefix_notes": notes,
         }

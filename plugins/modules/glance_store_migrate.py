@@ -14,10 +14,10 @@ description:
     running. For each image, Glance's C(copy-image) import fills the target; the module waits,
     verifies the target copy, and only then removes the source copy with
     C(DELETE /v2/stores/{source}/{image}).
-  - A source copy is never removed unless its target copy was verified. With O(verify=data) the
+  - A source copy is never removed unless its target copy was verified. With O(verification=data) the
     target copy's bytes are read back from the target store (rbd or file) and hashed; a copy that
     does not match C(os_hash_value) is removed from the target and the source is kept.
-  - The state lives in Glance, so a run killed at any point is picked up by the next one: an image
+  - The state lives in Glance, so a run killed at any point is picked up by the next one. An image
     already copied is verified and finished, not copied again; a copy Glance is still making
     (its import lock) is waited on; a failed copy (C(os_glance_failed_import)) is retried once.
   - Images with a location in the source store but no store tag are refused (copy-image needs
@@ -35,6 +35,7 @@ attributes:
     description: Returns the plan (which images, how many bytes, in which order) and changes nothing.
   diff_mode:
     support: none
+    description: The plan in check mode says what would change.
 options:
   source_store:
     description: The store id the data leaves (C(/v2/info/stores)).
@@ -81,7 +82,7 @@ options:
     description: How many shards the migration is split into.
     type: int
     default: 1
-  verify:
+  verification:
     description:
       - V(metadata) checks that the target is in the image's C(stores), that a location is tagged
         with it and that C(os_hash_value) did not change.
@@ -114,7 +115,7 @@ options:
     default: 2.0
   target_access:
     description:
-      - How to read the target store's bytes for O(verify=data) when it is an rbd store. Values
+      - How to read the target store's bytes for O(verification=data) when it is an rbd store. Values
         missing here are taken from O(glance_api_conf)'s section of the target store.
     type: dict
     suboptions:
@@ -136,7 +137,7 @@ options:
     type: int
     default: 100
 requirements:
-  - Ceph's Python bindings (python3-rbd) for O(verify=data) into an rbd store.
+  - Ceph's Python bindings (python3-rbd) for O(verification=data) into an rbd store.
 notes:
   - Needs admin credentials (C(DELETE /v2/stores) and every image's locations).
 seealso:
@@ -264,7 +265,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         "limit": {"type": "int"},
         "shard_index": {"type": "int", "default": 0},
         "shard_count": {"type": "int", "default": 1},
-        "verify": {"type": "str", "choices": [METADATA, DATA]},
+        "verification": {"type": "str", "choices": [METADATA, DATA]},
         "delete_source": {"type": "bool", "default": True},
         "concurrency": {"type": "int", "default": 2},
         "max_duration": {"type": "int"},
@@ -309,7 +310,7 @@ class GlanceStoreMigrate(StoreOpsModule):
 
         journal = JsonlJournal(journal_path(params["journal_dir"], "glance_store_migrate"),
                                {"journal": JOURNAL_KIND, "version": 1, "source": options.source,
-                                "target": options.target, "verify": options.verify})
+                                "target": options.target, "verification": options.verify})
         began = time.monotonic()
         try:
             outcomes, unstarted = Migrator(glance, options, store_of_url, journal).run(plan.tasks)
@@ -332,8 +333,8 @@ class GlanceStoreMigrate(StoreOpsModule):
             raise InvalidInputError(f"max_duration must be at least 1 second, not {params['max_duration']}")
         if params["source_store"] == params["target_store"]:
             raise InvalidInputError("source_store and target_store must differ")
-        if params["verify"] == METADATA and params["delete_source"]:
-            self.ansible.warn("verify=metadata with delete_source: source copies are removed "
+        if params["verification"] == METADATA and params["delete_source"]:
+            self.ansible.warn("verification=metadata with delete_source: source copies are removed "
                               "without reading their target copies back")
 
     def _stores(self, glance: GlanceClient) -> list[dict]:
@@ -359,7 +360,7 @@ class GlanceStoreMigrate(StoreOpsModule):
             access.setdefault("ceph_conf", conf.get(params["target_store"], "rbd_store_ceph_conf"))
             access.setdefault("ceph_user", conf.get(params["target_store"], "rbd_store_user"))
         access = {key: value for key, value in access.items() if value}
-        verify = params["verify"] or (DATA if params["delete_source"] else METADATA)
+        verify = params["verification"] or (DATA if params["delete_source"] else METADATA)
         return MigrationOptions(
             source=params["source_store"], target=params["target_store"], verify=verify,
             delete_source=params["delete_source"], concurrency=params["concurrency"],
@@ -371,7 +372,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         remaining = plan.tasks + plan.over_limit
         return {
             "source_store": options.source, "target_store": options.target,
-            "verify": options.verify, "delete_source": options.delete_source,
+            "verification": options.verify, "delete_source": options.delete_source,
             "counts": {"selected": len(plan.tasks) + len(plan.over_limit) + len(plan.done)
                        + len(plan.untagged),
                        "planned": len(plan.tasks), "migrated": 0, "already_done": len(plan.done),

@@ -46,6 +46,7 @@ def playbook_command(cloud, tarball_install):
     collections = tarball_install[1]
 
     def command(playbook: str, **extra_vars) -> tuple[list[str], dict[str, str]]:
+        """``playbook`` is a file of tests/integration/playbooks or a collection playbook's FQCN."""
         variables = {"admin_cloud": cloud["admin_cloud"], "member_cloud": cloud["member_cloud"],
                      **extra_vars}
         env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(collections),
@@ -54,7 +55,8 @@ def playbook_command(cloud, tarball_install):
         env.pop("OS_CLOUD", None)
         argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c",
                 "local", "-e", f"ansible_python_interpreter={sys.executable}",
-                "-e", json.dumps(variables), str(PLAYBOOKS / playbook)]
+                "-e", json.dumps(variables),
+                playbook if playbook.startswith("storeops.") else str(PLAYBOOKS / playbook)]
         return argv, env
 
     return command

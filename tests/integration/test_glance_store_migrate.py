@@ -67,7 +67,7 @@ def test_images_move_to_rbd_verified_and_swift_is_emptied(migrate, glance, swift
     result = migrate(prefix).results["result"]
     assert result["changed"] is True, result
     assert result["counts"]["migrated"] == 3 and result["counts"]["remaining"] == 0
-    assert result["bytes_copied"] == sum(sizes.values()) and result["verify"] == "data"
+    assert result["bytes_copied"] == sum(sizes.values()) and result["verification"] == "data"
     for name, image_id in ids.items():
         image = glance.get(image_id)
         assert image["stores"] == "ceph"

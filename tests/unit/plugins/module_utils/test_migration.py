@@ -68,7 +68,7 @@ def test_untagged_source_location_is_refused_but_other_stores_untagged_are_not()
 
 
 def test_shards_cover_every_image_exactly_once():
-    ids = [str(uuid.uuid4()) for _ in range(500)]
+    ids = [str(uuid.uuid4()) for _count in range(500)]
     shards = [{i for i in ids if in_shard(i, index, 3)} for index in range(3)]
     assert set().union(*shards) == set(ids)
     assert sum(len(s) for s in shards) == len(ids)
@@ -214,7 +214,7 @@ def test_an_import_lock_is_waited_on_not_duplicated(content):
 
 def test_time_budget_stops_starting_new_images(content):
     path, size, digest = content
-    glance = FakeGlance([image(size=size, os_hash_value=digest) for _ in range(5)], target_file=path)
+    glance = FakeGlance([image(size=size, os_hash_value=digest) for _count in range(5)], target_file=path)
     ticks = iter(range(0, 1000, 10))
     outcomes, unstarted = migrator(glance, clock=lambda: next(ticks), max_duration=25,
                                    concurrency=1).run(tasks_for(glance))

@@ -1,0 +1,46 @@
+"""What every benchmark shares: the local cloud's facts and running a module or a tool as a child."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COLLECTIONS = REPO / ".build" / "collections"
+
+
+def facts() -> dict:
+    state = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))
+    return json.loads((state / "data" / "cloud.json").read_text())
+
+
+def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of one child process."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                                env={**os.environ, **(env or {})})
+        _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        seconds = time.monotonic() - started
+        out.seek(0)
+        text = out.read()
+    if status != 0 and not text.startswith("{"):
+        raise SystemExit(f"{argv[0]} failed: {text[-500:]}")
+    return seconds, usage.ru_maxrss / 1024, text
+
+
+def run_module(collections: Path, module: str, args: dict) -> tuple[float, float, dict]:
+    """Run a module as Ansible would on the target: wall seconds, peak RSS (MiB), result."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    path = collections / "ansible_collections/storeops/openstack/plugins/modules" / f"{module}.py"
+    seconds, rss, text = timed([sys.executable, str(path), handle.name], {"PYTHONPATH": str(collections)})
+    os.unlink(handle.name)
+    result = json.loads(text)
+    if result.get("failed"):
+        raise SystemExit(f"{module} failed: {result['msg']}")
+    return seconds, rss, result

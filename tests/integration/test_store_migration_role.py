@@ -1,0 +1,60 @@
+"""The store_migration role through the collection's playbook storeops.openstack.migrate_store."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from glance_helpers import Glance
+
+
+@pytest.fixture(scope="module")
+def glance(cloud):
+    return Glance(cloud)
+
+
+@pytest.fixture
+def migrate_store(run_playbook, cloud, tmp_path):
+    def run(prefix, **variables):
+        values = {"store_migration_cloud": cloud["admin_cloud"],
+                  "store_migration_source_store": "swift", "store_migration_target_store": "ceph",
+                  "store_migration_glance_api_conf": cloud["glance"]["api_conf"],
+                  "store_migration_name_pattern": f"{prefix}-*",
+                  "store_migration_journal_dir": str(tmp_path / "journals"), **variables}
+        return run_playbook("storeops.openstack.migrate_store", **values)
+    return run
+
+
+def test_untagged_images_stop_the_preflight_until_backfill_is_asked(migrate_store, glance):
+    prefix = f"role-{uuid.uuid4().hex[:8]}"
+    legacy = glance.upload(f"{prefix}-legacy", "swift", os.urandom(2000))
+    tagged = glance.upload(f"{prefix}-tagged", "swift", os.urandom(3000))
+    glance.execute("UPDATE image_locations SET meta_data = '{}' WHERE image_id = :i", i=legacy)
+    refused = migrate_store(prefix)
+    assert refused.returncode != 0
+    assert "image(s) have a location in swift without a store tag" in refused.output
+    assert glance.stores_of(tagged) == ["swift"]  # the preflight stopped everything
+
+    done = migrate_store(prefix, store_migration_backfill_first=True,
+                         store_migration_require_complete=True)
+    assert done.returncode == 0, done.output
+    assert glance.stores_of(legacy) == ["ceph"] and glance.stores_of(tagged) == ["ceph"]
+
+    again = migrate_store(prefix, store_migration_require_complete=True)
+    assert again.returncode == 0 and "changed=0" in again.output
+
+
+def test_argument_specs_reject_a_bad_vars_file_before_anything_runs(migrate_store):
+    missing = migrate_store("none", store_migration_target_store=None)
+    assert missing.returncode != 0
+    assert "store_migration_target_store" in missing.output
+    wrong = migrate_store("none", store_migration_concurrency="many")
+    assert wrong.returncode != 0 and "store_migration_concurrency" in wrong.output
+    assert "Read Glance's stores" not in wrong.output
+
+
+def test_unknown_store_fails_the_preflight_clearly(migrate_store):
+    failed = migrate_store("none", store_migration_target_store="nosuch")
+    assert failed.returncode != 0
+    assert "store_migration: source swift and target nosuch must be two different stores" in failed.output

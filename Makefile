@@ -29,11 +29,13 @@ cloud-down:
 collection: $(VENV_STAMP)
 	tools/build-collection $(BUILD) $(COLLECTIONS)
 
+# seeds the legacy state once per fresh local cloud, then runs the maintenance playbook on it
 demo: $(VENV_STAMP) cloud collection
-	source <(tools/cloud env) && \
+	source <(tools/cloud env) && $(BIN)/python tools/seed_legacy.py && \
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) ANSIBLE_STDOUT_CALLBACK=default \
 	$(BIN)/ansible-playbook -i localhost, -c local \
-	  -e ansible_python_interpreter=$(CURDIR)/$(BIN)/python playbooks/demo.yml
+	  -e ansible_python_interpreter=$(CURDIR)/$(BIN)/python \
+	  -e @.localcloud/data/maintenance-legacy.yml storeops.openstack.maintenance
 
 test: unit sanity lint integration
 

@@ -1,0 +1,167 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: maintenance_summary
+short_description: Summarise a maintenance run's stage results for its report
+version_added: 0.1.0
+description:
+  - Turns the registered results of the maintenance stages (image catalogue loop, location
+    backfill, store migration, verification) into one summary per stage (what changed, what was
+    skipped and why, failures with the fix to try, bytes moved, durations, remaining work) and
+    totals. Only fields chosen here reach the summary, never a module's invocation.
+author:
+  - storeops.openstack developers (@storeops)
+options:
+  _input:
+    description: Stage name to registered result, for the stages that ran (C(catalog), C(backfill), C(migration), C(verify)).
+    type: dict
+    required: true
+  durations:
+    description: Stage name to its duration in seconds.
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Summarise the run
+  ansible.builtin.set_fact:
+    summary: "{{ {'catalog': image_catalog_result, 'backfill': location_backfill_result}
+                 | storeops.openstack.maintenance_summary(durations=stage_durations) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(stages) (a list, in run order), C(totals) and C(nothing_left_to_do).
+  type: dict
+"""
+
+ORDER = ("catalog", "backfill", "migration", "verify")
+TITLES = {"catalog": "Image catalogue", "backfill": "Location backfill",
+          "migration": "Store migration", "verify": "Verification"}
+CHANGED = "changed"
+UNCHANGED = "unchanged"
+FAILED = "failed"
+ATTENTION = "attention"  # verification found something left
+
+
+def _stage(name: str, **values) -> dict:
+    stage = {"name": name, "title": TITLES[name], "status": UNCHANGED, "changed": 0, "changes": [],
+             "skipped": [], "failures": [], "bytes_moved": 0, "remaining": 0, "duration_seconds": None}
+    stage.update(values)
+    if stage["failures"]:
+        stage["status"] = FAILED
+    elif stage["changed"]:
+        stage["status"] = CHANGED
+    return stage
+
+
+def _catalog(result: dict) -> dict:
+    changes, failures, moved = [], [], 0
+    runs = result.get("results", [])
+    for run in runs:
+        name = (run.get("item") or {}).get("name", "?")
+        if run.get("failed"):
+            failures.append({"what": name, "error": run.get("msg", "failed"),
+                             "fix": "check the entry's source, checksum and stores, then run again"})
+        elif run.get("changed"):
+            actions = ", ".join(a.get("action", "?") for a in run.get("actions", []))
+            outcomes = ", ".join(f"{store} {outcome}" for store, outcome in
+                                 sorted((run.get("store_outcomes") or {}).items()))
+            changes.append(f"{name}: {actions}" + (f" ({outcomes})" if outcomes else ""))
+            if any(a.get("action") == "create" for a in run.get("actions", [])):
+                moved += (run.get("image") or {}).get("size") or 0
+    return _stage("catalog", changed=len(changes), changes=changes, failures=failures,
+                  bytes_moved=moved, remaining=len(failures),
+                  summary=f"{len(runs)} images: {len(changes)} changed, {len(failures)} failed")
+
+
+def _module_failure(result: dict, what: str, fix: str) -> list:
+    return [{"what": what, "error": result.get("msg", "failed"), "fix": fix}] if result.get("failed") else []
+
+
+def _backfill(result: dict) -> dict:
+    counts = result.get("counts") or {}
+    skipped = [{"what": f"image {p.get('image_id')} location {p.get('url')}", "why": p.get("reason", "")}
+               for p in result.get("problems", [])]
+    skipped += [{"what": f"image {u.get('image_id')} location {u.get('url')}", "why": u.get("reason", "")}
+                for u in result.get("unmatched", [])]
+    failures = _module_failure(result, "glance_location_backfill",
+                               "fix the input the message names, or use admin credentials; run again")
+    written = counts.get("written", 0)
+    return _stage("backfill", changed=written,
+                  changes=[f"{written} locations tagged with their store"] if written else [],
+                  skipped=skipped, failures=failures,
+                  remaining=counts.get("skipped", 0) + counts.get("failed", 0),
+                  summary=f"{counts.get('locations_scanned', 0)} locations in "
+                          f"{counts.get('images_scanned', 0)} images: {written} tagged, "
+                          f"{counts.get('correct', 0)} already right, "
+                          f"{counts.get('unmatched', 0)} match no store",
+                  journal=result.get("journal"))
+
+
+def _migration(result: dict) -> dict:
+    counts = result.get("counts") or {}
+    images = result.get("images", [])
+    failures = [{"what": f"image {i['id']} ({i.get('name', '')})", "error": i.get("reason", ""),
+                 "fix": i.get("fix", "")} for i in images if i.get("outcome") == "failed"]
+    if result.get("failed") and not failures:
+        failures = _module_failure(result, "glance_store_migrate", "fix the input the message names; run again")
+    skipped = [{"what": f"image {i['id']} ({i.get('name', '')})", "why": i.get("reason", "")}
+               for i in result.get("untagged", [])]
+    skipped += [{"what": f"image {i['id']} ({i.get('name', '')})", "why": i.get("reason", "")}
+                for i in images if i.get("outcome") in ("skipped", "in_progress")]
+    migrated = counts.get("migrated", 0)
+    remaining = result.get("left_after_run", counts.get("remaining", 0))
+    return _stage("migration", changed=migrated,
+                  changes=[f"image {i['id']} ({i.get('name', '')}): {i.get('reason', '')}"
+                           for i in images if i.get("outcome") == "migrated"],
+                  skipped=skipped, failures=failures, bytes_moved=result.get("bytes_copied", 0),
+                  remaining=remaining,
+                  summary=f"{result.get('source_store', '?')} to {result.get('target_store', '?')}: "
+                          f"{migrated} migrated, {counts.get('already_done', 0)} already done, "
+                          f"{counts.get('failed', 0)} failed, {remaining} left",
+                  throughput_mb_per_second=result.get("mb_per_second"),
+                  journal=result.get("journal"))
+
+
+def _verify(result: dict) -> dict:
+    findings = {key: value for key, value in result.items() if isinstance(value, int) and value}
+    skipped = [{"what": key.replace("_", " "), "why": f"{value} found after the run"}
+               for key, value in sorted(findings.items())]
+    stage = _stage("verify", skipped=skipped, remaining=sum(findings.values()),
+                   summary="everything in order" if not findings else
+                   ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in sorted(findings.items())))
+    if findings:
+        stage["status"] = ATTENTION
+    return stage
+
+
+BUILDERS = {"catalog": _catalog, "backfill": _backfill, "migration": _migration, "verify": _verify}
+
+
+def maintenance_summary(stage_results: dict, durations: dict | None = None) -> dict:
+    stages = []
+    for name in ORDER:
+        result = stage_results.get(name)
+        if not isinstance(result, dict):
+            continue
+        if result.get("skipped") and "results" not in result:
+            stages.append(_stage(name, status="skipped", summary="switched off"))
+            continue
+        stage = BUILDERS[name](result)
+        seconds = (durations or {}).get(name)
+        stage["duration_seconds"] = round(float(seconds), 1) if seconds is not None else None
+        stages.append(stage)
+    totals = {key: sum(stage[key] for stage in stages)
+              for key in ("changed", "bytes_moved", "remaining")}
+    totals["failed"] = sum(len(stage["failures"]) for stage in stages)
+    return {"stages": stages, "totals": totals,
+            "nothing_left_to_do": totals["changed"] == 0 and totals["remaining"] == 0
+            and totals["failed"] == 0}
+
+
+class FilterModule:
+    def filters(self):
+        return {"maintenance_summary": maintenance_summary}

@@ -1,0 +1,191 @@
+"""The maintenance playbook on seeded legacy state: a full run, a second run, each role alone,
+bad vars files, an AWX-style run through ansible-runner, and the host state the run leaves."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import testinfra
+import yaml
+
+from conftest import REPO
+from glance_helpers import Glance
+
+MAINTENANCE = "storeops.openstack.maintenance"
+
+
+@pytest.fixture(scope="module")
+def glance(cloud):
+    return Glance(cloud)
+
+
+@pytest.fixture(scope="module")
+def seeded(cloud, tmp_path_factory) -> dict:
+    """Legacy state of its own (a fresh prefix) and the vars file for it."""
+    work = tmp_path_factory.mktemp("maintenance")
+    prefix = f"mnt{uuid.uuid4().hex[:6]}"
+    vars_file = work / "vars.yml"
+    subprocess.run([sys.executable, str(REPO / "tools" / "seed_legacy.py"), "--prefix", prefix,
+                    "--vars-out", str(vars_file), "--force"], check=True, stdout=subprocess.DEVNULL)
+    variables = yaml.safe_load(vars_file.read_text())
+    variables.update(maintenance_report_dir=str(work / "reports"),
+                     location_backfill_journal_dir=str(work / "journals"),
+                     store_migration_journal_dir=str(work / "journals"))
+    return {"prefix": prefix, "vars": variables, "work": work}
+
+
+@pytest.fixture(scope="module")
+def maintenance(playbook_command, seeded):
+    def run(**overrides) -> subprocess.CompletedProcess:
+        argv, env = playbook_command(MAINTENANCE, **{**seeded["vars"], **overrides})
+        return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=1800,
+                              check=False)
+    return run
+
+
+@pytest.fixture(scope="module")
+def first_run(maintenance, seeded):
+    proc = maintenance()
+    report = Path(seeded["vars"]["maintenance_report_dir"]) / "report.json"
+    return proc, json.loads(report.read_text()) if report.exists() else {}
+
+
+def secrets_of(cloud) -> list[str]:
+    return [value for value in cloud["secrets"].values() if len(value) >= 8]
+
+
+def images_named(glance, prefix):
+    listed = glance.image.get("/images", params={"limit": 1000}).json()["images"]
+    return {i["name"]: i for i in listed if i["name"].startswith(prefix)}
+
+
+def test_full_run_converges_the_legacy_state(first_run, glance, seeded):
+    proc, report = first_run
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    stages = {stage["name"]: stage for stage in report["stages"]}
+    assert list(stages) == ["catalog", "backfill", "migration", "verify"]
+    assert stages["catalog"]["changed"] == 2 and stages["catalog"]["bytes_moved"] == 6_000_000
+    assert stages["backfill"]["changed"] >= 5  # two nested-trap, one fast, one swift, one more
+    assert stages["migration"]["changed"] == 4 and stages["migration"]["bytes_moved"] == 16_200_000
+    assert stages["verify"]["status"] == "unchanged" and report["totals"]["failed"] == 0
+    images = images_named(glance, seeded["prefix"])
+    for name, image in images.items():
+        if "-cheap-" in name:  # the nested-prefix trap, tagged right
+            assert glance.stores(image["id"])[image["id"]] == {"cheap"}
+        if "-swift-" in name:
+            assert image["stores"] == "ceph"
+    catalogued = images[f"{seeded['prefix']}-catalog-cirros"]
+    assert sorted(catalogued["stores"].split(",")) == ["ceph", "fast"]
+    assert "Report:" in proc.stdout
+
+
+def test_second_run_reports_nothing_left_to_do(first_run, maintenance, seeded):
+    proc = maintenance()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    report = json.loads((Path(seeded["vars"]["maintenance_report_dir"]) / "report.json").read_text())
+    assert report["nothing_left_to_do"] is True, report["totals"]
+    assert all(stage["status"] == "unchanged" for stage in report["stages"])
+    assert "Nothing left to do." in proc.stdout
+    markdown = (Path(seeded["vars"]["maintenance_report_dir"]) / "report.md").read_text()
+    assert "**Nothing left to do**" in markdown
+
+
+def test_host_state_after_the_run(first_run, seeded, cloud):
+    """pytest-testinfra on the host that ran the playbook (this one)."""
+    host = testinfra.get_host("local://")
+    reports = seeded["vars"]["maintenance_report_dir"]
+    directory = host.file(reports)
+    assert directory.is_directory and directory.mode == 0o700
+    for name in ("report.md", "report.html", "report.json"):
+        report = host.file(f"{reports}/{name}")
+        assert report.exists and report.mode == 0o600 and report.size > 200
+        for secret in secrets_of(cloud):
+            assert not report.contains(secret), f"{name} holds a secret"
+    leftovers = host.run(f"find {reports} {seeded['work']} -name '*.partial' -o -name '.ansible_tmp*'"
+                         " -o -name 'ansible-tmp-*'")
+    assert leftovers.rc == 0 and leftovers.stdout == ""
+    journals = host.run(f"find {seeded['work']}/journals -type f ! -perm 600")
+    assert journals.stdout == ""  # every journal is 0600
+
+
+def test_bad_vars_file_is_rejected_before_anything_is_touched(maintenance, seeded, glance):
+    catalog = [dict(seeded["vars"]["image_catalog_images"][0], visibility="everyone")]
+    proc = maintenance(image_catalog_images=catalog, maintenance_report_dir=str(seeded["work"] / "bad"))
+    assert proc.returncode != 0
+    assert "image_catalog_images" in proc.stdout and "visibility" in proc.stdout
+    assert "Read Glance's stores" not in proc.stdout
+    no_source = [{"name": "nosource"}]
+    proc = maintenance(image_catalog_images=no_source, maintenance_report_dir=str(seeded["work"] / "bad"))
+    assert "nosource needs exactly one of filename and url" in proc.stdout
+    assert not (seeded["work"] / "bad").exists()
+
+
+def test_each_role_alone(run_playbook, seeded, glance):
+    image = dict(seeded["vars"]["image_catalog_images"][1], name=f"{seeded['prefix']}-alone")
+    catalog = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_images=[image])
+    assert catalog.returncode == 0, catalog.output
+    assert catalog.results["catalog"]["results"][0]["changed"] is True
+    backfill = run_playbook("role.yml", role_under_test="location_backfill",
+                            location_backfill_glance_api_conf=seeded["vars"]["maintenance_glance_api_conf"],
+                            location_backfill_journal_dir=str(seeded["work"] / "journals"))
+    assert backfill.returncode == 0, backfill.output
+    assert backfill.results["backfill"]["counts"]["images_scanned"] > 0
+    report_dir = seeded["work"] / "alone"
+    report = run_playbook("role.yml", role_under_test="maintenance_report",
+                          maintenance_report_dir=str(report_dir),
+                          location_backfill_result=backfill.results["backfill"])
+    assert report.returncode == 0, report.output
+    assert [s["name"] for s in report.results["report"]["stages"]] == ["backfill"]
+    assert (report_dir / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_awx_style_run_through_ansible_runner(first_run, seeded, tarball_install, cloud, tmp_path):
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+
+    private = tmp_path / "runner"
+    (private / "env").mkdir(parents=True)
+    (private / "inventory").mkdir()
+    (private / "inventory" / "hosts").write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    (private / "env" / "envvars").write_text(yaml.safe_dump({
+        "ANSIBLE_COLLECTIONS_PATH": str(tarball_install[1]), "OS_CLIENT_CONFIG_FILE": cloud["clouds_yaml"]}))
+    (private / "env" / "extravars").write_text(yaml.safe_dump(seeded["vars"]))
+    env_before = dict(os.environ)
+    run = ansible_runner.run(private_data_dir=str(private), playbook=MAINTENANCE, quiet=True)
+    assert dict(os.environ) == env_before
+    assert run.status == "successful" and run.rc == 0
+    assert "localhost" in run.stats["ok"] and not run.stats["failures"]
+    events = list(run.events)
+    stats = [e for e in events if e["event"] == "playbook_on_stats"][0]
+    published = stats["event_data"]["artifact_data"]["storeops_maintenance"]
+    assert published["nothing_left_to_do"] is True and published["stages"]["migration"] == "unchanged"
+    text = json.dumps(events) + "".join(p.read_text(errors="replace")
+                                        for p in (private / "artifacts").rglob("*") if p.is_file())
+    for secret in secrets_of(cloud):
+        assert secret not in text
+
+
+def test_execution_environment_definition(tarball_install, tmp_path):
+    collections = tarball_install[1]
+    introspect = subprocess.run([str(Path(sys.executable).parent / "ansible-builder"), "introspect",
+                                 "--sanitize", str(collections)],
+                                capture_output=True, text=True, check=True)
+    assert "openstacksdk" in introspect.stdout and "python3-rbd [platform:dpkg]" in introspect.stdout
+    definition = tmp_path / "execution-environment.yml"
+    (tmp_path / "requirements.yml").write_text(yaml.safe_dump(
+        {"collections": [{"name": str(tarball_install[0]), "type": "file"}]}))
+    definition.write_text(yaml.safe_dump({
+        "version": 3, "images": {"base_image": {"name": "quay.io/centos/centos:stream9"}},
+        "dependencies": {"galaxy": "requirements.yml", "python_interpreter": {"python_path": "/usr/bin/python3"},
+                         "ansible_core": {"package_pip": "ansible-core>=2.16"},
+                         "ansible_runner": {"package_pip": "ansible-runner"}}}))
+    subprocess.run([str(Path(sys.executable).parent / "ansible-builder"), "create", "-f", str(definition),
+                    "-c", str(tmp_path / "context")], check=True, capture_output=True, text=True)
+    containerfile = (tmp_path / "context" / "Containerfile").read_text()
+    assert "ansible-galaxy" in containerfile and "introspect" in containerfile
+    assert (tmp_path / "context" / "_build" / "requirements.yml").exists()

@@ -1,0 +1,50 @@
+"""The maintenance report's summary of stage results."""
+from __future__ import annotations
+
+from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary import maintenance_summary
+
+CATALOG = {"results": [
+    {"item": {"name": "cirros"}, "changed": True, "actions": [{"action": "create"}],
+     "store_outcomes": {"fast": "uploaded", "ceph": "copied"}, "image": {"size": 4000},
+     "invocation": {"module_args": {"cloud": {"auth": {"password": "s3cret"}}}}},
+    {"item": {"name": "tools"}, "changed": False},
+    {"item": {"name": "broken"}, "failed": True, "msg": "filename: no such file"},
+]}
+MIGRATION = {"source_store": "swift", "target_store": "ceph", "bytes_copied": 1000,
+             "counts": {"migrated": 1, "already_done": 2, "failed": 0, "remaining": 0},
+             "images": [{"id": "i1", "name": "a", "outcome": "migrated", "reason": "verified"}],
+             "untagged": [], "left_after_run": 0, "mb_per_second": 1.5}
+
+
+def test_stages_report_changes_failures_with_fixes_and_bytes():
+    summary = maintenance_summary({"catalog": CATALOG, "migration": MIGRATION, "backfill": None},
+                                  durations={"catalog": 2.345})
+    catalog, migration = summary["stages"]
+    assert catalog["status"] == "failed" and catalog["changed"] == 1
+    assert catalog["changes"] == ["cirros: create (ceph copied, fast uploaded)"]
+    assert catalog["failures"][0]["what"] == "broken" and catalog["failures"][0]["fix"]
+    assert catalog["bytes_moved"] == 4000 and catalog["duration_seconds"] == 2.3
+    assert migration["status"] == "changed" and migration["bytes_moved"] == 1000
+    assert summary["totals"] == {"changed": 2, "bytes_moved": 5000, "remaining": 1, "failed": 1}
+    assert summary["nothing_left_to_do"] is False
+    assert "s3cret" not in repr(summary)  # only chosen fields, never the invocation
+
+
+def test_a_converged_run_has_nothing_left_to_do():
+    quiet = {"catalog": {"results": [{"item": {"name": "cirros"}, "changed": False}]},
+             "backfill": {"counts": {"written": 0, "skipped": 0, "failed": 0}},
+             "migration": {**MIGRATION, "counts": {"migrated": 0, "already_done": 3}, "images": [],
+                           "bytes_copied": 0},
+             "verify": {"untagged_locations": 0, "images_left_in_source_store": 0},
+             "report": None}
+    summary = maintenance_summary(quiet)
+    assert [s["status"] for s in summary["stages"]] == ["unchanged"] * 4
+    assert summary["nothing_left_to_do"] is True
+
+
+def test_verification_findings_need_attention_and_switched_off_stages_show():
+    summary = maintenance_summary({"backfill": {"skipped": True}, "verify": {"untagged_locations": 3}})
+    backfill, verify = summary["stages"]
+    assert backfill["status"] == "skipped"
+    assert verify["status"] == "attention" and verify["remaining"] == 3
+    assert summary["nothing_left_to_do"] is False

@@ -70,7 +70,7 @@ def cleanup(image_api) -> None:
 def peer(cli: list[str], ids: list[str]) -> float:
     started = time.monotonic()
     for image_id in ids:
-        subprocess.run(cli + ["image", "import", "--method", "copy-image", "--store", "ceph", image_id],
+        subprocess.run(cli + ["image", "import", image_id, "--method", "copy-image", "--store", "ceph"],
                        check=True, stdout=subprocess.DEVNULL)
         while "ceph" not in json.loads(subprocess.run(
                 cli + ["image", "show", "-f", "json", "-c", "stores", image_id], check=True,
@@ -112,6 +112,7 @@ def main() -> None:
             seconds = peer(cli, ids)
         assert all(stores(image_api, i) == "ceph" for i in ids), "an image did not end in ceph only"
         rows.append((mode, seconds, rss))
+        print(f"{mode}: {seconds:.1f}s, {total_mb / seconds:.1f} MB/s, peak RSS {rss:.0f} MiB", flush=True)
         cleanup(image_api)
     peer_seconds = rows[-1][1]
     print(f"\n{'tool':18} {'seconds':>8} {'MB/s':>7} {'peak RSS':>9}  speed vs peer")

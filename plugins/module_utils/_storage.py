@@ -12,6 +12,9 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -32,6 +35,15 @@ except ImportError:
     RBD_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
     RBD_IMPORT_ERROR = None
+
+try:
+    import boto3
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import ClientError
+except ImportError:
+    BOTO3_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    BOTO3_IMPORT_ERROR = None
 
 CHUNK = 4 * 2**20
 PARTIAL = ".partial"  # suffix of an object being written: invisible to stat and list
@@ -326,6 +338,306 @@ class RbdDriver(StorageDriver):
     def close(self) -> None:
         self.ioctx.close()
         self._cluster.shutdown()
+
+
+# -- swift -----------------------------------------------------------------------------------
+
+class _HttpReader:
+    """A streamed HTTP body, read as stored (no content decoding)."""
+
+    def __init__(self, response):
+        self._response = response
+
+    def read(self, size: int = -1) -> bytes:
+        return self._response.raw.read(None if size is None or size < 0 else size, decode_content=False)
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> "_HttpReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class _SwiftWriter(Writer):
+    """Segments in ``<container>_segments/<path>/<number>``, an SLO manifest on commit.
+
+    The segments written so far are the resume point: a resumed writer lists them.
+    """
+
+    def __init__(self, driver: "SwiftDriver", path: str, resume: bool, segment_size: int):
+        self._driver = driver
+        self._path = path
+        self._segment_size = segment_size
+        self._buffer = bytearray()
+        self._segments: list[dict[str, Any]] = []
+        driver.ensure_container(driver.segments_container)
+        existing = list(driver.segment_listing(path))
+        if resume:
+            self._segments = [{"path": f"/{driver.segments_container}/{item['name']}",
+                               "etag": item["hash"], "size_bytes": item["bytes"]} for item in existing]
+        else:
+            for item in existing:
+                driver.request("DELETE", f"/{driver.segments_container}/{item['name']}", ok=(204, 404))
+        self.size = sum(segment["size_bytes"] for segment in self._segments)
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) >= self._segment_size:
+            self._put_segment(bytes(self._buffer[:self._segment_size]))
+            del self._buffer[:self._segment_size]
+
+    def _put_segment(self, data: bytes) -> None:
+        name = f"{self._path}/{len(self._segments):08d}"
+        etag = hashlib.md5(data).hexdigest()
+        self._driver.request("PUT", f"/{self._driver.segments_container}/{name}", ok=(201,), data=data,
+                             headers={"ETag": etag})
+        self._segments.append({"path": f"/{self._driver.segments_container}/{name}", "etag": etag,
+                               "size_bytes": len(data)})
+
+    def commit(self) -> None:
+        if self._buffer or not self._segments:
+            if not self._segments:  # small: one plain object, no manifest
+                self._driver.request("PUT", self._driver.object_path(self._path), ok=(201,),
+                                     data=bytes(self._buffer))
+                return
+            self._put_segment(bytes(self._buffer))
+        self._driver.request("PUT", self._driver.object_path(self._path), ok=(201,),
+                             params={"multipart-manifest": "put"}, json=self._segments)
+
+    def cancel(self) -> None:
+        for segment in self._segments:
+            self._driver.request("DELETE", segment["path"], ok=(204, 404))
+        self._segments = []
+
+
+class SwiftDriver(StorageDriver):
+    """Objects of one Swift container, through an openstacksdk connection.
+
+    openstacksdk rather than python-swiftclient: it is already the collection's dependency, and
+    it shares the modules' authentication (Keystone token renewal included).
+    """
+
+    kind = "swift"
+
+    def __init__(self, conn, container: str, segment_size: int = 64 * 2**20):
+        self._store = conn.object_store
+        self.container = container
+        self.segments_container = f"{container}_segments"
+        self.segment_size = segment_size
+
+    def request(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs):
+        response = self._store.request(path, method, **kwargs)
+        if response.status_code not in ok:
+            raise StoreOpsError(f"swift store: {method} {path} failed with HTTP {response.status_code}",
+                                status_code=response.status_code)
+        return response
+
+    def object_path(self, path: str) -> str:
+        return f"/{self.container}/{path}"
+
+    def ensure_container(self, container: str) -> None:
+        self.request("PUT", f"/{container}", ok=(201, 202))
+
+    def url_prefix(self) -> str:
+        return self._store.get_endpoint().rstrip("/") + f"/{self.container}/"
+
+    def stat(self, path: str) -> ObjectInfo:
+        response = self.request("HEAD", self.object_path(path), ok=(200, 404))
+        if response.status_code == 404:
+            raise self.not_found(path)
+        headers = response.headers
+        metadata = {key[len("X-Object-Meta-"):].lower(): value for key, value in headers.items()
+                    if key.lower().startswith("x-object-meta-")}
+        return ObjectInfo(path, int(headers.get("Content-Length", 0)),
+                          (headers.get("Etag") or "").strip('"') or None, headers.get("Last-Modified"),
+                          metadata)
+
+    def _listing(self, container: str, prefix: str, marker: str | None,
+                 page_size: int) -> Iterator[dict[str, Any]]:
+        params = {"format": "json", "prefix": prefix, "limit": page_size}
+        if marker:
+            params["marker"] = marker
+        while True:
+            response = self.request("GET", f"/{container}", ok=(200, 204, 404), params=params)
+            page = response.json() if response.status_code == 200 else []
+            yield from page
+            if len(page) < page_size:
+                return
+            params["marker"] = page[-1]["name"]
+
+    def segment_listing(self, path: str) -> Iterator[dict[str, Any]]:
+        return self._listing(self.segments_container, f"{path}/", None, 1000)
+
+    def list(self, prefix: str = "", marker: str | None = None,
+             page_size: int = 1000) -> Iterator[ObjectInfo]:
+        for item in self._listing(self.container, prefix, marker, page_size):
+            yield ObjectInfo(item["name"], item["bytes"], item.get("hash"), item.get("last_modified"))
+
+    def reader(self, path: str, offset: int = 0):
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        response = self._store.request(self.object_path(path), "GET", stream=True, headers=headers)
+        if response.status_code == 404:
+            response.close()
+            raise self.not_found(path)
+        if response.status_code == 416:  # offset at the end: nothing left to read
+            response.close()
+            return io.BytesIO(b"")
+        if response.status_code not in (200, 206):
+            response.close()
+            raise StoreOpsError(f"swift store: GET {path} failed with HTTP {response.status_code}")
+        return _HttpReader(response)
+
+    def writer(self, path: str, resume: bool = False) -> Writer:
+        return _SwiftWriter(self, path, resume, self.segment_size)
+
+    def delete(self, path: str) -> None:
+        head = self.request("HEAD", self.object_path(path), ok=(200, 404))
+        if head.status_code == 404:
+            raise self.not_found(path)
+        # an SLO goes with its segments; the manifest delete refuses plain objects
+        is_slo = head.headers.get("X-Static-Large-Object", "").lower() == "true"
+        self.request("DELETE", self.object_path(path), ok=(200, 204, 404),
+                     params={"multipart-manifest": "delete"} if is_slo else None)
+
+
+# -- s3 --------------------------------------------------------------------------------------
+
+class _S3Writer(Writer):
+    """A multipart upload; the parts S3 holds for it are the resume point (ListParts)."""
+
+    def __init__(self, driver: "S3Driver", path: str, resume: bool, part_size: int,
+                 extra: dict[str, Any]):
+        self._driver = driver
+        self._client = driver.client
+        self._path = path
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self.upload_id = driver.pending_upload(path) if resume else None
+        if self.upload_id:
+            self._parts = driver.uploaded_parts(path, self.upload_id)
+        else:
+            self.upload_id = self._client.create_multipart_upload(
+                Bucket=driver.bucket, Key=path, **extra)["UploadId"]
+        self.resumed_bytes = sum(part["Size"] for part in self._parts)
+        self.size = self.resumed_bytes
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) >= self._part_size:
+            self._put_part(bytes(self._buffer[:self._part_size]))
+            del self._buffer[:self._part_size]
+
+    def _put_part(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        digest = hashlib.md5(data)
+        response = self._client.upload_part(
+            Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id, PartNumber=number,
+            Body=data, ContentMD5=base64.b64encode(digest.digest()).decode())
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"], "Size": len(data)})
+
+    def commit(self) -> None:
+        if self._buffer or not self._parts:
+            self._put_part(bytes(self._buffer))
+            self._buffer.clear()
+        self._client.complete_multipart_upload(
+            Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                       for p in self._parts]})
+
+    def cancel(self) -> None:
+        self._client.abort_multipart_upload(Bucket=self._driver.bucket, Key=self._path,
+                                            UploadId=self.upload_id)
+
+
+class S3Driver(StorageDriver):
+    """Objects of one S3 bucket (path-style addressing, as Ceph RGW serves it)."""
+
+    kind = "s3"
+
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
+                 region: str = "us-east-1", part_size: int = 8 * 2**20):
+        if BOTO3_IMPORT_ERROR:
+            raise MissingDependencyError("the s3 store needs boto3: pip install boto3",
+                                         exception=BOTO3_IMPORT_ERROR)
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.part_size = part_size
+        self.client = boto3.client(
+            "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+            region_name=region, config=BotoConfig(s3={"addressing_style": "path"},
+                                                  signature_version="s3v4",
+                                                  retries={"max_attempts": 5, "mode": "standard"}))
+
+    def url_prefix(self) -> str:
+        return self.endpoint.rstrip("/") + f"/{self.bucket}/"
+
+    def stat(self, path: str) -> ObjectInfo:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=path)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise self.not_found(path) from None
+            raise
+        return ObjectInfo(path, head["ContentLength"], head.get("ETag", "").strip('"') or None,
+                          str(head.get("LastModified")), head.get("Metadata") or {})
+
+    def list(self, prefix: str = "", marker: str | None = None,
+             page_size: int = 1000) -> Iterator[ObjectInfo]:
+        params = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": page_size}
+        if marker:
+            params["StartAfter"] = marker
+        while True:
+            page = self.client.list_objects_v2(**params)
+            for item in page.get("Contents", []):
+                yield ObjectInfo(item["Key"], item["Size"], item.get("ETag", "").strip('"') or None,
+                                 str(item.get("LastModified")))
+            if not page.get("IsTruncated"):
+                return
+            params.pop("StartAfter", None)
+            params["ContinuationToken"] = page["NextContinuationToken"]
+
+    def reader(self, path: str, offset: int = 0):
+        try:
+            size = self.stat(path).size
+            if offset >= size:
+                return io.BytesIO(b"")
+            response = self.client.get_object(Bucket=self.bucket, Key=path, Range=f"bytes={offset}-")
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise self.not_found(path) from None
+            raise
+        return response["Body"]
+
+    def pending_upload(self, path: str) -> str | None:
+        """The newest multipart upload of these credentials for exactly this key."""
+        uploads = [u for u in self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=path)
+                   .get("Uploads", []) if u["Key"] == path]
+        uploads.sort(key=lambda upload: upload["Initiated"])
+        return uploads[-1]["UploadId"] if uploads else None
+
+    def uploaded_parts(self, path: str, upload_id: str) -> list[dict[str, Any]]:
+        parts, marker = [], 0
+        while True:
+            page = self.client.list_parts(Bucket=self.bucket, Key=path, UploadId=upload_id,
+                                          PartNumberMarker=marker)
+            parts += [{"PartNumber": p["PartNumber"], "ETag": p["ETag"], "Size": p["Size"]}
+                      for p in page.get("Parts", [])]
+            if not page.get("IsTruncated"):
+                return parts
+            marker = page["NextPartNumberMarker"]
+
+    def writer(self, path: str, resume: bool = False, **extra) -> Writer:
+        return _S3Writer(self, path, resume, self.part_size, extra)
+
+    def delete(self, path: str) -> None:
+        self.stat(path)  # S3 deletes a missing key without complaint
+        self.client.delete_object(Bucket=self.bucket, Key=path)
 
 
 # -- locations -------------------------------------------------------------------------------

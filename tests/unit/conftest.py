@@ -1,17 +1,11 @@
-"""Make this checkout importable as ansible_collections.storeops.openstack for plain pytest."""
+"""Unit tests import the collection from this checkout."""
 from __future__ import annotations
 
-import importlib.util
 import sys
-import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-if importlib.util.find_spec("ansible_collections") is None or \
-        importlib.util.find_spec("ansible_collections.storeops") is None:
-    root = Path(tempfile.mkdtemp(prefix="storeops-unit-"))
-    link = root / "ansible_collections" / "storeops" / "openstack"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(REPO)
-    sys.path.insert(0, str(root))
+from collection_import import make_importable  # noqa: E402  pylint: disable=wrong-import-position
+
+make_importable()

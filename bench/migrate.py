@@ -72,9 +72,11 @@ def peer(cli: list[str], ids: list[str]) -> float:
     for image_id in ids:
         subprocess.run(cli + ["image", "import", image_id, "--method", "copy-image", "--store", "ceph"],
                        check=True, stdout=subprocess.DEVNULL)
-        while "ceph" not in json.loads(subprocess.run(
-                cli + ["image", "show", "-f", "json", "-c", "stores", image_id], check=True,
-                capture_output=True, text=True).stdout)["stores"]:
+        while True:
+            shown = json.loads(subprocess.run(cli + ["image", "show", "-f", "json", image_id], check=True,
+                                              capture_output=True, text=True).stdout)
+            if "ceph" in shown.get("properties", {}).get("stores", ""):  # OSC nests it there
+                break
             time.sleep(1)
         subprocess.run(cli + ["image", "delete", "--store", "swift", image_id], check=True,
                        stdout=subprocess.DEVNULL)

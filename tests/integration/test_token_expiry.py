@@ -10,6 +10,7 @@ import openstack
 import pytest
 
 from conftest import REPO
+from glance_helpers import Glance
 
 CLOUD = str(REPO / "tools" / "cloud")
 TOKEN_SECONDS = 5
@@ -39,3 +40,19 @@ def test_upload_and_import_waits_outlive_the_token(short_tokens, run_playbook, c
     assert sorted(result["image"]["stores"]) == ["ceph", "cheap", "fast"]
     assert result["image"]["status"] == "active"
     openstack.connect(cloud=cloud["admin_cloud"]).image.delete(f"/images/{result['image']['id']}")
+
+
+def test_a_migration_outlives_the_token(short_tokens, run_playbook, cloud, tmp_path):
+    glance = Glance(cloud)
+    prefix = f"mig-token-{uuid.uuid4().hex[:8]}"
+    blobs = [os.urandom(size) for size in (40 << 20, 24 << 20, 3 << 20)]
+    ids = [glance.upload(f"{prefix}-{n}", "swift", blob) for n, blob in enumerate(blobs)]
+    started = time.monotonic()
+    outcome = run_playbook("migrate.yml", name_pattern=f"{prefix}-*", concurrency=1,
+                           glance_api_conf=cloud["glance"]["api_conf"], journal_dir=str(tmp_path))
+    elapsed = time.monotonic() - started
+    result = outcome.results["result"]
+    assert outcome.returncode == 0 and not result.get("failed"), result.get("msg")
+    assert elapsed > 3 * TOKEN_SECONDS
+    assert result["counts"]["migrated"] == 3
+    assert all(glance.stores_of(image_id) == ["ceph"] for image_id in ids)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))  # the local cloud's seeding helpers
 COLLECTIONS = REPO / ".build" / "collections"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import openstack
 
 from common import COLLECTIONS, REPO, facts, run_module
+from seed_legacy import upload
 
 SIZES_MIB = [256] * 6 + [64] * 6 + [16] * 8
 PREFIX = "bench-migrate"
@@ -43,14 +44,8 @@ def image_files(workdir: Path, sizes: list[int]) -> list[Path]:
 
 def seed(image_api, files: list[Path]) -> list[str]:
     def one(index: int) -> str:
-        response = image_api.post("/images", json={"name": f"{PREFIX}-{index:02}", "disk_format": "raw",
-                                                   "container_format": "bare"})
-        response.raise_for_status()
-        image_id = response.json()["id"]
-        with open(files[index], "rb") as body:
-            image_api.put(f"/images/{image_id}/file", data=body, headers={
-                "Content-Type": "application/octet-stream", "X-Image-Meta-Store": "swift"}).raise_for_status()
-        return image_id
+        with open(files[index], "rb") as body:  # a sized body: Glance's uWSGI fails chunked ones
+            return upload(image_api, f"{PREFIX}-{index:02}", "swift", body)
 
     with ThreadPoolExecutor(2) as pool:
         return list(pool.map(one, range(len(files))))

@@ -33,7 +33,8 @@ CATALOG = [("catalog-cirros", 4_000_000, ["fast", "ceph"], "public"),
            ("catalog-tools", 2_000_000, ["ceph"], "private")]
 
 
-def upload(image_api, name: str, store: str, data: bytes) -> str:
+def upload(image_api, name: str, store: str, data) -> str:
+    """A raw image with ``data`` (bytes or an open file) in one store; its id."""
     response = image_api.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare"})
     response.raise_for_status()
     image_id = response.json()["id"]

@@ -31,9 +31,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     SOURCE_URL_KEY,
     Desired,
     Plan,
+    csv_stores,
     image_stores,
     metadata_patch,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._journal import utc_stamp
 
 DIRECT, GLANCE_DIRECT = "direct", "glance-direct"
 
@@ -178,7 +180,7 @@ class ImageExecutor:
             if image is None or image.get("status") in ("killed", "deleted"):
                 raise StoreOpsError(f"image {image_id} was {image and image.get('status') or 'deleted'} "
                                     "during its import")
-            held, failed = image_stores(image), _csv(image.get("os_glance_failed_import"))
+            held, failed = image_stores(image), csv_stores(image.get("os_glance_failed_import"))
             pending = [s for s in stores if s not in held and s not in failed]
             if not pending and image.get("status") == "active":
                 break
@@ -200,13 +202,9 @@ class ImageExecutor:
         return image
 
     def _retire(self, image_id: str, name: str) -> None:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        stamp = utc_stamp(compact=True)
         self.glance.patch(image_id, [
             {"op": "replace", "path": "/name", "value": f"{name}.retired-{stamp}"},
             {"op": "replace", "path": "/os_hidden", "value": True},
             {"op": "add", "path": f"/{RETIRED_KEY}", "value": name},
         ])
-
-
-def _csv(value: str | None) -> list[str]:
-    return [v for v in (value or "").split(",") if v]

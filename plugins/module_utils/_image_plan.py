@@ -120,8 +120,13 @@ def metadata_patch(image: dict[str, Any], desired: Desired, publish: bool) -> li
     return operations
 
 
+def csv_stores(value: str | None) -> list[str]:
+    """Glance's comma-separated store lists (``stores``, ``os_glance_failed_import``, ...)."""
+    return [store for store in (value or "").split(",") if store]
+
+
 def image_stores(image: dict[str, Any]) -> list[str]:
-    return [s for s in (image.get("stores") or "").split(",") if s]
+    return csv_stores(image.get("stores"))
 
 
 def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str | None,

@@ -24,17 +24,19 @@ from ansible_collections.storeops.openstack.plugins.module_utils._errors import 
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import image_stores
-from ansible_collections.storeops.openstack.plugins.module_utils._journal import JsonlJournal
+from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
+    csv_stores,
+    image_stores,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._journal import JsonlJournal, utc_stamp
 from ansible_collections.storeops.openstack.plugins.module_utils._migration_plan import (
+    ACTIONS,
     COPY,
     DONE,
     FINISH,
     RETRY,
-    WAIT,
     Task,
     classify,
-    csv_stores,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._storage import (
@@ -152,7 +154,7 @@ class Migrator:
         action, reason = classify(image, source, target, self.store_of_url)
         if action == DONE:
             return Outcome(task, ALREADY_DONE, reason)
-        if action not in (COPY, RETRY, WAIT, FINISH):
+        if action not in ACTIONS:
             return Outcome(task, SKIPPED, reason)
         copied = 0
         if action in (COPY, RETRY):
@@ -213,8 +215,8 @@ class Migrator:
                 f"Glance refused the copy into {target}: the {source} copy's data does not match "
                 f"the image's os_hash_value ({why})",
                 f"the {source} copy is corrupt: restore it from a backup or re-upload the image; "
-                f"Glance leaves the refused copy's object in {target} (an rbd image named "
-                f"{image_id}): remove it before migrating this image again")
+                f"Glance leaves the refused copy in {target} (named {image_id}; for rbd with its "
+                "protected snapshot): remove it before migrating this image again")
         return StepFailed(f"copy-image into {target} failed twice "
                           f"(os_glance_failed_import; Glance's task says: {why})",
                           f"read Glance's log for image {image_id}; the {source} copy is untouched")
@@ -291,7 +293,7 @@ class Migrator:
         if self.journal is None:
             return
         entry = {"image": image_id, "step": step, "outcome": outcome, "seconds": round(seconds, 3),
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                 "time": utc_stamp()}
         if detail:
             entry["detail"] = detail
         self.journal.write(entry)

@@ -16,7 +16,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
+    csv_stores,
+    image_stores,
+)
 
 # What an image needs next, in the order a migration moves through them.
 COPY = "copy"            # in the source only: copy-image into the target
@@ -72,10 +75,6 @@ def in_shard(image_id: str, index: int, count: int) -> bool:
     return int(hashlib.sha256(image_id.encode()).hexdigest()[:16], 16) % count == index
 
 
-def csv_stores(value: str | None) -> list[str]:
-    return [store for store in (value or "").split(",") if store]
-
-
 def classify(image: dict[str, Any], source: str, target: str,
              store_of_url: Callable[[str], str | None]) -> tuple[str, str]:
     """(next step, why) for one image; ``store_of_url`` matches an untagged location's URL."""
@@ -118,7 +117,7 @@ class Task:
 @dataclass
 class MigrationPlan:
     tasks: list[Task]         # what the run will do, in order
-    done: list[Task]          # already migrated
+    done: int                 # already migrated (only counted: there may be very many)
     untagged: list[Task]      # refused
     over_limit: list[Task]    # left for a later run by ``limit``
 
@@ -131,7 +130,7 @@ def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, sourc
                    target: str, store_of_url: Callable[[str], str | None],
                    limit: int | None) -> MigrationPlan:
     """The run's plan over the listed images, in listing order (oldest first)."""
-    plan = MigrationPlan([], [], [], [])
+    plan = MigrationPlan([], 0, [], [])
     for image in images:
         if not selection.accepts(image):
             continue
@@ -141,7 +140,7 @@ def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, sourc
         task = Task(image["id"], image.get("name") or "", image.get("size") or 0, action, reason,
                     image.get("os_hash_algo"), image.get("os_hash_value"))
         if action == DONE:
-            plan.done.append(task)
+            plan.done += 1
         elif action == UNTAGGED:
             plan.untagged.append(task)
         elif limit is not None and len(plan.tasks) >= limit:

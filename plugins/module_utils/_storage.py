@@ -16,6 +16,7 @@ import base64
 import hashlib
 import io
 import os
+import stat
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -58,8 +59,24 @@ class ObjectInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-class Writer:
-    """A stream into one object. ``size`` counts every byte written, resumed ones included."""
+class _Stream:
+    """What every reader and writer shares: ``close()``, and use as a context manager."""
+
+    def close(self) -> None:
+        """Release the stream."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class Writer(_Stream):
+    """A stream into one object. ``size`` counts every byte written, resumed ones included.
+
+    ``close()`` releases it and keeps what was written for a later resume.
+    """
 
     size = 0
 
@@ -73,15 +90,6 @@ class Writer:
     def cancel(self) -> None:
         """Drop what was written."""
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the stream and keep what was written for a later resume."""
-
-    def __enter__(self) -> "Writer":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 class StorageDriver:
@@ -167,17 +175,18 @@ class FileDriver(StorageDriver):
             found = os.stat(self._full(path))
         except FileNotFoundError:
             raise self.not_found(path) from None
-        if not os.path.isfile(self._full(path)):
+        if not stat.S_ISREG(found.st_mode):
             raise self.not_found(path)
         return ObjectInfo(path, found.st_size, modified=str(found.st_mtime))
 
     def list(self, prefix: str = "", marker: str | None = None,
              page_size: int = 1000) -> Iterator[ObjectInfo]:
-        for path in self._walk(""):
+        for path, entry in self._walk(""):
             if path.startswith(prefix) and (marker is None or path > marker):
-                yield self.stat(path)
+                found = entry.stat()
+                yield ObjectInfo(path, found.st_size, modified=str(found.st_mtime))
 
-    def _walk(self, relative: str) -> Iterator[str]:
+    def _walk(self, relative: str) -> Iterator[tuple[str, os.DirEntry]]:
         # sorted by the full path: a directory sorts as its name followed by "/"
         directory = os.path.join(self.root, relative)
         try:
@@ -189,7 +198,7 @@ class FileDriver(StorageDriver):
             if key.endswith("/"):
                 yield from self._walk(relative + key)
             elif not entry.name.endswith(PARTIAL):
-                yield relative + entry.name
+                yield relative + entry.name, entry
 
     def reader(self, path: str, offset: int = 0):
         try:
@@ -211,7 +220,7 @@ class FileDriver(StorageDriver):
 
 # -- rbd -------------------------------------------------------------------------------------
 
-class _RbdReader:
+class _RbdReader(_Stream):
     def __init__(self, image, offset: int):
         self._image = image
         self._offset = offset
@@ -229,24 +238,22 @@ class _RbdReader:
     def close(self) -> None:
         self._image.close()
 
-    def __enter__(self) -> "_RbdReader":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
 
 class _RbdWriter(Writer):
     def __init__(self, driver: "RbdDriver", path: str, resume: bool):
         self._driver = driver
         self._path = path
         partial = path + PARTIAL
-        names = set(driver.api.list(driver.ioctx))
-        if partial in names and not resume:
-            driver.api.remove(driver.ioctx, partial)
-        if partial not in names or not resume:
+        if not resume:
+            try:
+                driver.api.remove(driver.ioctx, partial)
+            except rbd.ImageNotFound:
+                pass
+        try:
+            self._image = rbd.Image(driver.ioctx, partial)
+        except rbd.ImageNotFound:  # nothing to resume
             driver.api.create(driver.ioctx, partial, 0, old_format=False)
-        self._image = rbd.Image(driver.ioctx, partial)
+            self._image = rbd.Image(driver.ioctx, partial)
         self.size = self._image.size()
 
     def write(self, data: bytes) -> None:
@@ -342,7 +349,7 @@ class RbdDriver(StorageDriver):
 
 # -- swift -----------------------------------------------------------------------------------
 
-class _HttpReader:
+class _HttpReader(_Stream):
     """A streamed HTTP body, read as stored (no content decoding)."""
 
     def __init__(self, response):
@@ -353,12 +360,6 @@ class _HttpReader:
 
     def close(self) -> None:
         self._response.close()
-
-    def __enter__(self) -> "_HttpReader":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 class _SwiftWriter(Writer):
@@ -603,16 +604,16 @@ class S3Driver(StorageDriver):
             params["ContinuationToken"] = page["NextContinuationToken"]
 
     def reader(self, path: str, offset: int = 0):
+        ranged = {"Range": f"bytes={offset}-"} if offset else {}
         try:
-            size = self.stat(path).size
-            if offset >= size:
-                return io.BytesIO(b"")
-            response = self.client.get_object(Bucket=self.bucket, Key=path, Range=f"bytes={offset}-")
+            return self.client.get_object(Bucket=self.bucket, Key=path, **ranged)["Body"]
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            code = err.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey"):
                 raise self.not_found(path) from None
+            if code == "InvalidRange" and self.stat(path).size == offset:
+                return io.BytesIO(b"")  # at the end: nothing left to read
             raise
-        return response["Body"]
 
     def pending_upload(self, path: str) -> str | None:
         """The newest multipart upload of these credentials for exactly this key."""

@@ -373,9 +373,9 @@ class GlanceStoreMigrate(StoreOpsModule):
         return {
             "source_store": options.source, "target_store": options.target,
             "verification": options.verify, "delete_source": options.delete_source,
-            "counts": {"selected": len(plan.tasks) + len(plan.over_limit) + len(plan.done)
+            "counts": {"selected": len(plan.tasks) + len(plan.over_limit) + plan.done
                        + len(plan.untagged),
-                       "planned": len(plan.tasks), "migrated": 0, "already_done": len(plan.done),
+                       "planned": len(plan.tasks), "migrated": 0, "already_done": plan.done,
                        "skipped": 0, "failed": 0, "in_progress": 0, "untagged": len(plan.untagged),
                        "remaining": len(remaining)},
             "bytes_planned": plan.bytes_planned, "bytes_copied": 0,

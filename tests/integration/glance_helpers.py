@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import openstack
 import sqlalchemy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from seed_legacy import upload  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class Glance:
@@ -13,13 +18,7 @@ class Glance:
         self.db = sqlalchemy.create_engine(cloud["glance"]["database_url"])
 
     def upload(self, name: str, store: str, data: bytes) -> str:
-        response = self.image.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare"})
-        response.raise_for_status()
-        image_id = response.json()["id"]
-        response = self.image.put(f"/images/{image_id}/file", data=data, headers={
-            "Content-Type": "application/octet-stream", "X-Image-Meta-Store": store})
-        response.raise_for_status()
-        return image_id
+        return upload(self.image, name, store, data)
 
     def get(self, image_id: str) -> dict:
         response = self.image.get(f"/images/{image_id}")

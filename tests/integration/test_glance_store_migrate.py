@@ -133,7 +133,7 @@ def test_killed_mid_copy_then_rerun_converges_without_copying_twice(
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert "ceph" not in glance.stores_of(image_id) or "swift" in glance.stores_of(image_id)
+    assert "swift" in glance.stores_of(image_id)  # killed before the source could go
 
     result = migrate(prefix).results["result"]
     assert result["counts"]["migrated"] == 1, result

@@ -93,7 +93,7 @@ def test_plan_keeps_order_applies_limit_and_sorts_out_done_and_untagged():
     plan = plan_migration(images, Selection(), "swift", "ceph", no_prefix, limit=2)
     assert [t.image_id for t in plan.tasks] == [images[0]["id"], images[2]["id"]]
     assert [t.image_id for t in plan.over_limit] == [images[4]["id"]]
-    assert len(plan.done) == 1 and len(plan.untagged) == 1
+    assert plan.done == 1 and len(plan.untagged) == 1
     assert plan.bytes_planned == 20
 
 

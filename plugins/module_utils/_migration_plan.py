@@ -31,6 +31,9 @@ UNTAGGED = "untagged"    # a location in the source store without a store tag: r
 OUTSIDE = "outside"      # no copy in the source store: not part of this migration
 
 ACTIONS = (COPY, RETRY, WAIT, FINISH)
+# What ``store_of_url`` says of a URL that is surely in no store (the source's prefix is known);
+# None means it cannot tell, and such a location may be the source's.
+NO_STORE = ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,11 @@ def in_shard(image_id: str, index: int, count: int) -> bool:
 
 def classify(image: dict[str, Any], source: str, target: str,
              store_of_url: Callable[[str], str | None]) -> tuple[str, str]:
-    """(next step, why) for one image; ``store_of_url`` matches an untagged location's URL."""
+    """(next step, why) for one image; ``store_of_url`` matches an untagged location's URL.
+
+    An untagged location that may be in the source store is refused; one in another store, or
+    surely in none (``NO_STORE``), is no business of this migration.
+    """
     stores = image_stores(image)
     untagged = [loc for loc in image.get("locations") or []
                 if not (loc.get("metadata") or {}).get("store")

@@ -242,6 +242,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._migration_exec
     Migrator,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._migration_plan import (
+    NO_STORE,
     Selection,
     plan_migration,
 )
@@ -296,8 +297,11 @@ class GlanceStoreMigrate(StoreOpsModule):
             max_size=params["max_size"], status=params["status"],
             shard_index=params["shard_index"], shard_count=params["shard_count"])
 
+        source_prefix_known = any(p.store == params["source_store"] for p in matcher.prefixes)
+
         def store_of_url(url):
-            return matcher.best(url)[0]
+            store = matcher.best(url)[0]
+            return store if store or not source_prefix_known else NO_STORE
 
         plan = plan_migration(glance.iter_images(PAGE_SIZE, **selection.listing_filters()), selection,
                               params["source_store"], params["target_store"], store_of_url,

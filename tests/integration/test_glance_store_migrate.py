@@ -169,8 +169,13 @@ def test_max_duration_stops_starting_images_and_reports_the_rest(migrate, glance
 def test_untagged_source_locations_are_refused(migrate, glance, prefix):
     image_id = glance.upload(f"{prefix}-legacy", "swift", os.urandom(1000))
     glance.execute("UPDATE image_locations SET meta_data = '{}' WHERE image_id = :i", i=image_id)
+    # an untagged location no store serves, on an image outside swift: none of our business
+    elsewhere = glance.upload(f"{prefix}-elsewhere", "fast", os.urandom(1000))
+    glance.execute("INSERT INTO image_locations (image_id, value, meta_data, deleted, status, created_at) "
+                   "VALUES (:i, 'gridfs://legacy-cluster/images/abc', '{}', 0, 'active', NOW())", i=elsewhere)
     result = migrate(prefix).results["result"]
     assert result["changed"] is False and result["counts"]["untagged"] == 1
+    assert [item["id"] for item in result["untagged"]] == [image_id]
     assert "glance_location_backfill" in result["untagged"][0]["reason"]
     assert glance.rows([image_id])  # untouched, still one location
     glance.execute("UPDATE image_locations SET meta_data = '{\"store\": \"swift\"}' WHERE image_id = :i",

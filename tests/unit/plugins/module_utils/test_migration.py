@@ -21,6 +21,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._migration_plan
     COPY,
     DONE,
     FINISH,
+    NO_STORE,
     OUTSIDE,
     RETRY,
     UNTAGGED,
@@ -64,6 +65,9 @@ def test_untagged_source_location_is_refused_but_other_stores_untagged_are_not()
     assert action == UNTAGGED and "glance_location_backfill" in reason
     # an untagged location nothing matches might be the source: refused too
     assert classify(image("", locations=[elsewhere]), "swift", "ceph", no_prefix)[0] == UNTAGGED
+    # unless it surely is in no store: then an image outside the source is left alone
+    unknown = {"url": "gridfs://legacy/x", "metadata": {}}
+    assert classify(image("fast", locations=[unknown]), "swift", "ceph", lambda url: NO_STORE)[0] == OUTSIDE
     assert classify(image("swift", locations=[elsewhere]), "swift", "ceph", store_of)[0] == COPY
 
 

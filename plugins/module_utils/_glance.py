@@ -101,13 +101,13 @@ class GlanceClient:
     def delete_from_store(self, store: str, image_id: str) -> None:
         self._send("DELETE", f"/stores/{store}/{image_id}", ok=(204, 404))
 
-    def latest_task_message(self, image_id: str) -> str | None:
-        """The message of the image's newest import task (Glance 23+, admin), if Glance tells."""
+    def latest_task(self, image_id: str) -> dict[str, Any] | None:
+        """The image's newest import task (Glance 23+, admin), or None if Glance does not tell."""
         response = self._send("GET", f"/images/{image_id}/tasks", ok=(200, 403, 404))
         if response.status_code != 200:
             return None
         tasks = sorted(response.json().get("tasks", []), key=lambda task: task.get("created_at") or "")
-        return tasks[-1].get("message") if tasks else None
+        return tasks[-1] if tasks else None
 
     def usage(self) -> dict[str, Any]:
         """Quota usage (``/v2/info/usage``); empty without unified limits or before Yoga."""

@@ -50,6 +50,7 @@ MIGRATED, ALREADY_DONE, SKIPPED, FAILED, IN_PROGRESS = (
 METADATA, DATA = "metadata", "data"
 # Glance's copy-image compares the copied bytes with os_hash_value and fails with this
 _HASH_REFUSED = "os_hash_value of uploaded data is different"
+TASK_SETTLE_SECONDS = 60
 
 
 class StepFailed(StoreOpsError):
@@ -196,7 +197,7 @@ class Migrator:
                 return image
             importing = target in csv_stores(image.get("os_glance_importing_to_stores"))
             if target in csv_stores(image.get("os_glance_failed_import")) and not importing:
-                why = redact_text(self.glance.latest_task_message(image_id) or "no reason given")
+                why = self._failure_reason(image_id)
                 if retried or _HASH_REFUSED in why:
                     raise self._copy_failed(image_id, why)
                 self._record(image_id, "wait", "copy failed; retrying once", self.clock() - began, why)
@@ -206,6 +207,16 @@ class Migrator:
                 raise StepFailed(f"still copying into {target} after {self.options.copy_timeout:.0f}s",
                                  "re-run later: the copy goes on in Glance and is not started twice",
                                  outcome=IN_PROGRESS)
+            time.sleep(self.options.poll_interval)
+
+    def _failure_reason(self, image_id: str) -> str:
+        """Glance's message for a failed copy. The image shows the failure before its task
+        has finished failing, and only a finished task carries the message."""
+        deadline = self.clock() + TASK_SETTLE_SECONDS
+        while True:
+            task = self.glance.latest_task(image_id)
+            if task is None or task.get("status") in ("failure", "success") or self.clock() > deadline:
+                return redact_text((task or {}).get("message") or "no reason given")
             time.sleep(self.options.poll_interval)
 
     def _copy_failed(self, image_id: str, why: str) -> StepFailed:

@@ -126,8 +126,8 @@ class FakeGlance:
         found["locations"] = [{"url": "swift://x", "metadata": {"store": "swift"}},
                               {"url": f"file://{self.target_file}", "metadata": {"store": stores[0]}}]
 
-    def latest_task_message(self, image_id):
-        return "Task failed due to Internal Error"
+    def latest_task(self, image_id):
+        return {"status": "failure", "message": "Task failed due to Internal Error"}
 
     def delete_from_store(self, store, image_id):
         self.calls.append(("delete", store, image_id))
@@ -184,8 +184,11 @@ def test_failed_copy_is_retried_once_then_reported(content):
 def test_a_copy_glance_refused_for_its_hash_is_not_retried(content):
     path, size, digest = content
     glance = FakeGlance([image(size=size, os_hash_value=digest)], copy_fails=1, target_file=path)
-    glance.latest_task_message = lambda image_id: (
-        "os_hash_value of uploaded data is different from current value set on the image.")
+    # the image shows the failure while its task is still failing; only then is the reason there
+    tasks = iter([{"status": "processing", "message": ""},
+                  {"status": "failure", "message": "os_hash_value of uploaded data is different "
+                                                   "from current value set on the image."}])
+    glance.latest_task = lambda image_id: next(tasks)
     outcome = migrator(glance).run(tasks_for(glance))[0][0]
     assert outcome.outcome == FAILED and "does not match" in outcome.reason
     assert "restore it" in outcome.fix

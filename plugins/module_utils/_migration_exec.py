@@ -51,6 +51,7 @@ METADATA, DATA = "metadata", "data"
 # Glance's copy-image compares the copied bytes with os_hash_value and fails with this
 _HASH_REFUSED = "os_hash_value of uploaded data is different"
 TASK_SETTLE_SECONDS = 60
+START_ATTEMPTS = 3
 
 
 class StepFailed(StoreOpsError):
@@ -174,13 +175,20 @@ class Migrator:
 
     def _start_copy(self, image_id: str, step: str) -> None:
         began = self.clock()
-        try:
-            self.glance.start_import(image_id, {"name": "copy-image"}, [self.options.target], True)
-            outcome = "started"
-        except CloudRequestError as err:
-            if err.status_code != 409:
-                raise
-            outcome = "already held by another import (409): waiting for it"
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self.glance.start_import(image_id, {"name": "copy-image"}, [self.options.target], True)
+                outcome = "started"
+                break
+            except CloudRequestError as err:
+                if err.status_code == 409:
+                    outcome = "already held by another import (409): waiting for it"
+                    break
+                # Glance's database deadlocks under concurrent imports (HTTP 500). Asking again is
+                # safe: either the copy starts, or one did start and its lock answers 409.
+                if err.status_code is None or err.status_code < 500 or attempt == START_ATTEMPTS:
+                    raise
+                time.sleep(self.options.poll_interval * attempt)
         self._record(image_id, step, outcome, self.clock() - began)
 
     def _wait_for_target(self, image_id: str, retried: bool) -> dict[str, Any]:

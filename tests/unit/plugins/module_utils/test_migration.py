@@ -219,6 +219,25 @@ def test_an_import_lock_is_waited_on_not_duplicated(content):
     assert [c[0] for c in glance.calls].count("import") == 2  # ours (409) and the other one
 
 
+def test_a_glance_server_error_on_starting_the_copy_is_asked_again(content):
+    path, size, digest = content
+    glance = FakeGlance([image(size=size, os_hash_value=digest)], target_file=path)
+    real_start = glance.start_import
+    answers = iter([CloudRequestError("deadlock", status_code=500), None])
+
+    def deadlock_once(*args):
+        error = next(answers)
+        if error:
+            glance.calls.append(("import-500",))
+            raise error
+        real_start(*args)
+
+    glance.start_import = deadlock_once
+    outcome = migrator(glance).run(tasks_for(glance))[0][0]
+    assert outcome.outcome == MIGRATED
+    assert [c[0] for c in glance.calls] == ["import-500", "import", "delete"]
+
+
 def test_time_budget_stops_starting_new_images(content):
     path, size, digest = content
     glance = FakeGlance([image(size=size, os_hash_value=digest) for _count in range(5)], target_file=path)

@@ -18,6 +18,7 @@ import io
 import os
 import stat
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
@@ -40,7 +41,7 @@ else:
 try:
     import boto3
     from botocore.config import Config as BotoConfig
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 except ImportError:
     BOTO3_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
@@ -354,6 +355,7 @@ class _HttpReader(_Stream):
 
     def __init__(self, response):
         self._response = response
+        self.headers = response.headers
 
     def read(self, size: int = -1) -> bytes:
         return self._response.raw.read(None if size is None or size < 0 else size, decode_content=False)
@@ -457,8 +459,27 @@ class SwiftDriver(StorageDriver):
                           (headers.get("Etag") or "").strip('"') or None, headers.get("Last-Modified"),
                           metadata)
 
-    def _listing(self, container: str, prefix: str, marker: str | None,
-                 page_size: int) -> Iterator[dict[str, Any]]:
+    def container_exists(self) -> bool:
+        return self.request("HEAD", f"/{self.container}", ok=(200, 204, 404)).status_code != 404
+
+    def head(self, path: str):
+        """The object's headers, as Swift describes it (a manifest as its assembled whole)."""
+        response = self.request("HEAD", self.object_path(path), ok=(200, 404))
+        if response.status_code == 404:
+            raise self.not_found(path)
+        return response.headers
+
+    def manifest(self, path: str) -> list[dict[str, Any]]:
+        """The segments of an SLO (``path`` may be ``/container/object`` of another container)."""
+        target = path if path.startswith("/") else self.object_path(path)
+        return self.request("GET", target, params={"multipart-manifest": "get"}).json()
+
+    def listing(self, container: str, prefix: str = "", marker: str | None = None,
+                page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Swift's own listing entries (``name``, ``bytes``, ``hash``, ``slo_etag``...), paged.
+
+        The container ``""`` lists the account's containers.
+        """
         params = {"format": "json", "prefix": prefix, "limit": page_size}
         if marker:
             params["marker"] = marker
@@ -471,11 +492,11 @@ class SwiftDriver(StorageDriver):
             params["marker"] = page[-1]["name"]
 
     def segment_listing(self, path: str) -> Iterator[dict[str, Any]]:
-        return self._listing(self.segments_container, f"{path}/", None, 1000)
+        return self.listing(self.segments_container, f"{path}/")
 
     def list(self, prefix: str = "", marker: str | None = None,
              page_size: int = 1000) -> Iterator[ObjectInfo]:
-        for item in self._listing(self.container, prefix, marker, page_size):
+        for item in self.listing(self.container, prefix, marker, page_size):
             yield ObjectInfo(item["name"], item["bytes"], item.get("hash"), item.get("last_modified"))
 
     def reader(self, path: str, offset: int = 0):
@@ -508,52 +529,92 @@ class SwiftDriver(StorageDriver):
 # -- s3 --------------------------------------------------------------------------------------
 
 class _S3Writer(Writer):
-    """A multipart upload; the parts S3 holds for it are the resume point (ListParts)."""
+    """A multipart upload; the parts S3 holds for it are the resume point (ListParts).
+
+    Parts go up on ``uploads_in_flight`` threads while the next part is filled, so memory stays
+    at (``uploads_in_flight`` + 1) parts.
+    """
 
     def __init__(self, driver: "S3Driver", path: str, resume: bool, part_size: int,
-                 extra: dict[str, Any]):
+                 uploads_in_flight: int, extra: dict[str, Any]):
         self._driver = driver
         self._client = driver.client
         self._path = path
-        self._part_size = part_size
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
+        self._in_flight: list[tuple[dict[str, Any], Future]] = []
         self.upload_id = driver.pending_upload(path) if resume else None
         if self.upload_id:
-            self._parts = driver.uploaded_parts(path, self.upload_id)
+            self._parts = _contiguous(driver.uploaded_parts(path, self.upload_id))
+            if self._parts:  # go on as the upload began
+                part_size = self._parts[0]["Size"]
         else:
             self.upload_id = self._client.create_multipart_upload(
                 Bucket=driver.bucket, Key=path, **extra)["UploadId"]
+        self.part_size = part_size
+        self.resumed_parts = list(self._parts)
         self.resumed_bytes = sum(part["Size"] for part in self._parts)
         self.size = self.resumed_bytes
+        self._pool = ThreadPoolExecutor(uploads_in_flight, thread_name_prefix="s3-part")
+        self._limit = uploads_in_flight
 
     def write(self, data: bytes) -> None:
         self._buffer += data
         self.size += len(data)
-        while len(self._buffer) >= self._part_size:
-            self._put_part(bytes(self._buffer[:self._part_size]))
-            del self._buffer[:self._part_size]
+        while len(self._buffer) >= self.part_size:
+            self._put_part(bytes(self._buffer[:self.part_size]))
+            del self._buffer[:self.part_size]
 
     def _put_part(self, data: bytes) -> None:
-        number = len(self._parts) + 1
-        digest = hashlib.md5(data)
-        response = self._client.upload_part(
-            Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id, PartNumber=number,
-            Body=data, ContentMD5=base64.b64encode(digest.digest()).decode())
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"], "Size": len(data)})
+        while len(self._in_flight) >= self._limit:
+            self._settle_oldest()
+        part = {"PartNumber": len(self._parts) + len(self._in_flight) + 1, "Size": len(data),
+                "MD5": hashlib.md5(data).digest()}
+        future = self._pool.submit(
+            self._client.upload_part, Bucket=self._driver.bucket, Key=self._path,
+            UploadId=self.upload_id, PartNumber=part["PartNumber"], Body=data,
+            ContentMD5=base64.b64encode(part["MD5"]).decode())
+        self._in_flight.append((part, future))
+
+    def _settle_oldest(self) -> None:
+        part, future = self._in_flight.pop(0)
+        part["ETag"] = future.result()["ETag"]
+        self._parts.append(part)
+
+    def part_md5s(self) -> list[bytes]:
+        """Every part's binary MD5, in order (S3's multipart ETag is made of them)."""
+        return [part.get("MD5") or bytes.fromhex(part["ETag"].strip('"')) for part in self._parts]
 
     def commit(self) -> None:
-        if self._buffer or not self._parts:
+        if self._buffer or not (self._parts or self._in_flight):
             self._put_part(bytes(self._buffer))
             self._buffer.clear()
+        while self._in_flight:
+            self._settle_oldest()
         self._client.complete_multipart_upload(
             Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id,
             MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
                                        for p in self._parts]})
+        self._pool.shutdown()
 
     def cancel(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
         self._client.abort_multipart_upload(Bucket=self._driver.bucket, Key=self._path,
                                             UploadId=self.upload_id)
+
+    def close(self) -> None:
+        # parts already on their way still land: a later run resumes after them
+        self._pool.shutdown(wait=True)
+
+
+def _contiguous(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parts 1..n without a gap: parallel uploads may have left a later part without an earlier."""
+    kept = []
+    for number, part in enumerate(sorted(parts, key=lambda p: p["PartNumber"]), start=1):
+        if part["PartNumber"] != number:
+            break
+        kept.append(part)
+    return kept
 
 
 class S3Driver(StorageDriver):
@@ -562,18 +623,18 @@ class S3Driver(StorageDriver):
     kind = "s3"
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
-                 region: str = "us-east-1", part_size: int = 8 * 2**20):
+                 region: str = "us-east-1", part_size: int = 8 * 2**20, uploads_in_flight: int = 2,
+                 verify: bool | str = True, pool_size: int = 10):
         if BOTO3_IMPORT_ERROR:
             raise MissingDependencyError("the s3 store needs boto3: pip install boto3",
                                          exception=BOTO3_IMPORT_ERROR)
         self.endpoint = endpoint
         self.bucket = bucket
         self.part_size = part_size
+        self.uploads_in_flight = uploads_in_flight
         self.client = boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-            region_name=region, config=BotoConfig(s3={"addressing_style": "path"},
-                                                  signature_version="s3v4",
-                                                  retries={"max_attempts": 5, "mode": "standard"}))
+            region_name=region, verify=verify, config=_boto_config(pool_size))
 
     def url_prefix(self) -> str:
         return self.endpoint.rstrip("/") + f"/{self.bucket}/"
@@ -582,7 +643,7 @@ class S3Driver(StorageDriver):
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=path)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _code(err) in ("404", "NoSuchKey", "NotFound"):
                 raise self.not_found(path) from None
             raise
         return ObjectInfo(path, head["ContentLength"], head.get("ETag", "").strip('"') or None,
@@ -608,10 +669,9 @@ class S3Driver(StorageDriver):
         try:
             return self.client.get_object(Bucket=self.bucket, Key=path, **ranged)["Body"]
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code")
-            if code in ("404", "NoSuchKey"):
+            if _code(err) in ("404", "NoSuchKey"):
                 raise self.not_found(path) from None
-            if code == "InvalidRange" and self.stat(path).size == offset:
+            if _code(err) == "InvalidRange" and self.stat(path).size == offset:
                 return io.BytesIO(b"")  # at the end: nothing left to read
             raise
 
@@ -633,12 +693,88 @@ class S3Driver(StorageDriver):
                 return parts
             marker = page["NextPartNumberMarker"]
 
-    def writer(self, path: str, resume: bool = False, **extra) -> Writer:
-        return _S3Writer(self, path, resume, self.part_size, extra)
+    def writer(self, path: str, resume: bool = False, part_size: int | None = None, **extra) -> Writer:
+        """``extra`` goes to CreateMultipartUpload: Metadata, ContentType and the like."""
+        return _S3Writer(self, path, resume, part_size or self.part_size, self.uploads_in_flight, extra)
+
+    def put(self, path: str, data: bytes, **extra) -> str:
+        """One small object in one request; S3 checks it against its MD5. Returns its ETag."""
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        return self.client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5,
+                                      **extra)["ETag"].strip('"')
+
+    def replace_metadata(self, path: str, **extra) -> None:
+        """Rewrite an object's metadata (a copy onto itself; RGW copies no data for it)."""
+        self.client.copy_object(Bucket=self.bucket, Key=path, CopySource={"Bucket": self.bucket, "Key": path},
+                                MetadataDirective="REPLACE", **extra)
+
+    def ensure_bucket(self) -> bool:
+        """Create the bucket if it is missing; True if it was created."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as err:
+            if _code(err) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        self.client.create_bucket(Bucket=self.bucket)
+        return True
+
+    def bucket_exists(self) -> bool:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as err:
+            if _code(err) in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise
+        return True
 
     def delete(self, path: str) -> None:
         self.stat(path)  # S3 deletes a missing key without complaint
         self.client.delete_object(Bucket=self.bucket, Key=path)
+
+
+def _boto_config(pool_size: int):
+    settings = {"s3": {"addressing_style": "path",
+                       # Content-MD5 guards every body; no second SHA-256 pass over it over http
+                       "payload_signing_enabled": False},
+                "signature_version": "s3v4", "max_pool_connections": pool_size,
+                "retries": {"max_attempts": 5, "mode": "standard"}}
+    try:  # botocore >= 1.36 adds its own CRC32 to every body unless told otherwise
+        return BotoConfig(**settings, request_checksum_calculation="when_required",
+                          response_checksum_validation="when_required")
+    except TypeError:
+        return BotoConfig(**settings)
+
+
+def _code(err: "ClientError") -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+_S3_FIXES = {
+    "InvalidAccessKeyId": "the endpoint does not know this access key: check s3_access_key",
+    "SignatureDoesNotMatch": "the secret key does not match the access key: check s3_secret_key",
+    "AccessDenied": "these S3 credentials may not do this: check the user's caps or the bucket's policy",
+    "InvalidBucketName": "S3 refuses the bucket name: set another in bucket_names",
+    "BucketAlreadyExists": "another account owns this bucket name: set another in bucket_names",
+    "TooManyBuckets": "the S3 user's bucket quota is reached: raise max-buckets for it",
+    "QuotaExceeded": "the S3 user's or bucket's quota is reached: raise it",
+}
+
+
+def translate_s3_error(err: Exception, endpoint: str = "") -> StoreOpsError | None:
+    """A one-line error naming what to fix, for an error botocore raised; None for others."""
+    if BOTO3_IMPORT_ERROR:
+        return None
+    if isinstance(err, EndpointConnectionError):
+        return StoreOpsError(f"s3: cannot reach {endpoint or 'the endpoint'} ({err}); check s3_endpoint_url")
+    if isinstance(err, ClientError):
+        code = _code(err)
+        operation = getattr(err, "operation_name", "request")
+        fix = _S3_FIXES.get(code, "see the S3 endpoint's log for the request")
+        return StoreOpsError(f"s3: {operation} failed with {code or 'an error'}: {fix}", s3_error=code)
+    if isinstance(err, BotoCoreError):
+        return StoreOpsError(f"s3: {err}")
+    return None
 
 
 # -- locations -------------------------------------------------------------------------------

@@ -1,0 +1,329 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure decisions of a Swift-to-S3 object migration: no network here.
+
+Which bucket a container goes to, how large the parts are, which Swift headers S3 can keep
+(and which it cannot), whether an object is already migrated, and the checks that prove the
+bytes read are the bytes Swift promised (whole-object ETag, or every segment's ETag).
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import math
+import re
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Iterable, Mapping
+
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+    InvalidInputError,
+    StoreOpsError,
+)
+
+MIB = 2**20
+MIN_PART = 5 * MIB  # S3's smallest part but the last
+MAX_PART = 5 * 2**30
+MAX_PARTS = 10000
+
+# What a migrated object carries, so later runs and audits can verify it without Swift.
+SOURCE_ETAG = "storeops-source-etag"
+SOURCE_MODIFIED = "storeops-source-last-modified"
+SOURCE_KIND = "storeops-source-kind"
+MD5 = "storeops-md5"
+RECORD_KEYS = (SOURCE_ETAG, SOURCE_MODIFIED, SOURCE_KIND, MD5)
+
+PLAIN, SLO, DLO = "plain", "slo", "dlo"
+EMPTY_MD5 = hashlib.md5(b"").hexdigest()
+SEGMENT_SUFFIXES = ("_segments", "+segments")  # python-swiftclient's and older tools' habits
+
+# Swift headers with an S3 counterpart, and the boto3 argument each becomes.
+_SYSTEM_HEADERS = {
+    "content-type": "ContentType",
+    "content-encoding": "ContentEncoding",
+    "content-disposition": "ContentDisposition",
+    "content-language": "ContentLanguage",
+    "cache-control": "CacheControl",
+}
+# Swift headers S3 has no place for: reported, never silently dropped.
+_UNSUPPORTED_HEADERS = ("x-delete-at", "x-robots-tag", "x-symlink-target", "x-symlink-target-account")
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class SourceMismatchError(StoreOpsError):
+    """The bytes read from Swift are not what Swift promised for them."""
+
+
+class ResumeMismatchError(StoreOpsError):
+    """An unfinished upload found for the key does not hold this source's bytes."""
+
+
+# -- naming and sizing --------------------------------------------------------------------------
+
+def is_segment_container(name: str) -> bool:
+    return name.endswith(SEGMENT_SUFFIXES)
+
+
+def bucket_problem(name: str) -> str | None:
+    """Why ``name`` is not a bucket name S3 accepts, or None."""
+    if not _BUCKET_NAME.match(name):
+        return "3 to 63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit"
+    if ".." in name or ".-" in name or "-." in name:
+        return "no two dots in a row and no dot next to a hyphen"
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return None
+    return "not an IP address"
+
+
+def bucket_for(container: str, names: Mapping[str, str], template: str) -> str:
+    """The bucket a container migrates to: its entry in ``names``, else ``template``."""
+    try:
+        bucket = names[container] if container in names else template.format(container=container)
+    except (KeyError, IndexError, ValueError) as err:
+        raise InvalidInputError(f"bucket_name_template {template!r} is not a format string with "
+                                f"only {{container}} in it ({err})") from None
+    problem = bucket_problem(bucket)
+    if problem:
+        raise InvalidInputError(
+            f"container {container!r} maps to bucket {bucket!r}, which S3 refuses ({problem}); "
+            f"name its bucket in bucket_names, e.g. {{{container!r}: 'my-bucket'}}")
+    return bucket
+
+
+def part_size_for(size: int, preferred: int) -> int:
+    """``preferred``, grown to a whole MiB if ``size`` would need more than 10,000 parts."""
+    needed = math.ceil(size / MAX_PARTS / MIB) * MIB
+    chosen = max(preferred, needed, MIN_PART)
+    if chosen > MAX_PART:
+        raise InvalidInputError(f"an object of {size} bytes does not fit in {MAX_PARTS} parts of at most 5 GiB")
+    return chosen
+
+
+# -- metadata -------------------------------------------------------------------------------------
+
+def _wire_text(value: str) -> str:
+    # HTTP clients hand header bytes over as latin-1; Swift clients send UTF-8
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _s3_header_value(value: str) -> str:
+    """S3 metadata travels in headers: non-ASCII text goes RFC 2047-encoded, as AWS advises."""
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode()).decode() + "?="
+
+
+@dataclass
+class SourceObject:
+    """One Swift object as its GET or HEAD describes it."""
+
+    name: str
+    size: int
+    etag: str
+    last_modified: str
+    kind: str = PLAIN
+    manifest: str | None = None  # a DLO's ``container/prefix``
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_headers(cls, name: str, headers: Mapping[str, str]) -> "SourceObject":
+        lowered = {key.lower(): value for key, value in headers.items()}
+        if lowered.get("x-static-large-object", "").lower() == "true":
+            kind = SLO
+        elif "x-object-manifest" in lowered:
+            kind = DLO
+        else:
+            kind = PLAIN
+        return cls(name, int(lowered.get("content-length", 0)), lowered.get("etag", "").strip('"'),
+                   lowered.get("last-modified", ""), kind, lowered.get("x-object-manifest"), lowered)
+
+    def target_fields(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The S3 arguments (Metadata, ContentType, ...) for this object, and what S3 cannot hold."""
+        metadata: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        unsupported: dict[str, str] = {}
+        for key, value in self.headers.items():
+            if key.startswith("x-object-meta-"):
+                name = key[len("x-object-meta-"):]
+                if name in RECORD_KEYS:
+                    unsupported[key] = "its name is the one this module records the source under"
+                else:
+                    metadata[name] = _s3_header_value(_wire_text(value))
+            elif key in _SYSTEM_HEADERS:
+                fields[_SYSTEM_HEADERS[key]] = _s3_header_value(_wire_text(value))
+            elif key == "expires":
+                try:
+                    fields["Expires"] = parsedate_to_datetime(value)
+                except (TypeError, ValueError):
+                    unsupported[key] = value
+            elif key in _UNSUPPORTED_HEADERS:
+                unsupported[key] = value
+        metadata.update({SOURCE_ETAG: self.etag, SOURCE_MODIFIED: self.last_modified,
+                         SOURCE_KIND: self.kind})
+        fields["Metadata"] = metadata
+        return fields, unsupported
+
+
+def listing_promise(item: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(source ETag, size) a container listing promises, or None when only a HEAD can tell.
+
+    A listing shows an SLO's assembled ETag (``slo_etag``) and size, but a DLO as its empty
+    manifest: an empty object may be a DLO.
+    """
+    if "slo_etag" in item:
+        return item["slo_etag"].strip('"'), item["bytes"]
+    if item["bytes"] == 0 and item["hash"] == EMPTY_MD5:
+        return None
+    return item["hash"], item["bytes"]
+
+
+def already_migrated(etag: str, size: int, target_size: int | None,
+                     target_metadata: Mapping[str, str] | None) -> bool:
+    """The target holds this source version, verified (its MD5 is recorded), so nothing to read."""
+    if target_size is None or target_metadata is None:
+        return False
+    return (target_size == size and target_metadata.get(SOURCE_ETAG) == etag
+            and bool(target_metadata.get(MD5)))
+
+
+# -- checks while copying -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    size: int
+    etag: str
+    byte_range: str | None = None  # an SLO segment may be a range of an object: its ETag is the whole's
+    nested: bool = False  # an SLO entry that is itself an SLO
+
+
+def slo_etag(segments: Iterable[Segment]) -> str:
+    """The ETag Swift gives an SLO: the MD5 of its segments' ETags (a range adds ``:range;``)."""
+    digest = hashlib.md5()
+    for segment in segments:
+        digest.update((f"{segment.etag}:{segment.byte_range};" if segment.byte_range
+                       else segment.etag).encode())
+    return digest.hexdigest()
+
+
+def dlo_etag(segments: Iterable[Segment]) -> str:
+    """The ETag Swift gives a DLO: the MD5 of its segments' ETags, in listing order."""
+    return hashlib.md5("".join(segment.etag for segment in segments).encode()).hexdigest()
+
+
+class StreamCheck:
+    """Fed the assembled stream in order; proves it is what the source promised.
+
+    A plain object's promise is its ETag (the MD5 of its bytes); a manifest's is every segment's
+    ETag, checked at each segment boundary so a bad segment stops the copy where it starts. The
+    whole stream's MD5 is computed either way and recorded on the target.
+    """
+
+    def __init__(self, source: SourceObject, segments: list[Segment] | None = None,
+                 manifest_etag: str | None = None):
+        """``manifest_etag``: the ETag the manifest's entries make (``slo_etag``, ``dlo_etag``)."""
+        self.source = source
+        self.segments = segments or []
+        self.manifest_etag = manifest_etag
+        self.whole = hashlib.md5()
+        self.read = 0
+        self.unverified = [s.name for s in self.segments if s.byte_range]
+        self._index = 0
+        self._segment_md5 = hashlib.md5()
+        self._segment_left = self.segments[0].size if self.segments else 0
+
+    def feed(self, data: bytes) -> None:
+        self.whole.update(data)
+        self.read += len(data)
+        if self.read > self.source.size:
+            raise SourceMismatchError(f"{self.source.name}: Swift sent more than the {self.source.size} "
+                                      "bytes it announced")
+        view = memoryview(data)
+        while self.segments and view:
+            if self._index >= len(self.segments):
+                raise SourceMismatchError(f"{self.source.name}: more bytes than its segments hold")
+            taken = view[:self._segment_left]
+            self._segment_md5.update(taken)
+            self._segment_left -= len(taken)
+            view = view[len(taken):]
+            if self._segment_left == 0:
+                self._end_segment()
+
+    def _end_segment(self) -> None:
+        segment = self.segments[self._index]
+        got = self._segment_md5.hexdigest()
+        if not segment.byte_range and got != segment.etag:
+            raise SourceMismatchError(
+                f"{self.source.name}: segment {segment.name} reads with MD5 {got}, but its manifest "
+                f"says {segment.etag}: the segment was changed or damaged after the manifest was made")
+        self._index += 1
+        self._segment_md5 = hashlib.md5()
+        if self._index < len(self.segments):
+            self._segment_left = self.segments[self._index].size
+            if self._segment_left == 0:
+                self._end_segment()
+
+    def finish(self) -> str:
+        """The whole stream's MD5, once every promise is checked."""
+        name = self.source.name
+        if self.read != self.source.size:
+            raise SourceMismatchError(f"{name}: read {self.read} bytes, Swift announced {self.source.size}")
+        md5 = self.whole.hexdigest()
+        if self.source.kind == PLAIN and md5 != self.source.etag:
+            raise SourceMismatchError(f"{name}: the bytes read have MD5 {md5}, Swift's ETag is "
+                                      f"{self.source.etag}: the object is damaged in Swift")
+        if self.source.kind != PLAIN:
+            if self._index != len(self.segments):
+                raise SourceMismatchError(f"{name}: ended in segment {self._index + 1} of {len(self.segments)}")
+            if self.manifest_etag != self.source.etag:
+                raise SourceMismatchError(
+                    f"{name}: its segments' ETags make {self.manifest_etag}, the manifest's ETag is "
+                    f"{self.source.etag}: the manifest changed while it was read; run again")
+        return md5
+
+
+def multipart_etag(part_md5s: Iterable[bytes]) -> str:
+    """S3's ETag of a multipart object: the MD5 of its parts' binary MD5s, a dash, the count."""
+    digests = list(part_md5s)
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+
+class ResumeCheck:
+    """The parts an earlier run uploaded, checked against the source bytes read again.
+
+    Resuming re-reads (never re-sends) the bytes those parts hold: proof they are this source's
+    bytes, and the whole-object MD5 needs them anyway.
+    """
+
+    def __init__(self, key: str, parts: list[dict[str, Any]]):
+        self.key = key
+        self.parts = parts
+        self.size = sum(part["Size"] for part in parts)
+        self._index = 0
+        self._md5 = hashlib.md5()
+        self._left = parts[0]["Size"] if parts else 0
+
+    def feed(self, data: memoryview) -> None:
+        while data:
+            taken = data[:self._left]
+            self._md5.update(taken)
+            self._left -= len(taken)
+            data = data[len(taken):]
+            if self._left == 0:
+                part = self.parts[self._index]
+                if self._md5.hexdigest() != part["ETag"].strip('"'):
+                    raise ResumeMismatchError(f"{self.key}: uploaded part {part['PartNumber']} does not "
+                                              "hold the source's bytes; starting that object afresh")
+                self._index += 1
+                self._md5 = hashlib.md5()
+                self._left = self.parts[self._index]["Size"] if self._index < len(self.parts) else 0

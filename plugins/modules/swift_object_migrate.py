@@ -1,0 +1,387 @@
+#!/usr/bin/python
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: swift_object_migrate
+short_description: Copy Swift containers' objects into S3 buckets (Ceph RGW), verified and resumable
+version_added: 0.1.0
+description:
+  - Copies the objects of one, several or all containers of a Swift account into S3 buckets,
+    typically on Ceph's RADOS Gateway. A bucket that does not exist yet is created.
+  - Objects stream through with bounded memory; objects larger than a part go up as multipart
+    uploads with C(Content-MD5) on every part, and at most 10,000 parts.
+  - Static and dynamic large objects (SLO, DLO) are copied as the whole object a client reads.
+    While copying, every segment's MD5 is checked against the ETag its manifest promises, and a
+    plain object's MD5 against its ETag. A copy whose bytes do not match is aborted and nothing is
+    written. Segment containers (names ending in C(_segments)) are skipped by default.
+  - Each object's C(X-Object-Meta-*) becomes C(x-amz-meta-*), and Content-Type, Content-Encoding,
+    Content-Disposition, Content-Language, Cache-Control and Expires are kept. The source ETag,
+    Last-Modified and kind, and the whole object's MD5, are recorded as C(x-amz-meta-storeops-*),
+    so later runs and audits can verify the copy without Swift. Headers S3 cannot hold (such
+    as C(X-Delete-At)) are reported per object, never dropped silently.
+  - An object whose key holds the same source ETag and size is skipped without reading it. An
+    interrupted multipart upload is resumed from its parts. The bytes those parts hold are read
+    again from Swift and checked, but not sent again.
+  - With O(delete_source), a source object is deleted only after S3 shows its copy with the
+    right size, MD5 and source ETag, and only if the object did not change in Swift meanwhile.
+    An SLO's or DLO's segments go with it.
+author:
+  - storeops.openstack developers (@storeops)
+extends_documentation_fragment:
+  - storeops.openstack.auth
+attributes:
+  check_mode:
+    support: full
+    description: Returns the plan (which objects, how many bytes, into which buckets) and changes nothing.
+  diff_mode:
+    support: none
+    description: The plan in check mode says what would change.
+options:
+  containers:
+    description: The containers to copy, in the account of the credentials' project.
+    type: list
+    elements: str
+  all_containers:
+    description: Copy every container of the account (segment containers aside, see O(include_segment_containers)).
+    type: bool
+  include_segment_containers:
+    description:
+      - With O(all_containers), also copy containers whose names end in C(_segments) or
+        C(+segments) as buckets of their own. Their objects already arrive inside their manifests.
+    type: bool
+    default: false
+  prefix:
+    description: Only objects whose names start with this.
+    type: str
+    default: ""
+  bucket_names:
+    description: The bucket for a container, by container name, when it is not O(bucket_name_template)'s.
+    type: dict
+    default: {}
+  bucket_name_template:
+    description:
+      - The bucket a container goes to, with C({container}) for its name. Every bucket name is
+        checked against S3's rules before anything is copied.
+    type: str
+    default: "{container}"
+  s3_endpoint_url:
+    description: The S3 endpoint, for example C(https://rgw.example.com). Path-style addressing is used.
+    type: str
+    required: true
+  s3_access_key:
+    description: The S3 access key. Taken from E(AWS_ACCESS_KEY_ID) when not given.
+    type: str
+    required: true
+  s3_secret_key:
+    description: The S3 secret key. Taken from E(AWS_SECRET_ACCESS_KEY) when not given.
+    type: str
+    required: true
+  s3_region:
+    description: The region signed for; RGW accepts its zonegroup's name or C(us-east-1).
+    type: str
+    default: us-east-1
+  s3_validate_certs:
+    description: Check the S3 endpoint's TLS certificate.
+    type: bool
+    default: true
+  s3_ca_cert:
+    description: A CA bundle to check the S3 endpoint's certificate with.
+    type: path
+  part_size_mb:
+    description:
+      - Part size of multipart uploads in MiB, at least 5. It grows for objects that would
+        otherwise need more than 10,000 parts. Objects up to one part go in a single request.
+    type: int
+    default: 16
+  uploads_per_object:
+    description: Parts of one object sent at once. Memory per object in flight is this plus one part.
+    type: int
+    default: 2
+  concurrency:
+    description: Objects in flight at once.
+    type: int
+    default: 4
+  delete_source:
+    description: Delete each source object (and its segments) once its copy is verified.
+    type: bool
+    default: false
+  journal_dir:
+    description: Directory for the journal of a run that changes something (JSON Lines, mode 0600).
+    type: path
+    default: ~/.storeops/journals
+  max_details:
+    description: At most this many objects are listed in each list of the result.
+    type: int
+    default: 100
+requirements:
+  - boto3 on the host that runs the module.
+notes:
+  - The Swift account is the one of the credentials' project. The S3 credentials must be
+    allowed to create buckets, or the buckets must exist.
+  - Container metadata and ACLs are not copied; set bucket policies separately.
+seealso:
+  - module: storeops.openstack.glance_store_migrate
+"""
+
+EXAMPLES = r"""
+- name: Plan the copy of two containers (nothing changes)
+  storeops.openstack.swift_object_migrate:
+    cloud: production
+    containers: [backups, artefacts]
+    s3_endpoint_url: https://rgw.example.com
+    s3_access_key: "{{ rgw_access_key }}"
+    s3_secret_key: "{{ rgw_secret_key }}"
+  check_mode: true
+  register: plan
+
+- name: Move every container into RGW, renaming one whose name S3 refuses
+  storeops.openstack.swift_object_migrate:
+    cloud: production
+    all_containers: true
+    bucket_names:
+      Static_Content: static-content
+    s3_endpoint_url: https://rgw.example.com
+    s3_access_key: "{{ rgw_access_key }}"
+    s3_secret_key: "{{ rgw_secret_key }}"
+    concurrency: 8
+    delete_source: true
+"""
+
+RETURN = r"""
+counts:
+  description:
+    - V(objects) seen; V(copied), V(already_done), V(planned) (check mode) and V(failed) by
+      outcome; V(source_deleted); V(unsupported_metadata), the objects with headers S3 cannot hold.
+  returned: always
+  type: dict
+containers:
+  description: Per container, its bucket, whether the bucket was created (or would be), and its counts and bytes.
+  returned: always
+  type: list
+  elements: dict
+skipped_containers:
+  description: Containers left out, with the reason (segment containers).
+  returned: always
+  type: list
+  elements: dict
+bytes_planned:
+  description: Bytes of the objects to copy (check mode) or copied.
+  returned: always
+  type: int
+bytes_sent:
+  description: Bytes sent to S3 by this run (resumed parts not counted).
+  returned: always
+  type: int
+bytes_read:
+  description: Bytes read from Swift by this run.
+  returned: always
+  type: int
+bytes_resumed:
+  description: Bytes already in S3 from an interrupted run, re-read and checked but not sent again.
+  returned: always
+  type: int
+objects:
+  description:
+    - The first O(max_details) objects copied, planned or failed, with kind (plain, slo, dlo),
+      size, MD5, bytes sent and resumed, upload id, reason and fix.
+  returned: always
+  type: list
+  elements: dict
+skipped:
+  description: The first O(max_details) objects skipped as already migrated, with the reason.
+  returned: always
+  type: list
+  elements: dict
+failed:
+  description: The first O(max_details) objects that failed, with the reason and the fix.
+  returned: always
+  type: list
+  elements: dict
+unsupported_metadata:
+  description: The first O(max_details) objects with headers S3 cannot hold, and those headers.
+  returned: always
+  type: list
+  elements: dict
+duration_seconds:
+  description: Wall time of the run.
+  returned: always
+  type: float
+mb_per_second:
+  description: Bytes read from Swift per second, in MB (10^6 bytes).
+  returned: always
+  type: float
+objects_per_second:
+  description: Objects copied or checked per second.
+  returned: always
+  type: float
+journal:
+  description: Path of this run's journal, if it did anything.
+  returned: when a step ran
+  type: str
+"""
+
+import time
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError, StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._journal import JsonlJournal, journal_path
+from ansible_collections.storeops.openstack.plugins.module_utils._object_exec import (
+    ALREADY_DONE,
+    COPIED,
+    FAILED,
+    PLANNED,
+    ObjectEnds,
+    ObjectMigrator,
+    ObjectOptions,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import (
+    MIB,
+    MIN_PART,
+    bucket_for,
+    is_segment_container,
+)
+
+JOURNAL_KIND = "storeops.openstack.swift_object_migrate"
+
+
+class SwiftObjectMigrate(StoreOpsModule):
+    argument_spec = {
+        "containers": {"type": "list", "elements": "str"},
+        "all_containers": {"type": "bool"},
+        "include_segment_containers": {"type": "bool", "default": False},
+        "prefix": {"type": "str", "default": ""},
+        "bucket_names": {"type": "dict", "default": {}},
+        "bucket_name_template": {"type": "str", "default": "{container}"},
+        "s3_endpoint_url": {"type": "str", "required": True},
+        "s3_access_key": {"type": "str", "required": True, "no_log": True,
+                          "fallback": (env_fallback, ["AWS_ACCESS_KEY_ID"])},
+        "s3_secret_key": {"type": "str", "required": True, "no_log": True,
+                          "fallback": (env_fallback, ["AWS_SECRET_ACCESS_KEY"])},
+        "s3_region": {"type": "str", "default": "us-east-1"},
+        "s3_validate_certs": {"type": "bool", "default": True},
+        "s3_ca_cert": {"type": "path"},
+        "part_size_mb": {"type": "int", "default": 16},
+        "uploads_per_object": {"type": "int", "default": 2},
+        "concurrency": {"type": "int", "default": 4},
+        "delete_source": {"type": "bool", "default": False},
+        "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
+        "max_details": {"type": "int", "default": 100},
+    }
+    module_kwargs = {"supports_check_mode": True, "mutually_exclusive": [["containers", "all_containers"]]}
+
+    def run(self):
+        params = self._checked_params()
+        ends = ObjectEnds(self.conn, params["s3_endpoint_url"], params["s3_access_key"],
+                          params["s3_secret_key"], params["s3_region"],
+                          params["s3_ca_cert"] or params["s3_validate_certs"],
+                          params["part_size_mb"] * MIB, params["uploads_per_object"], params["concurrency"])
+        containers, skipped_containers = self._containers(ends)
+        buckets = {c: bucket_for(c, params["bucket_names"], params["bucket_name_template"]) for c in containers}
+        ends.check_s3_access()
+        exists = {bucket: ends.s3(bucket).bucket_exists() for bucket in set(buckets.values())}
+        created = set()
+        if not self.check_mode:
+            created = {bucket for bucket, found in exists.items() if not found and ends.s3(bucket).ensure_bucket()}
+
+        options = ObjectOptions(part_size=params["part_size_mb"] * MIB, concurrency=params["concurrency"],
+                                delete_source=params["delete_source"], prefix=params["prefix"],
+                                dry_run=self.check_mode)
+        journal = JsonlJournal(journal_path(params["journal_dir"], "swift_object_migrate"),
+                               {"journal": JOURNAL_KIND, "version": 1, "endpoint": params["s3_endpoint_url"]})
+        began = time.monotonic()
+        try:
+            outcomes = ObjectMigrator(ends.swift, ends.s3, options, journal).run(
+                [(c, buckets[c], exists[buckets[c]] or buckets[c] in created) for c in containers])
+        finally:
+            journal.close()
+            ends.close()
+        result = self._result(outcomes, containers, buckets, exists, created, skipped_containers,
+                              time.monotonic() - began)
+        if journal.written:
+            result["journal"] = journal.path
+        failed = result["failed"]
+        if failed:
+            raise StoreOpsError(f"{result['counts'][FAILED]} of {result['counts']['objects']} objects failed; "
+                                f"first: {failed[0]['container']}/{failed[0]['name']}: {failed[0]['reason']} "
+                                f"(fix: {failed[0]['fix']})", **result)
+        return result
+
+    def _checked_params(self) -> dict:
+        params = self.params
+        if not params["containers"] and not params["all_containers"]:
+            raise InvalidInputError("name the containers to copy in containers, or set all_containers: true")
+        if params["part_size_mb"] * MIB < MIN_PART:
+            raise InvalidInputError(f"part_size_mb must be at least 5 (S3's smallest part), not {params['part_size_mb']}")
+        for option in ("concurrency", "uploads_per_object", "max_details"):
+            if params[option] < 1:
+                raise InvalidInputError(f"{option} must be at least 1, not {params[option]}")
+        return params
+
+    def _containers(self, ends: ObjectEnds) -> tuple[list[str], list[dict]]:
+        if self.params["containers"]:
+            missing = [c for c in self.params["containers"] if not ends.swift(c).container_exists()]
+            if missing:
+                raise InvalidInputError(f"containers: Swift has no container {', '.join(map(repr, missing))} in "
+                                        f"the account {ends.swift_account()}; check the names and the cloud's project")
+            return list(dict.fromkeys(self.params["containers"])), []
+        chosen, skipped = [], []
+        for name in ends.account_containers():
+            if is_segment_container(name) and not self.params["include_segment_containers"]:
+                skipped.append({"container": name, "reason": "a segment container: its objects are copied "
+                                "inside their manifests (include_segment_containers copies it too)"})
+            else:
+                chosen.append(name)
+        return chosen, skipped
+
+    def _result(self, outcomes, containers, buckets, exists, created, skipped_containers, elapsed) -> dict:
+        cap = self.params["max_details"]
+        counts = {"objects": len(outcomes), COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, FAILED: 0,
+                  "source_deleted": 0, "unsupported_metadata": 0}
+        per_container = {c: {"container": c, "bucket": buckets[c], "objects": 0, COPIED: 0, ALREADY_DONE: 0,
+                             PLANNED: 0, FAILED: 0, "bytes": 0,
+                             "bucket_created": buckets[c] in created or (self.check_mode and not exists[buckets[c]])}
+                         for c in containers}
+        for outcome in outcomes:
+            counts[outcome.outcome] += 1
+            counts["source_deleted"] += outcome.source_deleted
+            counts["unsupported_metadata"] += bool(outcome.unsupported)
+            entry = per_container[outcome.container]
+            entry["objects"] += 1
+            entry[outcome.outcome] += 1
+            entry["bytes"] += outcome.size if outcome.outcome in (COPIED, PLANNED) else 0
+        acted = [o for o in outcomes if o.outcome in (COPIED, PLANNED, FAILED)]
+        skipped = [{**o.detail(), "reason": "already migrated: same source ETag and size"}
+                   for o in outcomes if o.outcome == ALREADY_DONE]
+        read = sum(o.bytes_read for o in outcomes)
+        return {
+            "changed": bool(created or counts[COPIED] or counts["source_deleted"] or counts[PLANNED]
+                            or (self.check_mode and not all(exists.values()))),
+            "counts": counts,
+            "containers": list(per_container.values()),
+            "skipped_containers": skipped_containers,
+            "bytes_planned": sum(o.size for o in outcomes if o.outcome in (COPIED, PLANNED)),
+            "bytes_sent": sum(o.bytes_sent for o in outcomes),
+            "bytes_read": read,
+            "bytes_resumed": sum(o.bytes_resumed for o in outcomes),
+            "objects": [o.detail() for o in acted[:cap]],
+            "skipped": skipped[:cap],
+            "failed": [o.detail() for o in outcomes if o.outcome == FAILED][:cap],
+            "unsupported_metadata": [{"container": o.container, "name": o.name, "headers": o.unsupported}
+                                     for o in outcomes if o.unsupported][:cap],
+            "duration_seconds": round(elapsed, 3),
+            "mb_per_second": round(read / 1e6 / elapsed, 1) if elapsed else 0.0,
+            "objects_per_second": round(len(outcomes) / elapsed, 1) if elapsed else 0.0,
+        }
+
+
+def main():
+    SwiftObjectMigrate()()
+
+
+if __name__ == "__main__":
+    main()

@@ -54,7 +54,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage import
 )
 
 COPIED, ALREADY_DONE, PLANNED, FAILED = "copied", "already_done", "planned", "failed"
-READ_SIZE = 2**20
+READ_SIZE = 2**20  # per read from Swift
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ class Outcome:
         if self.outcome == COPIED:
             detail.update(md5=self.md5, bytes_sent=self.bytes_sent, bytes_resumed=self.bytes_resumed,
                           seconds=round(self.seconds, 3))
-        optional = {"source_deleted": self.source_deleted, "reason": self.reason, "fix": self.fix,
+        optional = {"upload_id": self.upload_id, "source_deleted": self.source_deleted,
+                    "reason": self.reason, "fix": self.fix,
                     "unsupported_metadata": self.unsupported}
         detail.update({key: value for key, value in optional.items() if value})
         return detail
@@ -246,14 +247,15 @@ class ObjectMigrator:
             check = StreamCheck(source, segments, manifest_etag)
             fields, outcome.unsupported = source.target_fields()
             part_size = part_size_for(source.size, self.options.part_size)
+            chunks = _checked_chunks(swift, stream, check)
             if source.size <= part_size:
-                data = _read_all(stream, check)
+                data = b"".join(chunks)
                 fields["Metadata"][MD5] = check.finish()
                 etag = s3.put(name, data, **fields)
                 outcome.bytes_sent = len(data)
                 expected_etag = check.whole.hexdigest()
             else:
-                etag, expected_etag = self._multipart(s3, name, stream, check, source, fields, part_size,
+                etag, expected_etag = self._multipart(s3, name, chunks, check, source, fields, part_size,
                                                       resume, outcome)
         outcome.bytes_read = check.read
         outcome.md5 = check.whole.hexdigest()
@@ -268,7 +270,7 @@ class ObjectMigrator:
                 self._delete_source(swift, name, source.etag, segments if source.kind == DLO else None,
                                     outcome)
 
-    def _multipart(self, s3, name, stream, check, source, fields, part_size, resume, outcome):
+    def _multipart(self, s3, name, chunks, check, source, fields, part_size, resume, outcome):
         if source.kind == PLAIN:
             # completed only if the bytes match Swift's ETag, which is then their MD5
             fields["Metadata"][MD5] = source.etag
@@ -277,11 +279,7 @@ class ObjectMigrator:
         outcome.bytes_resumed = writer.resumed_bytes
         resumed = ResumeCheck(name, writer.resumed_parts)
         try:
-            while True:
-                chunk = stream.read(READ_SIZE)
-                if not chunk:
-                    break
-                check.feed(chunk)
+            for chunk in chunks:
                 view = memoryview(chunk)
                 already = max(0, min(len(chunk), resumed.size - (check.read - len(chunk))))
                 if already:
@@ -352,14 +350,33 @@ class ObjectMigrator:
                              "seconds": round(outcome.seconds, 3)})
 
 
-def _read_all(stream, check: StreamCheck) -> bytes:
-    data = bytearray()
+def _checked_chunks(swift: SwiftDriver, stream, check: StreamCheck) -> Iterator[bytes]:
+    """The source's bytes, each through ``check``; a stream that breaks is explained if it can be."""
     while True:
-        chunk = stream.read(READ_SIZE)
+        try:
+            chunk = stream.read(READ_SIZE)
+        except Exception as err:  # pylint: disable=broad-except
+            raise _broken_stream(swift, check, str(err)) from None
         if not chunk:
-            return bytes(data)
+            if check.read < check.source.size:
+                raise _broken_stream(swift, check, "it ended early")
+            return
         check.feed(chunk)
-        data += chunk
+        yield chunk
+
+
+def _broken_stream(swift: SwiftDriver, check: StreamCheck, how: str) -> StoreOpsError:
+    """Swift cuts a manifest's stream at a segment that no longer matches: name that segment."""
+    segment = check.current_segment
+    if segment is not None:
+        found = swift.request("HEAD", segment.name, ok=(200, 404))
+        now = found.headers.get("Etag", "").strip('"') if found.status_code == 200 else "none (it is gone)"
+        if now != segment.etag and not segment.byte_range:
+            return SourceMismatchError(
+                f"{check.source.name}: segment {segment.name} has ETag {now}, its manifest says "
+                f"{segment.etag}: the segment was changed after the manifest was made")
+    return StoreOpsError(f"{check.source.name}: the Swift stream broke at byte {check.read} of "
+                         f"{check.source.size} ({how})")
 
 
 def _slo_entries(swift: SwiftDriver, path: str) -> list[Segment]:

@@ -242,6 +242,11 @@ class StreamCheck:
         self._segment_md5 = hashlib.md5()
         self._segment_left = self.segments[0].size if self.segments else 0
 
+    @property
+    def current_segment(self) -> Segment | None:
+        """The segment the next byte belongs to."""
+        return self.segments[self._index] if self._index < len(self.segments) else None
+
     def feed(self, data: bytes) -> None:
         self.whole.update(data)
         self.read += len(data)

@@ -190,12 +190,12 @@ objects:
   returned: always
   type: list
   elements: dict
-skipped:
+already_migrated:
   description: The first O(max_details) objects skipped as already migrated, with the reason.
   returned: always
   type: list
   elements: dict
-failed:
+failures:
   description: The first O(max_details) objects that failed, with the reason and the fix.
   returned: always
   type: list
@@ -304,7 +304,7 @@ class SwiftObjectMigrate(StoreOpsModule):
                               time.monotonic() - began)
         if journal.written:
             result["journal"] = journal.path
-        failed = result["failed"]
+        failed = result["failures"]
         if failed:
             raise StoreOpsError(f"{result['counts'][FAILED]} of {result['counts']['objects']} objects failed; "
                                 f"first: {failed[0]['container']}/{failed[0]['name']}: {failed[0]['reason']} "
@@ -369,8 +369,8 @@ class SwiftObjectMigrate(StoreOpsModule):
             "bytes_read": read,
             "bytes_resumed": sum(o.bytes_resumed for o in outcomes),
             "objects": [o.detail() for o in acted[:cap]],
-            "skipped": skipped[:cap],
-            "failed": [o.detail() for o in outcomes if o.outcome == FAILED][:cap],
+            "already_migrated": skipped[:cap],
+            "failures": [o.detail() for o in outcomes if o.outcome == FAILED][:cap],
             "unsupported_metadata": [{"container": o.container, "name": o.name, "headers": o.unsupported}
                                      for o in outcomes if o.unsupported][:cap],
             "duration_seconds": round(elapsed, 3),

@@ -1,0 +1,287 @@
+"""swift_object_migrate from the local cloud's Swift into its Ceph RADOS Gateway, over S3."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import boto3
+import openstack
+import pytest
+from botocore.config import Config
+
+from conftest import REPO
+
+MIB = 2**20
+PART = 5 * MIB  # the part size every run here uses
+
+
+class Swift:
+    """The Swift account of a cloud of clouds.yaml, through its raw API."""
+
+    def __init__(self, cloud_name: str):
+        self.store = openstack.connect(cloud=cloud_name).object_store
+
+    def request(self, method, path, ok=(200, 201, 202, 204), **kwargs):
+        response = self.store.request(path, method, **kwargs)
+        assert response.status_code in ok, (method, path, response.status_code, response.text)
+        return response
+
+    def put(self, container, name, data=b"", headers=None):
+        self.request("PUT", f"/{container}")
+        return self.request("PUT", f"/{container}/{name}", data=data, headers=headers or {})
+
+    def slo(self, container, name, pieces, headers=None):
+        """An SLO of ``pieces`` in ``<container>_segments``; returns the segment paths."""
+        self.request("PUT", f"/{container}")
+        manifest = []
+        for number, piece in enumerate(pieces):
+            path = f"/{container}_segments/{name}/{number:08d}"
+            self.put(f"{container}_segments", f"{name}/{number:08d}", piece)
+            manifest.append({"path": path, "etag": hashlib.md5(piece).hexdigest(), "size_bytes": len(piece)})
+        self.request("PUT", f"/{container}/{name}", params={"multipart-manifest": "put"},
+                     data=json.dumps(manifest), headers=headers or {})
+        return [entry["path"] for entry in manifest]
+
+    def dlo(self, container, name, pieces, headers=None):
+        for number, piece in enumerate(pieces):
+            self.put(f"{container}_segments", f"dlo/{name}/{number:08d}", piece)
+        self.put(container, name, b"", {**(headers or {}),
+                                        "X-Object-Manifest": f"{container}_segments/dlo/{name}/"})
+
+    def names(self, container):
+        response = self.request("GET", f"/{container}", ok=(200, 204, 404), params={"format": "json"})
+        return [item["name"] for item in response.json()] if response.status_code == 200 else []
+
+
+def utf8_header(text: str) -> str:
+    """A header value that goes on the wire as UTF-8 (http.client sends latin-1)."""
+    return text.encode().decode("latin-1")
+
+
+@pytest.fixture(scope="module")
+def s3(cloud):
+    rgw = cloud["ceph"]["rgw"]
+    return boto3.client("s3", endpoint_url=rgw["endpoint"], aws_access_key_id=rgw["s3_access_key"],
+                        aws_secret_access_key=rgw["s3_secret_key"], region_name="us-east-1",
+                        config=Config(s3={"addressing_style": "path"}))
+
+
+@pytest.fixture(scope="module")
+def swift(cloud):
+    return Swift(cloud["admin_cloud"])
+
+
+@pytest.fixture
+def tag():
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def migrate(run_playbook, cloud, tmp_path):
+    rgw = cloud["ceph"]["rgw"]
+
+    def run(**options):
+        options = {"journal_dir": str(tmp_path / "journals"), "s3_endpoint_url": rgw["endpoint"],
+                   "s3_access_key": rgw["s3_access_key"], "s3_secret_key": rgw["s3_secret_key"], **options}
+        return run_playbook("object_migrate.yml", **options)
+    return run
+
+
+def kill_module(name):
+    """SIGKILL every running AnsiballZ wrapper of the module ``name``."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if f"AnsiballZ_{name}".encode() in cmdline.read():
+                    os.kill(int(pid), signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+
+
+def body(s3, bucket, key):
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def keys(s3, bucket):
+    return [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def bucket_exists(s3, bucket):
+    return bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_a_container_moves_with_bytes_metadata_and_manifests_whole(migrate, swift, s3, tag):
+    container = f"objmig-{tag}"
+    small = {f"small/{n:03d}": os.urandom(1000 + n) for n in range(20)}
+    for name, data in small.items():
+        swift.put(container, name, data)
+    swift.put(container, "empty")
+    unicode_name = "naïve/résumé ✓ 日本.txt"
+    swift.put(container, unicode_name, "grüße".encode())
+    swift.put(container, "described", b"<h1>hi</h1>", {
+        "Content-Type": "text/html", "Content-Encoding": "identity",
+        "Content-Disposition": 'attachment; filename="hi.html"', "X-Object-Meta-Owner": "ops",
+        "X-Object-Meta-Colour": utf8_header("grün"), "X-Delete-At": "4102444800"})
+    slo_pieces = [os.urandom(4 * MIB + 1), os.urandom(4 * MIB), os.urandom(3 * MIB)]  # 11 MiB: 3 parts
+    swift.slo(container, "big-slo", slo_pieces, {"Content-Type": "application/x-tar",
+                                                  "X-Object-Meta-Kind": "backup"})
+    dlo_pieces = [os.urandom(3 * MIB) for _ in range(3)]  # 9 MiB: 2 parts
+    swift.dlo(container, "big-dlo", dlo_pieces, {"Content-Type": "application/gzip"})
+    expected = {**small, "empty": b"", unicode_name: "grüße".encode(), "described": b"<h1>hi</h1>",
+                "big-slo": b"".join(slo_pieces), "big-dlo": b"".join(dlo_pieces)}
+
+    plan = migrate(containers=[container], check=True).results["result"]
+    assert plan["changed"] is True and not plan.get("failures"), plan
+    assert plan["counts"]["planned"] == len(expected)
+    assert plan["bytes_planned"] == sum(map(len, expected.values()))
+    assert plan["containers"][0]["bucket_created"] is True
+    assert not bucket_exists(s3, container)  # check mode created nothing
+
+    result = migrate(containers=[container]).results["result"]
+    assert result["changed"] is True and not result.get("failures"), result
+    assert result["counts"]["copied"] == len(expected) and result["counts"]["failed"] == 0
+    assert result["bytes_read"] == sum(map(len, expected.values()))
+    assert result["containers"] == [{"container": container, "bucket": container, "bucket_created": True,
+                                     "objects": len(expected), "copied": len(expected), "already_done": 0,
+                                     "planned": 0, "failed": 0, "bytes": sum(map(len, expected.values()))}]
+    assert sorted(keys(s3, container)) == sorted(expected)  # segment objects are not copied on their own
+    for name, data in expected.items():
+        assert body(s3, container, name) == data, name
+    kinds = {o["name"]: o["kind"] for o in result["objects"]}
+    assert kinds["big-slo"] == "slo" and kinds["big-dlo"] == "dlo" and kinds["empty"] == "plain"
+
+    described = s3.head_object(Bucket=container, Key="described")
+    assert described["ContentType"] == "text/html"
+    assert described["ContentEncoding"] == "identity"
+    assert described["ContentDisposition"] == 'attachment; filename="hi.html"'
+    metadata = described["Metadata"]
+    assert metadata["owner"] == "ops" and metadata["colour"] == "=?UTF-8?B?Z3LDvG4=?="
+    assert metadata["storeops-md5"] == hashlib.md5(b"<h1>hi</h1>").hexdigest()
+    assert metadata["storeops-source-etag"] == metadata["storeops-md5"]
+    assert metadata["storeops-source-last-modified"].endswith("GMT")
+    assert result["unsupported_metadata"] == [{"container": container, "name": "described",
+                                               "headers": {"x-delete-at": "4102444800"}}]
+    big = s3.head_object(Bucket=container, Key="big-slo")
+    assert big["ContentType"] == "application/x-tar" and big["Metadata"]["kind"] == "backup"
+    assert big["Metadata"]["storeops-md5"] == hashlib.md5(expected["big-slo"]).hexdigest()
+    assert big["Metadata"]["storeops-source-kind"] == "slo"
+    assert big["ETag"].strip('"').endswith("-3")  # multipart, 5 MiB parts
+    assert s3.head_object(Bucket=container, Key="big-dlo")["Metadata"]["storeops-md5"] == \
+        hashlib.md5(expected["big-dlo"]).hexdigest()
+    assert sorted(swift.names(container)) == sorted(expected)  # delete_source is off
+
+    again = migrate(containers=[container]).results["result"]
+    assert again["changed"] is False, again
+    assert again["counts"]["already_done"] == len(expected) and again["bytes_read"] == 0
+    assert again["already_migrated"][0]["reason"] == "already migrated: same source ETag and size"
+
+
+def test_delete_source_removes_verified_objects_with_their_segments(migrate, swift, s3, tag):
+    container = f"objdel-{tag}"
+    swift.put(container, "plain", b"keep me safe")
+    swift.slo(container, "slo", [os.urandom(3 * MIB), os.urandom(3 * MIB)])
+    swift.dlo(container, "dlo", [os.urandom(3 * MIB), os.urandom(3 * MIB)])
+
+    result = migrate(containers=[container], delete_source=True).results["result"]
+    assert result["counts"]["copied"] == 3 and result["counts"]["source_deleted"] == 3, result
+    assert swift.names(container) == [] and swift.names(f"{container}_segments") == []
+    assert body(s3, container, "plain") == b"keep me safe"
+
+    again = migrate(containers=[container], delete_source=True).results["result"]
+    assert again["changed"] is False and again["counts"]["objects"] == 0
+
+
+def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(playbook_command, migrate, swift, s3, cloud,
+                                                                    tag, tmp_path):
+    container = f"objkill-{tag}"
+    data = os.urandom(96 * MIB)
+    swift.put(container, "large", data)
+    rgw = cloud["ceph"]["rgw"]
+    argv, env = playbook_command("object_migrate.yml", containers=[container], s3_endpoint_url=rgw["endpoint"],
+                                 s3_access_key=rgw["s3_access_key"], s3_secret_key=rgw["s3_secret_key"],
+                                 part_size_mb=5, uploads_per_object=1, out=str(tmp_path / "out.json"))
+    proc = subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True,  # pylint: disable=consider-using-with
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    upload_id, parts = None, []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(parts) < 4:
+        time.sleep(0.05)
+        if bucket_exists(s3, container):
+            uploads = s3.list_multipart_uploads(Bucket=container).get("Uploads", [])
+            if uploads:
+                upload_id = uploads[0]["UploadId"]
+                parts = s3.list_parts(Bucket=container, Key="large", UploadId=upload_id).get("Parts", [])
+    os.killpg(proc.pid, signal.SIGKILL)
+    kill_module("swift_object_migrate")  # ansible runs the module in a session of its own
+    proc.wait()
+    assert upload_id and len(parts) >= 4, "the run was not caught in the middle of the object"
+    assert "large" not in keys(s3, container)  # nothing visible before the upload completes
+    held = s3.list_parts(Bucket=container, Key="large", UploadId=upload_id)["Parts"]
+
+    result = migrate(containers=[container], uploads_per_object=1).results["result"]
+    assert result["counts"]["copied"] == 1, result
+    copied = result["objects"][0]
+    assert copied["upload_id"] == upload_id  # the same multipart upload, not a new one
+    assert copied["bytes_resumed"] == sum(part["Size"] for part in held) >= 4 * PART
+    assert copied["bytes_sent"] == len(data) - copied["bytes_resumed"]
+    assert body(s3, container, "large") == data
+    assert s3.list_multipart_uploads(Bucket=container).get("Uploads", []) == []
+
+
+def test_a_corrupted_segment_is_refused_and_nothing_is_written(migrate, swift, s3, tag):
+    container = f"objbad-{tag}"
+    pieces = [os.urandom(3 * MIB), os.urandom(3 * MIB), os.urandom(3 * MIB)]
+    segments = swift.slo(container, "broken", pieces)
+    swift.request("PUT", segments[1], data=os.urandom(3 * MIB))  # same size, other bytes
+
+    run = migrate(containers=[container], delete_source=True)
+    result = run.results["result"]
+    assert result["failed"] is True and result["counts"]["failed"] == 1, result
+    failure = result["failures"][0]
+    assert failure["name"] == "broken"
+    assert segments[1] in failure["reason"] and "manifest" in failure["reason"]
+    assert "repair or re-upload" in failure["fix"]
+    assert "broken" not in keys(s3, container)
+    assert s3.list_multipart_uploads(Bucket=container).get("Uploads", []) == []  # aborted, not left
+    assert swift.names(container) == ["broken"]  # the source is kept
+
+
+def test_all_containers_skips_segment_containers(migrate, cloud, tag):
+    member = Swift(cloud["member_cloud"])
+    member.slo(f"acct-{tag}", "obj", [os.urandom(1000)])
+    result = migrate(cloud_name=cloud["member_cloud"], all_containers=True, check=True).results["result"]
+    assert not result.get("failures"), result
+    planned = {entry["container"] for entry in result["containers"]}
+    assert f"acct-{tag}" in planned and f"acct-{tag}_segments" not in planned
+    assert {"container": f"acct-{tag}_segments"} in [{"container": e["container"]}
+                                                      for e in result["skipped_containers"]]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"containers": ["objmig-no-such-container"]},
+     "containers: Swift has no container 'objmig-no-such-container' in the account AUTH_"),
+    ({"containers": ["{existing}"], "s3_secret_key": "wrong-secret"},
+     "s3: ListBuckets failed with SignatureDoesNotMatch: the secret key does not match the access key: "
+     "check s3_secret_key"),
+    ({"containers": ["{existing}"], "s3_access_key": "NOSUCHKEY"},
+     "check s3_access_key"),
+    ({"containers": ["{existing}"], "bucket_names": {"{existing}": "Bad_Bucket"}},
+     "maps to bucket 'Bad_Bucket', which S3 refuses"),
+    ({"containers": ["{existing}"], "part_size_mb": 1}, "part_size_mb must be at least 5"),
+    ({}, "name the containers to copy in containers, or set all_containers: true"),
+])
+def test_bad_input_is_one_clean_line_and_changes_nothing(migrate, swift, s3, cloud, tag, options, message):
+    existing = f"objin-{tag}"
+    swift.put(existing, "x", b"x")
+    options = json.loads(json.dumps(options).replace("{existing}", existing))
+    run = migrate(**options)
+    result = run.results["result"]
+    assert result["failed"] is True
+    assert message in result["msg"] and "\n" not in result["msg"] and "Traceback" not in run.output
+    assert not bucket_exists(s3, existing) and not bucket_exists(s3, "bad-bucket")
+    assert cloud["ceph"]["rgw"]["s3_secret_key"] not in run.output + json.dumps(result)

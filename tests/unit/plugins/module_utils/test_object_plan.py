@@ -1,0 +1,232 @@
+"""The pure decisions of swift_object_migrate: names, sizes, metadata, and the stream checks."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import (
+    DLO,
+    MD5,
+    MIB,
+    PLAIN,
+    SLO,
+    SOURCE_ETAG,
+    ResumeCheck,
+    ResumeMismatchError,
+    Segment,
+    SourceMismatchError,
+    SourceObject,
+    StreamCheck,
+    already_migrated,
+    bucket_for,
+    bucket_problem,
+    dlo_etag,
+    is_segment_container,
+    listing_promise,
+    multipart_etag,
+    part_size_for,
+    slo_etag,
+)
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["backups", "a.b-c", "abc", "x" * 63])
+def test_bucket_names_s3_accepts(name):
+    assert bucket_problem(name) is None
+
+
+@pytest.mark.parametrize("name", ["Backups", "a_b", "ab", "x" * 64, "-ab", "ab-", "a..b", "a.-b",
+                                  "192.168.1.1", "glance images"])
+def test_bucket_names_s3_refuses(name):
+    assert bucket_problem(name)
+
+
+def test_bucket_for_uses_the_map_then_the_template():
+    names = {"Static_Content": "static-content"}
+    assert bucket_for("Static_Content", names, "{container}") == "static-content"
+    assert bucket_for("logs", names, "old-{container}") == "old-logs"
+
+
+def test_a_bad_bucket_name_names_the_container_and_the_option():
+    with pytest.raises(InvalidInputError, match=r"container 'My_Stuff' maps to bucket 'My_Stuff'.*bucket_names"):
+        bucket_for("My_Stuff", {}, "{container}")
+    with pytest.raises(InvalidInputError, match="bucket_name_template"):
+        bucket_for("logs", {}, "{project}-{container}")
+
+
+def test_segment_containers_by_name():
+    assert is_segment_container("backups_segments")
+    assert is_segment_container("backups+segments")
+    assert not is_segment_container("segments")
+
+
+@pytest.mark.parametrize("size, preferred, expected", [
+    (0, 16 * MIB, 16 * MIB),
+    (100 * MIB, 1 * MIB, 5 * MIB),                 # never under S3's smallest part
+    (10000 * 16 * MIB, 16 * MIB, 16 * MIB),        # exactly 10,000 parts
+    (10000 * 16 * MIB + 1, 16 * MIB, 17 * MIB),    # one byte more: the parts grow by a whole MiB
+    (5 * 2**40, 16 * MIB, 525 * MIB),              # the largest S3 object
+])
+def test_part_size_keeps_under_ten_thousand_parts(size, preferred, expected):
+    chosen = part_size_for(size, preferred)
+    assert chosen == expected
+    assert -(-size // chosen) <= 10000
+
+
+def test_part_size_refuses_what_cannot_fit():
+    with pytest.raises(InvalidInputError):
+        part_size_for(10000 * 5 * 2**30 + 1, 16 * MIB)
+
+
+def swift_headers(**extra):
+    # as requests hands them over: UTF-8 bytes decoded as latin-1
+    headers = {"Content-Length": "5", "Etag": md5(b"hello"), "Last-Modified": "Sat, 21 Nov 2026 10:00:00 GMT",
+               "Content-Type": "text/plain", "X-Object-Meta-Colour": "grün".encode().decode("latin-1"),
+               "X-Object-Meta-Owner": "ops", "Content-Disposition": "attachment",
+               "X-Delete-At": "4000000000", "X-Trans-Id": "tx1", "Expires": "Sun, 22 Nov 2026 10:00:00 GMT"}
+    headers.update(extra)
+    return headers
+
+
+def test_metadata_maps_to_s3_and_reports_what_it_cannot_hold():
+    source = SourceObject.from_headers("a", swift_headers())
+    fields, unsupported = source.target_fields()
+    assert fields["ContentType"] == "text/plain"
+    assert fields["ContentDisposition"] == "attachment"
+    assert fields["Expires"].year == 2026
+    assert fields["Metadata"]["owner"] == "ops"
+    assert fields["Metadata"]["colour"] == "=?UTF-8?B?Z3LDvG4=?="  # RFC 2047: S3 metadata is ASCII
+    assert fields["Metadata"][SOURCE_ETAG] == md5(b"hello")
+    assert unsupported == {"x-delete-at": "4000000000"}
+    assert "x-trans-id" not in str(fields)
+
+
+def test_a_user_key_named_like_the_record_is_reported_not_overwritten():
+    source = SourceObject.from_headers("a", swift_headers(**{"X-Object-Meta-Storeops-Md5": "forged"}))
+    fields, unsupported = source.target_fields()
+    assert "x-object-meta-storeops-md5" in unsupported
+    assert MD5 not in fields["Metadata"]
+
+
+def test_kinds_from_headers():
+    slo = SourceObject.from_headers("a", {"X-Static-Large-Object": "True", "Etag": '"abc"', "Content-Length": "9"})
+    dlo = SourceObject.from_headers("b", {"X-Object-Manifest": "c_segments/b/", "Etag": '"def"'})
+    assert (slo.kind, slo.etag, slo.size) == (SLO, "abc", 9)
+    assert (dlo.kind, dlo.manifest) == (DLO, "c_segments/b/")
+
+
+def test_listing_promises():
+    assert listing_promise({"name": "a", "bytes": 5, "hash": "h"}) == ("h", 5)
+    assert listing_promise({"name": "a", "bytes": 9, "hash": "manifest", "slo_etag": '"s"'}) == ("s", 9)
+    assert listing_promise({"name": "a", "bytes": 0, "hash": md5(b"")}) is None  # maybe a DLO
+
+
+def test_already_migrated_needs_size_etag_and_recorded_md5():
+    recorded = {SOURCE_ETAG: "e", MD5: "m"}
+    assert already_migrated("e", 5, 5, recorded)
+    assert not already_migrated("e", 5, 6, recorded)
+    assert not already_migrated("other", 5, 5, recorded)
+    assert not already_migrated("e", 5, 5, {SOURCE_ETAG: "e"})  # copied but never verified
+    assert not already_migrated("e", 5, None, None)
+
+
+def feed(check, data, step):
+    for start in range(0, len(data), step):
+        check.feed(data[start:start + step])
+    return check.finish()
+
+
+def test_a_plain_object_checks_its_etag():
+    data = os.urandom(10000)
+    source = SourceObject("p", len(data), md5(data), "", PLAIN)
+    assert feed(StreamCheck(source), data, 999) == md5(data)
+    damaged = data[:-1] + b"!"
+    with pytest.raises(SourceMismatchError, match="damaged in Swift"):
+        feed(StreamCheck(source), damaged, 999)
+
+
+def slo(pieces):
+    segments = [Segment(f"/c_segments/s/{i}", len(p), md5(p)) for i, p in enumerate(pieces)]
+    source = SourceObject("s", sum(map(len, pieces)), slo_etag(segments), "", SLO)
+    return source, segments
+
+
+@pytest.mark.parametrize("step", [1, 7, 1000, 10**6])
+def test_a_manifest_checks_every_segment_whatever_the_chunking(step):
+    pieces = [os.urandom(300), b"", os.urandom(1), os.urandom(4096)]
+    source, segments = slo(pieces)
+    assert feed(StreamCheck(source, segments, slo_etag(segments)), b"".join(pieces), step) == md5(b"".join(pieces))
+
+
+def test_a_damaged_segment_stops_the_stream_at_that_segment():
+    pieces = [os.urandom(300), os.urandom(300), os.urandom(300)]
+    source, segments = slo(pieces)
+    check = StreamCheck(source, segments, slo_etag(segments))
+    check.feed(pieces[0])
+    with pytest.raises(SourceMismatchError, match=r"segment /c_segments/s/1 reads with MD5"):
+        check.feed(b"x" * 300)
+
+
+def test_a_short_stream_and_a_long_one_are_refused():
+    pieces = [os.urandom(300), os.urandom(300)]
+    source, segments = slo(pieces)
+    check = StreamCheck(source, segments, slo_etag(segments))
+    check.feed(pieces[0])
+    with pytest.raises(SourceMismatchError, match="read 300 bytes"):
+        check.finish()
+    with pytest.raises(SourceMismatchError, match="more than"):
+        StreamCheck(source, segments, slo_etag(segments)).feed(b"".join(pieces) + b"!")
+
+
+def test_a_manifest_whose_entries_do_not_make_its_etag_is_refused():
+    pieces = [os.urandom(300)]
+    source, segments = slo(pieces)
+    with pytest.raises(SourceMismatchError, match="manifest changed"):
+        feed(StreamCheck(source, segments, "0" * 32), pieces[0], 100)
+
+
+def test_ranged_segments_are_noted_as_unverified():
+    segments = [Segment("/c/whole", 100, md5(b"z" * 1000), "0-99")]
+    source = SourceObject("r", 100, slo_etag(segments), "", SLO)
+    check = StreamCheck(source, segments, slo_etag(segments))
+    feed(check, b"z" * 100, 10)
+    assert check.unverified == ["/c/whole"]
+
+
+def test_etags_swift_gives_manifests():
+    segments = [Segment("a", 1, md5(b"a")), Segment("b", 1, md5(b"b"))]
+    joined = hashlib.md5((md5(b"a") + md5(b"b")).encode()).hexdigest()
+    assert slo_etag(segments) == joined == dlo_etag(segments)
+    assert slo_etag([Segment("a", 1, md5(b"a"), "0-0")]) == hashlib.md5(f"{md5(b'a')}:0-0;".encode()).hexdigest()
+
+
+def test_multipart_etag():
+    parts = [b"a" * 10, b"b" * 3]
+    digests = [hashlib.md5(p).digest() for p in parts]
+    assert multipart_etag(digests) == hashlib.md5(b"".join(digests)).hexdigest() + "-2"
+
+
+def uploaded(parts):
+    return [{"PartNumber": n, "Size": len(p), "ETag": f'"{md5(p)}"'} for n, p in enumerate(parts, 1)]
+
+
+@pytest.mark.parametrize("step", [1, 3, 5, 100])
+def test_resumed_parts_are_checked_against_the_bytes_read_again(step):
+    parts = [b"a" * 5, b"b" * 5]
+    check = ResumeCheck("k", uploaded(parts))
+    assert check.size == 10
+    data = memoryview(b"".join(parts))
+    for start in range(0, len(data), step):
+        check.feed(data[start:start + step])
+
+
+def test_a_resumed_part_from_other_bytes_is_refused():
+    check = ResumeCheck("k", uploaded([b"a" * 5, b"b" * 5]))
+    with pytest.raises(ResumeMismatchError, match="part 2"):
+        check.feed(memoryview(b"a" * 5 + b"c" * 5))

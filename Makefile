@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed
 # pytest exits 5 when a selection collects no test: say so instead of failing silently
 PYTEST = $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload bench-migrate
+.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload bench-migrate bench-objects rclone
 
 $(VENV_STAMP): requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ integration: $(VENV_STAMP) cloud
 	$(PYTEST) tests/integration
 
 # benchmarks print ratios against the peer measured in the same run
-bench: bench-backfill bench-upload bench-migrate
+bench: bench-backfill bench-upload bench-migrate bench-objects rclone
 
 bench-backfill: $(VENV_STAMP) cloud collection
 	$(BIN)/python bench/backfill.py
@@ -63,6 +63,12 @@ bench-upload: $(VENV_STAMP) cloud collection
 
 bench-migrate: $(VENV_STAMP) cloud collection
 	$(BIN)/python bench/migrate.py
+
+bench-objects: $(VENV_STAMP) cloud collection rclone
+	$(BIN)/python bench/objects.py
+
+rclone:
+	@command -v rclone >/dev/null || $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q rclone
 
 clean:
 	rm -rf $(BUILD)

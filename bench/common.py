@@ -19,19 +19,35 @@ def facts() -> dict:
     return json.loads((state / "data" / "cloud.json").read_text())
 
 
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak RSS so far (VmHWM): unlike wait4's, it starts at its exec, not at the fork."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MiB) and stdout of one child process."""
-    with tempfile.TemporaryFile("w+") as out:
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+        proc = subprocess.Popen(argv, stdout=out, stderr=err,  # pylint: disable=consider-using-with
                                 env={**os.environ, **(env or {})})
-        _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, peak_rss_mib(proc.pid))
+            time.sleep(0.02)
         seconds = time.monotonic() - started
         out.seek(0)
+        err.seek(0)
         text = out.read()
-    if status != 0 and not text.startswith("{"):
-        raise SystemExit(f"{argv[0]} failed: {text[-500:]}")
-    return seconds, usage.ru_maxrss / 1024, text
+        if proc.returncode != 0 and not text.startswith("{"):
+            raise SystemExit(f"{argv[0]} failed: {(text + err.read())[-800:]}")
+    return seconds, peak, text
 
 
 def run_module(collections: Path, module: str, args: dict) -> tuple[float, float, dict]:

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
-    CloudConnectionError,
-    InvalidInputError,
     StorageNotFoundError,
     StoreOpsError,
 )
@@ -39,6 +37,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_plan im
     SourceMismatchError,
     SourceObject,
     StreamCheck,
+    aligned_part_sizes,
     already_migrated,
     dlo_etag,
     listing_promise,
@@ -48,6 +47,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_plan im
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._storage import (
+    PartLayout,
     S3Driver,
     SwiftDriver,
     translate_s3_error,
@@ -244,9 +244,10 @@ class ObjectMigrator:
             source = SourceObject.from_headers(name, stream.headers)
             outcome.kind, outcome.size = source.kind, source.size
             segments, manifest_etag = self._segments(swift, source)
-            check = StreamCheck(source, segments, manifest_etag)
-            fields, outcome.unsupported = source.target_fields()
             part_size = part_size_for(source.size, self.options.part_size)
+            layout = PartLayout(part_size, aligned_part_sizes(segments, part_size) if source.size > part_size else None)
+            check = StreamCheck(source, segments, manifest_etag, hashed_elsewhere=bool(layout.sizes))
+            fields, outcome.unsupported = source.target_fields()
             chunks = _checked_chunks(swift, stream, check)
             if source.size <= part_size:
                 data = b"".join(chunks)
@@ -255,8 +256,7 @@ class ObjectMigrator:
                 outcome.bytes_sent = len(data)
                 expected_etag = check.whole.hexdigest()
             else:
-                etag, expected_etag = self._multipart(s3, name, chunks, check, source, fields, part_size,
-                                                      resume, outcome)
+                etag, expected_etag = self._multipart(s3, name, chunks, check, fields, layout, resume, outcome)
         outcome.bytes_read = check.read
         outcome.md5 = check.whole.hexdigest()
         self._verify(s3, name, source, outcome.md5, etag, expected_etag)
@@ -270,15 +270,21 @@ class ObjectMigrator:
                 self._delete_source(swift, name, source.etag, segments if source.kind == DLO else None,
                                     outcome)
 
-    def _multipart(self, s3, name, chunks, check, source, fields, part_size, resume, outcome):
+    @staticmethod
+    def _multipart(s3, name, chunks, check, fields, layout, resume, outcome):
+        source = check.source
         if source.kind == PLAIN:
             # completed only if the bytes match Swift's ETag, which is then their MD5
             fields["Metadata"][MD5] = source.etag
-        writer = s3.writer(name, resume=resume, part_size=part_size, **fields)
+        if layout.sizes:  # one part per segment: the part's MD5 checks the segment
+            layout.on_part = check.segment_hashed
+        writer = s3.writer(name, resume=resume, layout=layout, **fields)
         outcome.upload_id = writer.upload_id
         outcome.bytes_resumed = writer.resumed_bytes
         resumed = ResumeCheck(name, writer.resumed_parts)
         try:
+            if layout.sizes:
+                _resumed_segments(check, layout.sizes, writer.resumed_parts)
             for chunk in chunks:
                 view = memoryview(chunk)
                 already = max(0, min(len(chunk), resumed.size - (check.read - len(chunk))))
@@ -348,6 +354,16 @@ class ObjectMigrator:
                              "step": step, "size": outcome.size, "md5": outcome.md5,
                              "upload_id": outcome.upload_id, "reason": outcome.reason,
                              "seconds": round(outcome.seconds, 3)})
+
+
+def _resumed_segments(check: StreamCheck, sizes: list[int], parts: list[dict[str, Any]]) -> None:
+    """The parts an upload holds are its first segments: their ETags (MD5s) must be theirs."""
+    for index, part in enumerate(parts):
+        etag = part["ETag"].strip('"')
+        if index >= len(sizes) or part["Size"] != sizes[index] or etag != check.segments[index].etag:
+            raise ResumeMismatchError(f"{check.source.name}: the unfinished upload's part {index + 1} is "
+                                      "not its segment; starting that object afresh")
+        check.segment_hashed(index, bytes.fromhex(etag))
 
 
 def _checked_chunks(swift: SwiftDriver, stream, check: StreamCheck) -> Iterator[bytes]:

@@ -531,45 +531,62 @@ class SwiftDriver(StorageDriver):
 class _S3Writer(Writer):
     """A multipart upload; the parts S3 holds for it are the resume point (ListParts).
 
-    Parts go up on ``uploads_in_flight`` threads while the next part is filled, so memory stays
-    at (``uploads_in_flight`` + 1) parts.
+    Parts go up on ``uploads_in_flight`` threads while the next part is filled; the parts in
+    flight hold at most ``uploads_in_flight`` x ``layout.size`` bytes (or one longer part).
     """
 
-    def __init__(self, driver: "S3Driver", path: str, resume: bool, part_size: int,
+    def __init__(self, driver: "S3Driver", path: str, resume: bool, layout: "PartLayout",
                  uploads_in_flight: int, extra: dict[str, Any]):
         self._driver = driver
         self._client = driver.client
         self._path = path
-        self._buffer = bytearray()
+        self._chunks: list[Any] = []
+        self._buffered = 0
         self._parts: list[dict[str, Any]] = []
         self._in_flight: list[tuple[dict[str, Any], Future]] = []
+        self._layout = layout
         self.upload_id = driver.pending_upload(path) if resume else None
         if self.upload_id:
             self._parts = _contiguous(driver.uploaded_parts(path, self.upload_id))
-            if self._parts:  # go on as the upload began
-                part_size = self._parts[0]["Size"]
+            if self._parts and not layout.sizes:  # go on as the upload began
+                layout.size = self._parts[0]["Size"]
         else:
             self.upload_id = self._client.create_multipart_upload(
                 Bucket=driver.bucket, Key=path, **extra)["UploadId"]
-        self.part_size = part_size
         self.resumed_parts = list(self._parts)
         self.resumed_bytes = sum(part["Size"] for part in self._parts)
         self.size = self.resumed_bytes
         self._pool = ThreadPoolExecutor(uploads_in_flight, thread_name_prefix="s3-part")
         self._limit = uploads_in_flight
 
-    def write(self, data: bytes) -> None:
-        self._buffer += data
+    def _next_part_size(self) -> int:
+        return self._layout.part(len(self._parts) + len(self._in_flight))
+
+    def write(self, data) -> None:
+        data = memoryview(data)
         self.size += len(data)
-        while len(self._buffer) >= self.part_size:
-            self._put_part(bytes(self._buffer[:self.part_size]))
-            del self._buffer[:self.part_size]
+        while data:
+            taken = data[:self._next_part_size() - self._buffered]
+            self._chunks.append(taken)
+            self._buffered += len(taken)
+            data = data[len(taken):]
+            if self._buffered == self._next_part_size():
+                self._cut()
+
+    def _cut(self) -> None:
+        part = b"".join(self._chunks)  # the part's one copy
+        self._chunks, self._buffered = [], 0
+        self._put_part(part)
 
     def _put_part(self, data: bytes) -> None:
-        while len(self._in_flight) >= self._limit:
+        # memory, not a count, bounds what is in flight: parts of a layout may be longer
+        budget = self._limit * self._layout.size
+        while self._in_flight and sum(p["Size"] for p, _f in self._in_flight) + len(data) > budget:
             self._settle_oldest()
-        part = {"PartNumber": len(self._parts) + len(self._in_flight) + 1, "Size": len(data),
-                "MD5": hashlib.md5(data).digest()}
+        index = len(self._parts) + len(self._in_flight)
+        part = {"PartNumber": index + 1, "Size": len(data), "MD5": hashlib.md5(data).digest()}
+        if self._layout.on_part:
+            self._layout.on_part(index, part["MD5"])
         future = self._pool.submit(
             self._client.upload_part, Bucket=self._driver.bucket, Key=self._path,
             UploadId=self.upload_id, PartNumber=part["PartNumber"], Body=data,
@@ -586,9 +603,8 @@ class _S3Writer(Writer):
         return [part.get("MD5") or bytes.fromhex(part["ETag"].strip('"')) for part in self._parts]
 
     def commit(self) -> None:
-        if self._buffer or not (self._parts or self._in_flight):
-            self._put_part(bytes(self._buffer))
-            self._buffer.clear()
+        if self._buffered or not (self._parts or self._in_flight):
+            self._cut()
         while self._in_flight:
             self._settle_oldest()
         self._client.complete_multipart_upload(
@@ -605,6 +621,18 @@ class _S3Writer(Writer):
     def close(self) -> None:
         # parts already on their way still land: a later run resumes after them
         self._pool.shutdown(wait=True)
+
+
+@dataclass
+class PartLayout:
+    """How an upload is cut: ``size`` each, or ``sizes`` one by one (then ``size`` after them)."""
+
+    size: int
+    sizes: list[int] | None = None
+    on_part: Any = None  # called with (index, md5 digest) before each part goes up
+
+    def part(self, index: int) -> int:
+        return self.sizes[index] if self.sizes and index < len(self.sizes) else self.size
 
 
 def _contiguous(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -693,9 +721,10 @@ class S3Driver(StorageDriver):
                 return parts
             marker = page["NextPartNumberMarker"]
 
-    def writer(self, path: str, resume: bool = False, part_size: int | None = None, **extra) -> Writer:
+    def writer(self, path: str, resume: bool = False, layout: PartLayout | None = None, **extra) -> Writer:
         """``extra`` goes to CreateMultipartUpload: Metadata, ContentType and the like."""
-        return _S3Writer(self, path, resume, part_size or self.part_size, self.uploads_in_flight, extra)
+        return _S3Writer(self, path, resume, layout or PartLayout(self.part_size), self.uploads_in_flight,
+                         extra)
 
     def put(self, path: str, data: bytes, **extra) -> str:
         """One small object in one request; S3 checks it against its MD5. Returns its ETag."""

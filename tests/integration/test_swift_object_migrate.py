@@ -71,6 +71,20 @@ def s3(cloud):
                         config=Config(s3={"addressing_style": "path"}))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def buckets_removed_afterwards(s3):
+    """The local OSD keeps its data in RAM: this module's buckets go when it is done."""
+    yield
+    for bucket in s3.list_buckets()["Buckets"]:
+        if bucket["Name"].startswith(("objmig-", "objdel-", "objkill-", "objbad-")):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+                for item in page.get("Contents", []):
+                    s3.delete_object(Bucket=bucket["Name"], Key=item["Key"])
+            for upload in s3.list_multipart_uploads(Bucket=bucket["Name"]).get("Uploads", []):
+                s3.abort_multipart_upload(Bucket=bucket["Name"], Key=upload["Key"], UploadId=upload["UploadId"])
+            s3.delete_bucket(Bucket=bucket["Name"])
+
+
 @pytest.fixture(scope="module")
 def swift(cloud):
     return Swift(cloud["admin_cloud"])
@@ -196,11 +210,17 @@ def test_delete_source_removes_verified_objects_with_their_segments(migrate, swi
     assert again["changed"] is False and again["counts"]["objects"] == 0
 
 
+@pytest.mark.parametrize("kind", ["plain", "slo"])  # an SLO of 6 MiB segments goes up one part per segment
 def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(playbook_command, migrate, swift, s3, cloud,
-                                                                    tag, tmp_path):
+                                                                    tag, tmp_path, kind):
     container = f"objkill-{tag}"
-    data = os.urandom(96 * MIB)
-    swift.put(container, "large", data)
+    if kind == "plain":
+        data = os.urandom(96 * MIB)
+        swift.put(container, "large", data)
+    else:
+        pieces = [os.urandom(6 * MIB) for _ in range(16)]
+        swift.slo(container, "large", pieces)
+        data = b"".join(pieces)
     rgw = cloud["ceph"]["rgw"]
     argv, env = playbook_command("object_migrate.yml", containers=[container], s3_endpoint_url=rgw["endpoint"],
                                  s3_access_key=rgw["s3_access_key"], s3_secret_key=rgw["s3_secret_key"],
@@ -228,16 +248,19 @@ def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(playbook_comm
     copied = result["objects"][0]
     assert copied["upload_id"] == upload_id  # the same multipart upload, not a new one
     assert copied["bytes_resumed"] == sum(part["Size"] for part in held) >= 4 * PART
+    if kind == "slo":
+        assert {part["Size"] for part in held} == {6 * MIB}  # the parts are the segments
     assert copied["bytes_sent"] == len(data) - copied["bytes_resumed"]
     assert body(s3, container, "large") == data
     assert s3.list_multipart_uploads(Bucket=container).get("Uploads", []) == []
 
 
-def test_a_corrupted_segment_is_refused_and_nothing_is_written(migrate, swift, s3, tag):
+@pytest.mark.parametrize("segment_mib", [3, 6])  # 6 MiB segments are the upload's parts
+def test_a_corrupted_segment_is_refused_and_nothing_is_written(migrate, swift, s3, tag, segment_mib):
     container = f"objbad-{tag}"
-    pieces = [os.urandom(3 * MIB), os.urandom(3 * MIB), os.urandom(3 * MIB)]
+    pieces = [os.urandom(segment_mib * MIB) for _ in range(3)]
     segments = swift.slo(container, "broken", pieces)
-    swift.request("PUT", segments[1], data=os.urandom(3 * MIB))  # same size, other bytes
+    swift.request("PUT", segments[1], data=os.urandom(segment_mib * MIB))  # same size, other bytes
 
     run = migrate(containers=[container], delete_source=True)
     result = run.results["result"]

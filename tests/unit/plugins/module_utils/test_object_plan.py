@@ -20,6 +20,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_plan im
     SourceMismatchError,
     SourceObject,
     StreamCheck,
+    aligned_part_sizes,
     already_migrated,
     bucket_for,
     bucket_problem,
@@ -230,3 +231,34 @@ def test_a_resumed_part_from_other_bytes_is_refused():
     check = ResumeCheck("k", uploaded([b"a" * 5, b"b" * 5]))
     with pytest.raises(ResumeMismatchError, match="part 2"):
         check.feed(memoryview(b"a" * 5 + b"c" * 5))
+
+
+def segs(*sizes_mib):
+    return [Segment(f"s{i}", int(size * MIB), "e") for i, size in enumerate(sizes_mib)]
+
+
+def test_segments_become_parts_only_when_s3_and_memory_allow():
+    assert aligned_part_sizes(segs(6, 6, 1), 16 * MIB) == [6 * MIB, 6 * MIB, 1 * MIB]
+    assert aligned_part_sizes(segs(64, 64), 16 * MIB) == [64 * MIB, 64 * MIB]
+    assert aligned_part_sizes(segs(4, 6), 16 * MIB) is None      # a part but the last under 5 MiB
+    assert aligned_part_sizes(segs(65, 6), 16 * MIB) is None     # longer than 4 parts: held in memory
+    assert aligned_part_sizes(segs(6, 0, 6), 16 * MIB) is None   # S3 has no empty part
+    assert aligned_part_sizes([Segment("r", 6 * MIB, "e", "0-10")], 16 * MIB) is None
+    assert aligned_part_sizes(None, 16 * MIB) is None
+
+
+def test_segments_hashed_by_the_upload_are_checked_without_hashing_the_stream_again():
+    pieces = [os.urandom(300), os.urandom(200)]
+    source, segments = slo(pieces)
+    check = StreamCheck(source, segments, slo_etag(segments), hashed_elsewhere=True)
+    check.feed(b"".join(pieces))
+    check.segment_hashed(0, hashlib.md5(pieces[0]).digest())
+    check.segment_hashed(1, hashlib.md5(pieces[1]).digest())
+    assert check.finish() == md5(b"".join(pieces))
+    other = StreamCheck(source, segments, slo_etag(segments), hashed_elsewhere=True)
+    with pytest.raises(SourceMismatchError, match="segment /c_segments/s/0"):
+        other.segment_hashed(0, hashlib.md5(b"other").digest())
+    unhashed = StreamCheck(source, segments, slo_etag(segments), hashed_elsewhere=True)
+    unhashed.feed(b"".join(pieces))
+    with pytest.raises(SourceMismatchError, match="ended in segment 1 of 2"):
+        unhashed.finish()

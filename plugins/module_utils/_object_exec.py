@@ -162,7 +162,6 @@ class ObjectMigrator:
         self._s3_for = s3_for
         self.options = options
         self._journal = journal
-        self._lock = threading.Lock()
 
     # -- walking ------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
@@ -221,6 +221,41 @@ def dlo_etag(segments: Iterable[Segment]) -> str:
     return hashlib.md5("".join(segment.etag for segment in segments).encode()).hexdigest()
 
 
+class _PieceHashes:
+    """MD5s of consecutive pieces of a stream, of the sizes given: ``done(index, md5)`` ends each."""
+
+    def __init__(self, sizes: list[int], done: Callable[[int, str], None]):
+        self._sizes = sizes
+        self._done = done
+        self.index = 0
+        self._md5 = hashlib.md5()
+        self._left = 0
+        self._start_piece()
+
+    def _start_piece(self) -> None:
+        while self.index < len(self._sizes):
+            self._left = self._sizes[self.index]
+            if self._left:
+                return
+            self._done(self.index, EMPTY_MD5)  # an empty piece ends where it starts
+            self.index += 1
+
+    def feed(self, data) -> int:
+        """Hash ``data`` into its pieces; returns how many bytes were beyond the last piece."""
+        view = memoryview(data)
+        while view and self.index < len(self._sizes):
+            taken = view[:self._left]
+            self._md5.update(taken)
+            self._left -= len(taken)
+            view = view[len(taken):]
+            if self._left == 0:
+                self._done(self.index, self._md5.hexdigest())
+                self.index += 1
+                self._md5 = hashlib.md5()
+                self._start_piece()
+        return len(view)
+
+
 class StreamCheck:
     """Fed the assembled stream in order; proves it is what the source promised.
 
@@ -239,18 +274,17 @@ class StreamCheck:
         self.source = source
         self.segments = segments or []
         self.manifest_etag = manifest_etag
-        self._hashed_elsewhere = hashed_elsewhere
         self.whole = hashlib.md5()
         self.read = 0
         self.unverified = [s.name for s in self.segments if s.byte_range]
-        self._index = 0
-        self._segment_md5 = hashlib.md5()
-        self._segment_left = self.segments[0].size if self.segments else 0
+        self._checked = 0
+        self._pieces = None if hashed_elsewhere or not self.segments else _PieceHashes(
+            [s.size for s in self.segments], self._segment_done)
 
     @property
     def current_segment(self) -> Segment | None:
         """The segment the next byte belongs to."""
-        return self.segments[self._index] if self._index < len(self.segments) else None
+        return self.segments[self._checked] if self._checked < len(self.segments) else None
 
     def feed(self, data: bytes) -> None:
         self.whole.update(data)
@@ -258,34 +292,20 @@ class StreamCheck:
         if self.read > self.source.size:
             raise SourceMismatchError(f"{self.source.name}: Swift sent more than the {self.source.size} "
                                       "bytes it announced")
-        view = memoryview(data)
-        while self.segments and view and not self._hashed_elsewhere:
-            if self._index >= len(self.segments):
-                raise SourceMismatchError(f"{self.source.name}: more bytes than its segments hold")
-            taken = view[:self._segment_left]
-            self._segment_md5.update(taken)
-            self._segment_left -= len(taken)
-            view = view[len(taken):]
-            if self._segment_left == 0:
-                self._end_segment(self._segment_md5.hexdigest())
+        if self._pieces and self._pieces.feed(data):
+            raise SourceMismatchError(f"{self.source.name}: more bytes than its segments hold")
 
     def segment_hashed(self, index: int, digest: bytes) -> None:
         """Segment ``index`` was read whole and hashed to ``digest``."""
-        self._index = index
-        self._end_segment(digest.hex())
+        self._segment_done(index, digest.hex())
 
-    def _end_segment(self, got: str) -> None:
-        segment = self.segments[self._index]
+    def _segment_done(self, index: int, got: str) -> None:
+        segment = self.segments[index]
         if not segment.byte_range and got != segment.etag:
             raise SourceMismatchError(
                 f"{self.source.name}: segment {segment.name} reads with MD5 {got}, but its manifest "
                 f"says {segment.etag}: the segment was changed or damaged after the manifest was made")
-        self._index += 1
-        self._segment_md5 = hashlib.md5()
-        if self._index < len(self.segments) and not self._hashed_elsewhere:
-            self._segment_left = self.segments[self._index].size
-            if self._segment_left == 0:
-                self._end_segment(self._segment_md5.hexdigest())
+        self._checked = index + 1
 
     def finish(self) -> str:
         """The whole stream's MD5, once every promise is checked."""
@@ -297,8 +317,8 @@ class StreamCheck:
             raise SourceMismatchError(f"{name}: the bytes read have MD5 {md5}, Swift's ETag is "
                                       f"{self.source.etag}: the object is damaged in Swift")
         if self.source.kind != PLAIN:
-            if self._index != len(self.segments):
-                raise SourceMismatchError(f"{name}: ended in segment {self._index + 1} of {len(self.segments)}")
+            if self._checked != len(self.segments):
+                raise SourceMismatchError(f"{name}: ended in segment {self._checked + 1} of {len(self.segments)}")
             if self.manifest_etag != self.source.etag:
                 raise SourceMismatchError(
                     f"{name}: its segments' ETags make {self.manifest_etag}, the manifest's ETag is "
@@ -342,21 +362,13 @@ class ResumeCheck:
         self.key = key
         self.parts = parts
         self.size = sum(part["Size"] for part in parts)
-        self._index = 0
-        self._md5 = hashlib.md5()
-        self._left = parts[0]["Size"] if parts else 0
+        self._pieces = _PieceHashes([part["Size"] for part in parts], self._part_done)
 
     def feed(self, data: memoryview) -> None:
-        while data:
-            taken = data[:self._left]
-            self._md5.update(taken)
-            self._left -= len(taken)
-            data = data[len(taken):]
-            if self._left == 0:
-                part = self.parts[self._index]
-                if self._md5.hexdigest() != part["ETag"].strip('"'):
-                    raise ResumeMismatchError(f"{self.key}: uploaded part {part['PartNumber']} does not "
-                                              "hold the source's bytes; starting that object afresh")
-                self._index += 1
-                self._md5 = hashlib.md5()
-                self._left = self.parts[self._index]["Size"] if self._index < len(self.parts) else 0
+        self._pieces.feed(data)
+
+    def _part_done(self, index: int, got: str) -> None:
+        part = self.parts[index]
+        if got != part["ETag"].strip('"'):
+            raise ResumeMismatchError(f"{self.key}: uploaded part {part['PartNumber']} does not "
+                                      "hold the source's bytes; starting that object afresh")

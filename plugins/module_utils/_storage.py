@@ -671,7 +671,7 @@ class S3Driver(StorageDriver):
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=path)
         except ClientError as err:
-            if _code(err) in ("404", "NoSuchKey", "NotFound"):
+            if _code(err) in _NOT_FOUND:
                 raise self.not_found(path) from None
             raise
         return ObjectInfo(path, head["ContentLength"], head.get("ETag", "").strip('"') or None,
@@ -697,7 +697,7 @@ class S3Driver(StorageDriver):
         try:
             return self.client.get_object(Bucket=self.bucket, Key=path, **ranged)["Body"]
         except ClientError as err:
-            if _code(err) in ("404", "NoSuchKey"):
+            if _code(err) in _NOT_FOUND:
                 raise self.not_found(path) from None
             if _code(err) == "InvalidRange" and self.stat(path).size == offset:
                 return io.BytesIO(b"")  # at the end: nothing left to read
@@ -726,36 +726,27 @@ class S3Driver(StorageDriver):
         return _S3Writer(self, path, resume, layout or PartLayout(self.part_size), self.uploads_in_flight,
                          extra)
 
-    def put(self, path: str, data: bytes, **extra) -> str:
-        """One small object in one request; S3 checks it against its MD5. Returns its ETag."""
+    def put(self, path: str, data: bytes, **extra) -> None:
+        """One small object in one request; S3 checks it against its MD5."""
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        return self.client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5,
-                                      **extra)["ETag"].strip('"')
+        self.client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5, **extra)
 
     def replace_metadata(self, path: str, **extra) -> None:
-        """Rewrite an object's metadata (a copy onto itself; RGW copies no data for it)."""
+        """Rewrite an object's metadata: a copy onto itself (RGW copies no data: 0.05 s for 256 MiB)."""
         self.client.copy_object(Bucket=self.bucket, Key=path, CopySource={"Bucket": self.bucket, "Key": path},
                                 MetadataDirective="REPLACE", **extra)
-
-    def ensure_bucket(self) -> bool:
-        """Create the bucket if it is missing; True if it was created."""
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-            return False
-        except ClientError as err:
-            if _code(err) not in ("404", "NoSuchBucket", "NotFound"):
-                raise
-        self.client.create_bucket(Bucket=self.bucket)
-        return True
 
     def bucket_exists(self) -> bool:
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as err:
-            if _code(err) in ("404", "NoSuchBucket", "NotFound"):
+            if _code(err) in _NOT_FOUND:
                 return False
             raise
         return True
+
+    def create_bucket(self) -> None:
+        self.client.create_bucket(Bucket=self.bucket)
 
     def delete(self, path: str) -> None:
         self.stat(path)  # S3 deletes a missing key without complaint
@@ -775,6 +766,9 @@ def _boto_config(pool_size: int):
         return BotoConfig(**settings)
 
 
+_NOT_FOUND = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+
+
 def _code(err: "ClientError") -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
@@ -785,6 +779,7 @@ _S3_FIXES = {
     "AccessDenied": "these S3 credentials may not do this: check the user's caps or the bucket's policy",
     "InvalidBucketName": "S3 refuses the bucket name: set another in bucket_names",
     "BucketAlreadyExists": "another account owns this bucket name: set another in bucket_names",
+    "403": "the bucket belongs to another S3 user, or these keys may not read it: set another in bucket_names",
     "TooManyBuckets": "the S3 user's bucket quota is reached: raise max-buckets for it",
     "QuotaExceeded": "the S3 user's or bucket's quota is reached: raise it",
 }

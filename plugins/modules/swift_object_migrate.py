@@ -282,11 +282,7 @@ class SwiftObjectMigrate(StoreOpsModule):
                           params["part_size_mb"] * MIB, params["uploads_per_object"], params["concurrency"])
         containers, skipped_containers = self._containers(ends)
         buckets = {c: bucket_for(c, params["bucket_names"], params["bucket_name_template"]) for c in containers}
-        ends.check_s3_access()
-        exists = {bucket: ends.s3(bucket).bucket_exists() for bucket in set(buckets.values())}
-        created = set()
-        if not self.check_mode:
-            created = {bucket for bucket, found in exists.items() if not found and ends.s3(bucket).ensure_bucket()}
+        exists, created = ends.prepare_buckets(set(buckets.values()), create=not self.check_mode)
 
         options = ObjectOptions(part_size=params["part_size_mb"] * MIB, concurrency=params["concurrency"],
                                 delete_source=params["delete_source"], prefix=params["prefix"],

@@ -51,8 +51,14 @@ def parse_ini(text: str) -> Ini:
 
 
 def read_local_file(path: str) -> str:
-    with open(path) as handle:
-        return handle.read()
+    """The file as text; also the files glance-api.conf references, hence the message's wording."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as err:
+        raise InvalidInputError(
+            f"glance_api_conf: {path} is not UTF-8 text ({err.reason} at byte {err.start}); give "
+            "the configuration file Glance itself reads") from None
 
 
 class GlanceApiConf:
@@ -75,6 +81,15 @@ class GlanceApiConf:
     def get_all(self, section: str, key: str) -> list[str]:
         return [part.strip() for value in self.ini.get(section, {}).get(key, [])
                 for part in value.replace("\n", ",").split(",") if part.strip()]
+
+    def _whole_number(self, section: str, key: str, default: str) -> int:
+        value = self.get(section, key, default)
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"glance_api_conf: [{section}] {key} = {value!r} in {self.path} is not a whole "
+                f"number; give the value Glance runs with, or remove the line for {default}") from None
 
     def enabled_backends(self) -> list[tuple[str, str]]:
         backends = []
@@ -125,7 +140,7 @@ class GlanceApiConf:
             return (f"store {store}: multi-tenant swift prefixes depend on each project's "
                     "endpoint; give stores")
         container = self.get(store, "swift_store_container", "glance")
-        seed = int(self.get(store, "swift_store_multiple_containers_seed", "0"))
+        seed = self._whole_number(store, "swift_store_multiple_containers_seed", "0")
         config_file = self.get(store, "swift_store_config_file")
         if not config_file:
             return [swift_credentials_prefix(

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
+
 SOURCES = ("explicit", "config", "api")
 
 # The options every module that needs store url prefixes shares (doc fragment: url_prefix).
@@ -121,8 +123,13 @@ def prefixes_from_api(detailed_stores: list[dict]) -> tuple[list[StorePrefix], l
 
 def prefixes_from_explicit(items: list[dict]) -> list[StorePrefix]:
     prefixes = []
-    for item in items:
+    for n, item in enumerate(items):
         values = item["url_prefix"] if isinstance(item["url_prefix"], list) else [item["url_prefix"]]
+        # ``raw`` lets a list through; its values are not echoed (they may hold credentials)
+        if not values or not all(isinstance(value, str) and value for value in values):
+            raise InvalidInputError(
+                f"stores[{n}].url_prefix (store {item['id']!r}): give a URL prefix string such as "
+                "file:///var/lib/glance/images/, or a list of them")
         prefixes.extend(StorePrefix(item["id"], value, "explicit") for value in values)
     return prefixes
 

@@ -88,3 +88,19 @@ def test_defaults_when_options_are_absent():
 def test_unreadable_conf_names_the_option():
     with pytest.raises(InvalidInputError, match="^glance_api_conf: cannot read /nope"):
         GlanceApiConf("/nope", read)
+
+
+@pytest.mark.parametrize("seed", ["", "two"])
+def test_a_seed_that_is_no_number_is_one_line_naming_file_and_key(seed):
+    conf = GlanceApiConf("g.conf", lambda p: "[DEFAULT]\nenabled_backends = s:swift\n[s]\n"
+                         f"swift_store_multiple_containers_seed = {seed}\n")
+    with pytest.raises(InvalidInputError, match=r"^glance_api_conf: \[s\] swift_store_multiple_containers_seed "
+                                                f"= '{seed}' in g.conf is not a whole number"):
+        conf.prefixes()
+
+
+def test_a_conf_that_is_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "glance-api.conf"
+    path.write_bytes(b"[DEFAULT]\nenabled_backends = f\xe9:file\n")
+    with pytest.raises(InvalidInputError, match=f"^glance_api_conf: {path} is not UTF-8 text"):
+        GlanceApiConf(str(path))

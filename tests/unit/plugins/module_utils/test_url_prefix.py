@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import (
     StorePrefix,
     choose_prefixes,
@@ -76,6 +79,12 @@ def test_explicit_accepts_one_or_several_prefixes():
                                        {"id": "b", "url_prefix": ["file:///b", "file:///b2"]}])
     assert [(p.store, p.prefix, p.source) for p in prefixes] == [
         ("a", "file:///a", "explicit"), ("b", "file:///b", "explicit"), ("b", "file:///b2", "explicit")]
+
+
+@pytest.mark.parametrize("value", [123, [], ["file:///a", 7], "", {"x": 1}])
+def test_explicit_refuses_what_is_not_a_prefix_string_naming_the_item(value):
+    with pytest.raises(InvalidInputError, match=r"^stores\[1\]\.url_prefix \(store 'b'\): give a URL"):
+        prefixes_from_explicit([{"id": "a", "url_prefix": "file:///a"}, {"id": "b", "url_prefix": value}])
 
 
 def test_choose_takes_each_store_from_the_first_source_that_has_it():

@@ -143,21 +143,77 @@ class Journal:
         self._journal.close()
 
 
-def read_journal(path: str) -> Iterator[dict[str, Any]]:
-    """The journal's entries, newest first (undo replays backwards)."""
+JOURNAL_CHUNK = 500  # entries read back at a time by undo
+
+
+def read_journal(path: str, chunk: int = JOURNAL_CHUNK) -> Iterator[dict[str, Any]]:
+    """The journal's entries, newest first (undo replays backwards), in bounded memory.
+
+    The whole file is checked before this returns, so an entry cut short (a run killed while
+    writing it) fails before anything is restored; the checking pass notes where every
+    ``chunk``-th entry starts, and the entries are then read back chunk by chunk from the end.
+    """
+    starts = _index_journal(path, chunk)
+    return _entries_newest_first(path, starts, chunk)
+
+
+def _index_journal(path: str, chunk: int) -> list[int]:
+    starts, count, offset = [], 0, 0
     try:
-        with open(path) as handle:
-            lines = handle.read().splitlines()
+        with open(path, "rb") as handle:
+            if not _is_header(handle.readline()):
+                raise InvalidInputError(f"journal: {path} is not a glance_location_backfill journal")
+            offset = handle.tell()
+            for number, line in enumerate(handle, start=2):
+                if _journal_entry(path, number, line) is not None:
+                    if count % chunk == 0:
+                        starts.append(offset)
+                    count += 1
+                offset += len(line)
     except OSError as err:
         raise InvalidInputError(f"journal: cannot read {path} ({err.strerror})") from None
+    return starts
+
+
+def _is_header(line: bytes) -> bool:
     try:
-        header = json.loads(lines[0]) if lines else {}
+        header = json.loads(line)
     except ValueError:
-        header = {}
-    if header.get("journal") != JOURNAL_KIND:
-        raise InvalidInputError(f"journal: {path} is not a glance_location_backfill journal")
-    for line in reversed(lines[1:]):
-        if line.strip():
-            entry = json.loads(line)
-            if "journal" not in entry:
-                yield entry
+        return False
+    return isinstance(header, dict) and header.get("journal") == JOURNAL_KIND
+
+
+_ENTRY_KEYS = {"image_id", "url", "before", "after"}
+
+
+def _journal_entry(path: str, number: int, line: bytes) -> dict[str, Any] | None:
+    """The entry of a line after the first; None for a blank line or a repeated header."""
+    if not line.strip():
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        entry = None
+    if isinstance(entry, dict) and "journal" in entry:
+        return None
+    if not isinstance(entry, dict) or not _ENTRY_KEYS <= entry.keys():
+        raise InvalidInputError(
+            f"journal: line {number} of {path} is cut short or is no backfill entry (was the "
+            "run killed while writing it?); nothing was restored: remove that line if it is "
+            "the last one, or give the journal as the run wrote it")
+    return entry
+
+
+def _entries_newest_first(path: str, starts: list[int], chunk: int) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as handle:
+        for start in reversed(starts):
+            handle.seek(start)
+            entries: list[dict[str, Any]] = []
+            while len(entries) < chunk:
+                line = handle.readline()
+                if not line:
+                    break
+                entry = _journal_entry(path, 0, line)
+                if entry is not None:
+                    entries.append(entry)
+            yield from reversed(entries)

@@ -7,11 +7,13 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
+import itertools
 import json
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill import (
     WRITE,
@@ -141,7 +143,7 @@ class DatabaseBackend:
             journal: Journal | None) -> None:
         seen_images: set[str] = set()
         last_id = 0
-        with self._connect() as conn:
+        with self._connect() as conn, _database_errors("backfill"):
             while True:
                 # one transaction per page: its read, and its writes journaled before commit,
                 # so a run killed at any point leaves no committed change unrecorded
@@ -210,32 +212,70 @@ class DatabaseBackend:
             else:
                 report.problem("conflicts", location_plan, "changed by someone else since it was read")
 
-    def undo(self, entries, image_ids: list[str] | None, check_mode: bool) -> dict[str, Any]:
-        """Put back each journaled location's metadata, newest first, if it is still as written."""
+    def undo(self, entries: Iterable[dict[str, Any]], image_ids: list[str] | None,
+             check_mode: bool) -> dict[str, Any]:
+        """Put back each journaled location's metadata, newest first, if it is still as written.
+
+        ``batch_size`` entries at a time, each batch one SELECT and its own short transaction,
+        so Glance's own writes never wait for more than one batch.
+        """
         outcome: dict[str, Any] = {"restored": 0, "already_restored": 0, "conflicts": 0, "missing": 0,
                                    "problems": []}
-        with self._connect() as conn, conn.begin():
-            for entry in entries:
-                if image_ids and entry["image_id"] not in image_ids:
-                    continue
-                rows = [row for row in conn.execute(sqlalchemy.text(
-                    "SELECT id, value, meta_data FROM image_locations "
-                    "WHERE image_id = :image_id AND deleted = :false"),
-                    {"image_id": entry["image_id"], "false": False})
-                    if url_hash(row.value) == entry["url_hash"]]
-                if not rows:
-                    outcome["missing"] += 1
-                    outcome["problems"].append({**_undo_detail(entry), "reason": "location no longer exists"})
-                    continue
-                current = _metadata(rows[0].meta_data)
-                if current == entry["before"]:
-                    outcome["already_restored"] += 1
-                elif current != entry["after"]:
-                    outcome["conflicts"] += 1
-                    outcome["problems"].append({**_undo_detail(entry), "reason": "changed since the run; left as is"})
-                elif check_mode or self._update(conn, rows[0].id, rows[0].meta_data, entry["before"]):
-                    outcome["restored"] += 1
+        wanted = (entry for entry in entries if not image_ids or entry["image_id"] in image_ids)
+        with self._connect() as conn, _database_errors("undo"):
+            while True:
+                batch = list(itertools.islice(wanted, self.batch_size))
+                if not batch:
+                    break
+                with conn.begin():
+                    self._undo_batch(conn, batch, outcome, check_mode)
         return outcome
+
+    def _undo_batch(self, conn, batch: list[dict[str, Any]], outcome: dict[str, Any],
+                    check_mode: bool) -> None:
+        rows: dict[str, list] = {}
+        for row in conn.execute(sqlalchemy.text(
+                "SELECT id, image_id, value, meta_data FROM image_locations "
+                "WHERE deleted = :false AND image_id IN :ids").bindparams(
+                    sqlalchemy.bindparam("ids", expanding=True)),
+                {"false": False, "ids": sorted({entry["image_id"] for entry in batch})}):
+            rows.setdefault(row.image_id, []).append(row)
+        stored = {row.id: row.meta_data for image_rows in rows.values() for row in image_rows}
+        for entry in batch:
+            matches = [row for row in rows.get(entry["image_id"], [])
+                       if url_hash(row.value) == entry["url_hash"]]
+            if not matches:
+                outcome["missing"] += 1
+                outcome["problems"].append({**_undo_detail(entry), "reason": "location no longer exists"})
+                continue
+            location_id = matches[0].id
+            current = _metadata(stored[location_id])
+            if current == entry["before"]:
+                outcome["already_restored"] += 1
+            elif current != entry["after"]:
+                outcome["conflicts"] += 1
+                outcome["problems"].append({**_undo_detail(entry), "reason": "changed since the run; left as is"})
+            elif check_mode or self._update(conn, location_id, stored[location_id], entry["before"]):
+                outcome["restored"] += 1
+                stored[location_id] = json.dumps(entry["before"])  # as an older entry of it sees it
+
+
+@contextmanager
+def _database_errors(doing: str) -> Iterator[None]:
+    """SQL errors after connecting (a wrong schema, a deadlock, a lock wait) in one line."""
+    try:
+        yield
+    except sqlalchemy.exc.DBAPIError as err:
+        why = redact_text(str(err.orig or err).strip().splitlines()[0])
+        if any(word in why.lower() for word in _LOCK_WORDS):
+            fix = ("another writer held the rows: run again (what committed before is journaled, "
+                   "and a run leaves alone what is already done)")
+        else:
+            fix = "check that database_connection is Glance's database, of a Glance release with multi-store"
+        raise CloudRequestError(f"database_connection: the {doing} failed in the database ({why}); {fix}") from None
+
+
+_LOCK_WORDS = ("deadlock", "lock wait", "database is locked", "could not obtain lock", "lock timeout")
 
 
 def _now() -> datetime:

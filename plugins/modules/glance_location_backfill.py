@@ -67,7 +67,8 @@ options:
     elements: str
   batch_size:
     description:
-      - Images per API page, or location rows per database page and transaction.
+      - Images per API page, or location rows per database page and transaction; with
+        O(mode=undo), journal entries read and restored per transaction.
     type: int
     default: 500
   concurrency:
@@ -174,6 +175,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._base import St
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
     NotAuthorizedError,
+    StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
@@ -252,6 +254,10 @@ class GlanceLocationBackfill(StoreOpsModule):
         started = time.monotonic()
         try:
             backend.run(params["image_ids"], plan, report, journal)
+        except StoreOpsError as err:
+            if journal is not None and journal.written:  # what did land can still be undone
+                err.details.setdefault("journal", journal.path)
+            raise
         finally:
             if journal is not None:
                 journal.close()
@@ -281,7 +287,7 @@ class GlanceLocationBackfill(StoreOpsModule):
             raise InvalidInputError(
                 "mode=undo needs backend=database: Glance's API re-derives store tags on every "
                 "write, so it cannot put back what the journal recorded")
-        entries = read_journal(self.params["journal"])
+        entries = read_journal(self.params["journal"], self.params["batch_size"])
         outcome = self._database(conf).undo(entries, self.params["image_ids"], self.check_mode)
         problems = outcome.pop("problems")[:self.params["max_details"]]
         return {"changed": outcome["restored"] > 0, "counts": outcome, "problems": problems,

@@ -102,3 +102,33 @@ def test_read_journal_rejects_other_files(tmp_path):
         list(read_journal(str(other)))
     with pytest.raises(InvalidInputError, match="^journal: cannot read"):
         list(read_journal(str(tmp_path / "missing.jsonl")))
+
+
+def write_journal(path, count):
+    journal = Journal(str(path), "database")
+    for n in range(count):
+        journal.record(plan(f"file:///srv/images2/img-{n}", {}), location_id=n)
+    journal.close()
+    return str(path)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 500])
+def test_read_journal_goes_backwards_chunk_by_chunk(tmp_path, chunk):
+    path = write_journal(tmp_path / "run.jsonl", 7)
+    with open(path, "a") as handle:  # blank lines are skipped wherever they are
+        handle.write("\n")
+    assert [e["location_id"] for e in read_journal(path, chunk)] == [6, 5, 4, 3, 2, 1, 0]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda text: text[:-20],                               # killed while writing the last entry
+    lambda text: text.replace('"before"', '"b4"', 1),      # an entry lacking what undo needs
+    lambda text: text + "[1, 2]\n",
+])
+def test_a_damaged_journal_fails_in_one_line_before_any_entry_is_read(tmp_path, damage):
+    path = write_journal(tmp_path / "run.jsonl", 3)
+    text = open(path).read()
+    open(path, "w").write(damage(text))
+    with pytest.raises(InvalidInputError, match=r"^journal: line \d of .*run.jsonl is cut short or is no "
+                                                r"backfill entry.*; nothing was restored"):
+        read_journal(path)  # checked whole on opening, not while undo is under way

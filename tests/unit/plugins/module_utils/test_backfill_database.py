@@ -13,6 +13,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill impor
     read_journal,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill_backends import DatabaseBackend
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import CloudRequestError
 from ansible_collections.storeops.openstack.plugins.module_utils._location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import StorePrefix
 
@@ -105,3 +106,71 @@ def test_undo_restores_and_is_idempotent(database, tmp_path):
     assert found["img-5"] == "x" and sum(s is not None for s in found.values()) == 1
     again = backend.undo(read_journal(journal.path), None, check_mode=False)
     assert (again["restored"], again["already_restored"]) == (0, 449)
+
+
+def backfilled(url, tmp_path):
+    backend = DatabaseBackend(url, batch_size=100)
+    journal = Journal(str(tmp_path / "j.jsonl"), "database")
+    backend.run(None, planner, Report(5), journal)
+    journal.close()
+    return journal.path
+
+
+def test_undo_goes_in_batches_each_one_select_and_its_own_transaction(database, tmp_path):
+    url, engine = database
+    path = backfilled(url, tmp_path)
+    backend = DatabaseBackend(url, batch_size=100)
+    commits, selects = [], []
+
+    def count_selects(conn, cursor, sql, *rest):
+        if sql.startswith("SELECT"):
+            selects.append(sql)
+
+    sqlalchemy.event.listen(backend.engine, "commit", lambda conn: commits.append(1))
+    sqlalchemy.event.listen(backend.engine, "before_cursor_execute", count_selects)
+    outcome = backend.undo(read_journal(path, 100), None, check_mode=False)
+    assert outcome["restored"] == 450
+    assert len(commits) == 5 and len(selects) == 5  # 450 entries in batches of 100
+    assert all(store is None for store in stores(engine).values())
+
+
+def test_undo_stopped_by_a_lock_keeps_the_batches_it_committed_and_says_so_in_one_line(database, tmp_path):
+    url, engine = database
+    path = backfilled(url, tmp_path)
+    backend = DatabaseBackend(url, batch_size=100)
+    batches = []
+
+    def lock_on_the_third_batch(conn, cursor, sql, *rest):
+        if sql.startswith("SELECT"):
+            batches.append(sql)
+        if len(batches) == 3 and sql.startswith("UPDATE"):
+            raise sqlalchemy.exc.OperationalError(sql, {}, Exception("Lock wait timeout exceeded; try restarting transaction"))
+
+    sqlalchemy.event.listen(backend.engine, "before_cursor_execute", lock_on_the_third_batch)
+    with pytest.raises(CloudRequestError, match=r"^database_connection: the undo failed in the database "
+                                                r"\(Lock wait timeout exceeded; .*\); another writer held the rows: run again"):
+        backend.undo(read_journal(path, 100), None, check_mode=False)
+    assert sum(store is None for store in stores(engine).values()) == 1 + 200  # 'gone', and two batches
+    again = DatabaseBackend(url, batch_size=100).undo(read_journal(path), None, check_mode=False)
+    assert (again["restored"], again["already_restored"]) == (250, 200)
+
+
+def test_a_database_that_is_not_glances_is_one_line_and_nothing_changed(tmp_path):
+    url = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    with sqlalchemy.create_engine(url).begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE images (id VARCHAR(36) PRIMARY KEY, deleted BOOLEAN)"))
+    journal = Journal(str(tmp_path / "j.jsonl"), "database")
+    with pytest.raises(CloudRequestError, match=r"^database_connection: the backfill failed in the database "
+                                                r"\(no such table: image_locations\); check that"):
+        DatabaseBackend(url, batch_size=100).run(None, planner, Report(5), journal)
+    assert not journal.written
+
+
+def test_a_locked_database_is_one_line(database, tmp_path):
+    url, engine = database
+    with engine.connect() as holder:
+        holder.exec_driver_sql("BEGIN EXCLUSIVE")
+        with pytest.raises(CloudRequestError, match=r"\(database is locked\); another writer held the rows"):
+            DatabaseBackend(url + "?timeout=0.1", batch_size=100).run(
+                None, planner, Report(5), Journal(str(tmp_path / "j.jsonl"), "database"))
+        holder.exec_driver_sql("ROLLBACK")

@@ -39,7 +39,6 @@ else:
     SQLALCHEMY_IMPORT_ERROR = None
 
 Planner = Callable[[str, str, dict], LocationPlan]
-IDS_PER_REQUEST = 100
 ROWS_PER_UPDATE = 200  # 600 bound parameters: under every database's limit
 
 
@@ -53,13 +52,8 @@ class ApiBackend:
 
     def images(self, image_ids: list[str] | None) -> Iterator[dict[str, Any]]:
         if not image_ids:
-            yield from self.glance.iter_images(self.page_size)
-            return
-        # ids go into the query string: keep each request's URL short
-        step = min(self.page_size, IDS_PER_REQUEST)
-        for start in range(0, len(image_ids), step):
-            chunk = image_ids[start:start + step]
-            yield from self.glance.iter_images(step, id="in:" + ",".join(chunk))
+            return self.glance.iter_images(self.page_size)
+        return self.glance.iter_images_by_id(image_ids, self.page_size)
 
     def run(self, image_ids: list[str] | None, plan: Planner, report: Report,
             journal: Journal | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
@@ -60,17 +60,28 @@ class Selection:
         return filters
 
     def accepts(self, image: dict[str, Any]) -> bool:
-        """Everything, checked client-side: the listing filters are re-checked on purpose."""
+        return self.rejection(image) is None
+
+    def rejection(self, image: dict[str, Any]) -> str | None:
+        """Why the image is not selected, or None. Everything is checked client-side: the
+        listing filters are re-checked on purpose."""
         size = image.get("size") or 0
-        return ((self.image_ids is None or image["id"] in self.image_ids)
-                and (self.name_pattern is None
-                     or fnmatch.fnmatchcase(image.get("name") or "", self.name_pattern))
-                and (self.owner is None or image.get("owner") == self.owner)
-                and (self.visibility is None or image.get("visibility") == self.visibility)
-                and (self.min_size is None or size >= self.min_size)
-                and (self.max_size is None or size <= self.max_size)
-                and image.get("status") == self.status
-                and in_shard(image["id"], self.shard_index, self.shard_count))
+        checks = (
+            (self.image_ids is None or image["id"] in self.image_ids, "not in image_ids"),
+            (image.get("status") == self.status,
+             f"status is {image.get('status')}, not {self.status} (the status option)"),
+            (self.name_pattern is None or fnmatch.fnmatchcase(image.get("name") or "", self.name_pattern),
+             f"name {image.get('name')!r} does not match name_pattern {self.name_pattern!r}"),
+            (self.owner is None or image.get("owner") == self.owner,
+             f"owner is {image.get('owner')}, not {self.owner}"),
+            (self.visibility is None or image.get("visibility") == self.visibility,
+             f"visibility is {image.get('visibility')}, not {self.visibility}"),
+            (self.min_size is None or size >= self.min_size, f"size {size} is below min_size"),
+            (self.max_size is None or size <= self.max_size, f"size {size} is above max_size"),
+            (in_shard(image["id"], self.shard_index, self.shard_count),
+             f"in another shard than shard_index {self.shard_index} of {self.shard_count}"),
+        )
+        return next((why for passed, why in checks if not passed), None)
 
 
 def in_shard(image_id: str, index: int, count: int) -> bool:
@@ -127,6 +138,8 @@ class MigrationPlan:
     done: int                 # already migrated (only counted: there may be very many)
     untagged: list[Task]      # refused
     over_limit: list[Task]    # left for a later run by ``limit``
+    # images named in image_ids that the run leaves out, each with why
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def bytes_planned(self) -> int:
@@ -136,13 +149,21 @@ class MigrationPlan:
 def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, source: str,
                    target: str, store_of_url: Callable[[str], str | None],
                    limit: int | None) -> MigrationPlan:
-    """The run's plan over the listed images, in listing order (oldest first)."""
+    """The run's plan over the listed images, in listing order (oldest first).
+
+    Each image named in ``selection.image_ids`` that is not planned, done or refused is in
+    ``skipped`` with the reason, including those the listing did not return.
+    """
     plan = MigrationPlan([], 0, [], [])
+    named = selection.image_ids is not None
+    listed: set[str] = set()
     for image in images:
-        if not selection.accepts(image):
-            continue
-        action, reason = classify(image, source, target, store_of_url)
+        listed.add(image["id"])
+        rejection = selection.rejection(image)
+        action, reason = (OUTSIDE, rejection) if rejection else classify(image, source, target, store_of_url)
         if action == OUTSIDE:
+            if named and image["id"] in selection.image_ids:
+                plan.skipped.append({"id": image["id"], "reason": reason})
             continue
         task = Task(image["id"], image.get("name") or "", image.get("size") or 0, action, reason,
                     image.get("os_hash_algo"), image.get("os_hash_value"))
@@ -154,4 +175,8 @@ def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, sourc
             plan.over_limit.append(task)
         else:
             plan.tasks.append(task)
+    for image_id in dict.fromkeys(selection.image_ids or ()):
+        if image_id not in listed:
+            plan.skipped.append({"id": image_id, "reason": "Glance lists no such image to these "
+                                                        "credentials (deleted, or not theirs to see)"})
     return plan

@@ -48,6 +48,7 @@ else:
     BOTO3_IMPORT_ERROR = None
 
 CHUNK = 4 * 2**20
+DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
 PARTIAL = ".partial"  # suffix of an object being written: invisible to stat and list
 
 
@@ -281,7 +282,7 @@ class RbdDriver(StorageDriver):
 
     kind = "rbd"
 
-    def __init__(self, pool: str, ceph_conf: str = "/etc/ceph/ceph.conf", user: str | None = None,
+    def __init__(self, pool: str, ceph_conf: str = DEFAULT_CEPH_CONF, user: str | None = None,
                  keyring: str | None = None, connect_timeout: int = 30):
         if RBD_IMPORT_ERROR:
             raise MissingDependencyError(
@@ -827,6 +828,6 @@ def parse_location(url: str) -> tuple[str, str, str]:
 def open_driver(kind: str, container: str, access: dict[str, Any]) -> StorageDriver:
     """A driver for a container; ``access`` holds ``ceph_conf``, ``ceph_user``, ``ceph_keyring``."""
     if kind == RbdDriver.kind:
-        return RbdDriver(container, access.get("ceph_conf") or "/etc/ceph/ceph.conf",
+        return RbdDriver(container, access.get("ceph_conf") or DEFAULT_CEPH_CONF,
                          access.get("ceph_user"), access.get("ceph_keyring"))
     return FileDriver(container)

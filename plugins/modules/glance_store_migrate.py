@@ -110,13 +110,15 @@ options:
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two looks at an image being copied.
+    description: Seconds between two looks at an image being copied; at least 0.1.
     type: float
     default: 2.0
   target_access:
     description:
       - How to read the target store's bytes for O(verification=data) when it is an rbd store. Values
         missing here are taken from O(glance_api_conf)'s section of the target store.
+      - The files named must exist on the host running the module; this is checked before
+        anything is copied.
     type: dict
     suboptions:
       ceph_conf:
@@ -170,7 +172,7 @@ RETURN = r"""
 counts:
   description:
     - V(selected) images with a copy in the source or target store; V(planned) for this run;
-      V(migrated), V(already_done), V(skipped), V(failed), V(in_progress) by outcome;
+      V(migrated), V(already_done), V(skipped) (as well as RV(skipped)), V(failed), V(in_progress) by outcome;
       V(untagged) refused; V(remaining) left for a later run (time budget, O(limit), in progress,
       failed).
   returned: always
@@ -190,6 +192,14 @@ plan:
   elements: dict
 images:
   description: The first O(max_details) images acted on, with outcome, reason, fix and seconds.
+  returned: always
+  type: list
+  elements: dict
+skipped:
+  description:
+    - The first O(max_details) images named in O(image_ids) that this run leaves out, each as
+      C(id) and C(reason) (for instance C(status is deactivated, not active), C(no copy in swift),
+      or not listed by Glance at all).
   returned: always
   type: list
   elements: dict
@@ -217,6 +227,7 @@ journal:
   type: str
 """
 
+import os
 import time
 
 from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
@@ -246,6 +257,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._migration_plan
     Selection,
     plan_migration,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._storage import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import URL_PREFIX_ARGUMENT_SPEC
 
 JOURNAL_KIND = "storeops.openstack.glance_store_migrate"
@@ -291,7 +303,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         detailed = self._stores(glance)
         matcher, notes = matcher_from_options(params, conf, detailed)
         selection = Selection(
-            image_ids=tuple(params["image_ids"]) if params["image_ids"] else None,
+            image_ids=tuple(dict.fromkeys(params["image_ids"])) if params["image_ids"] else None,
             name_pattern=params["name_pattern"], owner=params["owner"],
             visibility=params["visibility"], min_size=params["min_size"],
             max_size=params["max_size"], status=params["status"],
@@ -303,10 +315,13 @@ class GlanceStoreMigrate(StoreOpsModule):
             store = matcher.best(url)[0]
             return store if store or not source_prefix_known else NO_STORE
 
-        plan = plan_migration(glance.iter_images(PAGE_SIZE, **selection.listing_filters()), selection,
-                              params["source_store"], params["target_store"], store_of_url,
-                              params["limit"])
-        options = self._options(conf)
+        if selection.image_ids:  # listed whatever their state: each one left out is reported
+            listing = glance.iter_images_by_id(list(selection.image_ids), PAGE_SIZE)
+        else:
+            listing = glance.iter_images(PAGE_SIZE, **selection.listing_filters())
+        plan = plan_migration(listing, selection, params["source_store"], params["target_store"],
+                              store_of_url, params["limit"])
+        options = self._options(conf, detailed)
         result = self._plan_result(plan, options, notes)
         if self.check_mode or not plan.tasks:
             result["changed"] = bool(plan.tasks)
@@ -333,6 +348,8 @@ class GlanceStoreMigrate(StoreOpsModule):
                                     f"({params['shard_count'] - 1}), not {params['shard_index']}")
         if params["limit"] is not None and params["limit"] < 1:
             raise InvalidInputError(f"limit must be at least 1, not {params['limit']}")
+        if params["poll_interval"] < 0.1:  # less would hammer Glance with image reads
+            raise InvalidInputError(f"poll_interval must be at least 0.1 seconds, not {params['poll_interval']}")
         if params["max_duration"] is not None and params["max_duration"] < 1:
             raise InvalidInputError(f"max_duration must be at least 1 second, not {params['max_duration']}")
         if params["source_store"] == params["target_store"]:
@@ -357,19 +374,34 @@ class GlanceStoreMigrate(StoreOpsModule):
             raise InvalidInputError(f"target_store: {self.params['target_store']} is read-only")
         return detailed
 
-    def _options(self, conf) -> MigrationOptions:
+    def _options(self, conf, detailed: list[dict]) -> MigrationOptions:
         params = self.params
-        access = dict(params["target_access"] or {})
+        given = {key: value for key, value in (params["target_access"] or {}).items() if value}
+        access = dict(given)
         if conf is not None:
             access.setdefault("ceph_conf", conf.get(params["target_store"], "rbd_store_ceph_conf"))
             access.setdefault("ceph_user", conf.get(params["target_store"], "rbd_store_user"))
         access = {key: value for key, value in access.items() if value}
         verify = params["verification"] or (DATA if params["delete_source"] else METADATA)
+        target_type = next(store.get("type") for store in detailed if store["id"] == params["target_store"])
+        if verify == DATA and target_type == "rbd":
+            self._check_ceph_files(access, given)
         return MigrationOptions(
             source=params["source_store"], target=params["target_store"], verify=verify,
             delete_source=params["delete_source"], concurrency=params["concurrency"],
             max_duration=params["max_duration"], copy_timeout=params["copy_timeout"],
             poll_interval=params["poll_interval"], access=access)
+
+    def _check_ceph_files(self, access: dict, given: dict) -> None:
+        """Before anything is copied: a copy that cannot be read back would be left unverified."""
+        for key in ("ceph_conf", "ceph_keyring"):
+            path = access.get(key) or (DEFAULT_CEPH_CONF if key == "ceph_conf" else None)
+            if path and not os.path.isfile(path):
+                origin = "" if key in given else " (from glance_api_conf)" if key in access else " (the default)"
+                raise InvalidInputError(
+                    f"target_access.{key}: {path}{origin} is not a file on this host; give the "
+                    f"one of the {self.params['target_store']} store's Ceph cluster "
+                    "(verification=data reads the copies back), or verification=metadata")
 
     def _plan_result(self, plan, options: MigrationOptions, notes: list[str]) -> dict:
         cap = self.params["max_details"]
@@ -380,11 +412,12 @@ class GlanceStoreMigrate(StoreOpsModule):
             "counts": {"selected": len(plan.tasks) + len(plan.over_limit) + plan.done
                        + len(plan.untagged),
                        "planned": len(plan.tasks), "migrated": 0, "already_done": plan.done,
-                       "skipped": 0, "failed": 0, "in_progress": 0, "untagged": len(plan.untagged),
+                       "skipped": len(plan.skipped), "failed": 0, "in_progress": 0, "untagged": len(plan.untagged),
                        "remaining": len(remaining)},
             "bytes_planned": plan.bytes_planned, "bytes_copied": 0,
             "plan": [task.summary() for task in plan.tasks[:cap]],
             "images": [],
+            "skipped": plan.skipped[:cap],
             "untagged": [task.summary() for task in plan.untagged[:cap]],
             "remaining": [task.image_id for task in remaining[:cap]],
             "duration_seconds": 0.0, "mb_per_second": 0.0,

@@ -101,6 +101,28 @@ def test_plan_keeps_order_applies_limit_and_sorts_out_done_and_untagged():
     assert plan.bytes_planned == 20
 
 
+def test_each_named_image_left_out_is_reported_with_why():
+    planned, done, deactivated, elsewhere, other_name = (
+        image(), image("ceph"), image(status="deactivated"), image("fast"), image(name="tools"))
+    named = [planned, done, deactivated, elsewhere, other_name]
+    selection = Selection(image_ids=tuple(i["id"] for i in named) + ("no-such-id",), name_pattern="img")
+    plan = plan_migration(named + [image()], selection, "swift", "ceph", no_prefix, None)
+    assert [t.image_id for t in plan.tasks] == [planned["id"]] and plan.done == 1
+    assert plan.skipped == [
+        {"id": deactivated["id"], "reason": "status is deactivated, not active (the status option)"},
+        {"id": elsewhere["id"], "reason": "no copy in swift"},
+        {"id": other_name["id"], "reason": "name 'tools' does not match name_pattern 'img'"},
+        {"id": "no-such-id", "reason": "Glance lists no such image to these credentials "
+                                       "(deleted, or not theirs to see)"},
+    ]
+
+
+def test_without_image_ids_nothing_is_reported_as_skipped():
+    plan = plan_migration([image(status="deactivated"), image("fast")], Selection(), "swift", "ceph",
+                          no_prefix, None)
+    assert plan.skipped == [] and plan.tasks == []
+
+
 class FakeGlance:
     """Glance's image state machine as far as copy-image and store deletes go."""
 

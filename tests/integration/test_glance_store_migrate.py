@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -14,6 +13,7 @@ import pytest
 
 from conftest import REPO
 from glance_helpers import Glance, glance_swift
+from process_tree import command_line, descendants, kill_tree, wait_for_module
 
 SEGMENTED = 12_000_000  # over the swift store's 8 MB large-object size: a manifest and segments
 
@@ -117,8 +117,10 @@ def test_corrupt_target_copy_fails_data_verification_and_is_removed(migrate, gla
     assert copy.read_bytes() == blob
 
 
-def test_killed_mid_copy_then_rerun_converges_without_copying_twice(
-        playbook_command, migrate, glance, prefix, cloud, tmp_path):
+@pytest.mark.parametrize("kill_at", ["copy", "wait"])
+def test_killed_with_its_module_then_rerun_converges_without_copying_twice(
+        playbook_command, migrate, glance, swift, prefix, cloud, tmp_path, kill_at):
+    """``copy``: while Glance copies into ceph; ``wait``: the copy landed, the source is not yet removed."""
     blob = os.urandom(96 << 20)
     image_id = glance.upload(f"{prefix}-kill", "swift", blob)
     journals = tmp_path / "first"
@@ -127,21 +129,58 @@ def test_killed_mid_copy_then_rerun_converges_without_copying_twice(
                                  out=str(tmp_path / "out.json"))
     proc = subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True,  # pylint: disable=consider-using-with
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(
-            '"step": "copy"' in p.read_text() for p in journals.glob("*.jsonl")):
+    try:
+        wait_for_module(proc.pid, "glance_store_migrate")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not any(
+                f'"step": "{kill_at}"' in p.read_text() for p in journals.glob("*.jsonl")):
+            time.sleep(0.05)
+        module = [pid for pid in descendants(proc.pid) if "AnsiballZ_glance_store_migrate" in command_line(pid)]
+    finally:
+        killed = kill_tree(proc.pid)
+        proc.wait()
+    assert module and set(module) <= set(killed)  # the module itself died, not only the playbook
+    deadline = time.monotonic() + 30  # SIGKILL lands once the process leaves the kernel (rbd I/O)
+    while any("AnsiballZ" in command_line(pid) for pid in module) and time.monotonic() < deadline:
         time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert "swift" in glance.stores_of(image_id)  # killed before the source could go
+    assert not any("AnsiballZ" in command_line(pid) for pid in module)
+    first = [step for owner, step in journal_steps(next(journals.glob("*.jsonl"))) if owner == image_id]
+    assert first[-1] == kill_at and "remove_source" not in first
+    stores = glance.stores_of(image_id)
+    assert "swift" in stores and (kill_at == "copy" or "ceph" in stores)
 
     result = migrate(prefix).results["result"]
-    assert result["counts"]["migrated"] == 1, result
+    assert not result.get("failed") and result["counts"]["migrated"] == 1, result
     steps = [step for owner, step in journal_steps(result["journal"]) if owner == image_id]
     assert "copy" not in steps and "retry" not in steps  # picked up, not copied again
     assert steps[-3:] == ["verify", "remove_source", "result"]
-    assert glance.stores_of(image_id) == ["ceph"]
+    assert glance.stores_of(image_id) == ["ceph"] and in_swift(swift, [image_id]) == []
     assert hashlib.sha512(blob).hexdigest() == glance.get(image_id)["os_hash_value"]
+    downloaded = hashlib.sha512()
+    for chunk in glance.image.get(f"/images/{image_id}/file", stream=True).iter_content(1 << 20):
+        downloaded.update(chunk)
+    assert downloaded.hexdigest() == hashlib.sha512(blob).hexdigest()  # nothing lost
+
+
+def test_each_named_image_left_out_is_reported_with_why(migrate, glance, prefix):
+    moving = glance.upload(f"{prefix}-move", "swift", os.urandom(1000))
+    deactivated = glance.upload(f"{prefix}-deactivated", "swift", os.urandom(1000))
+    glance.image.post(f"/images/{deactivated}/actions/deactivate").raise_for_status()
+    elsewhere = glance.upload(f"{prefix}-elsewhere", "fast", os.urandom(1000))
+    unknown = str(uuid.uuid4())
+    plan = migrate(prefix, check=True, image_ids=[moving, deactivated, elsewhere, unknown]).results["result"]
+    result = migrate(prefix, image_ids=[moving, deactivated, elsewhere, unknown]).results["result"]
+    for run in (plan, result):
+        assert {item["id"]: item["reason"] for item in run["skipped"]} == {
+            deactivated: "status is deactivated, not active (the status option)",
+            elsewhere: "no copy in swift",
+            unknown: "Glance lists no such image to these credentials (deleted, or not theirs to see)",
+        }
+        assert run["counts"]["skipped"] == 3
+    assert result["counts"]["migrated"] == 1 and glance.stores_of(moving) == ["ceph"]
+    assert glance.stores_of(deactivated) == ["swift"] and glance.get(deactivated)["status"] == "deactivated"
+    glance.image.post(f"/images/{deactivated}/actions/reactivate").raise_for_status()
+    migrate(prefix)  # leave nothing in swift behind
 
 
 def test_shards_split_the_set_with_no_overlap_and_no_gap(migrate, glance, prefix):

@@ -175,8 +175,8 @@ def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, sourc
             plan.over_limit.append(task)
         else:
             plan.tasks.append(task)
+    unlisted = "Glance lists no such image to these credentials (deleted, or not theirs to see)"
     for image_id in dict.fromkeys(selection.image_ids or ()):
         if image_id not in listed:
-            plan.skipped.append({"id": image_id, "reason": "Glance lists no such image to these "
-                                                        "credentials (deleted, or not theirs to see)"})
+            plan.skipped.append({"id": image_id, "reason": unlisted})
     return plan

@@ -148,9 +148,9 @@ def _fill(value, files):
 
 
 def run_cases(run_playbook, tmp_path_factory, module: str, cases: list[Case], files: dict):
-    """One playbook with a task per case; returns (each case's result, the whole output)."""
-    tasks = [{"name": case.name, f"storeops.openstack.{module}": {"cloud": "{{ admin_cloud }}",
-                                                                 **_fill(case.args, files)},
+    """One playbook with a task per case; returns each case's result and the whole output."""
+    tasks = [{"name": case.name,
+              f"storeops.openstack.{module}": {"cloud": "{{ admin_cloud }}", **_fill(case.args, files)},
               "register": f"case_{n}", "ignore_errors": True} for n, case in enumerate(cases)]
     saved = ", ".join(f"'{case.name}': case_{n}" for n, case in enumerate(cases))
     tasks.append({"name": "Save the results", "ansible.builtin.copy": {

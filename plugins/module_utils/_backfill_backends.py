@@ -18,7 +18,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill impor
     Journal,
     LocationPlan,
     Report,
-    url_hash,
+    journaled_location,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     CloudRequestError,
@@ -222,7 +222,7 @@ class DatabaseBackend:
                     "SELECT id, value, meta_data FROM image_locations "
                     "WHERE image_id = :image_id AND deleted = :false"),
                     {"image_id": entry["image_id"], "false": False})
-                    if url_hash(row.value) == entry["url_hash"]]
+                    if journaled_location(entry, row.id, row.value)]
                 if not rows:
                     outcome["missing"] += 1
                     outcome["problems"].append({**_undo_detail(entry), "reason": "location no longer exists"})

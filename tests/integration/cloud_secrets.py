@@ -47,4 +47,3 @@ def cloud_secrets(cloud: dict) -> dict[str, str]:
 def leaked(secrets: dict[str, str], text: str) -> list[str]:
     """Where the secrets that ``text`` holds were found (never the secrets themselves)."""
     return sorted(where for where, value in secrets.items() if value in text)
-

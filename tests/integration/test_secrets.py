@@ -140,3 +140,29 @@ def test_an_invalid_option_echoes_no_credentialed_url(run_task, cloud):
                                url=f"https://user:{password}@mirror.example/x.img", keep_versions="two")
     assert result["failed"] is True and "keep_versions" in result["msg"]
     assert password not in printed
+
+
+def test_an_image_that_recorded_its_url_whole_is_recognised_and_rewritten_redacted(run_task, served_file, cloud):
+    """Images made by earlier versions hold the credentialed URL in a property anyone who can
+    read the image sees: the next run knows the image and rewrites the property."""
+    plain, _path = served_file
+    password = f"pw@{uuid.uuid4().hex[:10]}"
+    url = credentialed(plain, password, uuid.uuid4().hex)
+    name = f"sec-old-{uuid.uuid4().hex[:8]}"
+    glance = openstack.connect(cloud=cloud["admin_cloud"]).image
+    try:
+        first, _printed = run_task("glance_image", cloud=cloud["admin_cloud"], name=name, url=url,
+                                   stores=["fast"], disk_format="raw")
+        assert first["changed"] is True and not first.get("failed"), first.get("msg")
+        image_id = first["image"]["id"]
+        glance.patch(f"/images/{image_id}", data=json.dumps([
+            {"op": "replace", "path": "/storeops.openstack.source_url", "value": url}]),
+            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"}).raise_for_status()
+        again, printed = run_task("glance_image", cloud=cloud["admin_cloud"], name=name, url=url,
+                                  stores=["fast"], disk_format="raw")
+        assert again["changed"] is True and [a["action"] for a in again["actions"]] == ["update_metadata"]
+        assert again["image"]["id"] == image_id and password not in printed
+        assert password not in json.dumps(glance.get(f"/images/{image_id}").json())
+    finally:
+        for found in glance.get("/images", params={"name": name}).json()["images"]:
+            glance.delete(f"/images/{found['id']}")

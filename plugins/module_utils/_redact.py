@@ -12,8 +12,9 @@ Three kinds are found:
   its path's ``@b``, and so does ``http://host:8080/v1/c/a@b``; where a path has an ``@`` with a
   ``/`` after it (``…/c/a@b/d``) the rule cannot tell it from a secret and hides too much, not
   too little. The user part holds no ``/`` or ``:``, which keeps ``file:///srv/a@b`` intact;
-- credentials in a query string or ``name=value`` text (``X-Amz-Signature``, ``X-Amz-Credential``,
-  ``X-Amz-Security-Token``, ``temp_url_sig``, ``sslpassword``, ``password``, ...);
+- credentials in a query string, ``name=value`` text or a quoted ini line (``X-Amz-Signature``,
+  ``X-Amz-Credential``, ``X-Amz-Security-Token``, ``temp_url_sig``, ``sslpassword``,
+  ``password``, ``swift_store_key = ...``);
 - values under a secret's name in nested data (``password``, ``application_credential_secret``).
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
@@ -38,7 +39,8 @@ _USERINFO = re.compile(
 _SECRET_NAME = re.compile(
     r"(?:password|passwd|passphrase|passcode|pwd|secret|token|signature|credential|sig"
     r"|(?:^|[_\-]|access)key(?:id)?)$", re.IGNORECASE)
-_NAMED_VALUE = re.compile(r"(?<![\w.\-])(?P<name>[\w.\-]+)=(?P<value>[^\s&#]+)")
+# ``name=value`` of a query string or a DSN, and ``name = value`` of an ini line quoted in a message
+_NAMED_VALUE = re.compile(r"(?<![\w.\-])(?P<name>[\w.\-]+)(?P<sep>[ \t]*=[ \t]*)(?P<value>[^\s&#]+)")
 
 
 def is_secret_name(name: str) -> bool:
@@ -49,8 +51,8 @@ def redact_text(text: str) -> str:
     """Replace every URL's user info and every credential ``name=value`` inside ``text``."""
     text = _USERINFO.sub(lambda match: match.group("scheme") + REDACTED + "@", text)
     return _NAMED_VALUE.sub(
-        lambda match: (match.group("name") + "=" + REDACTED) if is_secret_name(match.group("name"))
-        else match.group(0), text)
+        lambda match: match.group("name") + match.group("sep") + REDACTED
+        if is_secret_name(match.group("name")) else match.group(0), text)
 
 
 def redact(value: Any) -> Any:

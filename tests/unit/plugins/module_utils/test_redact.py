@@ -59,6 +59,8 @@ def test_a_path_at_sign_followed_by_more_path_hides_too_much_never_too_little():
      "connect failed: host=db password=*** dbname=glance"),
     ("https://mirror/x.img?api_key=abc&access_token=def&format=raw",
      "https://mirror/x.img?api_key=***&access_token=***&format=raw"),
+    ("glance-api.conf line 40: swift_store_key = s3cr3t is not valid",
+     "glance-api.conf line 40: swift_store_key = *** is not valid"),
 ])
 def test_redact_text_hides_credentials_in_query_strings(text, expected):
     assert redact_text(text) == expected

@@ -73,6 +73,10 @@ requirements:
   - python >= 3.9
   - openstacksdk >= 1.0.0
 notes:
-  - Credentials embedded in URLs (for example Glance location URLs of Swift or S3 stores) are
-    redacted from every result and error message.
+  - Credentials are redacted from every result, error message, warning and the echoed
+    C(invocation) - a URL's user info (everything between C(://) and the last C(@) before the
+    host; for example Glance location URLs of Swift or S3 stores), query-string credentials
+    (C(X-Amz-Signature), C(temp_url_sig), C(sslpassword), ...) and what a secret's name holds.
+    The secrets of a O(cloud) dict stay hidden even when another option is rejected.
+  - An unknown key in O(auth) fails in one line naming it and the auth plugin's settings.
 """

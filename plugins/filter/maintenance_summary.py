@@ -11,7 +11,8 @@ description:
   - Turns the registered results of the maintenance stages (image catalogue loop, location
     backfill, store migration, verification) into one summary per stage (what changed, what was
     skipped and why, failures with the fix to try, bytes moved, durations, remaining work) and
-    totals. Only fields chosen here reach the summary, never a module's invocation.
+    totals. Only fields chosen here reach the summary, never a module's invocation, and the
+    summary is redacted as module results are (a failure may come from Ansible itself).
 author:
   - storeops.openstack developers (@storeops)
 options:
@@ -37,6 +38,8 @@ _value:
   type: dict
 """
 
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact
+
 ORDER = ("catalog", "backfill", "migration", "verify")
 TITLES = {"catalog": "Image catalogue", "backfill": "Location backfill",
           "migration": "Store migration", "verify": "Verification"}
@@ -61,7 +64,7 @@ def _catalog(result: dict) -> dict:
     changes, failures, moved = [], [], 0
     runs = result.get("results", [])
     for run in runs:
-        name = (run.get("item") or {}).get("name", "?")
+        name = run.get("item") or "?"  # the image_catalog role loops over the names
         if run.get("failed"):
             failures.append({"what": name, "error": run.get("msg", "failed"),
                              "fix": "check the entry's source, checksum and stores, then run again"})
@@ -157,9 +160,9 @@ def maintenance_summary(stage_results: dict, durations: dict | None = None) -> d
     totals = {key: sum(stage[key] for stage in stages)
               for key in ("changed", "bytes_moved", "remaining")}
     totals["failed"] = sum(len(stage["failures"]) for stage in stages)
-    return {"stages": stages, "totals": totals,
-            "nothing_left_to_do": totals["changed"] == 0 and totals["remaining"] == 0
-            and totals["failed"] == 0}
+    return redact({"stages": stages, "totals": totals,
+                   "nothing_left_to_do": totals["changed"] == 0 and totals["remaining"] == 0
+                   and totals["failed"] == 0})
 
 
 class FilterModule:

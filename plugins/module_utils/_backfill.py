@@ -34,9 +34,18 @@ JOURNAL_KIND = "storeops.openstack.glance_location_backfill"
 WRITE, LEAVE, SKIP = "write", "leave", "skip"
 
 
-def url_hash(url: str) -> str:
-    """Stable identity of a location URL that reveals nothing of its credentials."""
-    return "sha256:" + hashlib.sha256(url.encode()).hexdigest()
+def journaled_location(entry: dict[str, Any], location_id: Any, url: str) -> bool:
+    """Is this location (its database id and URL) the one a journal entry recorded?
+
+    Entries name the location by id (the api back end has none: then by URL) and by its
+    redacted URL; journals of version 1 carried an unsalted sha256 of the whole URL instead,
+    which gave away weak credentials to a guess, and are still read.
+    """
+    if "url_hash" in entry:
+        return entry["url_hash"] == "sha256:" + hashlib.sha256(url.encode()).hexdigest()
+    if entry.get("location_id") is not None and entry["location_id"] != location_id:
+        return False
+    return entry["url"] == redact_text(url)
 
 
 @dataclass(frozen=True)
@@ -127,12 +136,11 @@ class Journal:
     """A line per written location (before and after), after a header naming the back end."""
 
     def __init__(self, path: str, backend: str):
-        self._journal = JsonlJournal(path, {"journal": JOURNAL_KIND, "version": 1, "backend": backend})
+        self._journal = JsonlJournal(path, {"journal": JOURNAL_KIND, "version": 2, "backend": backend})
         self.path = path
 
     def record(self, plan: LocationPlan, location_id: Any = None) -> None:
-        self._journal.write({"image_id": plan.image_id, "location_id": location_id,
-                             "url": redact_text(plan.url), "url_hash": url_hash(plan.url),
+        self._journal.write({"image_id": plan.image_id, "location_id": location_id, "url": plan.url,
                              "before": plan.before, "after": plan.after})
 
     @property

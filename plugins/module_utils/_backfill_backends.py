@@ -20,7 +20,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill impor
     Journal,
     LocationPlan,
     Report,
-    url_hash,
+    journaled_location,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     CloudRequestError,
@@ -237,7 +237,7 @@ class DatabaseBackend:
         stored = {row.id: row.meta_data for image_rows in rows.values() for row in image_rows}
         for entry in batch:
             matches = [row for row in rows.get(entry["image_id"], [])
-                       if url_hash(row.value) == entry["url_hash"]]
+                       if journaled_location(entry, row.id, row.value)]
             if not matches:
                 outcome["missing"] += 1
                 outcome["problems"].append({**_undo_detail(entry), "reason": "location no longer exists"})

@@ -3,8 +3,10 @@
 """The base every storeops.openstack module derives from.
 
 It merges the shared connection options into the module's own, owns the openstacksdk
-connection, and turns every expected failure into one clean ``fail_json``; every result is
-redacted on the way out.
+connection, and turns every expected failure into one clean ``fail_json``. Every way out of the
+module (results, failures, warnings, the echoed ``invocation``) is redacted, and the secrets of
+the raw arguments are hidden before Ansible validates them, since a failed validation already
+answers with the arguments.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -23,9 +25,34 @@ from ansible_collections.storeops.openstack.plugins.module_utils._connection imp
     translate_sdk_error,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import StoreOpsError
-from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact, redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import (
+    redact,
+    redact_text,
+    secrets_in,
+)
 
-_SECRET_KEYS = ("password", "secret", "token", "key", "application_credential_secret")
+
+class _RedactingAnsibleModule(AnsibleModule):
+    """An AnsibleModule of which nothing leaves unredacted."""
+
+    def _load_params(self):
+        super()._load_params()
+        # AnsibleModule validates (and may fail, echoing the arguments) inside its constructor,
+        # before any code of ours runs: hide the raw arguments' secrets as soon as they are read.
+        self.no_log_values.update(secrets_in(self.params))
+
+    def exit_json(self, **kwargs):
+        super().exit_json(**self._redacted(kwargs))
+
+    def fail_json(self, msg, **kwargs):
+        super().fail_json(redact_text(str(msg)), **self._redacted(kwargs))
+
+    def warn(self, warning):
+        super().warn(redact_text(str(warning)))
+
+    def _redacted(self, kwargs):
+        kwargs.setdefault("invocation", {"module_args": self.params})
+        return redact(kwargs)
 
 
 class StoreOpsModule:
@@ -37,9 +64,8 @@ class StoreOpsModule:
     def __init__(self) -> None:
         spec = copy.deepcopy(AUTH_ARGUMENT_SPEC)
         spec.update(copy.deepcopy(self.argument_spec))
-        self.ansible = AnsibleModule(argument_spec=spec, **self.module_kwargs)
+        self.ansible = _RedactingAnsibleModule(argument_spec=spec, **self.module_kwargs)
         self.params = self.ansible.params
-        self._hide_secrets_of_cloud_dict()
         self._conn = None
 
     @property
@@ -67,18 +93,7 @@ class StoreOpsModule:
             if translated is None:
                 raise
             self._fail(str(translated), translated.details)
-        self.ansible.exit_json(**redact(result))
+        self.ansible.exit_json(**result)
 
     def _fail(self, message: str, details: dict[str, Any]) -> None:
-        self.ansible.fail_json(msg=redact_text(message), **redact(details))
-
-    def _hide_secrets_of_cloud_dict(self) -> None:
-        # ``cloud`` may be a whole cloud config; its secrets must not echo back in results.
-        def walk(value: Any) -> None:
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    if isinstance(item, str) and any(word in key.lower() for word in _SECRET_KEYS):
-                        self.ansible.no_log_values.add(item)
-                    walk(item)
-
-        walk(self.params.get("cloud"))
+        self.ansible.fail_json(msg=message, **details)

@@ -7,6 +7,8 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
+import difflib
+import re
 import traceback
 from importlib import metadata
 from typing import Any
@@ -25,6 +27,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._errors import 
 try:
     import openstack
     from keystoneauth1 import exceptions as ksa_exceptions
+    from keystoneauth1 import loading as ksa_loading
     from openstack import exceptions as sdk_exceptions
 except ImportError:
     SDK_IMPORT_ERROR: str | None = traceback.format_exc()
@@ -110,6 +113,55 @@ def open_connection(params: dict[str, Any]):
         raise InvalidInputError(
             f"cloud: {err} Check the name against clouds.yaml (OS_CLIENT_CONFIG_FILE) "
             "or pass auth settings") from None
+    except (TypeError, ksa_exceptions.OptionError) as err:
+        unknown = _unknown_auth_key(kwargs, err)
+        if unknown is None:
+            raise
+        raise InvalidInputError(_unknown_auth_key_message(params, kwargs, unknown)) from None
+
+
+# keystoneauth hands unknown auth settings to the plugin's constructor
+_UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")
+
+
+def _auth_options(auth_type: str) -> tuple[list[str], set[str]]:
+    """The plugin's setting names, and the set of them with their deprecated aliases."""
+    try:
+        options = ksa_loading.get_plugin_loader(auth_type).get_options()
+    except ksa_exceptions.NoMatchingPlugin:
+        return [], set()
+    names = sorted({option.dest for option in options})
+    return names, set(names) | {alias.dest for option in options for alias in option.deprecated}
+
+
+def _unknown_auth_key(kwargs: dict[str, Any], err: Exception) -> str | None:
+    """The auth setting the plugin does not know that made ``openstack.connect`` fail, if any.
+
+    Some plugins drop unknown settings and then miss the one that was misspelt (OptionError).
+    """
+    match = _UNEXPECTED_KEYWORD.search(str(err))
+    if match:
+        return match.group(1)
+    if isinstance(err, TypeError):
+        return None
+    _names, known = _auth_options(kwargs.get("auth_type") or "password")
+    given = [key for key in kwargs.get("auth") or {} if key.replace("-", "_") not in known]
+    return given[0] if known and given else None
+
+
+def _unknown_auth_key_message(params: dict[str, Any], kwargs: dict[str, Any], key: str) -> str:
+    auth_type = kwargs.get("auth_type") or "password"
+    if params.get("auth") is not None:
+        where = "auth"
+    elif isinstance(params.get("cloud"), dict):
+        where = "cloud.auth"
+    else:
+        where = f"the auth of cloud {params.get('cloud') or '(OS_CLOUD)'} in clouds.yaml"
+    names, _known = _auth_options(auth_type)
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return (f"{where}: {key} is not a setting of auth_type {auth_type}{hint}; "
+            f"it takes {', '.join(names)}")
 
 
 def translate_sdk_error(err: Exception) -> StoreOpsError | None:

@@ -17,6 +17,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._errors import 
     CloudRequestError,
     NotAuthorizedError,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 
 IDS_PER_REQUEST = 100
 
@@ -129,4 +130,5 @@ class GlanceClient:
 
 
 def _short_body(text: str) -> str:
-    return " ".join(text.split())[:200]
+    # redacted before it is cut: a cut inside a URL's user info would hide its "@" from the redactor
+    return redact_text(" ".join(text.split()))[:200]

@@ -28,7 +28,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     PENDING_KEY,
     RETIRED_KEY,
     SHA256_KEYS,
-    SOURCE_URL_KEY,
     Desired,
     Plan,
     csv_stores,
@@ -155,8 +154,6 @@ class ImageExecutor:
         properties = {SHA256_KEYS[0]: sha256} if sha256 else {}
         if hashes.get("md5"):
             properties[MD5_KEY] = hashes["md5"]
-        if source.url:
-            properties[SOURCE_URL_KEY] = source.url
         return properties
 
     # -- stores -----------------------------------------------------------------------------

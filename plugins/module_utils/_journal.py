@@ -3,7 +3,7 @@
 """Append-only JSON Lines journals (mode 0600) that survive a killed run.
 
 The file is created on the first entry, so a run that changes nothing leaves none behind; every
-entry is flushed at once. Entries may come from several worker threads.
+entry is flushed at once, and redacted on its way in. Entries may come from several worker threads.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -15,6 +15,8 @@ import os
 import threading
 import time
 from typing import Any
+
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact
 
 
 def utc_stamp(compact: bool = False) -> str:
@@ -43,7 +45,7 @@ class JsonlJournal:
             self._append(entry)
 
     def _append(self, entry: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        self._handle.write(json.dumps(redact(entry), sort_keys=True) + "\n")
         self._handle.flush()  # a killed run still leaves every step it made on record
 
     @property

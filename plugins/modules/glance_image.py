@@ -50,7 +50,11 @@ options:
     description: Path of the image file on the host that runs the module; read once, streamed.
     type: path
   url:
-    description: URL Glance fetches itself (C(web-download) import).
+    description:
+      - URL Glance fetches itself (C(web-download) import).
+      - Recorded in the image property C(storeops.openstack.source_url) with its credentials
+        (user info, and query-string credentials such as C(X-Amz-Signature) or C(temp_url_sig))
+        redacted; without O(checksum), that redacted URL is the image's identity.
     type: str
   checksum:
     description:
@@ -192,6 +196,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     target_stores,
     upload_method,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 
 SUMMARY_FIELDS = ("id", "name", "status", "visibility", "size", "os_hash_algo", "os_hash_value",
                   "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
@@ -237,7 +242,7 @@ class GlanceImage(StoreOpsModule):
             name=params["name"], image_id=params["id"], has_content=bool(source.filename or source.url),
             stores=stores,
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
-            tags=params["tags"], properties={k: str(v) for k, v in params["properties"].items()},
+            tags=params["tags"], properties=self._properties(source),
             disk_format=params["disk_format"], container_format=params["container_format"])
         images = glance.images_where(name=params["name"])
         if params["id"] and all(i["id"] != params["id"] for i in images):
@@ -282,12 +287,20 @@ class GlanceImage(StoreOpsModule):
             check_readable_file(source.filename)
         return source
 
+    def _properties(self, source: Source) -> dict[str, str]:
+        properties = {k: str(v) for k, v in self.params["properties"].items()}
+        if source.url:  # readable by every user of the image: never with its credentials
+            properties[SOURCE_URL_KEY] = redact_text(source.url)
+        return properties
+
     def _relation(self, current, source: Source) -> str | None:
         """Does the chosen image hold the source's content? Reads the file at most once."""
         if current is None or not (source.filename or source.url):
             return None
         if source.url and not source.sha256:
-            return SAME if current.get(SOURCE_URL_KEY) == source.url else DIFFERENT
+            # images of earlier versions recorded the URL whole
+            recorded = redact_text(current.get(SOURCE_URL_KEY) or "")
+            return SAME if recorded == redact_text(source.url) else DIFFERENT
         relation = content_relation(current, {"sha256": source.sha256} if source.sha256 else {})
         if relation == UNKNOWN and source.filename:
             hashes = hash_file(source.filename)

@@ -23,7 +23,7 @@ description:
   - Every run that changes anything writes a journal (JSON Lines, mode 0600) of each location's
     metadata before and after; O(mode=undo) replays a journal backwards.
   - Images are read page by page; credentials inside location URLs never appear in results or the
-    journal (URLs are redacted; the journal identifies them by a SHA-256 of the full URL).
+    journal (URLs are redacted; the journal names a location by its id and redacted URL).
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +82,24 @@ def run_playbook(playbook_command, tmp_path_factory):
         return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)
 
     return run
+
+
+@pytest.fixture
+def served_file(tmp_path):
+    """A file on a loopback HTTP server, for Glance's web-download."""
+    (tmp_path / "web.img").write_bytes(os.urandom(2_000_000))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=tmp_path,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/web.img", tmp_path / "web.img"
+    server.terminate()
+    server.wait()

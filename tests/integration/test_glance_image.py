@@ -4,9 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 
@@ -179,27 +177,6 @@ def test_killed_mid_upload_then_rerun_converges(playbook_command, glance, tmp_pa
     final = images_named(glance, fresh)
     assert [i["status"] for i in final] == ["active"]
     assert final[0]["os_hash_value"] == sha(big, "sha512")
-
-
-@pytest.fixture
-def served_file(tmp_path):
-    """A file on a loopback HTTP server, for Glance's web-download."""
-    (tmp_path / "web.img").write_bytes(os.urandom(2_000_000))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/web.img", tmp_path / "web.img"
-    server.terminate()
-    server.wait()
 
 
 def test_url_is_imported_by_glance_and_rerun_is_unchanged(run_playbook, glance, served_file):

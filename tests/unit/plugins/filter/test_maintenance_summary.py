@@ -4,11 +4,11 @@ from __future__ import annotations
 from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary import maintenance_summary
 
 CATALOG = {"results": [
-    {"item": {"name": "cirros"}, "changed": True, "actions": [{"action": "create"}],
+    {"item": "cirros", "changed": True, "actions": [{"action": "create"}],
      "store_outcomes": {"fast": "uploaded", "ceph": "copied"}, "image": {"size": 4000},
      "invocation": {"module_args": {"cloud": {"auth": {"password": "s3cret"}}}}},
-    {"item": {"name": "tools"}, "changed": False},
-    {"item": {"name": "broken"}, "failed": True, "msg": "filename: no such file"},
+    {"item": "tools", "changed": False},
+    {"item": "broken", "failed": True, "msg": "filename: no such file"},
 ]}
 MIGRATION = {"source_store": "swift", "target_store": "ceph", "bytes_copied": 1000,
              "counts": {"migrated": 1, "already_done": 2, "failed": 0, "remaining": 0},
@@ -48,3 +48,12 @@ def test_verification_findings_need_attention_and_switched_off_stages_show():
     assert backfill["status"] == "skipped"
     assert verify["status"] == "attention" and verify["remaining"] == 3
     assert summary["nothing_left_to_do"] is False
+
+
+def test_the_summary_is_redacted_like_a_module_result():
+    # a failure Ansible reports itself (a template error, a timeout) never went through a module
+    catalog = {"results": [{"item": "web", "failed": True,
+                            "msg": "Request to https://alice:pa55@mirror/x.img?X-Amz-Signature=516 timed out"}]}
+    summary = maintenance_summary({"catalog": catalog})
+    assert summary["stages"][0]["failures"][0]["error"] == \
+        "Request to https://***@mirror/x.img?X-Amz-Signature=*** timed out"

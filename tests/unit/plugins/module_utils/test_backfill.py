@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -12,9 +13,9 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill impor
     WRITE,
     Journal,
     Report,
+    journaled_location,
     plan_location,
     read_journal,
-    url_hash,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._location_match import StoreMatcher
@@ -82,10 +83,13 @@ def test_journal_round_trip_newest_first_private_and_without_credentials(tmp_pat
     journal.record(second, location_id=2)
     journal.close()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert "oldkey" not in open(path).read()
+    text = open(path).read()
+    assert "oldkey" not in text
+    # no unsalted hash of the credentialed URL either: it gives weak keys away to a guess
+    assert hashlib.sha256(b"swift+http://svc:oldkey@ks/v3/glance/a").hexdigest() not in text
     entries = list(read_journal(path))
     assert [e["location_id"] for e in entries] == [2, 1]
-    assert entries[1]["url_hash"] == url_hash("swift+http://svc:oldkey@ks/v3/glance/a")
+    assert entries[1]["url"] == "swift+http://***@ks/v3/glance/a" and "url_hash" not in entries[1]
     assert entries[0]["before"] == {"store": "fast"} and entries[0]["after"] == {"store": "cheap"}
 
 
@@ -132,3 +136,22 @@ def test_a_damaged_journal_fails_in_one_line_before_any_entry_is_read(tmp_path, 
     with pytest.raises(InvalidInputError, match=r"^journal: line \d of .*run.jsonl is cut short or is no "
                                                 r"backfill entry.*; nothing was restored"):
         read_journal(path)  # checked whole on opening, not while undo is under way
+
+
+def test_journaled_location_matches_on_id_and_redacted_url():
+    url = "swift+http://svc:key@ks/v3/glance/a"
+    database_entry = {"location_id": 7, "url": "swift+http://***@ks/v3/glance/a"}
+    assert journaled_location(database_entry, 7, url)
+    assert not journaled_location(database_entry, 8, url)
+    assert not journaled_location(database_entry, 7, "swift+http://svc:key@ks/v3/glance/b")
+    api_entry = {"location_id": None, "url": "file:///srv/images2/b"}   # the api has no ids
+    assert journaled_location(api_entry, 3, "file:///srv/images2/b")
+    assert not journaled_location(api_entry, 3, "file:///srv/images2/c")
+
+
+def test_journals_of_version_1_still_match_by_their_url_hash():
+    url = "swift+http://svc:key@ks/v3/glance/a"
+    old = {"location_id": 7, "url": "swift+http://***@ks/v3/glance/a",
+           "url_hash": "sha256:" + hashlib.sha256(url.encode()).hexdigest()}
+    assert journaled_location(old, 7, url)
+    assert not journaled_location(old, 7, "swift+http://svc:other@ks/v3/glance/a")

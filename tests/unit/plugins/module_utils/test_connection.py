@@ -6,6 +6,7 @@ from openstack import exceptions as sdk_exceptions
 
 from ansible_collections.storeops.openstack.plugins.module_utils._connection import (
     connect_kwargs,
+    open_connection,
     translate_sdk_error,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
@@ -73,3 +74,22 @@ def test_sdk_errors_become_typed_one_line_errors(error, kind, text):
 
 def test_unknown_errors_are_not_translated():
     assert translate_sdk_error(ValueError("bug")) is None
+
+
+@pytest.mark.parametrize("given, where, key, hint", [
+    ({"auth": {"auth_url": "http://127.0.0.1:1/v3", "usernme": "admin", "password": "p"}},
+     "auth", "usernme", "did you mean username?"),
+    ({"cloud": {"auth": {"auth_url": "http://127.0.0.1:1/v3", "username": "u", "pasword": "p"}}},
+     "cloud.auth", "pasword", "did you mean password?"),
+    ({"auth_type": "v3applicationcredential",
+      "auth": {"auth_url": "http://127.0.0.1:1/v3", "application_credential_id": "i",
+               "application_credential_secre": "s"}},
+     "auth", "application_credential_secre", "did you mean application_credential_secret?"),
+])
+def test_an_unknown_auth_key_is_one_line_naming_it_and_the_fix(given, where, key, hint):
+    with pytest.raises(InvalidInputError) as raised:
+        open_connection(params(**given))
+    message = str(raised.value)
+    assert message.startswith(f"{where}: {key} is not a setting of auth_type ")
+    assert hint in message and "; it takes " in message and "auth_url" in message
+    assert "\n" not in message

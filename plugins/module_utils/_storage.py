@@ -21,7 +21,7 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
@@ -417,6 +417,17 @@ class _SwiftWriter(Writer):
         self._segments = []
 
 
+def swift_quote(path: str) -> str:
+    """A Swift path as a request path: every byte of the names but ``/`` percent-encoded.
+
+    Swift unquotes the request path once, so ``b%41`` must go as ``b%2541`` (else it reads
+    ``bA``), ``#`` and ``?`` as ``%23`` and ``%3F`` (else they start a fragment or a query).
+    Dots go as ``%2E``: the HTTP client resolves ``.`` and ``..`` segments away (``a/../b``
+    would address ``b``), but leaves escaped ones alone.
+    """
+    return quote(path, safe="/").replace(".", "%2E")
+
+
 class SwiftDriver(StorageDriver):
     """Objects of one Swift container, through an openstacksdk connection.
 
@@ -433,7 +444,8 @@ class SwiftDriver(StorageDriver):
         self.segment_size = segment_size
 
     def request(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs):
-        response = self._store.request(path, method, **kwargs)
+        """``path`` is ``/container/object`` as Swift names it (unquoted); queries go in ``params``."""
+        response = self._store.request(swift_quote(path), method, **kwargs)
         if response.status_code not in ok:
             raise StoreOpsError(f"swift store: {method} {path} failed with HTTP {response.status_code}",
                                 status_code=response.status_code)
@@ -501,7 +513,8 @@ class SwiftDriver(StorageDriver):
 
     def reader(self, path: str, offset: int = 0):
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        response = self._store.request(self.object_path(path), "GET", stream=True, headers=headers)
+        response = self._store.request(swift_quote(self.object_path(path)), "GET", stream=True,
+                                       headers=headers)
         if response.status_code == 404:
             response.close()
             raise self.not_found(path)

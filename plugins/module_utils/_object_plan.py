@@ -349,7 +349,10 @@ class StreamCheck:
         return md5
 
 
-ALIGNED_PART_FACTOR = 4  # a segment-long part may be this many times the part size, no more
+# a segment-long part may be this many times the part size, no more: an object holds two such
+# parts (one going up, the next filling), and 64 MiB segments at the default 16 MiB part size
+# took the module's peak RSS to 2.3 times rclone's
+ALIGNED_PART_FACTOR = 2
 
 
 def aligned_part_sizes(segments: list[Segment] | None, part_size: int) -> list[int] | None:

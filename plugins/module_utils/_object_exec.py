@@ -181,9 +181,11 @@ class ObjectMigrator:
                 waiting = next(target, None)
             yield _Work(container, bucket, item, waiting is not None and waiting.path == item["name"])
 
-    def run(self, pairs: list[tuple[str, str, bool]]) -> list[Outcome]:
-        """Migrate every (container, bucket, bucket exists) pair; outcomes in completion order."""
-        outcomes: list[Outcome] = []
+    def run(self, pairs: list[tuple[str, str, bool]], record: Callable[[Outcome], None]) -> None:
+        """Migrate every (container, bucket, bucket exists) pair; ``record`` takes each outcome as it ends.
+
+        Outcomes are handed on, not kept: memory does not grow with the number of objects.
+        """
         work = (item for container, bucket, exists in pairs for item in self._work(container, bucket, exists))
         with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="object") as pool:
             pending = set()
@@ -191,9 +193,10 @@ class ObjectMigrator:
                 pending.add(pool.submit(self._one, item))
                 if len(pending) >= 2 * self.options.concurrency:  # the listing is never held whole
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    outcomes += [future.result() for future in done]
-            outcomes += [future.result() for future in pending]
-        return outcomes
+                    for future in done:
+                        record(future.result())
+            for future in pending:
+                record(future.result())
 
     # -- one object ----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import unquote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
@@ -97,6 +98,26 @@ def bucket_for(container: str, names: Mapping[str, str], template: str) -> str:
     return bucket
 
 
+def buckets_for(containers: Iterable[str], names: Mapping[Any, Any], template: str) -> dict[str, str]:
+    """Each container's bucket; refused when two containers would share one (their keys collide)."""
+    for container, bucket in names.items():
+        if not isinstance(container, str) or not isinstance(bucket, str):
+            raise InvalidInputError(
+                f"bucket_names: {container!r}: {bucket!r} is not a container name mapped to a bucket "
+                "name; write both as quoted strings, e.g. {'my_container': 'my-bucket'}")
+    buckets = {container: bucket_for(container, names, template) for container in containers}
+    sharing: dict[str, list[str]] = {}
+    for container, bucket in buckets.items():
+        sharing.setdefault(bucket, []).append(container)
+    for bucket, sources in sharing.items():
+        if len(sources) > 1:
+            raise InvalidInputError(
+                f"containers {', '.join(map(repr, sources))} all map to bucket {bucket!r}, where "
+                "objects of the same name would overwrite each other; give each container its own "
+                "bucket in bucket_names")
+    return buckets
+
+
 def part_size_for(size: int, preferred: int) -> int:
     """``preferred``, grown to a whole MiB if ``size`` would need more than 10,000 parts."""
     needed = math.ceil(size / MAX_PARTS / MIB) * MIB
@@ -132,7 +153,7 @@ class SourceObject:
     etag: str
     last_modified: str
     kind: str = PLAIN
-    manifest: str | None = None  # a DLO's ``container/prefix``
+    manifest: str | None = None  # a DLO's ``container/prefix``, as Swift names them (unquoted)
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -144,8 +165,10 @@ class SourceObject:
             kind = DLO
         else:
             kind = PLAIN
+        # Swift percent-decodes X-Object-Manifest before it lists the segments
+        manifest = unquote(_wire_text(lowered["x-object-manifest"])) if kind == DLO else None
         return cls(name, int(lowered.get("content-length", 0)), lowered.get("etag", "").strip('"'),
-                   lowered.get("last-modified", ""), kind, lowered.get("x-object-manifest"), lowered)
+                   lowered.get("last-modified", ""), kind, manifest, lowered)
 
     def target_fields(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The S3 arguments (Metadata, ContentType, ...) for this object, and what S3 cannot hold."""
@@ -326,7 +349,10 @@ class StreamCheck:
         return md5
 
 
-ALIGNED_PART_FACTOR = 4  # a segment-long part may be this many times the part size, no more
+# a segment-long part may be this many times the part size, no more: an object holds two such
+# parts (one going up, the next filling), and 64 MiB segments at the default 16 MiB part size
+# took the module's peak RSS to 2.3 times rclone's
+ALIGNED_PART_FACTOR = 2
 
 
 def aligned_part_sizes(segments: list[Segment] | None, part_size: int) -> list[int] | None:

@@ -21,7 +21,7 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
@@ -418,6 +418,17 @@ class _SwiftWriter(Writer):
         self._segments = []
 
 
+def swift_quote(path: str) -> str:
+    """A Swift path as a request path: every byte of the names but ``/`` percent-encoded.
+
+    Swift unquotes the request path once, so ``b%41`` must go as ``b%2541`` (else it reads
+    ``bA``), ``#`` and ``?`` as ``%23`` and ``%3F`` (else they start a fragment or a query).
+    Dots go as ``%2E``: the HTTP client resolves ``.`` and ``..`` segments away (``a/../b``
+    would address ``b``), but leaves escaped ones alone.
+    """
+    return quote(path, safe="/").replace(".", "%2E")
+
+
 class SwiftDriver(StorageDriver):
     """Objects of one Swift container, through an openstacksdk connection.
 
@@ -434,7 +445,8 @@ class SwiftDriver(StorageDriver):
         self.segment_size = segment_size
 
     def request(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs):
-        response = self._store.request(path, method, **kwargs)
+        """``path`` is ``/container/object`` as Swift names it (unquoted); queries go in ``params``."""
+        response = self._store.request(swift_quote(path), method, **kwargs)
         if response.status_code not in ok:
             raise StoreOpsError(f"swift store: {method} {path} failed with HTTP {response.status_code}",
                                 status_code=response.status_code)
@@ -502,7 +514,8 @@ class SwiftDriver(StorageDriver):
 
     def reader(self, path: str, offset: int = 0):
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        response = self._store.request(self.object_path(path), "GET", stream=True, headers=headers)
+        response = self._store.request(swift_quote(self.object_path(path)), "GET", stream=True,
+                                       headers=headers)
         if response.status_code == 404:
             response.close()
             raise self.not_found(path)
@@ -541,8 +554,6 @@ class _S3Writer(Writer):
         self._driver = driver
         self._client = driver.client
         self._path = path
-        self._chunks: list[Any] = []
-        self._buffered = 0
         self._parts: list[dict[str, Any]] = []
         self._in_flight: list[tuple[dict[str, Any], Future]] = []
         self._layout = layout
@@ -559,6 +570,9 @@ class _S3Writer(Writer):
         self.size = self.resumed_bytes
         self._pool = ThreadPoolExecutor(uploads_in_flight, thread_name_prefix="s3-part")
         self._limit = uploads_in_flight
+        self._part = bytearray()  # the part being filled, allocated whole when its first byte comes
+        self._filled = 0
+        self._md5 = hashlib.md5()
 
     def _next_part_size(self) -> int:
         return self._layout.part(len(self._parts) + len(self._in_flight))
@@ -567,31 +581,37 @@ class _S3Writer(Writer):
         data = memoryview(data)
         self.size += len(data)
         while data:
-            taken = data[:self._next_part_size() - self._buffered]
-            self._chunks.append(taken)
-            self._buffered += len(taken)
+            if not self._part:
+                self._part = bytearray(self._next_part_size())
+            taken = data[:len(self._part) - self._filled]
+            # copied straight into the part and hashed on the way: no list of chunks to join
+            self._part[self._filled:self._filled + len(taken)] = taken
+            self._md5.update(taken)
+            self._filled += len(taken)
             data = data[len(taken):]
-            if self._buffered == self._next_part_size():
+            if self._filled == len(self._part):
                 self._cut()
 
     def _cut(self) -> None:
-        part = b"".join(self._chunks)  # the part's one copy
-        self._chunks, self._buffered = [], 0
-        self._put_part(part)
+        part, md5 = self._part, self._md5.digest()
+        del part[self._filled:]  # a last part shorter than its layout's
+        self._part, self._filled, self._md5 = bytearray(), 0, hashlib.md5()
+        self._put_part(part, md5)
 
-    def _put_part(self, data: bytes) -> None:
+    def _put_part(self, data: bytearray, md5: bytes) -> None:
         # memory, not a count, bounds what is in flight: parts of a layout may be longer
         budget = self._limit * self._layout.size
         while self._in_flight and sum(p["Size"] for p, _f in self._in_flight) + len(data) > budget:
             self._settle_oldest()
         index = len(self._parts) + len(self._in_flight)
-        part = {"PartNumber": index + 1, "Size": len(data), "MD5": hashlib.md5(data).digest()}
+        part = {"PartNumber": index + 1, "Size": len(data), "MD5": md5}
         if self._layout.on_part:
-            self._layout.on_part(index, part["MD5"])
+            self._layout.on_part(index, md5)
+        # a bytearray goes out in one send: botocore wraps bytes in a BytesIO read 16 KiB at a time
         future = self._pool.submit(
             self._client.upload_part, Bucket=self._driver.bucket, Key=self._path,
             UploadId=self.upload_id, PartNumber=part["PartNumber"], Body=data,
-            ContentMD5=base64.b64encode(part["MD5"]).decode())
+            ContentMD5=base64.b64encode(md5).decode())
         self._in_flight.append((part, future))
 
     def _settle_oldest(self) -> None:
@@ -604,7 +624,7 @@ class _S3Writer(Writer):
         return [part.get("MD5") or bytes.fromhex(part["ETag"].strip('"')) for part in self._parts]
 
     def commit(self) -> None:
-        if self._buffered or not (self._parts or self._in_flight):
+        if self._filled or not (self._parts or self._in_flight):
             self._cut()
         while self._in_flight:
             self._settle_oldest()

@@ -11,6 +11,8 @@ version_added: 0.1.0
 description:
   - Copies the objects of one, several or all containers of a Swift account into S3 buckets,
     typically on Ceph's RADOS Gateway. A bucket that does not exist yet is created.
+  - Each S3 key is its Swift object's name, byte for byte. Names go to Swift percent-encoded,
+    so C(b%41) stays apart from C(bA), and C(a#1), C(what?x=1) or C(a/../b) are the objects so named.
   - Objects stream through with bounded memory; objects larger than a part go up as multipart
     uploads with C(Content-MD5) on every part, and at most 10,000 parts.
   - Static and dynamic large objects (SLO, DLO) are copied as the whole object a client reads.
@@ -58,7 +60,10 @@ options:
     type: str
     default: ""
   bucket_names:
-    description: The bucket for a container, by container name, when it is not O(bucket_name_template)'s.
+    description:
+      - The bucket for a container, by container name, when it is not O(bucket_name_template)'s.
+      - Each container needs a bucket of its own. A run in which two containers map to one bucket
+        (here or through O(bucket_name_template)) is refused before anything is touched.
     type: dict
     default: {}
   bucket_name_template:
@@ -92,16 +97,17 @@ options:
     type: path
   part_size_mb:
     description:
-      - Part size of multipart uploads in MiB, at least 5. It grows for objects that would
-        otherwise need more than 10,000 parts. Objects up to one part go in a single request.
+      - Part size of multipart uploads in MiB, from 5 to 5120 (S3's smallest and largest part). It
+        grows for objects that would otherwise need more than 10,000 parts. Objects up to one part
+        go in a single request.
     type: int
     default: 16
   uploads_per_object:
-    description: Parts of one object sent at once. Memory per object in flight is this plus one part.
+    description: Parts of one object sent at once, 1 to 16. Memory per object in flight is this plus one part.
     type: int
     default: 2
   concurrency:
-    description: Objects in flight at once.
+    description: Objects in flight at once, 1 to 64.
     type: int
     default: 4
   delete_source:
@@ -113,7 +119,10 @@ options:
     type: path
     default: ~/.storeops/journals
   max_details:
-    description: At most this many objects are listed in each list of the result.
+    description:
+      - At most this many objects are listed in each list of the result. Every object is counted
+        in RV(counts); the details beyond this many are not kept, so memory does not grow with
+        the number of objects.
     type: int
     default: 100
 requirements:
@@ -224,6 +233,7 @@ journal:
 """
 
 import time
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
@@ -231,7 +241,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._base import St
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError, StoreOpsError
 from ansible_collections.storeops.openstack.plugins.module_utils._journal import JsonlJournal, journal_path
 from ansible_collections.storeops.openstack.plugins.module_utils._object_exec import (
-    ALREADY_DONE,
     COPIED,
     FAILED,
     PLANNED,
@@ -240,13 +249,18 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_exec im
     ObjectOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import (
+    MAX_PART,
     MIB,
     MIN_PART,
-    bucket_for,
+    buckets_for,
     is_segment_container,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._object_report import ObjectReport
 
 JOURNAL_KIND = "storeops.openstack.swift_object_migrate"
+# each object in flight holds up to uploads_per_object + 1 parts, and a connection per part
+MAX_CONCURRENCY = 64
+MAX_UPLOADS_PER_OBJECT = 16
 
 
 class SwiftObjectMigrate(StoreOpsModule):
@@ -281,7 +295,7 @@ class SwiftObjectMigrate(StoreOpsModule):
                           params["s3_ca_cert"] or params["s3_validate_certs"],
                           params["part_size_mb"] * MIB, params["uploads_per_object"], params["concurrency"])
         containers, skipped_containers = self._containers(ends)
-        buckets = {c: bucket_for(c, params["bucket_names"], params["bucket_name_template"]) for c in containers}
+        buckets = buckets_for(containers, params["bucket_names"], params["bucket_name_template"])
         exists, created = ends.prepare_buckets(set(buckets.values()), create=not self.check_mode)
 
         options = ObjectOptions(part_size=params["part_size_mb"] * MIB, concurrency=params["concurrency"],
@@ -289,15 +303,19 @@ class SwiftObjectMigrate(StoreOpsModule):
                                 dry_run=self.check_mode)
         journal = JsonlJournal(journal_path(params["journal_dir"], "swift_object_migrate"),
                                {"journal": JOURNAL_KIND, "version": 1, "endpoint": params["s3_endpoint_url"]})
+        report = ObjectReport(buckets, {c: b in created or (self.check_mode and not exists[b])
+                                        for c, b in buckets.items()}, params["max_details"])
         began = time.monotonic()
         try:
-            outcomes = ObjectMigrator(ends.swift, ends.s3, options, journal).run(
-                [(c, buckets[c], exists[buckets[c]] or buckets[c] in created) for c in containers])
+            ObjectMigrator(ends.swift, ends.s3, options, journal).run(
+                [(c, buckets[c], exists[buckets[c]] or buckets[c] in created) for c in containers], report.add)
         finally:
             journal.close()
             ends.close()
-        result = self._result(outcomes, containers, buckets, exists, created, skipped_containers,
-                              time.monotonic() - began)
+        counts = report.counts
+        result = {"changed": bool(created or counts[COPIED] or counts["source_deleted"] or counts[PLANNED]
+                                  or (self.check_mode and not all(exists.values()))),
+                  **report.result(time.monotonic() - began), "skipped_containers": skipped_containers}
         if journal.written:
             result["journal"] = journal.path
         failed = result["failures"]
@@ -311,11 +329,18 @@ class SwiftObjectMigrate(StoreOpsModule):
         params = self.params
         if not params["containers"] and not params["all_containers"]:
             raise InvalidInputError("name the containers to copy in containers, or set all_containers: true")
-        if params["part_size_mb"] * MIB < MIN_PART:
-            raise InvalidInputError(f"part_size_mb must be at least 5 (S3's smallest part), not {params['part_size_mb']}")
-        for option in ("concurrency", "uploads_per_object", "max_details"):
-            if params[option] < 1:
-                raise InvalidInputError(f"{option} must be at least 1, not {params[option]}")
+        endpoint = urlsplit(params["s3_endpoint_url"])
+        if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
+            raise InvalidInputError(f"s3_endpoint_url {params['s3_endpoint_url']!r} is not an http(s) URL; "
+                                    "write it with its scheme, e.g. https://rgw.example.com")
+        bounds = {"part_size_mb": (MIN_PART // MIB, MAX_PART // MIB, "S3's part sizes"),
+                  "concurrency": (1, MAX_CONCURRENCY, "objects in flight"),
+                  "uploads_per_object": (1, MAX_UPLOADS_PER_OBJECT, "parts in flight per object"),
+                  "max_details": (1, None, "")}
+        for option, (least, most, what) in bounds.items():
+            if params[option] < least or (most is not None and params[option] > most):
+                within = f"from {least} to {most} ({what})" if most else f"at least {least}"
+                raise InvalidInputError(f"{option} must be {within}, not {params[option]}")
         return params
 
     def _containers(self, ends: ObjectEnds) -> tuple[list[str], list[dict]]:
@@ -333,46 +358,6 @@ class SwiftObjectMigrate(StoreOpsModule):
             else:
                 chosen.append(name)
         return chosen, skipped
-
-    def _result(self, outcomes, containers, buckets, exists, created, skipped_containers, elapsed) -> dict:
-        cap = self.params["max_details"]
-        counts = {"objects": len(outcomes), COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, FAILED: 0,
-                  "source_deleted": 0, "unsupported_metadata": 0}
-        per_container = {c: {"container": c, "bucket": buckets[c], "objects": 0, COPIED: 0, ALREADY_DONE: 0,
-                             PLANNED: 0, FAILED: 0, "bytes": 0,
-                             "bucket_created": buckets[c] in created or (self.check_mode and not exists[buckets[c]])}
-                         for c in containers}
-        for outcome in outcomes:
-            counts[outcome.outcome] += 1
-            counts["source_deleted"] += outcome.source_deleted
-            counts["unsupported_metadata"] += bool(outcome.unsupported)
-            entry = per_container[outcome.container]
-            entry["objects"] += 1
-            entry[outcome.outcome] += 1
-            entry["bytes"] += outcome.size if outcome.outcome in (COPIED, PLANNED) else 0
-        acted = [o for o in outcomes if o.outcome in (COPIED, PLANNED, FAILED)]
-        skipped = [{**o.detail(), "reason": "already migrated: same source ETag and size"}
-                   for o in outcomes if o.outcome == ALREADY_DONE]
-        read = sum(o.bytes_read for o in outcomes)
-        return {
-            "changed": bool(created or counts[COPIED] or counts["source_deleted"] or counts[PLANNED]
-                            or (self.check_mode and not all(exists.values()))),
-            "counts": counts,
-            "containers": list(per_container.values()),
-            "skipped_containers": skipped_containers,
-            "bytes_planned": sum(o.size for o in outcomes if o.outcome in (COPIED, PLANNED)),
-            "bytes_sent": sum(o.bytes_sent for o in outcomes),
-            "bytes_read": read,
-            "bytes_resumed": sum(o.bytes_resumed for o in outcomes),
-            "objects": [o.detail() for o in acted[:cap]],
-            "already_migrated": skipped[:cap],
-            "failures": [o.detail() for o in outcomes if o.outcome == FAILED][:cap],
-            "unsupported_metadata": [{"container": o.container, "name": o.name, "headers": o.unsupported}
-                                     for o in outcomes if o.unsupported][:cap],
-            "duration_seconds": round(elapsed, 3),
-            "mb_per_second": round(read / 1e6 / elapsed, 1) if elapsed else 0.0,
-            "objects_per_second": round(len(outcomes) / elapsed, 1) if elapsed else 0.0,
-        }
 
 
 def main():

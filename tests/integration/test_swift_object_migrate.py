@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 import uuid
+from urllib.parse import quote
 
 import boto3
 import openstack
@@ -21,13 +22,14 @@ PART = 5 * MIB  # the part size every run here uses
 
 
 class Swift:
-    """The Swift account of a cloud of clouds.yaml, through its raw API."""
+    """The Swift account of a cloud of clouds.yaml, through its raw API; paths as Swift names them."""
 
     def __init__(self, cloud_name: str):
         self.store = openstack.connect(cloud=cloud_name).object_store
 
     def request(self, method, path, ok=(200, 201, 202, 204), **kwargs):
-        response = self.store.request(path, method, **kwargs)
+        # escaped dots stop the HTTP client from resolving "." and ".." segments away
+        response = self.store.request(quote(path).replace(".", "%2E"), method, **kwargs)
         assert response.status_code in ok, (method, path, response.status_code, response.text)
         return response
 
@@ -50,8 +52,9 @@ class Swift:
     def dlo(self, container, name, pieces, headers=None):
         for number, piece in enumerate(pieces):
             self.put(f"{container}_segments", f"dlo/{name}/{number:08d}", piece)
+        # quoted, as python-swiftclient writes it: Swift unquotes the header
         self.put(container, name, b"", {**(headers or {}),
-                                        "X-Object-Manifest": f"{container}_segments/dlo/{name}/"})
+                                        "X-Object-Manifest": quote(f"{container}_segments/dlo/{name}/")})
 
     def names(self, container):
         response = self.request("GET", f"/{container}", ok=(200, 204, 404), params={"format": "json"})
@@ -76,7 +79,7 @@ def buckets_removed_afterwards(s3):
     """The local OSD keeps its data in RAM: this module's buckets go when it is done."""
     yield
     for bucket in s3.list_buckets()["Buckets"]:
-        if bucket["Name"].startswith(("objmig-", "objdel-", "objkill-", "objbad-")):
+        if bucket["Name"].startswith(("objmig-", "objdel-", "objkill-", "objbad-", "objtwo-")):
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
                 for item in page.get("Contents", []):
                     s3.delete_object(Bucket=bucket["Name"], Key=item["Key"])
@@ -210,6 +213,74 @@ def test_delete_source_removes_verified_objects_with_their_segments(migrate, swi
     assert again["changed"] is False and again["counts"]["objects"] == 0
 
 
+# Names a Swift request path must escape: "%41" is not "A", "#" and "?" start no fragment or
+# query, "%2F" is not "/", and a ".." segment is part of the name, not a step up.
+AWKWARD_NAMES = ["b%41", "bA", "a#1", "what?x=1", "%2F", "a/../b", "b", "sp ace/ü"]
+
+
+def test_names_round_trip_byte_for_byte_and_delete_only_their_own_source(migrate, swift, s3, tag):
+    container = f"objmig-names-{tag}"
+    objects = {name: os.urandom(64) + name.encode() for name in AWKWARD_NAMES}
+    for name, data in objects.items():
+        swift.put(container, name, data)
+    assert sorted(swift.names(container)) == sorted(objects)  # Swift holds them under these names
+
+    result = migrate(containers=[container], delete_source=True).results["result"]
+    assert not result.get("failures"), result
+    assert result["counts"]["copied"] == result["counts"]["source_deleted"] == len(objects)
+    assert sorted(keys(s3, container)) == sorted(objects)
+    for name, data in objects.items():
+        assert body(s3, container, name) == data, name
+    assert swift.names(container) == []
+
+
+def test_segmented_objects_whose_names_need_quoting(migrate, swift, s3, tag):
+    container = f"objmig #%41 ü-{tag}"  # a Swift container name S3 refuses: bucket_names maps it
+    bucket = f"objmig-seg-{tag}"
+    slo_pieces = [os.urandom(3 * MIB), os.urandom(3 * MIB)]
+    dlo_pieces = [os.urandom(3 * MIB), os.urandom(MIB)]
+    # the segments are named after their objects, under <container>_segments
+    swift.slo(container, "slo b%41 #1?x=1", slo_pieces)
+    swift.dlo(container, "dlo b%41 #1?x=1", dlo_pieces)
+    expected = {"slo b%41 #1?x=1": b"".join(slo_pieces), "dlo b%41 #1?x=1": b"".join(dlo_pieces)}
+
+    result = migrate(containers=[container], bucket_names={container: bucket},
+                     delete_source=True).results["result"]
+    assert not result.get("failures"), result
+    assert result["counts"]["copied"] == result["counts"]["source_deleted"] == 2
+    assert sorted(keys(s3, bucket)) == sorted(expected)
+    for name, data in expected.items():
+        assert body(s3, bucket, name) == data, name
+    assert swift.names(container) == [] and swift.names(f"{container}_segments") == []
+
+
+@pytest.mark.parametrize("how", ["bucket_names", "bucket_name_template", "all_containers"])
+def test_two_containers_into_one_bucket_are_refused_before_anything(migrate, swift, s3, cloud, tag, how):
+    first, second, bucket = f"objtwo-a-{tag}", f"objtwo-b-{tag}", f"objtwo-{tag}"
+    if how == "all_containers":  # every container of the member's account, into one bucket
+        swift = Swift(cloud["member_cloud"])
+        options = {"cloud_name": cloud["member_cloud"], "all_containers": True,
+                   "bucket_name_template": bucket, "check": True}
+    elif how == "bucket_name_template":
+        options = {"containers": [first, second], "bucket_name_template": bucket, "delete_source": True}
+    else:
+        options = {"containers": [first, second], "bucket_names": {first: bucket, second: bucket},
+                   "delete_source": True}
+    dumps = {first: os.urandom(1000), second: os.urandom(1000)}
+    for container, data in dumps.items():
+        swift.put(container, "db.dump", data)
+
+    run = migrate(**options)
+    result = run.results["result"]
+    assert result["failed"] is True
+    message = result["msg"]
+    assert f"'{first}'" in message and f"'{second}'" in message and f"bucket '{bucket}'" in message
+    assert "\n" not in message and "Traceback" not in run.output
+    assert not bucket_exists(s3, bucket)
+    for container, data in dumps.items():
+        assert swift.request("GET", f"/{container}/db.dump").content == data
+
+
 @pytest.mark.parametrize("kind", ["plain", "slo"])  # an SLO of 6 MiB segments goes up one part per segment
 def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
         playbook_command, migrate, swift, s3, cloud, tag, tmp_path, kind):
@@ -295,7 +366,19 @@ def test_all_containers_skips_segment_containers(migrate, cloud, tag):
      "check s3_access_key"),
     ({"containers": ["{existing}"], "bucket_names": {"{existing}": "Bad_Bucket"}},
      "maps to bucket 'Bad_Bucket', which S3 refuses"),
-    ({"containers": ["{existing}"], "part_size_mb": 1}, "part_size_mb must be at least 5"),
+    ({"containers": ["{existing}"], "part_size_mb": 1}, "part_size_mb must be from 5 to 5120"),
+    ({"containers": ["{existing}"], "part_size_mb": 5121}, "part_size_mb must be from 5 to 5120"),
+    ({"containers": ["{existing}"], "concurrency": 0}, "concurrency must be from 1 to 64"),
+    ({"containers": ["{existing}"], "concurrency": 65}, "concurrency must be from 1 to 64"),
+    ({"containers": ["{existing}"], "uploads_per_object": 17}, "uploads_per_object must be from 1 to 16"),
+    ({"containers": ["{existing}"], "s3_endpoint_url": "127.0.0.1:7480"},
+     "s3_endpoint_url '127.0.0.1:7480' is not an http(s) URL"),
+    ({"containers": ["{existing}"], "s3_endpoint_url": "rgw.example.com"},
+     "s3_endpoint_url 'rgw.example.com' is not an http(s) URL"),
+    ({"containers": ["{existing}"], "bucket_names": {"{existing}": 2024}},
+     "2024 is not a container name mapped to a bucket name"),
+    ({"containers": ["{existing}"], "bucket_names": {"{existing}": ["a-bucket"]}},
+     "write both as quoted strings"),
     ({}, "name the containers to copy in containers, or set all_containers: true"),
 ])
 def test_bad_input_is_one_clean_line_and_changes_nothing(migrate, swift, s3, cloud, tag, options, message):
@@ -307,4 +390,5 @@ def test_bad_input_is_one_clean_line_and_changes_nothing(migrate, swift, s3, clo
     assert result["failed"] is True
     assert message in result["msg"] and "\n" not in result["msg"] and "Traceback" not in run.output
     assert not bucket_exists(s3, existing)  # nothing was created before the error
+    assert swift.names(existing) == ["x"]
     assert cloud["ceph"]["rgw"]["s3_secret_key"] not in run.output + json.dumps(result)

@@ -24,6 +24,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_plan im
     already_migrated,
     bucket_for,
     bucket_problem,
+    buckets_for,
     dlo_etag,
     is_segment_container,
     listing_promise,
@@ -59,6 +60,26 @@ def test_a_bad_bucket_name_names_the_container_and_the_option():
         bucket_for("My_Stuff", {}, "{container}")
     with pytest.raises(InvalidInputError, match="bucket_name_template"):
         bucket_for("logs", {}, "{project}-{container}")
+
+
+@pytest.mark.parametrize("containers, names, template", [
+    (["a-db", "b-db"], {"a-db": "dumps", "b-db": "dumps"}, "{container}"),
+    (["a-db", "b-db"], {}, "dumps"),  # a template without {container}
+    (["a-db", "dumps"], {"a-db": "dumps"}, "{container}"),  # the map gives one what the template gives the other
+])
+def test_two_containers_into_one_bucket_are_refused(containers, names, template):
+    with pytest.raises(InvalidInputError, match=r"^containers 'a-db', '(b-db|dumps)' all map to bucket 'dumps'.*bucket_names$"):
+        buckets_for(containers, names, template)
+
+
+def test_each_container_its_own_bucket():
+    assert buckets_for(["a-db", "b-db"], {"a-db": "dumps"}, "{container}-x") == {"a-db": "dumps", "b-db": "b-db-x"}
+
+
+@pytest.mark.parametrize("names", [{"a-db": 2024}, {"a-db": ["dumps"]}, {"a-db": None}, {2024: "dumps"}])
+def test_bucket_names_of_other_types_are_one_line(names):
+    with pytest.raises(InvalidInputError, match="^bucket_names: .* write both as quoted strings"):
+        buckets_for(["a-db"], names, "{container}")
 
 
 def test_segment_containers_by_name():
@@ -120,6 +141,15 @@ def test_kinds_from_headers():
     dlo = SourceObject.from_headers("b", {"X-Object-Manifest": "c_segments/b/", "Etag": '"def"'})
     assert (slo.kind, slo.etag, slo.size) == (SLO, "abc", 9)
     assert (dlo.kind, dlo.manifest) == (DLO, "c_segments/b/")
+
+
+@pytest.mark.parametrize("header, manifest", [
+    ("c_segments/b%2541%20%231/", "c_segments/b%41 #1/"),  # quoted, as python-swiftclient writes it
+    ("c_segments/%C3%BC/", "c_segments/ü/"),
+    ("c_segments/\xc3\xbc/", "c_segments/ü/"),  # raw UTF-8, as http.client hands it over (latin-1)
+])
+def test_a_dlo_manifest_is_unquoted_as_swift_reads_it(header, manifest):
+    assert SourceObject.from_headers("d", {"X-Object-Manifest": header}).manifest == manifest
 
 
 def test_listing_promises():
@@ -239,9 +269,9 @@ def segs(*sizes_mib):
 
 def test_segments_become_parts_only_when_s3_and_memory_allow():
     assert aligned_part_sizes(segs(6, 6, 1), 16 * MIB) == [6 * MIB, 6 * MIB, 1 * MIB]
-    assert aligned_part_sizes(segs(64, 64), 16 * MIB) == [64 * MIB, 64 * MIB]
+    assert aligned_part_sizes(segs(32, 32), 16 * MIB) == [32 * MIB, 32 * MIB]
     assert aligned_part_sizes(segs(4, 6), 16 * MIB) is None      # a part but the last under 5 MiB
-    assert aligned_part_sizes(segs(65, 6), 16 * MIB) is None     # longer than 4 parts: held in memory
+    assert aligned_part_sizes(segs(33, 6), 16 * MIB) is None     # longer than 2 parts: held in memory
     assert aligned_part_sizes(segs(6, 0, 6), 16 * MIB) is None   # S3 has no empty part
     assert aligned_part_sizes([Segment("r", 6 * MIB, "e", "0-10")], 16 * MIB) is None
     assert aligned_part_sizes(None, 16 * MIB) is None

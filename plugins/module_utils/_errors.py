@@ -42,3 +42,7 @@ class CloudRequestError(StoreOpsError):
 
 class StorageNotFoundError(StoreOpsError):
     """A storage back end has no object at the path asked for."""
+
+
+class StorageConflictError(StoreOpsError):
+    """A key holds data this collection did not write, or changed under a conditional write: it is kept."""

@@ -3,11 +3,14 @@
 """Carry out a Swift-to-S3 object migration, object by object, several at a time.
 
 Each container's listing is walked beside its bucket's (both sorted, both paged), so a key
-missing from the bucket is copied without asking S3 about it, and a key present is skipped when
-its recorded source ETag and size still match. A copy streams the assembled object once: Swift's
-promises are checked on the way (``StreamCheck``), an unfinished multipart upload of the key is
-resumed after the bytes it holds were re-read and matched, and the source is deleted only once
-S3 shows the object with the size, MD5 and source ETag it should have.
+missing from the bucket is copied without asking S3 about it, and a key present is classified
+(``classify_key``): this collection's copy of this source, current (skipped) or stale (copied
+again), or a conflict (kept, reported). Every write is conditional on what was seen, so a key
+written meanwhile is never overwritten nor stamped as ours. A copy streams the assembled object
+once: Swift's promises are checked on the way (``StreamCheck``), an unfinished multipart upload
+of the key is resumed after the bytes it holds were re-read and matched. A source is deleted
+only on proof from the bytes (``delete_proof``, or the S3 object read back), and a manifest's
+segments only when no other manifest of the run reads them (``SegmentReferences``).
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -21,29 +24,45 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+    StorageConflictError,
     StorageNotFoundError,
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._journal import JsonlJournal
 from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import (
+    CONFLICT,
+    CONFLICT_FIX,
+    CURRENT,
     DLO,
+    EMPTY_MD5,
     MD5,
     PLAIN,
+    S3_ETAG,
     SLO,
     SOURCE_ETAG,
+    STALE,
     ResumeCheck,
     ResumeMismatchError,
     Segment,
+    SourceKey,
     SourceMismatchError,
     SourceObject,
     StreamCheck,
     aligned_part_sizes,
-    already_migrated,
+    classify_key,
+    delete_proof,
     dlo_etag,
     listing_promise,
     multipart_etag,
     part_size_for,
     slo_etag,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_refs import (
+    ObjectId,
+    SegmentReferences,
+    describe,
+    dlo_prefix,
+    object_id,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._storage import (
@@ -51,9 +70,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage import
     S3Driver,
     SwiftDriver,
     translate_s3_error,
+    write_condition,
 )
 
 COPIED, ALREADY_DONE, PLANNED, FAILED = "copied", "already_done", "planned", "failed"
+ON_CONFLICT = ("skip", "fail", "overwrite")
 READ_SIZE = 2**20  # per read from Swift
 
 
@@ -64,6 +85,8 @@ class ObjectOptions:
     delete_source: bool = False
     prefix: str = ""
     dry_run: bool = False
+    on_conflict: str = "skip"
+    account: str = ""  # the Swift account, recorded with every copy
 
 
 @dataclass
@@ -80,6 +103,8 @@ class Outcome:
     upload_id: str | None = None
     md5: str | None = None
     source_deleted: bool = False
+    proof: str = ""
+    segments_kept: dict[str, str] = field(default_factory=dict)
     reason: str = ""
     fix: str = ""
     unsupported: dict[str, str] = field(default_factory=dict)
@@ -92,7 +117,8 @@ class Outcome:
             detail.update(md5=self.md5, bytes_sent=self.bytes_sent, bytes_resumed=self.bytes_resumed,
                           seconds=round(self.seconds, 3))
         optional = {"upload_id": self.upload_id, "source_deleted": self.source_deleted,
-                    "reason": self.reason, "fix": self.fix,
+                    "proof": self.proof, "reason": self.reason, "fix": self.fix,
+                    "segments_kept": [{"segment": name, "reason": why} for name, why in self.segments_kept.items()],
                     "unsupported_metadata": self.unsupported}
         detail.update({key: value for key, value in optional.items() if value})
         return detail
@@ -159,6 +185,15 @@ class ObjectEnds:
             driver.close()
 
 
+@dataclass(frozen=True)
+class _Manifest:
+    """A manifest's segments (flattened), the ETag their entries make, and every object it names."""
+
+    segments: list[Segment]
+    etag: str
+    objects: list[ObjectId]
+
+
 class ObjectMigrator:
     """``s3_for(bucket)`` gives a driver for a bucket; ``swift_for(container)`` one for a container."""
 
@@ -168,6 +203,8 @@ class ObjectMigrator:
         self._s3_for = s3_for
         self.options = options
         self._journal = journal
+        self._references = SegmentReferences(())
+        self._deleting = threading.Lock()  # a manifest's delete and the release of its segments are one step
 
     # -- walking ------------------------------------------------------------------------------
 
@@ -184,19 +221,47 @@ class ObjectMigrator:
     def run(self, pairs: list[tuple[str, str, bool]], record: Callable[[Outcome], None]) -> None:
         """Migrate every (container, bucket, bucket exists) pair; ``record`` takes each outcome as it ends.
 
-        Outcomes are handed on, not kept: memory does not grow with the number of objects.
+        Outcomes are handed on, not kept: memory does not grow with the number of objects. With
+        ``delete_source``, the manifests of the run's containers are indexed first, and
+        containers other containers' manifests read go last, once those manifests are done.
         """
-        work = (item for container, bucket, exists in pairs for item in self._work(container, bucket, exists))
+        if self.options.delete_source and not self.options.dry_run:
+            self._references = self._index([container for container, _bucket, _exists in pairs])
+        read_later = self._references.containers_read_from_others()
+        groups = [[pair for pair in pairs if pair[0] not in read_later],
+                  [pair for pair in pairs if pair[0] in read_later]]
         with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="object") as pool:
-            pending = set()
-            for item in work:
-                pending.add(pool.submit(self._one, item))
-                if len(pending) >= 2 * self.options.concurrency:  # the listing is never held whole
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        record(future.result())
-            for future in pending:
-                record(future.result())
+            for group in groups:
+                pending = set()
+                for item in (item for container, bucket, exists in group
+                             for item in self._work(container, bucket, exists)):
+                    pending.add(pool.submit(self._one, item))
+                    if len(pending) >= 2 * self.options.concurrency:  # the listing is never held whole
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            record(future.result())
+                for future in pending:
+                    record(future.result())
+
+    def _index(self, containers: list[str]) -> SegmentReferences:
+        """Every manifest of ``containers`` (whole, whatever the prefix) and what it reads."""
+        references = SegmentReferences(containers, self.options.prefix)
+        for container in containers:
+            swift = self._swift_for(container)
+            for item in swift.listing(container):
+                manifest = (container, item["name"])
+                try:
+                    if "slo_etag" in item:
+                        references.add_slo(manifest, _slo_manifest(swift, item["name"]).objects)
+                    elif item["bytes"] == 0 and item["hash"] == EMPTY_MD5:  # a DLO lists as empty
+                        described = SourceObject.from_headers(item["name"], swift.head(item["name"]))
+                        if described.kind == DLO:
+                            references.add_dlo(manifest, *dlo_prefix(described.manifest))
+                except StoreOpsError as err:
+                    if not isinstance(err, StorageNotFoundError) and err.details.get("status_code") != 404:
+                        raise
+                    # deleted since it was listed: it reads nothing any more
+        return references
 
     # -- one object ----------------------------------------------------------------------------
 
@@ -205,6 +270,10 @@ class ObjectMigrator:
         outcome = Outcome(work.container, work.listed["name"], work.bucket, PLANNED)
         try:
             self._migrate(work, outcome)
+        except StorageConflictError as err:
+            outcome.outcome = CONFLICT
+            outcome.reason = redact_text(str(err))
+            outcome.fix = CONFLICT_FIX
         except Exception as err:  # pylint: disable=broad-except
             # one object's surprise must not stop the others; the run reports it
             known = err if isinstance(err, StoreOpsError) else translate_s3_error(err)
@@ -228,45 +297,60 @@ class ObjectMigrator:
         elif "slo_etag" in work.listed:
             outcome.kind = SLO
         outcome.size = promise[1]
+        found = None
         if work.in_bucket:
             try:
                 found = s3.stat(name)
             except StorageNotFoundError:
                 found = None
-            if found and already_migrated(promise[0], promise[1], found.size, found.metadata):
-                outcome.outcome = ALREADY_DONE
-                outcome.md5 = found.metadata[MD5]
-                if self.options.delete_source and not self.options.dry_run:
-                    # an earlier run verified this copy but stopped before the delete
-                    self._delete_source(swift, name, promise[0], None, outcome)
+        verdict = classify_key(SourceKey(self.options.account, work.container, name, promise[0], promise[1],
+                                         outcome.kind),
+                               found and found.etag, found and found.size, found and found.metadata)
+        if verdict.state == CURRENT:
+            outcome.outcome = ALREADY_DONE
+            outcome.md5 = found.metadata[MD5]
+            if self.options.delete_source and not self.options.dry_run:
+                # an earlier run copied it but did not delete: the copy is proven again, from its bytes
+                self._delete_proven(swift, s3, name, promise[0], found.etag, outcome)
+            return
+        if verdict.state == CONFLICT:
+            if self.options.on_conflict != "overwrite":
+                outcome.outcome, outcome.reason, outcome.fix = CONFLICT, verdict.reason, CONFLICT_FIX
                 return
+            outcome.reason = f"overwritten (on_conflict: overwrite): {verdict.reason}"
+        elif verdict.state == STALE:
+            outcome.reason = verdict.reason
         if self.options.dry_run:
             return
+        condition = write_condition(found.etag if found else None)
         try:
-            self._copy(swift, s3, name, outcome, resume=True)
+            self._copy(swift, s3, name, outcome, condition, resume=True)
         except ResumeMismatchError:
-            self._copy(swift, s3, name, outcome, resume=False)
+            self._copy(swift, s3, name, outcome, condition, resume=False)
 
-    def _copy(self, swift: SwiftDriver, s3: S3Driver, name: str, outcome: Outcome, resume: bool) -> None:
+    def _copy(self, swift: SwiftDriver, s3: S3Driver, name: str, outcome: Outcome, condition: dict[str, str],
+              resume: bool) -> None:
         with swift.reader(name) as stream:
             source = SourceObject.from_headers(name, stream.headers)
             outcome.kind, outcome.size = source.kind, source.size
-            segments, manifest_etag = self._segments(swift, source)
+            manifest = self._manifest(swift, source)
+            segments = manifest.segments if manifest else None
             part_size = part_size_for(source.size, self.options.part_size)
             layout = PartLayout(part_size, aligned_part_sizes(segments, part_size) if source.size > part_size else None)
-            check = StreamCheck(source, segments, manifest_etag, hashed_elsewhere=bool(layout.sizes))
-            fields, outcome.unsupported = source.target_fields()
+            check = StreamCheck(source, segments, manifest and manifest.etag, hashed_elsewhere=bool(layout.sizes))
+            fields, outcome.unsupported = source.target_fields(self.options.account, swift.container)
             chunks = _checked_chunks(swift, stream, check)
             if source.size <= part_size:
                 data = b"".join(chunks)
-                fields["Metadata"][MD5] = expected_etag = check.finish()
-                s3.put(name, data, **fields)
+                # a single PUT's ETag is the MD5 of its bytes: known before it is written
+                fields["Metadata"][MD5] = fields["Metadata"][S3_ETAG] = sent_etag = check.finish()
+                s3.put(name, data, condition=condition, **fields)
                 outcome.bytes_sent = len(data)
             else:
-                expected_etag = self._multipart(s3, name, chunks, check, fields, layout, resume, outcome)
+                sent_etag = self._multipart(s3, name, chunks, check, fields, layout, resume, condition, outcome)
         outcome.bytes_read = check.read
         outcome.md5 = check.whole.hexdigest()
-        self._verify(s3, name, source, outcome.md5, expected_etag)
+        found = self._verify(s3, name, source, outcome.md5, sent_etag)
         outcome.outcome = COPIED
         self._note(outcome, "verified")
         if self.options.delete_source:
@@ -274,18 +358,14 @@ class ObjectMigrator:
                 outcome.reason = (f"source kept: {len(check.unverified)} segment(s) are byte ranges whose "
                                   "MD5 Swift does not promise")
             else:
-                self._delete_source(swift, name, source.etag, segments if source.kind == DLO else None,
-                                    outcome)
+                self._delete_proven(swift, s3, name, source.etag, found.etag, outcome, outcome.md5, sent_etag,
+                                    manifest)
 
     @staticmethod
-    def _multipart(s3, name, chunks, check, fields, layout, resume, outcome):
-        source = check.source
-        if source.kind == PLAIN:
-            # completed only if the bytes match Swift's ETag, which is then their MD5
-            fields["Metadata"][MD5] = source.etag
+    def _multipart(s3, name, chunks, check, fields, layout, resume, condition, outcome):
         if layout.sizes:  # one part per segment: the part's MD5 checks the segment
             layout.on_part = check.segment_hashed
-        writer = s3.writer(name, resume=resume, layout=layout, **fields)
+        writer = s3.writer(name, resume=resume, layout=layout, condition=condition, **fields)
         outcome.upload_id = writer.upload_id
         outcome.bytes_resumed = writer.resumed_bytes
         resumed = ResumeCheck(name, writer.resumed_parts)
@@ -306,54 +386,103 @@ class ObjectMigrator:
         except BaseException:
             writer.close()  # interrupted: the parts sent stay for the next run
             raise
-        writer.commit()
+        try:
+            writer.commit()
+        except StorageConflictError:
+            writer.cancel()  # the key was written meanwhile: it stays as it is
+            raise
         outcome.bytes_sent = writer.size - writer.resumed_bytes
-        if source.kind != PLAIN:
-            # the whole stream's MD5 is known only now; S3 keeps metadata only by a copy onto itself
-            fields["Metadata"][MD5] = check.whole.hexdigest()
-            s3.replace_metadata(name, **fields)
-        return multipart_etag(writer.part_md5s())
+        sent_etag = multipart_etag(writer.part_md5s())
+        # the whole stream's MD5 and S3's ETag are known only now; S3 keeps metadata only by a
+        # copy onto itself, made only while the key still holds what this run completed
+        fields["Metadata"][MD5] = check.whole.hexdigest()
+        fields["Metadata"][S3_ETAG] = sent_etag
+        s3.replace_metadata(name, if_match=sent_etag, **fields)
+        return sent_etag
 
     @staticmethod
-    def _segments(swift: SwiftDriver, source: SourceObject) -> tuple[list[Segment] | None, str | None]:
-        """A manifest's segments, flattened, and the ETag its own entries make."""
+    def _manifest(swift: SwiftDriver, source: SourceObject) -> _Manifest | None:
         if source.kind == SLO:
-            entries = _slo_entries(swift, source.name)
-            return _flatten(swift, entries), slo_etag(entries)
+            return _slo_manifest(swift, source.name)
         if source.kind == DLO:
             segments = _dlo_segments(swift, source.manifest)
-            return segments, dlo_etag(segments)
-        return None, None
+            return _Manifest(segments, dlo_etag(segments), [object_id(s.name) for s in segments])
+        return None
 
     @staticmethod
-    def _verify(s3: S3Driver, name: str, source: SourceObject, md5: str, expected_etag: str) -> None:
+    def _verify(s3: S3Driver, name: str, source: SourceObject, md5: str, expected_etag: str):
         """S3 holds the size, MD5, source ETag and the ETag it computed from the bytes it received."""
         found = s3.stat(name)
         problems = []
         if found.size != source.size:
             problems.append(f"size {found.size}, not {source.size}")
-        if found.metadata.get(MD5) != md5 or found.metadata.get(SOURCE_ETAG) != source.etag:
-            problems.append("its recorded MD5 or source ETag differ")
+        if found.metadata.get(MD5) != md5 or found.metadata.get(SOURCE_ETAG) != source.etag \
+                or found.metadata.get(S3_ETAG) != expected_etag:
+            problems.append("its recorded MD5, source ETag or S3 ETag differ")
         # RGW keeps a multipart ETag through the copy that records an SLO's MD5; an S3 that
         # recomputes it on copy gives the whole MD5, as good a proof
         if found.etag not in (expected_etag, md5):
             problems.append(f"S3 computed ETag {found.etag}, the bytes sent make {expected_etag}")
         if problems:
             raise StoreOpsError(f"{name}: S3 shows the copy with {'; '.join(problems)}; source kept")
+        return found
 
-    def _delete_source(self, swift: SwiftDriver, name: str, etag: str,
-                       dlo_segments: list[Segment] | None, outcome: Outcome) -> None:
-        """Delete the verified source, unless it changed since it was read."""
+    def _delete_proven(self, swift: SwiftDriver, s3: S3Driver, name: str, copied_etag: str, target_etag: str,
+                       outcome: Outcome, md5: str | None = None, sent_etag: str | None = None,
+                       manifest: _Manifest | None = None) -> None:
+        """Delete the source once the bytes prove its copy, unless it changed since it was copied."""
         now = SourceObject.from_headers(name, swift.head(name))
-        if now.etag != etag:
+        if now.etag != copied_etag:
             outcome.reason = "source kept: it changed in Swift after it was copied; a re-run copies it again"
             return
-        if now.kind == DLO and dlo_segments is None:
-            dlo_segments = _dlo_segments(swift, now.manifest)
-        swift.delete(name)  # an SLO goes with its segments
-        for segment in dlo_segments or ():
-            swift.request("DELETE", segment.name, ok=(204, 404))
+        if now.kind != PLAIN and manifest is None:
+            manifest = self._manifest(swift, now)
+        segments = manifest.segments if manifest else None
+        if manifest and manifest.etag != now.etag:
+            outcome.reason = ("source kept: its segments changed since it was copied (Swift's ETag "
+                              f"{now.etag}, its segments make {manifest.etag}); a re-run copies it again")
+            return
+        if segments and any(segment.byte_range for segment in segments):
+            outcome.reason = "source kept: segments that are byte ranges have no MD5 Swift promises"
+            return
+        proof = delete_proof(now, target_etag, md5, sent_etag, segments, manifest and manifest.etag)
+        if proof is None:
+            self._read_back(s3, name, now, manifest)
+            proof = "the S3 object, read back, holds the source's bytes"
+        outcome.proof = proof
+        self._delete_source(swift, name, manifest, outcome)
+
+    @staticmethod
+    def _read_back(s3: S3Driver, name: str, source: SourceObject, manifest: _Manifest | None) -> None:
+        """The S3 object's bytes, hashed, against the source's MD5 or each of its segments' ETags."""
+        check = StreamCheck(source, manifest and manifest.segments, manifest and manifest.etag)
+        body = s3.reader(name)
+        try:
+            for chunk in iter(lambda: body.read(READ_SIZE), b""):
+                check.feed(chunk)
+            check.finish()
+        except SourceMismatchError:
+            raise StorageConflictError(f"{name}: the key's bytes are not the Swift object's, whatever its "
+                                       "metadata says; source kept") from None
+        finally:
+            body.close()
+
+    def _delete_source(self, swift: SwiftDriver, name: str, manifest: _Manifest | None, outcome: Outcome) -> None:
+        """The source goes, then those of its segments no other manifest of the run reads."""
+        source = (swift.container, name)
+        with self._deleting:
+            readers = self._references.live_readers(source)
+            if readers:
+                outcome.reason = (f"source kept: the manifest {describe(readers[0])} reads it and is still in "
+                                  "Swift; a re-run deletes it once that manifest is gone")
+                return
+            # the manifest alone (never multipart-manifest=delete, which takes every segment)
+            swift.request("DELETE", swift.object_path(name), ok=(200, 204, 404))
+            deletable, kept = self._references.release(source, manifest.objects if manifest else ())
         outcome.source_deleted = True
+        outcome.segments_kept = {describe(segment): why for segment, why in kept.items()}
+        for container, segment in deletable:
+            swift.request("DELETE", f"/{container}/{segment}", ok=(204, 404))
         self._note(outcome, "source_deleted")
 
     def _note(self, outcome: Outcome, step: str) -> None:
@@ -361,7 +490,7 @@ class ObjectMigrator:
             return
         self._journal.write({"container": outcome.container, "object": outcome.name, "bucket": outcome.bucket,
                              "step": step, "size": outcome.size, "md5": outcome.md5,
-                             "upload_id": outcome.upload_id, "reason": outcome.reason,
+                             "upload_id": outcome.upload_id, "proof": outcome.proof, "reason": outcome.reason,
                              "seconds": round(outcome.seconds, 3)})
 
 
@@ -409,17 +538,28 @@ def _slo_entries(swift: SwiftDriver, path: str) -> list[Segment]:
             for entry in swift.manifest(path)]
 
 
-def _flatten(swift: SwiftDriver, entries: list[Segment]) -> list[Segment]:
-    """A nested SLO's own segments stand in for it: their ETags are what its bytes must match."""
+def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[str]) -> list[Segment]:
+    """A nested SLO's own segments stand in for it (their ETags are what its bytes must match); its name goes to ``nested``."""
     flat = []
     for entry in entries:
-        flat += _flatten(swift, _slo_entries(swift, entry.name)) if entry.nested and not entry.byte_range else [entry]
+        if entry.nested and not entry.byte_range:
+            nested.append(entry.name)
+            flat += _flatten(swift, _slo_entries(swift, entry.name), nested)
+        else:
+            flat.append(entry)
     return flat
+
+
+def _slo_manifest(swift: SwiftDriver, path: str) -> _Manifest:
+    entries = _slo_entries(swift, path)
+    nested: list[str] = []
+    segments = _flatten(swift, entries, nested)
+    return _Manifest(segments, slo_etag(entries), [object_id(name) for name in nested + [s.name for s in segments]])
 
 
 def _dlo_segments(swift: SwiftDriver, manifest: str) -> list[Segment]:
     """A DLO's segments: the objects under its ``container/prefix``, in listing order."""
-    container, _sep, prefix = manifest.partition("/")
+    container, prefix = dlo_prefix(manifest)
     return [Segment(f"/{container}/{item['name']}", item["bytes"], item["hash"])
             for item in swift.listing(container, prefix)]
 

@@ -3,8 +3,9 @@
 """Pure decisions of a Swift-to-S3 object migration: no network here.
 
 Which bucket a container goes to, how large the parts are, which Swift headers S3 can keep
-(and which it cannot), whether an object is already migrated, and the checks that prove the
-bytes read are the bytes Swift promised (whole-object ETag, or every segment's ETag).
+(and which it cannot), what a key found in S3 is (this collection's copy of this source, current
+or stale, or a conflict), the checks that prove the bytes read are the bytes Swift promised
+(whole-object ETag, or every segment's ETag), and what proves a copy before its source goes.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -19,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable, Mapping
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
@@ -36,7 +37,15 @@ SOURCE_ETAG = "storeops-source-etag"
 SOURCE_MODIFIED = "storeops-source-last-modified"
 SOURCE_KIND = "storeops-source-kind"
 MD5 = "storeops-md5"
-RECORD_KEYS = (SOURCE_ETAG, SOURCE_MODIFIED, SOURCE_KIND, MD5)
+# Which Swift object the key is the copy of (percent-quoted: S3 metadata is ASCII), and the
+# ETag S3 gave the bytes this collection wrote: a key whose ETag is neither that nor its MD5
+# was written again by someone else.
+SOURCE_ACCOUNT = "storeops-source-account"
+SOURCE_CONTAINER = "storeops-source-container"
+SOURCE_NAME = "storeops-source-name"
+S3_ETAG = "storeops-s3-etag"
+IDENTITY_KEYS = (SOURCE_ACCOUNT, SOURCE_CONTAINER, SOURCE_NAME)
+RECORD_KEYS = (SOURCE_ETAG, SOURCE_MODIFIED, SOURCE_KIND, MD5, S3_ETAG) + IDENTITY_KEYS
 
 PLAIN, SLO, DLO = "plain", "slo", "dlo"
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
@@ -170,7 +179,7 @@ class SourceObject:
         return cls(name, int(lowered.get("content-length", 0)), lowered.get("etag", "").strip('"'),
                    lowered.get("last-modified", ""), kind, manifest, lowered)
 
-    def target_fields(self) -> tuple[dict[str, Any], dict[str, str]]:
+    def target_fields(self, account: str, container: str) -> tuple[dict[str, Any], dict[str, str]]:
         """The S3 arguments (Metadata, ContentType, ...) for this object, and what S3 cannot hold."""
         metadata: dict[str, str] = {}
         fields: dict[str, Any] = {}
@@ -192,7 +201,7 @@ class SourceObject:
             elif key in _UNSUPPORTED_HEADERS:
                 unsupported[key] = value
         metadata.update({SOURCE_ETAG: self.etag, SOURCE_MODIFIED: self.last_modified,
-                         SOURCE_KIND: self.kind})
+                         SOURCE_KIND: self.kind, **source_identity(account, container, self.name)})
         fields["Metadata"] = metadata
         return fields, unsupported
 
@@ -210,13 +219,75 @@ def listing_promise(item: Mapping[str, Any]) -> tuple[str, int] | None:
     return item["hash"], item["bytes"]
 
 
-def already_migrated(etag: str, size: int, target_size: int | None,
-                     target_metadata: Mapping[str, str] | None) -> bool:
-    """The target holds this source version, verified (its MD5 is recorded), so nothing to read."""
-    if target_size is None or target_metadata is None:
-        return False
-    return (target_size == size and target_metadata.get(SOURCE_ETAG) == etag
-            and bool(target_metadata.get(MD5)))
+def source_identity(account: str, container: str, name: str) -> dict[str, str]:
+    """The metadata naming the Swift object a key is the copy of."""
+    return {SOURCE_ACCOUNT: quote(account, safe=""), SOURCE_CONTAINER: quote(container, safe=""),
+            SOURCE_NAME: quote(name, safe="/")}
+
+
+ABSENT, CURRENT, STALE, CONFLICT = "absent", "current", "stale", "conflict"
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    """A Swift object as the run sees it before reading it: where it is, its ETag, size and kind."""
+
+    account: str
+    container: str
+    name: str
+    etag: str
+    size: int
+    kind: str = PLAIN
+
+
+@dataclass(frozen=True)
+class KeyVerdict:
+    """What a key found in S3 is for a source: ``state`` is ABSENT, CURRENT, STALE or CONFLICT."""
+
+    state: str
+    reason: str = ""
+
+
+def classify_key(source: SourceKey, found_etag: str | None, found_size: int | None,
+                 found_metadata: Mapping[str, str] | None) -> KeyVerdict:
+    """Whether the key S3 holds (None: none) is this collection's copy of ``source``.
+
+    Ours when its recorded identity is the source's and its ETag is the one this collection
+    wrote (or the MD5 it recorded: an S3 that recomputes the ETag on a copy onto itself gives
+    that); then CURRENT if it holds the source's version, else STALE (copied again). Keys of
+    0.1.0 carry no identity: ours when their recorded source ETag and MD5 are the source's.
+    Anything else is a CONFLICT: someone else wrote the key, which is never overwritten
+    unasked. Metadata decides here; deleting a source needs more (``delete_proof``).
+    """
+    if found_size is None:
+        return KeyVerdict(ABSENT)
+    metadata = found_metadata or {}
+    etag = found_etag or ""
+    recorded = {key: metadata.get(key) for key in IDENTITY_KEYS}
+    if any(recorded.values()):
+        if recorded != source_identity(source.account, source.container, source.name):
+            other = "/".join(unquote(recorded[key] or "?") for key in IDENTITY_KEYS)
+            return KeyVerdict(CONFLICT, f"the key holds the copy of another Swift object ({other})")
+        written = metadata.get(S3_ETAG)
+        if written is None and metadata.get(MD5) is None and "-" in etag:
+            # killed between completing a multipart upload and recording its ETag
+            return KeyVerdict(STALE, "an unfinished copy by this collection: copied again")
+        if etag not in (written, metadata.get(MD5)):
+            return KeyVerdict(CONFLICT, f"the key was written again after this collection copied it "
+                                        f"(S3 ETag {etag}, this collection wrote {written})")
+        if metadata.get(SOURCE_ETAG) == source.etag and found_size == source.size and metadata.get(MD5):
+            return KeyVerdict(CURRENT)
+        return KeyVerdict(STALE, "the Swift object changed since its copy: copied again")
+    md5 = metadata.get(MD5)
+    if (md5 and metadata.get(SOURCE_ETAG) == source.etag and found_size == source.size
+            and (source.kind != PLAIN or md5 == source.etag) and (etag == md5 or "-" in etag)):
+        return KeyVerdict(CURRENT)  # copied by 0.1.0
+    return KeyVerdict(CONFLICT, "the key holds an object this collection did not copy from this Swift "
+                                "object (no source identity, or a recorded ETag or MD5 that is not the source's)")
+
+
+CONFLICT_FIX = ("the key is kept (on_conflict: skip) and so is the Swift object; find out who wrote the "
+                "key, then move it away or run with on_conflict: overwrite to replace it with the Swift object")
 
 
 # -- checks while copying -----------------------------------------------------------------------
@@ -398,3 +469,28 @@ class ResumeCheck:
         if got != part["ETag"].strip('"'):
             raise ResumeMismatchError(f"{self.key}: uploaded part {part['PartNumber']} does not "
                                       "hold the source's bytes; starting that object afresh")
+
+
+# -- proof before a source goes ---------------------------------------------------------------
+
+def delete_proof(source: SourceObject, target_etag: str, md5: str | None = None, sent_etag: str | None = None,
+                 segments: list[Segment] | None = None, manifest_etag: str | None = None) -> str | None:
+    """How S3's own ETag of the key proves it holds the source's bytes; None: read it back.
+
+    S3 computes the ETag from the bytes it received: the MD5 of a single PUT, the MD5 of the
+    parts' MD5s for a multipart upload. That equals the source's MD5 (a plain object's Swift
+    ETag, or ``md5``, the MD5 of the stream this run read and checked), the ETag of the parts
+    this run sent (``sent_etag``, from bytes checked against the source), or, when the parts
+    followed the segments, the one the segments' ETags make (``segments``, whose ETags must
+    make ``manifest_etag``, the manifest's ETag Swift gives now). Metadata is no proof.
+    """
+    known_md5 = source.etag if source.kind == PLAIN else md5
+    if known_md5 and target_etag == known_md5:
+        return "S3's ETag is the source's MD5"
+    if sent_etag and target_etag == sent_etag:
+        return "S3's ETag is the one of the checked parts this run sent"
+    if (segments and manifest_etag == source.etag and len(segments) <= MAX_PARTS
+            and not any(segment.byte_range for segment in segments)
+            and target_etag == multipart_etag(bytes.fromhex(segment.etag) for segment in segments)):
+        return "S3's multipart ETag is made of the source's segment ETags"
+    return None

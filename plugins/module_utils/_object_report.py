@@ -19,6 +19,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_exec im
     PLANNED,
     Outcome,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import CONFLICT
 
 ALREADY_MIGRATED = "already migrated: same source ETag and size"
 
@@ -28,19 +29,21 @@ class ObjectReport:
 
     def __init__(self, buckets: dict[str, str], bucket_created: dict[str, bool], cap: int):
         self._cap = cap
-        self.counts = {"objects": 0, COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, FAILED: 0,
-                       "source_deleted": 0, "unsupported_metadata": 0}
+        self.counts = {"objects": 0, COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, CONFLICT: 0, FAILED: 0,
+                       "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 0}
         self.containers = {c: {"container": c, "bucket": bucket, "bucket_created": bucket_created[c],
-                               "objects": 0, COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, FAILED: 0, "bytes": 0}
+                               "objects": 0, COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, CONFLICT: 0, FAILED: 0,
+                               "bytes": 0}
                            for c, bucket in buckets.items()}
         self.bytes = {"bytes_planned": 0, "bytes_sent": 0, "bytes_read": 0, "bytes_resumed": 0}
         self.lists: dict[str, list[dict[str, Any]]] = {
-            "objects": [], "already_migrated": [], "failures": [], "unsupported_metadata": []}
+            "objects": [], "already_migrated": [], "conflicts": [], "failures": [], "unsupported_metadata": []}
 
     def add(self, outcome: Outcome) -> None:
         self.counts["objects"] += 1
         self.counts[outcome.outcome] += 1
         self.counts["source_deleted"] += outcome.source_deleted
+        self.counts["segments_kept"] += len(outcome.segments_kept)
         self.counts["unsupported_metadata"] += bool(outcome.unsupported)
         entry = self.containers[outcome.container]
         entry["objects"] += 1
@@ -51,10 +54,12 @@ class ObjectReport:
         self.bytes["bytes_sent"] += outcome.bytes_sent
         self.bytes["bytes_read"] += outcome.bytes_read
         self.bytes["bytes_resumed"] += outcome.bytes_resumed
-        if outcome.outcome in (COPIED, PLANNED, FAILED):
+        if outcome.outcome in (COPIED, PLANNED, CONFLICT, FAILED):
             self._keep("objects", outcome.detail)
         if outcome.outcome == ALREADY_DONE:
-            self._keep("already_migrated", lambda: {**outcome.detail(), "reason": ALREADY_MIGRATED})
+            self._keep("already_migrated", lambda: {**outcome.detail(), "reason": outcome.reason or ALREADY_MIGRATED})
+        if outcome.outcome == CONFLICT:
+            self._keep("conflicts", outcome.detail)
         if outcome.outcome == FAILED:
             self._keep("failures", outcome.detail)
         if outcome.unsupported:

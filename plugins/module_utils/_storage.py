@@ -18,6 +18,7 @@ import io
 import os
 import stat
 import traceback
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -26,6 +27,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
     MissingDependencyError,
+    StorageConflictError,
     StorageNotFoundError,
     StoreOpsError,
 )
@@ -550,8 +552,9 @@ class _S3Writer(Writer):
     """
 
     def __init__(self, driver: "S3Driver", path: str, resume: bool, layout: "PartLayout",
-                 uploads_in_flight: int, extra: dict[str, Any]):
+                 uploads_in_flight: int, extra: dict[str, Any], condition: dict[str, str] | None = None):
         self._driver = driver
+        self._condition = condition or {}
         self._client = driver.client
         self._path = path
         self._parts: list[dict[str, Any]] = []
@@ -628,10 +631,11 @@ class _S3Writer(Writer):
             self._cut()
         while self._in_flight:
             self._settle_oldest()
-        self._client.complete_multipart_upload(
-            Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
-                                       for p in self._parts]})
+        with _conditional(self._path):
+            self._client.complete_multipart_upload(
+                Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                           for p in self._parts]}, **self._condition)
         self._pool.shutdown()
 
     def cancel(self) -> None:
@@ -684,6 +688,7 @@ class S3Driver(StorageDriver):
         self.client = boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             region_name=region, verify=verify, config=_boto_config(pool_size))
+        self.client.meta.events.register("before-sign.s3.CopyObject", _rgw_copy_condition)
 
     def url_prefix(self) -> str:
         return self.endpoint.rstrip("/") + f"/{self.bucket}/"
@@ -742,20 +747,34 @@ class S3Driver(StorageDriver):
                 return parts
             marker = page["NextPartNumberMarker"]
 
-    def writer(self, path: str, resume: bool = False, layout: PartLayout | None = None, **extra) -> Writer:
-        """``extra`` goes to CreateMultipartUpload: Metadata, ContentType and the like."""
+    def writer(self, path: str, resume: bool = False, layout: PartLayout | None = None,
+               condition: dict[str, str] | None = None, **extra) -> Writer:
+        """``extra`` goes to CreateMultipartUpload: Metadata, ContentType and the like.
+
+        ``condition`` (``write_condition``) goes to CompleteMultipartUpload.
+        """
         return _S3Writer(self, path, resume, layout or PartLayout(self.part_size), self.uploads_in_flight,
-                         extra)
+                         extra, condition)
 
-    def put(self, path: str, data: bytes, **extra) -> None:
-        """One small object in one request; S3 checks it against its MD5."""
+    def put(self, path: str, data: bytes, condition: dict[str, str] | None = None, **extra) -> None:
+        """One small object in one request; S3 checks it against its MD5.
+
+        ``condition`` (``write_condition``): a key that changed meanwhile raises StorageConflictError.
+        """
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        self.client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5, **extra)
+        with _conditional(path):
+            self.client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5,
+                                   **(condition or {}), **extra)
 
-    def replace_metadata(self, path: str, **extra) -> None:
-        """Rewrite an object's metadata: a copy onto itself (RGW copies no data: 0.05 s for 256 MiB)."""
-        self.client.copy_object(Bucket=self.bucket, Key=path, CopySource={"Bucket": self.bucket, "Key": path},
-                                MetadataDirective="REPLACE", **extra)
+    def replace_metadata(self, path: str, if_match: str, **extra) -> None:
+        """Rewrite an object's metadata: a copy onto itself (RGW copies no data: 0.05 s for 256 MiB).
+
+        Only while the object has the ETag ``if_match``: a write that came in between is never
+        given this metadata (StorageConflictError).
+        """
+        with _conditional(path):
+            self.client.copy_object(Bucket=self.bucket, Key=path, CopySource={"Bucket": self.bucket, "Key": path},
+                                    MetadataDirective="REPLACE", CopySourceIfMatch=if_match, **extra)
 
     def bucket_exists(self) -> bool:
         try:
@@ -788,6 +807,34 @@ def _boto_config(pool_size: int):
 
 
 _NOT_FOUND = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+
+
+def write_condition(replaces: str | None) -> dict[str, str]:
+    """The precondition of a write: the key holds the ETag ``replaces``, or (None) no key at all.
+
+    RGW compares the bare ETag, without its quotes.
+    """
+    return {"IfMatch": replaces} if replaces else {"IfNoneMatch": "*"}
+
+
+def _rgw_copy_condition(request, **_kwargs) -> None:
+    # RGW (Ceph 16, as on the local cloud) reads a copy's precondition from x-amz-copy-if-match,
+    # not from the x-amz-copy-source-if-match S3 defines, and copies anyway: send both
+    condition = request.headers.get("x-amz-copy-source-if-match")
+    if condition is not None:
+        request.headers["x-amz-copy-if-match"] = condition
+
+
+@contextmanager
+def _conditional(path: str) -> Iterator[None]:
+    """Turns S3's refusal of a conditional write (412) into StorageConflictError."""
+    try:
+        yield
+    except ClientError as err:
+        if _code(err) in ("PreconditionFailed", "412"):
+            raise StorageConflictError(f"s3: {path} changed in S3 while this run wrote it "
+                                       "(the conditional write was refused)") from None
+        raise
 
 
 def _code(err: "ClientError") -> str:

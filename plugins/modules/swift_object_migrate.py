@@ -24,12 +24,33 @@ description:
     Last-Modified and kind, and the whole object's MD5, are recorded as C(x-amz-meta-storeops-*),
     so later runs and audits can verify the copy without Swift. Headers S3 cannot hold (such
     as C(X-Delete-At)) are reported per object, never dropped silently.
-  - An object whose key holds the same source ETag and size is skipped without reading it. An
-    interrupted multipart upload is resumed from its parts. The bytes those parts hold are read
-    again from Swift and checked, but not sent again.
-  - With O(delete_source), a source object is deleted only after S3 shows its copy with the
-    right size, MD5 and source ETag, and only if the object did not change in Swift meanwhile.
-    An SLO's or DLO's segments go with it.
+  - Every copy also records its source (account, container, object name) and the S3 ETag of the
+    bytes written, as C(x-amz-meta-storeops-*). A key already in the bucket is this collection's
+    copy of the object when it names this source and its ETag is still the one written. A copy
+    of the same source version is skipped without reading it; a copy of an older version (the
+    Swift object changed) is copied again over it.
+  - Any other key is a conflict (written by an application after cut-over, copied from another
+    object, or changed since it was copied). It is never overwritten unless O(on_conflict=overwrite).
+    Conflicts are counted and listed with the fix, and the Swift object is kept. Keys copied by
+    version 0.1.0, which recorded no source, count as this collection's when their recorded
+    source ETag and MD5 are the source's.
+  - Writes are conditional on what the run saw (C(If-None-Match), C(If-Match), and
+    C(x-amz-copy-source-if-match) for the copy onto itself that records the MD5 of a multipart
+    copy), so a key an application writes meanwhile is neither overwritten nor marked as a copy.
+    RGW of Ceph 16 ignores conditions on completing a multipart upload.
+  - An interrupted multipart upload is resumed from its parts. The bytes those parts hold are
+    read again from Swift and checked, but not sent again.
+  - With O(delete_source), a source object is deleted only on proof from the bytes, never from
+    metadata, and only if it did not change in Swift meanwhile. The proof is S3's own ETag: the
+    source's MD5 for a single PUT, or the ETag the checked parts sent (or the manifest's segment
+    ETags) make for a multipart upload. Without such a proof (a copy made by an earlier run),
+    the S3 object is read back and hashed against the source first.
+  - With O(delete_source), the manifests of the run's containers are indexed before anything
+    is copied. A manifest's segments are deleted with it only when no other manifest of the
+    run's containers reads them (an SLO entry, or a DLO prefix, raw, covering them) and the run
+    does not copy them as objects of their own; the others are kept and listed with the reason.
+    Manifests in containers outside the run protect nothing. A container holding segments that
+    manifests of other run containers read is copied after them.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
@@ -111,9 +132,21 @@ options:
     type: int
     default: 4
   delete_source:
-    description: Delete each source object (and its segments) once its copy is verified.
+    description:
+      - Delete each source object once its copy is proven from the bytes, and the segments of a
+        manifest that nothing else in the run's containers reads. See the description for when.
     type: bool
     default: false
+  on_conflict:
+    description:
+      - What to do with a key that is not this collection's copy of the source.
+      - V(skip) keeps the key and the Swift object, and reports the conflict; the run succeeds.
+      - V(fail) does the same for every object and then fails the run, naming the first conflict.
+      - V(overwrite) replaces the key with the Swift object (still only if the key did not change
+        again since it was looked at).
+    type: str
+    choices: [skip, fail, overwrite]
+    default: skip
   journal_dir:
     description: Directory for the journal of a run that changes something (JSON Lines, mode 0600).
     type: path
@@ -162,8 +195,9 @@ EXAMPLES = r"""
 RETURN = r"""
 counts:
   description:
-    - V(objects) seen; V(copied), V(already_done), V(planned) (check mode) and V(failed) by
-      outcome; V(source_deleted); V(unsupported_metadata), the objects with headers S3 cannot hold.
+    - V(objects) seen; V(copied), V(already_done), V(planned) (check mode), V(conflict) and
+      V(failed) by outcome; V(source_deleted); V(segments_kept), segments of deleted manifests kept
+      because something else reads them; V(unsupported_metadata), the objects with headers S3 cannot hold.
   returned: always
   type: dict
 containers:
@@ -194,13 +228,21 @@ bytes_resumed:
   type: int
 objects:
   description:
-    - The first O(max_details) objects copied, planned or failed, with kind (plain, slo, dlo),
-      size, MD5, bytes sent and resumed, upload id, reason and fix.
+    - The first O(max_details) objects copied, planned, in conflict or failed, with kind (plain,
+      slo, dlo), size, MD5, bytes sent and resumed, upload id, whether the source was deleted and
+      on which proof, the segments kept and why, reason and fix.
   returned: always
   type: list
   elements: dict
 already_migrated:
   description: The first O(max_details) objects skipped as already migrated, with the reason.
+  returned: always
+  type: list
+  elements: dict
+conflicts:
+  description:
+    - The first O(max_details) keys that are not this collection's copy of their source, with
+      the reason and the fix. Kept, with their Swift objects, unless O(on_conflict=overwrite).
   returned: always
   type: list
   elements: dict
@@ -243,12 +285,14 @@ from ansible_collections.storeops.openstack.plugins.module_utils._journal import
 from ansible_collections.storeops.openstack.plugins.module_utils._object_exec import (
     COPIED,
     FAILED,
+    ON_CONFLICT,
     PLANNED,
     ObjectEnds,
     ObjectMigrator,
     ObjectOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import (
+    CONFLICT,
     MAX_PART,
     MIB,
     MIN_PART,
@@ -283,6 +327,7 @@ class SwiftObjectMigrate(StoreOpsModule):
         "uploads_per_object": {"type": "int", "default": 2},
         "concurrency": {"type": "int", "default": 4},
         "delete_source": {"type": "bool", "default": False},
+        "on_conflict": {"type": "str", "choices": list(ON_CONFLICT), "default": "skip"},
         "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
         "max_details": {"type": "int", "default": 100},
     }
@@ -300,7 +345,8 @@ class SwiftObjectMigrate(StoreOpsModule):
 
         options = ObjectOptions(part_size=params["part_size_mb"] * MIB, concurrency=params["concurrency"],
                                 delete_source=params["delete_source"], prefix=params["prefix"],
-                                dry_run=self.check_mode)
+                                dry_run=self.check_mode, on_conflict=params["on_conflict"],
+                                account=ends.swift_account())
         journal = JsonlJournal(journal_path(params["journal_dir"], "swift_object_migrate"),
                                {"journal": JOURNAL_KIND, "version": 1, "endpoint": params["s3_endpoint_url"]})
         report = ObjectReport(buckets, {c: b in created or (self.check_mode and not exists[b])
@@ -323,6 +369,12 @@ class SwiftObjectMigrate(StoreOpsModule):
             raise StoreOpsError(f"{result['counts'][FAILED]} of {result['counts']['objects']} objects failed; "
                                 f"first: {failed[0]['container']}/{failed[0]['name']}: {failed[0]['reason']} "
                                 f"(fix: {failed[0]['fix']})", **result)
+        conflicts = result["conflicts"]
+        if conflicts and params["on_conflict"] == "fail":
+            raise StoreOpsError(f"{result['counts'][CONFLICT]} of {result['counts']['objects']} keys are not this "
+                                f"collection's copies (on_conflict: fail); first: {conflicts[0]['bucket']}/"
+                                f"{conflicts[0]['name']}: {conflicts[0]['reason']} (fix: {conflicts[0]['fix']})",
+                                **result)
         return result
 
     def _checked_params(self) -> dict:

@@ -8,21 +8,30 @@ import pytest
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import (
+    ABSENT,
+    CONFLICT,
+    CURRENT,
     DLO,
     MD5,
     MIB,
     PLAIN,
+    S3_ETAG,
     SLO,
     SOURCE_ETAG,
+    SOURCE_NAME,
+    SOURCE_CONTAINER,
+    STALE,
     ResumeCheck,
     ResumeMismatchError,
     Segment,
+    SourceKey,
     SourceMismatchError,
     SourceObject,
     StreamCheck,
     aligned_part_sizes,
-    already_migrated,
     bucket_for,
+    classify_key,
+    delete_proof,
     bucket_problem,
     buckets_for,
     dlo_etag,
@@ -31,6 +40,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_plan im
     multipart_etag,
     part_size_for,
     slo_etag,
+    source_identity,
 )
 
 
@@ -118,7 +128,7 @@ def swift_headers(**extra):
 
 def test_metadata_maps_to_s3_and_reports_what_it_cannot_hold():
     source = SourceObject.from_headers("a", swift_headers())
-    fields, unsupported = source.target_fields()
+    fields, unsupported = source.target_fields("AUTH_p", "c")
     assert fields["ContentType"] == "text/plain"
     assert fields["ContentDisposition"] == "attachment"
     assert fields["Expires"].year == 2026
@@ -131,7 +141,7 @@ def test_metadata_maps_to_s3_and_reports_what_it_cannot_hold():
 
 def test_a_user_key_named_like_the_record_is_reported_not_overwritten():
     source = SourceObject.from_headers("a", swift_headers(**{"X-Object-Meta-Storeops-Md5": "forged"}))
-    fields, unsupported = source.target_fields()
+    fields, unsupported = source.target_fields("AUTH_p", "c")
     assert "x-object-meta-storeops-md5" in unsupported
     assert MD5 not in fields["Metadata"]
 
@@ -156,15 +166,6 @@ def test_listing_promises():
     assert listing_promise({"name": "a", "bytes": 5, "hash": "h"}) == ("h", 5)
     assert listing_promise({"name": "a", "bytes": 9, "hash": "manifest", "slo_etag": '"s"'}) == ("s", 9)
     assert listing_promise({"name": "a", "bytes": 0, "hash": md5(b"")}) is None  # maybe a DLO
-
-
-def test_already_migrated_needs_size_etag_and_recorded_md5():
-    recorded = {SOURCE_ETAG: "e", MD5: "m"}
-    assert already_migrated("e", 5, 5, recorded)
-    assert not already_migrated("e", 5, 6, recorded)
-    assert not already_migrated("other", 5, 5, recorded)
-    assert not already_migrated("e", 5, 5, {SOURCE_ETAG: "e"})  # copied but never verified
-    assert not already_migrated("e", 5, None, None)
 
 
 def feed(check, data, step):
@@ -292,3 +293,112 @@ def test_segments_hashed_by_the_upload_are_checked_without_hashing_the_stream_ag
     unhashed.feed(b"".join(pieces))
     with pytest.raises(SourceMismatchError, match="ended in segment 1 of 2"):
         unhashed.finish()
+
+
+# -- what a key found in S3 is ------------------------------------------------------------------
+
+SOURCE = SourceKey("AUTH_p", "photos", "a b/ü", md5(b"hello"), 5)
+
+
+def ours(**changes):
+    """The metadata this collection writes for SOURCE with a single PUT."""
+    metadata = {**source_identity("AUTH_p", "photos", "a b/ü"), SOURCE_ETAG: SOURCE.etag,
+                MD5: SOURCE.etag, S3_ETAG: SOURCE.etag}
+    metadata.update(changes)
+    return {key: value for key, value in metadata.items() if value is not None}
+
+
+def test_the_identity_is_ascii_and_round_trips():
+    identity = source_identity("AUTH_p", "ph/otos", "a b/ü%41")
+    assert all(value.isascii() for value in identity.values())
+    assert identity[SOURCE_NAME] == "a%20b/%C3%BC%2541" and identity[SOURCE_CONTAINER] == "ph%2Fotos"
+
+
+def test_no_key_is_absent():
+    assert classify_key(SOURCE, None, None, None).state == ABSENT
+
+
+def test_our_copy_of_this_version_is_current():
+    assert classify_key(SOURCE, SOURCE.etag, 5, ours()).state == CURRENT
+
+
+def test_our_multipart_copy_counts_with_the_etag_written_or_the_md5_an_s3_recomputes():
+    stamped = ours(**{S3_ETAG: "abc-3"})
+    assert classify_key(SOURCE, "abc-3", 5, stamped).state == CURRENT  # RGW keeps it through the copy
+    assert classify_key(SOURCE, SOURCE.etag, 5, stamped).state == CURRENT  # AWS recomputes: the MD5
+
+
+def test_the_swift_object_changed_since_our_copy_is_stale():
+    assert classify_key(SourceKey("AUTH_p", "photos", "a b/ü", md5(b"hullo"), 5), SOURCE.etag, 5, ours()).state \
+        == STALE
+
+
+def test_an_application_write_after_cut_over_is_a_conflict():
+    verdict = classify_key(SOURCE, md5(b"newer"), 5, {})
+    assert verdict.state == CONFLICT and "did not copy" in verdict.reason
+
+
+def test_a_write_that_kept_our_metadata_is_a_conflict():
+    # an application that copies the old metadata onto its new bytes: the ETag gives it away
+    verdict = classify_key(SOURCE, md5(b"newer"), 5, ours())
+    assert verdict.state == CONFLICT and "written again" in verdict.reason
+
+
+def test_the_copy_of_another_source_is_a_conflict():
+    other = ours(**source_identity("AUTH_p", "videos", "a b/ü"))
+    verdict = classify_key(SOURCE, SOURCE.etag, 5, other)
+    assert verdict.state == CONFLICT and "AUTH_p/videos/a b/ü" in verdict.reason
+
+
+def test_an_unfinished_multipart_copy_of_ours_is_copied_again():
+    unstamped = ours(**{MD5: None, S3_ETAG: None})
+    assert classify_key(SOURCE, "abc-2", 5, unstamped).state == STALE
+    assert classify_key(SOURCE, "abc", 5, unstamped).state == CONFLICT  # a single PUT always records both
+
+
+def test_copies_by_0_1_0_count_as_ours_when_their_record_is_the_sources():
+    legacy = {SOURCE_ETAG: SOURCE.etag, MD5: SOURCE.etag}
+    assert classify_key(SOURCE, SOURCE.etag, 5, legacy).state == CURRENT
+    assert classify_key(SOURCE, "abc-2", 5, legacy).state == CURRENT  # multipart
+    assert classify_key(SOURCE, md5(b"other"), 5, legacy).state == CONFLICT  # rewritten, old metadata kept
+    assert classify_key(SOURCE, SOURCE.etag, 5, {SOURCE_ETAG: SOURCE.etag, MD5: "0" * 32}).state == CONFLICT
+    assert classify_key(SourceKey("AUTH_p", "photos", "a b/ü", "f" * 32, 5), SOURCE.etag, 5, legacy).state \
+        == CONFLICT  # the source changed: whose is it? not provably ours
+    manifest = SourceKey("AUTH_p", "photos", "a b/ü", "s" * 32, 5, SLO)
+    assert classify_key(manifest, "abc-2", 5, {SOURCE_ETAG: "s" * 32, MD5: SOURCE.etag}).state == CURRENT
+
+
+# -- proof before the source goes ----------------------------------------------------------------
+
+def test_a_single_put_is_proven_by_its_etag_being_the_plain_sources_md5():
+    source = SourceObject("p", 5, md5(b"hello"), "", PLAIN)
+    assert delete_proof(source, md5(b"hello"))
+    assert delete_proof(source, md5(b"forged")) is None  # read it back
+
+
+def test_metadata_never_proves_anything():
+    source = SourceObject("p", 5, md5(b"hello"), "", PLAIN)
+    # a forger's key: its recorded MD5 is the source's, its bytes (so its ETag) are not
+    assert delete_proof(source, md5(b"forgd"), md5=None) is None
+
+
+def test_a_manifest_is_proven_by_the_md5_read_or_the_parts_sent():
+    pieces = [os.urandom(10), os.urandom(10)]
+    source, segments = slo(pieces)
+    whole = md5(b"".join(pieces))
+    assert delete_proof(source, whole) is None  # a manifest's Swift ETag is no MD5
+    assert delete_proof(source, whole, md5=whole)
+    assert delete_proof(source, "abc-2", sent_etag="abc-2")
+    assert delete_proof(source, "abc-2", sent_etag="abd-2") is None
+
+
+def test_parts_that_follow_segments_are_proven_by_the_segment_etags():
+    pieces = [os.urandom(10), os.urandom(10)]
+    source, segments = slo(pieces)
+    aligned = multipart_etag(hashlib.md5(p).digest() for p in pieces)
+    assert delete_proof(source, aligned, segments=segments, manifest_etag=source.etag)
+    assert delete_proof(source, aligned, segments=segments, manifest_etag="changed") is None
+    assert delete_proof(source, multipart_etag([hashlib.md5(b"x").digest()] * 2), segments=segments,
+                        manifest_etag=source.etag) is None
+    ranged = [Segment(s.name, s.size, s.etag, "0-9") for s in segments]
+    assert delete_proof(source, aligned, segments=ranged, manifest_etag=source.etag) is None

@@ -17,8 +17,8 @@ def test_outcomes_beyond_the_cap_are_counted_not_kept():
         report.add(Outcome("a" if number % 2 else "b", f"o{number}", "bucket", outcome, size=10,
                            bytes_read=10 if outcome == COPIED else 0, unsupported={"x-delete-at": "1"}))
     result = report.result(elapsed=2.0)
-    assert result["counts"] == {"objects": 1000, COPIED: 334, ALREADY_DONE: 333, "planned": 0, FAILED: 333,
-                                "source_deleted": 0, "unsupported_metadata": 1000}
+    assert result["counts"] == {"objects": 1000, COPIED: 334, ALREADY_DONE: 333, "planned": 0, "conflict": 0,
+                                FAILED: 333, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 1000}
     assert [len(result[name]) for name in ("objects", "already_migrated", "failures", "unsupported_metadata")] \
         == [3, 3, 3, 3]
     assert [o["name"] for o in result["objects"]] == ["o0", "o2", "o3"]  # the first copied or failed

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -16,6 +15,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import REPO
+from process_tree import kill_tree, wait_for_module
 
 MIB = 2**20
 PART = 5 * MIB  # the part size every run here uses
@@ -79,7 +79,7 @@ def buckets_removed_afterwards(s3):
     """The local OSD keeps its data in RAM: this module's buckets go when it is done."""
     yield
     for bucket in s3.list_buckets()["Buckets"]:
-        if bucket["Name"].startswith(("objmig-", "objdel-", "objkill-", "objbad-", "objtwo-")):
+        if bucket["Name"].startswith(("objmig-", "objdel-", "objkill-", "objbad-", "objtwo-", "objcf-", "objshr-")):
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
                 for item in page.get("Contents", []):
                     s3.delete_object(Bucket=bucket["Name"], Key=item["Key"])
@@ -109,15 +109,13 @@ def migrate(run_playbook, cloud, tmp_path):
     return run
 
 
-def kill_module(name):
-    """SIGKILL every running AnsiballZ wrapper of the module ``name``."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if f"AnsiballZ_{name}".encode() in cmdline.read():
-                    os.kill(int(pid), signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
+def module_alive(pid):
+    """Whether ``pid`` still runs (a zombie waiting for its parent's wait() does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def body(s3, bucket, key):
@@ -282,6 +280,123 @@ def test_two_containers_into_one_bucket_are_refused_before_anything(migrate, swi
         assert swift.request("GET", f"/{container}/db.dump").content == data
 
 
+def test_an_application_write_after_cut_over_is_a_conflict_never_reverted(migrate, swift, s3, tag):
+    container = f"objcf-{tag}"
+    old = {"app": os.urandom(1000), "keeps-metadata": os.urandom(6 * MIB), "changed": b"version 1"}
+    for name, data in old.items():
+        swift.put(container, name, data)
+    first = migrate(containers=[container]).results["result"]
+    assert first["counts"]["copied"] == 3, first
+    ours = s3.head_object(Bucket=container, Key="keeps-metadata")["Metadata"]
+
+    # after cut-over the application writes; one of its writes copies the old metadata along
+    new = {"app": b"the application's newer bytes", "keeps-metadata": os.urandom(6 * MIB)}
+    s3.put_object(Bucket=container, Key="app", Body=new["app"])
+    s3.put_object(Bucket=container, Key="keeps-metadata", Body=new["keeps-metadata"], Metadata=ours)
+    swift.put(container, "changed", b"version 2")  # and a Swift object changes: ours, copied again
+
+    again = migrate(containers=[container], delete_source=True).results["result"]
+    for name, data in new.items():
+        assert body(s3, container, name) == data, name  # not reverted
+    assert sorted(swift.names(container)) == ["app", "keeps-metadata"]  # their sources stay
+    for name in new:
+        assert swift.request("GET", f"/{container}/{name}").content == old[name]
+    assert body(s3, container, "changed") == b"version 2"
+    assert not again.get("failed") and again["counts"]["conflict"] == 2, again
+    assert again["counts"]["copied"] == 1 and again["counts"]["source_deleted"] == 1
+    conflicts = {c["name"]: c for c in again["conflicts"]}
+    assert sorted(conflicts) == ["app", "keeps-metadata"]
+    assert "did not copy" in conflicts["app"]["reason"] and "written again" in conflicts["keeps-metadata"]["reason"]
+    assert "on_conflict: overwrite" in conflicts["app"]["fix"]
+    assert ours["storeops-source-name"] == "keeps-metadata" and ours["storeops-source-container"] == container
+
+    failing = migrate(containers=[container], on_conflict="fail").results["result"]
+    assert failing["failed"] is True and "on_conflict: fail" in failing["msg"], failing
+    assert "2 of 2 keys" in failing["msg"] and any(f"{container}/{name}:" in failing["msg"] for name in new)
+    for name, data in new.items():
+        assert body(s3, container, name) == data, name
+
+    overwritten = migrate(containers=[container], on_conflict="overwrite").results["result"]
+    assert not overwritten.get("failed") and overwritten["counts"]["copied"] == 2, overwritten
+    for name in new:
+        assert body(s3, container, name) == old[name], name
+    assert migrate(containers=[container]).results["result"]["counts"]["already_done"] == 2
+
+
+@pytest.mark.parametrize("forgery", ["single-put", "multipart"])
+def test_a_key_with_forged_metadata_never_leads_to_deleting_the_source(migrate, swift, s3, tag, forgery):
+    container = f"objcf-{tag}"
+    data = os.urandom(1000 if forgery == "single-put" else 6 * MIB)
+    etag = swift.put(container, "victim", data).headers["Etag"].strip('"')
+    forged = os.urandom(len(data))  # same size, other bytes
+    s3.create_bucket(Bucket=container)
+    if forgery == "single-put":  # 0.1.0's record: the source ETag and MD5 claimed
+        s3.put_object(Bucket=container, Key="victim", Body=forged,
+                      Metadata={"storeops-source-etag": etag, "storeops-md5": etag})
+    else:  # today's whole record, the S3 ETag included: only the bytes tell
+        upload = s3.create_multipart_upload(Bucket=container, Key="victim")["UploadId"]
+        parts = [s3.upload_part(Bucket=container, Key="victim", UploadId=upload, PartNumber=number,
+                                Body=forged[start:start + PART])["ETag"]
+                 for number, start in enumerate(range(0, len(forged), PART), 1)]
+        s3.complete_multipart_upload(Bucket=container, Key="victim", UploadId=upload, MultipartUpload={
+            "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(parts, 1)]})
+        written = s3.head_object(Bucket=container, Key="victim")["ETag"].strip('"')
+        s3.copy_object(Bucket=container, Key="victim", CopySource={"Bucket": container, "Key": "victim"},
+                       MetadataDirective="REPLACE", Metadata={
+                           "storeops-source-etag": etag, "storeops-md5": etag, "storeops-s3-etag": written,
+                           "storeops-source-account": swift.store.get_endpoint().rstrip("/").rpartition("/")[2],
+                           "storeops-source-container": container, "storeops-source-name": "victim"})
+
+    result = migrate(containers=[container], delete_source=True).results["result"]
+    assert swift.request("GET", f"/{container}/victim").content == data  # the source is kept
+    assert body(s3, container, "victim") == forged  # and the key is not ours to overwrite
+    assert not result.get("failed") and result["counts"]["conflict"] == 1, result
+    assert result["counts"]["source_deleted"] == 0
+    # the single PUT's ETag gives it away at once; the multipart one only when read back
+    expected = "bytes are not the Swift object's" if forgery == "multipart" else "did not copy"
+    assert expected in result["conflicts"][0]["reason"]
+
+
+def test_segments_another_slo_shares_stay_until_it_is_copied(migrate, swift, s3, tag):
+    container = f"objshr-{tag}"
+    pieces = [os.urandom(1000) for _number in range(3)]
+    for number, piece in enumerate(pieces):
+        swift.put(f"{container}_segments", f"s/{number}", piece)
+
+    def slo(name, numbers):
+        manifest = [{"path": f"/{container}_segments/s/{n}", "etag": hashlib.md5(pieces[n]).hexdigest(),
+                     "size_bytes": len(pieces[n])} for n in numbers]
+        swift.request("PUT", f"/{container}")
+        swift.request("PUT", f"/{container}/{name}", params={"multipart-manifest": "put"}, data=json.dumps(manifest))
+    slo("a", [0, 1])
+    slo("b", [1, 2])  # s/1 is in both
+
+    result = migrate(containers=[container], delete_source=True, concurrency=1).results["result"]
+    assert body(s3, container, "a") == pieces[0] + pieces[1]
+    assert body(s3, container, "b") == pieces[1] + pieces[2], result
+    assert not result.get("failed") and result["counts"]["source_deleted"] == 2, result
+    kept = {o["name"]: o.get("segments_kept") for o in result["objects"]}
+    assert kept["a"] == [{"segment": f"{container}_segments/s/1", "reason": f"also read by the manifest {container}/b"}]
+    assert swift.names(container) == [] and swift.names(f"{container}_segments") == []  # b took s/1 along
+
+
+def test_a_dlo_prefix_that_is_a_prefix_of_another_keeps_the_other_ones_segments(migrate, swift, s3, tag):
+    container, segments = f"objshr-{tag}", f"objshr-{tag}_segments"
+    pieces = {name: os.urandom(1000) for name in ("video/1", "video/2", "video2/1", "video2/2")}
+    for name, piece in pieces.items():
+        swift.put(segments, name, piece)
+    swift.put(container, "all", b"", {"X-Object-Manifest": f"{segments}/video"})  # raw: video2/... too
+    swift.put(container, "two", b"", {"X-Object-Manifest": f"{segments}/video2/"})
+
+    result = migrate(containers=[container], delete_source=True, concurrency=1).results["result"]
+    assert body(s3, container, "all") == b"".join(pieces.values())
+    assert body(s3, container, "two") == pieces["video2/1"] + pieces["video2/2"], result
+    assert not result.get("failed") and result["counts"]["source_deleted"] == 2, result
+    kept = {o["name"]: o.get("segments_kept", []) for o in result["objects"]}
+    assert [k["segment"] for k in kept["all"]] == [f"{segments}/video2/1", f"{segments}/video2/2"]
+    assert swift.names(container) == [] and swift.names(segments) == []
+
+
 @pytest.mark.parametrize("kind", ["plain", "slo"])  # an SLO of 6 MiB segments goes up one part per segment
 def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
         playbook_command, migrate, swift, s3, cloud, tag, tmp_path, kind):
@@ -299,6 +414,7 @@ def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
                                  part_size_mb=5, uploads_per_object=1, out=str(tmp_path / "out.json"))
     proc = subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True,  # pylint: disable=consider-using-with
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_module(proc.pid, "swift_object_migrate")
     upload_id, parts = None, []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(parts) < 4:
@@ -308,9 +424,12 @@ def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
             if uploads:
                 upload_id = uploads[0]["UploadId"]
                 parts = s3.list_parts(Bucket=container, Key="large", UploadId=upload_id).get("Parts", [])
-    os.killpg(proc.pid, signal.SIGKILL)
-    kill_module("swift_object_migrate")  # ansible runs the module in a session of its own
+    killed = kill_tree(proc.pid)  # the module runs in a session of its own: the tree, not the group
     proc.wait()
+    deadline = time.monotonic() + 10
+    while any(map(module_alive, killed)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(module_alive, killed)), "a process of the killed run survived"
     assert upload_id and len(parts) >= 4, "the run was not caught in the middle of the object"
     assert "large" not in keys(s3, container)  # nothing visible before the upload completes
     held = s3.list_parts(Bucket=container, Key="large", UploadId=upload_id)["Parts"]
@@ -325,6 +444,8 @@ def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
     assert copied["bytes_sent"] == len(data) - copied["bytes_resumed"]
     assert body(s3, container, "large") == data
     assert s3.list_multipart_uploads(Bucket=container).get("Uploads", []) == []
+    assert swift.names(container) == ["large"]  # nothing lost: the source stays (no delete_source)
+    assert migrate(containers=[container]).results["result"]["counts"]["already_done"] == 1  # converged
 
 
 @pytest.mark.parametrize("segment_mib", [3, 6])  # 6 MiB segments are the upload's parts

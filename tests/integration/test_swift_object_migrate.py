@@ -397,6 +397,22 @@ def test_a_dlo_prefix_that_is_a_prefix_of_another_keeps_the_other_ones_segments(
     assert swift.names(container) == [] and swift.names(segments) == []
 
 
+def test_a_segment_container_the_run_migrates_goes_after_the_manifests_that_read_it(migrate, swift, s3, tag):
+    container, segments = f"objshr-{tag}", f"objshr-{tag}_segments"
+    pieces = [os.urandom(1000), os.urandom(1000)]
+    swift.slo(container, "m", pieces)
+    # the segment container named first: its objects, copied and deleted first, would break m
+    result = migrate(containers=[segments, container], delete_source=True, concurrency=1,
+                     bucket_names={segments: f"objshr-{tag}-segments"}).results["result"]
+    assert body(s3, container, "m") == b"".join(pieces), result
+    assert [body(s3, f"objshr-{tag}-segments", f"m/{n:08d}") for n in range(2)] == pieces
+    assert not result.get("failed") and result["counts"]["source_deleted"] == 3, result
+    manifest = next(o for o in result["objects"] if o["name"] == "m")
+    assert {k["reason"] for k in manifest["segments_kept"]} == {
+        "an object this run copies on its own: it goes after its own copy"}
+    assert swift.names(container) == [] and swift.names(segments) == []
+
+
 @pytest.mark.parametrize("kind", ["plain", "slo"])  # an SLO of 6 MiB segments goes up one part per segment
 def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
         playbook_command, migrate, swift, s3, cloud, tag, tmp_path, kind):

@@ -539,7 +539,10 @@ def _slo_entries(swift: SwiftDriver, path: str) -> list[Segment]:
 
 
 def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[str]) -> list[Segment]:
-    """A nested SLO's own segments stand in for it (their ETags are what its bytes must match); its name goes to ``nested``."""
+    """A nested SLO's own segments stand in for it: their ETags are what its bytes must match.
+
+    The nested manifests' own names go to ``nested``: deleting the SLO deletes them too.
+    """
     flat = []
     for entry in entries:
         if entry.nested and not entry.byte_range:

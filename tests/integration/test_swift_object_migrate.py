@@ -357,6 +357,27 @@ def test_a_key_with_forged_metadata_never_leads_to_deleting_the_source(migrate, 
     assert expected in result["conflicts"][0]["reason"]
 
 
+def test_a_genuine_multipart_copy_by_0_1_0_is_ours_and_its_source_goes_once_read_back(migrate, swift, s3, tag):
+    container = f"objcf-{tag}"
+    data = os.urandom(6 * MIB)
+    etag = swift.put(container, "legacy", data).headers["Etag"].strip('"')
+    s3.create_bucket(Bucket=container)
+    upload = s3.create_multipart_upload(Bucket=container, Key="legacy", Metadata={  # as 0.1.0 wrote it
+        "storeops-source-etag": etag, "storeops-md5": etag})["UploadId"]
+    parts = [s3.upload_part(Bucket=container, Key="legacy", UploadId=upload, PartNumber=number,
+                            Body=data[start:start + PART])["ETag"]
+             for number, start in enumerate(range(0, len(data), PART), 1)]
+    s3.complete_multipart_upload(Bucket=container, Key="legacy", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(parts, 1)]})
+
+    result = migrate(containers=[container], delete_source=True).results["result"]
+    assert body(s3, container, "legacy") == data
+    assert not result.get("failed") and result["counts"]["already_done"] == 1, result
+    assert result["counts"]["source_deleted"] == 1 and result["bytes_read"] == 0  # Swift is not read again
+    assert result["already_migrated"][0]["proof"] == "the S3 object, read back, holds the source's bytes"
+    assert swift.names(container) == []
+
+
 def test_segments_another_slo_shares_stay_until_it_is_copied(migrate, swift, s3, tag):
     container = f"objshr-{tag}"
     pieces = [os.urandom(1000) for _number in range(3)]

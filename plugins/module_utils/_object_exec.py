@@ -354,12 +354,7 @@ class ObjectMigrator:
         outcome.outcome = COPIED
         self._note(outcome, "verified")
         if self.options.delete_source:
-            if check.unverified:
-                outcome.reason = (f"source kept: {len(check.unverified)} segment(s) are byte ranges whose "
-                                  "MD5 Swift does not promise")
-            else:
-                self._delete_proven(swift, s3, name, source.etag, found.etag, outcome, outcome.md5, sent_etag,
-                                    manifest)
+            self._delete_proven(swift, s3, name, source.etag, found.etag, outcome, outcome.md5, sent_etag, manifest)
 
     @staticmethod
     def _multipart(s3, name, chunks, check, fields, layout, resume, condition, outcome):
@@ -442,8 +437,10 @@ class ObjectMigrator:
             outcome.reason = ("source kept: its segments changed since it was copied (Swift's ETag "
                               f"{now.etag}, its segments make {manifest.etag}); a re-run copies it again")
             return
-        if segments and any(segment.byte_range for segment in segments):
-            outcome.reason = "source kept: segments that are byte ranges have no MD5 Swift promises"
+        ranged = [segment for segment in segments or () if segment.byte_range]
+        if ranged:
+            outcome.reason = (f"source kept: {len(ranged)} segment(s) are byte ranges whose MD5 Swift "
+                              "does not promise")
             return
         proof = delete_proof(now, target_etag, md5, sent_etag, segments, manifest and manifest.etag)
         if proof is None:

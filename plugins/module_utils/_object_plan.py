@@ -370,7 +370,6 @@ class StreamCheck:
         self.manifest_etag = manifest_etag
         self.whole = hashlib.md5()
         self.read = 0
-        self.unverified = [s.name for s in self.segments if s.byte_range]
         self._checked = 0
         self._pieces = None if hashed_elsewhere or not self.segments else _PieceHashes(
             [s.size for s in self.segments], self._segment_done)

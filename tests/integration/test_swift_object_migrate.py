@@ -474,7 +474,7 @@ def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
     result = migrate(containers=[container], uploads_per_object=1).results["result"]
     assert result["counts"]["copied"] == 1, result
     copied = result["objects"][0]
-    assert copied["upload_id"] == upload_id  # the same multipart upload, not a new one
+    assert copied["upload_id"] == upload_id, result  # the same multipart upload, not a new one
     assert copied["bytes_resumed"] == sum(part["Size"] for part in held) >= 4 * PART
     if kind == "slo":
         assert {part["Size"] for part in held} == {6 * MIB}  # the parts are the segments

@@ -41,9 +41,9 @@ description:
   - An interrupted multipart upload is resumed from its parts. The bytes those parts hold are
     read again from Swift and checked, but not sent again.
   - With O(delete_source), a source object is deleted only on proof from the bytes, never from
-    metadata, and only if it did not change in Swift meanwhile. The proof is S3's own ETag, the
-    source's MD5 for a single PUT, or the ETag the checked parts sent (or the manifest's segment
-    ETags) make for a multipart upload. Without such a proof (a copy made by an earlier run),
+    metadata, and only if it did not change in Swift meanwhile. The proof is S3's own ETag, which
+    must be the source's MD5 for a single PUT, or the ETag the checked parts sent (or the
+    manifest's segment ETags) make for a multipart upload. Without such a proof (a copy made by an earlier run),
     the S3 object is read back and hashed against the source first.
   - With O(delete_source), the manifests of the run's containers are indexed before anything
     is copied. A manifest's segments are deleted with it only when no other manifest of the

@@ -434,6 +434,25 @@ def test_a_segment_container_the_run_migrates_goes_after_the_manifests_that_read
     assert swift.names(container) == [] and swift.names(segments) == []
 
 
+def test_glance_style_segments_beside_their_dlo_are_objects_of_their_own_and_go_last(migrate, swift, s3, tag):
+    container = f"objshr-{tag}"
+    pieces = {"img-00001": os.urandom(1000), "img-00002": os.urandom(1000)}
+    for name, piece in pieces.items():
+        swift.put(container, name, piece)
+    swift.put(container, "img", b"", {"X-Object-Manifest": f"{container}/img-"})
+    expected = {"img": b"".join(pieces.values()), **pieces}
+
+    first = migrate(containers=[container], delete_source=True).results["result"]
+    assert {name: body(s3, container, name) for name in expected} == expected, first
+    assert not first.get("failed") and first["counts"]["copied"] == 3, first
+    assert "img" not in swift.names(container)
+    # a segment is deleted only once no manifest in Swift reads it: at once or by the next run
+    second = migrate(containers=[container], delete_source=True).results["result"]
+    assert not second.get("failed"), second
+    assert swift.names(container) == []
+    assert {name: body(s3, container, name) for name in expected} == expected
+
+
 @pytest.mark.parametrize("kind", ["plain", "slo"])  # an SLO of 6 MiB segments goes up one part per segment
 def test_killed_in_a_large_object_the_rerun_resumes_from_its_parts(
         playbook_command, migrate, swift, s3, cloud, tag, tmp_path, kind):

@@ -178,9 +178,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._hashing import
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image_exec import (
     ImageExecutor,
+    Lease,
     Source,
+    utc_now,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
+    DEFAULT_LEASE_SECONDS,
     DIFFERENT,
     RETIRED_KEY,
     SAME,
@@ -188,7 +191,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     UNKNOWN,
     Desired,
     choose_image,
-    content_relation,
+    foreign_count,
+    identify,
     image_stores,
     plan_absent,
     plan_present,
@@ -198,14 +202,17 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 
-SUMMARY_FIELDS = ("id", "name", "status", "visibility", "size", "os_hash_algo", "os_hash_value",
-                  "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
+SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
+                  "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
+# what a run waits and yields on: never something that changes the image
+NO_CHANGE = ("wait", "yield")
 
 
 class GlanceImage(StoreOpsModule):
     argument_spec = {
         "name": {"type": "str", "required": True},
         "id": {"type": "str"},
+        "owner": {"type": "str"},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "filename": {"type": "path"},
         "url": {"type": "str"},
@@ -226,6 +233,7 @@ class GlanceImage(StoreOpsModule):
         "on_content_change": {"type": "str", "choices": ["fail", "replace"], "default": "fail"},
         "keep_versions": {"type": "int", "default": 1},
         "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
+        "lease_seconds": {"type": "int", "default": DEFAULT_LEASE_SECONDS},
     }
     module_kwargs = {
         "supports_check_mode": True,
@@ -238,51 +246,67 @@ class GlanceImage(StoreOpsModule):
         glance = GlanceClient(self.conn)
         stores = target_stores(glance.stores(), params["stores"], params["all_stores"],
                                for_upload=params["state"] == "present")
+        owner = self._owner()
         desired = Desired(
-            name=params["name"], image_id=params["id"], has_content=bool(source.filename or source.url),
-            stores=stores,
+            name=params["name"], owner=owner, image_id=params["id"],
+            has_content=bool(source.filename or source.url), stores=stores,
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
             tags=params["tags"], properties=self._properties(source),
             disk_format=params["disk_format"], container_format=params["container_format"])
-        images = glance.images_where(name=params["name"])
-        if params["id"] and all(i["id"] != params["id"] for i in images):
-            found = glance.image(params["id"])
-            images += [found] if found else []
-        if params["state"] == "absent":
-            plan = plan_absent(images, desired, params["stores"])
-        else:
-            relation = self._relation(choose_image(images, desired), source)
-            if relation == DIFFERENT and params["on_content_change"] == "replace":
-                images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed
-            plan = plan_present(images, desired, relation, params["on_content_change"],
-                                params["keep_versions"])
+        identified = {}
+
+        def plan_next():
+            images = glance.images_where(name=params["name"])
+            if params["id"] and all(i["id"] != params["id"] for i in images):
+                found = glance.image(params["id"])
+                images += [found] if found else []
+            if params["state"] == "absent":
+                return plan_absent(images, desired, params["stores"]), images
+            images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed versions
+            relation, identified["by"] = self._relation(choose_image(images, desired), source)
+            return plan_present(images, desired, relation, params["on_content_change"],
+                                params["keep_versions"], utc_now()), images
+
+        first, images = plan_next()
         method = None
-        if plan.has("create"):
+        if params["state"] == "present" and desired.has_content:
             method = upload_method(glance.import_methods(), bool(source.url),
                                    params["upload_method"], len(stores))
-        before = plan.image
-        executor = ImageExecutor(glance, method, params["timeout"], params["all_stores_must_succeed"])
-        image = before if self.check_mode or not plan.actions else executor.run(plan, desired, source)
+        executor = ImageExecutor(glance, method, params["timeout"], params["all_stores_must_succeed"],
+                                 Lease(params["lease_seconds"]),
+                                 new_owner=owner if params["owner"] else None)
+        plan, image, actions = first, first.image, first.actions
+        if not self.check_mode and first.actions:
+            plan, image = executor.converge(first, lambda: plan_next()[0], desired, source)
+            actions = executor.actions
+        for warning in executor.warnings:
+            self.ansible.warn(warning)
+        foreign = foreign_count(images, desired)
+        notes = executor.notes + ([f"{foreign} image(s) of this name in other projects were left "
+                                   f"alone (owner is {owner})"] if foreign else [])
         result = {
-            "changed": bool(plan.actions),
-            "actions": plan.actions,
+            "changed": any(a["action"] not in NO_CHANGE for a in actions),
+            "actions": actions,
             "image": _summary(image),
             "store_outcomes": executor.store_outcomes,
-            "identity": f"sha256:{source.sha256}" if source.sha256 else None,
-            "notes": executor.notes,
+            "identity": source.identity,
+            "identified_by": identified.get("by"),
+            "verified_by": executor.verified_by,
+            "notes": notes,
         }
-        if plan.actions and self.ansible._diff:
+        if result["changed"] and self.ansible._diff:
             after = predicted_image(plan, desired) if self.check_mode else image
-            result["diff"] = {"before": _diff_view(before), "after": _diff_view(after)}
+            result["diff"] = {"before": _diff_view(first.image), "after": _diff_view(after)}
         return result
 
     def _source(self) -> Source:
         params = self.params
         if params["keep_versions"] < 0:
             raise InvalidInputError("keep_versions must be 0 or more")
-        source = Source(filename=params["filename"], url=params["url"])
-        if params["checksum"]:
-            source.sha256 = parse_checksum(params["checksum"])
+        if params["lease_seconds"] < 8:
+            raise InvalidInputError("lease_seconds must be 8 or more (the lease is renewed every quarter)")
+        source = Source(filename=params["filename"], url=params["url"],
+                        checksum=parse_checksum(params["checksum"]) if params["checksum"] else None)
         if source.filename and params["state"] == "present":
             check_readable_file(source.filename)
         return source
@@ -293,23 +317,32 @@ class GlanceImage(StoreOpsModule):
             properties[SOURCE_URL_KEY] = redact_text(source.url)
         return properties
 
-    def _relation(self, current, source: Source) -> str | None:
-        """Does the chosen image hold the source's content? Reads the file at most once."""
+    def _owner(self) -> str:
+        """The project id whose images this run considers (and owns new ones)."""
+        owner, current = self.params["owner"], self.conn.current_project_id
+        if not owner or owner == current:
+            return current
+        project = self.conn.identity.find_project(owner, ignore_missing=True)
+        if project is None:
+            raise InvalidInputError(f"owner: no project {owner!r} is visible to these credentials; "
+                                    "give a project name or id")
+        return project.id
+
+    @staticmethod
+    def _relation(current, source: Source) -> tuple[str | None, str | None]:
+        """Does the chosen image hold the source's content, and what decided? Reads the file at
+        most once per run."""
         if current is None or not (source.filename or source.url):
-            return None
-        if source.url and not source.sha256:
+            return None, None
+        if source.url and not source.checksum:
             # images of earlier versions recorded the URL whole
             recorded = redact_text(current.get(SOURCE_URL_KEY) or "")
-            return SAME if recorded == redact_text(source.url) else DIFFERENT
-        relation = content_relation(current, {"sha256": source.sha256} if source.sha256 else {})
-        if relation == UNKNOWN and source.filename:
-            hashes = hash_file(source.filename)
-            if source.sha256 and hashes["sha256"] != source.sha256:
-                raise InvalidInputError(f"checksum: the file's sha256 is {hashes['sha256']}, not "
-                                        f"{source.sha256}")
-            source.sha256 = hashes["sha256"]
-            relation = content_relation(current, hashes)
-        return DIFFERENT if relation == UNKNOWN else relation
+            return (SAME if recorded == redact_text(source.url) else DIFFERENT), SOURCE_URL_KEY
+        relation, decided_by = identify(current, source.hashes)
+        if relation == UNKNOWN and source.filename and not source.read:
+            source.learn(hash_file(source.filename))
+            relation, decided_by = identify(current, source.hashes)
+        return (DIFFERENT, None) if relation == UNKNOWN else (relation, decided_by)
 
 
 def _summary(image):

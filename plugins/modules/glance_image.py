@@ -10,18 +10,33 @@ short_description: Ensure an image with given content exists in a set of Glance 
 version_added: 0.1.0
 description:
   - Declarative, content-addressed image management for multi-store Glance. The identity of an
-    image is the sha256 of its source bytes, recorded in C(owner_specified.openstack.sha256) as
-    openstacksdk does (so images uploaded by other tools are recognised), and checked against
-    Glance's own C(os_hash_value) after every upload.
+    image is its content. Glance's own hash of the stored bytes (C(os_hash_value)) decides
+    whenever the run knows it (it read O(filename), or O(checksum) is a sha512). With only a
+    sha256 O(checksum), the sha256 recorded in C(owner_specified.openstack.sha256) (as
+    openstacksdk records it, so images uploaded by other tools are recognised) identifies the
+    image without reading the file; that property is trusted only on images of the owner's own
+    project. The result's RV(identified_by) says which of the two decided.
+  - Only images owned by the project the module runs as (or O(owner)) are considered. An admin
+    lists every project's images; another project's image of the same name, whatever its
+    visibility or properties, is never adopted, changed, published, retired or deleted.
   - Missing stores of an existing image are filled with C(copy-image), never by uploading again.
     Metadata is ensured with one PATCH. A run where everything matches is C(changed=false) and
-    reads the file at most once (not at all with O(checksum)).
+    reads the file at most once (not at all with a sha256 O(checksum)).
   - A new image is created private, hidden and marked pending, and published (requested
-    visibility, not hidden) only once Glance's hash of the stored bytes matched the file's. A
-    failed upload deletes it; a run killed mid-upload leaves a marked image the next run deletes.
+    visibility, not hidden) only once Glance's hash of the stored bytes matched the source's. For
+    O(url), what Glance fetched is checked against O(checksum) (against C(os_hash_value) for a
+    sha512, otherwise by reading the image back once through Glance); without O(checksum) the
+    run warns that nothing but Glance vouches for it. A failed upload deletes the new image.
+  - Runs for the same name may overlap (AWX schedules collide). The pending marker is a lease
+    naming its run and an expiry, renewed by the uploading run every quarter of
+    O(lease_seconds). Another run waits for a live lease (up to O(timeout)) and then adopts the
+    finished image; it deletes a pending image only once its lease expired (a crashed run's
+    leftover). Two runs that both created an image keep the older one (C(created_at), then id);
+    the other deletes its own and adopts it.
   - Different content under the same name fails, or with O(on_content_change=replace) uploads the
-    new image, then retires the old one (renamed with a C(.retired-<time>) suffix, hidden), keeping
-    O(keep_versions) retired versions.
+    new image (marked with the id it replaces), then retires the old one (renamed with a
+    C(.retired-<time>) suffix, hidden), keeping O(keep_versions) retired versions. A replace that
+    failed after publishing (a copy timed out, the run died) is finished by the next run.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
@@ -41,6 +56,11 @@ options:
   id:
     description: Image id; chooses among images sharing O(name), or the id of a new image.
     type: str
+  owner:
+    description:
+      - Project (name or id) whose images are considered, and the owner of a new image. Default,
+        the project the module runs as. Choosing another project needs admin rights.
+    type: str
   state:
     description: V(present), or V(absent) (the image, or with O(stores) only those stores' copies).
     type: str
@@ -58,8 +78,9 @@ options:
     type: str
   checksum:
     description:
-      - The source's expected hash, C(sha256:<hex>). Lets a run that finds the image skip reading
-        O(filename); a file that does not match fails the run and leaves no image behind.
+      - The source's expected hash, C(sha256:<hex>) or C(sha512:<hex>). Lets a run that finds the
+        image skip reading O(filename); a file, or bytes Glance fetched from O(url), that do not
+        match fail the run and leave no image behind.
     type: str
   stores:
     description: Stores the image must be in. Default, for a new image, Glance's default store.
@@ -121,6 +142,13 @@ options:
     type: str
     choices: [auto, direct, glance-direct]
     default: auto
+  lease_seconds:
+    description:
+      - How long another run treats this run's pending upload as alive after its last renewal
+        (renewed every quarter of it) before deleting it as a crashed run's leftover. Hosts
+        running overlapping runs need clocks within a fraction of it.
+    type: int
+    default: 60
 """
 
 EXAMPLES = r"""
@@ -145,11 +173,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 image:
-  description: The image (id, name, status, stores, visibility, size, os_hash_algo, os_hash_value); null when absent.
+  description: The image (id, name, status, stores, visibility, owner, size, os_hash_algo, os_hash_value); null when absent.
   returned: always
   type: dict
 actions:
-  description: What the run did (in check mode, would do), in order.
+  description:
+    - What the run did (in check mode, would do), in order. C(wait) is a wait for another run's
+      live upload; C(yield) names the other run's image this run's new one lost to (and was
+      deleted for); neither changes anything.
   returned: always
   type: list
   elements: dict
@@ -158,11 +189,29 @@ store_outcomes:
   returned: always
   type: dict
 identity:
-  description: The source's identity, C(sha256:<hex>), when known.
+  description: The source's identity, C(sha256:<hex>) (or C(sha512:<hex>)), when known.
+  returned: always
+  type: str
+identified_by:
+  description:
+    - What decided that the existing image holds (or does not hold) the source's content
+      (C(os_hash_value), C(owner_specified.openstack.sha256), C(checksum) (Glance's md5) or
+      C(storeops.openstack.source_url) (a url without checksum)); null when no image was compared.
+  returned: always
+  type: str
+verified_by:
+  description:
+    - How a new image's bytes were verified before publishing. C(os_hash_value) (Glance's hash
+      against the file's or the sha512 checksum), C(read back through Glance) (a url image hashed
+      against the sha256 checksum), C(size) (Glance's algorithm is not computed locally), or
+      C(glance only) (a url without checksum, nothing but Glance vouches for it); null when no
+      image was made.
   returned: always
   type: str
 notes:
-  description: Things worth knowing (unverifiable hash algorithms, waits on Glance's import lock).
+  description:
+    - Things worth knowing (unverifiable hash algorithms, waits on Glance's import lock, another
+      run's image adopted, same-named images of other projects left alone).
   returned: always
   type: list
   elements: str

@@ -214,7 +214,8 @@ def test_killed_run_then_rerun_converges(playbook_command, glance, tmp_path, poi
     wait_until(lambda: reached(glance, fresh), what=point)
     killed = kill_tree(proc.pid)
     proc.wait()
-    assert not any(pid_alive(pid) for pid in killed)
+    wait_until(lambda: not any(pid_alive(pid) for pid in killed), timeout=10,
+               what="the killed run's processes, the module's among them, to end")
     rerun = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stdout
     result = json.loads((tmp_path / "out.json").read_text())["result"]
@@ -379,7 +380,8 @@ def test_another_projects_image_is_never_adopted_or_touched(ensure, glance, memb
                   stores=["fast", "cheap"], tags=["ours"])
     assert made["changed"] is True and made["image"]["id"] != theirs, made
     assert made["image"]["owner"] == admin_project
-    assert any("other projects were left alone" in note for note in made["notes"])
+    if visibility != "community":  # Glance lists community images only when asked for them
+        assert any("other projects were left alone" in note for note in made["notes"])
     ensure(name=fresh, state="absent")
     assert glance.get(f"/images/{theirs}").json() == before
     member.delete(f"/images/{theirs}")

@@ -3,7 +3,8 @@
 """Carry out a glance_image plan against Glance.
 
 A new image is created private, hidden and pending; the pending marker is a lease naming this
-run, renewed by a thread while the bytes go in. The image is published (requested visibility,
+run, renewed by a thread on a data-less lease image beside it while the bytes go in (never on the
+image itself: a PATCH rewrites the whole image row, racing Glance's own status and hash writes). The image is published (requested visibility,
 ``os_hidden`` false, marker removed, source hashes recorded) in one PATCH only after Glance's
 hash of the stored bytes matched the source's. Any failure deletes it; a run killed before that
 leaves a marked image whose lease expires, and the next run deletes it before retrying.
@@ -34,6 +35,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._errors import 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._hashing import HashingReader
 from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
+    LEASE_FOR_KEY,
+    LEASE_OF_KEY,
     MD5_KEY,
     OS_HASH,
     PENDING_KEY,
@@ -47,6 +50,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     is_pending,
     lease_live,
     lease_marker,
+    leases_by_image,
     metadata_patch,
     rival,
 )
@@ -105,7 +109,7 @@ class _PlanAgain(Exception):
 
 
 class LeaseRenewer:
-    """Renews a pending image's lease on a thread while the run works on the image."""
+    """Renews a lease image's marker on a thread while the run works on the image it keeps alive."""
 
     def __init__(self, glance: GlanceClient, image_id: str, lease: Lease):
         self._glance, self._image_id, self._lease = glance, image_id, lease
@@ -130,11 +134,12 @@ class LeaseRenewer:
 
 
 class ImageExecutor:
-    def __init__(self, glance: GlanceClient, upload_method: str | None, timeout: int,
+    def __init__(self, glance: GlanceClient, method_for_new_image: Callable[[], str], timeout: int,
                  all_stores_must_succeed: bool, lease: Lease, new_owner: str | None = None,
                  poll_interval: float = 1.0):
         self.glance = glance
-        self.upload_method = upload_method
+        self.method_for_new_image = method_for_new_image  # asks Glance: only when one is made
+        self._method: str | None = None
         self.timeout = timeout
         self.all_stores_must_succeed = all_stores_must_succeed
         self.lease = lease
@@ -165,7 +170,7 @@ class ImageExecutor:
             kind = action["action"]
             if kind == "wait":
                 self.actions.append(action)
-                self._wait_for_lease(action["image_id"])
+                self._wait_for_lease(action["image_id"], desired)
                 raise _PlanAgain()
             if kind in ("delete_leftover", "delete_old_version", "delete"):
                 self.glance.delete_image(action["image_id"])
@@ -187,22 +192,29 @@ class ImageExecutor:
 
     # -- other runs -------------------------------------------------------------------------
 
-    def _wait_for_lease(self, image_id: str) -> None:
+    def _wait_for_lease(self, image_id: str, desired: Desired) -> None:
         """Until the pending image is published, deleted, or its lease expired."""
         deadline = time.monotonic() + self.timeout
         while True:
             image = self.glance.image(image_id)
-            if image is None or not is_pending(image) or not lease_live(image, utc_now()):
+            if image is None or not is_pending(image):
+                return
+            lease = leases_by_image(self.lease_images(desired.name), desired).get(image_id)
+            if not lease_live(image, utc_now(), lease):
                 return
             if time.monotonic() > deadline:
                 raise StoreOpsError(
-                    f"name: image {image_id} ({image.get('name')}) is still being uploaded by another "
-                    f"run after {self.timeout}s ({image.get(PENDING_KEY)}); run again later or raise "
-                    "timeout")
+                    f"name: image {image_id} ({desired.name}) is still being uploaded by another run after "
+                    f"{self.timeout}s ({(lease or image).get(PENDING_KEY)}); run again later or "
+                    "raise timeout")
             time.sleep(self.poll_interval)
 
+    def lease_images(self, name: str) -> list[dict[str, Any]]:
+        return self.glance.images_where(**{LEASE_FOR_KEY: name})
+
     def _yield_to_rival(self, mine: str, desired: Desired, replaces: str | None) -> None:
-        winner = rival(self.glance.images_where(name=desired.name), desired, mine, replaces, utc_now())
+        winner = rival(self.glance.images_where(name=desired.name), desired, mine, replaces, utc_now(),
+                       self.lease_images(desired.name))
         if winner is None:
             return
         self.glance.delete_image(mine)
@@ -210,12 +222,13 @@ class ImageExecutor:
         self.notes.append(f"another run's image {winner['id']} won over this run's {mine}, which "
                           "was deleted; this run went on from the winner's")
         if is_pending(winner):
-            self._wait_for_lease(winner["id"])
+            self._wait_for_lease(winner["id"], desired)
         raise _PlanAgain()
 
     # -- a new image ------------------------------------------------------------------------
 
     def _create(self, desired: Desired, source: Source, replaces: str | None) -> dict[str, Any]:
+        self._method = self.method_for_new_image()  # may refuse: before anything is made
         attributes = {"name": desired.name, "disk_format": desired.disk_format,
                       "container_format": desired.container_format, "visibility": "private",
                       "os_hidden": True, PENDING_KEY: self.lease.marker()}
@@ -226,10 +239,12 @@ class ImageExecutor:
         if replaces:
             attributes[REPLACES_KEY] = replaces
         image = self.glance.create_image(attributes)
+        lease = None
         try:
+            lease = self.glance.create_image(self._lease_attributes(image["id"], desired))
             time.sleep(SETTLE_SECONDS)
             self._yield_to_rival(image["id"], desired, replaces)
-            with LeaseRenewer(self.glance, image["id"], self.lease):
+            with LeaseRenewer(self.glance, lease["id"], self.lease):
                 image, hashes = self._fill(image["id"], desired, source)
                 hashes = self._verify(image, hashes, source)
             self._yield_to_rival(image["id"], desired, replaces)
@@ -243,10 +258,22 @@ class ImageExecutor:
         except BaseException:
             self.glance.delete_image(image["id"])  # never leave a half-made image behind
             raise
+        finally:
+            if lease:
+                self.glance.delete_image(lease["id"])
         missing = [s for s in desired.stores if s not in image_stores(image)]
         if missing:
             image = self._copy(image["id"], missing)
         return image
+
+    def _lease_attributes(self, image_id: str, desired: Desired) -> dict[str, Any]:
+        attributes = {"name": f"storeops-lease-{image_id}", "disk_format": "raw",
+                      "container_format": "bare", "visibility": "private", "os_hidden": True,
+                      PENDING_KEY: self.lease.marker(), LEASE_OF_KEY: image_id,
+                      LEASE_FOR_KEY: desired.name}
+        if self.new_owner:
+            attributes["owner"] = self.new_owner
+        return attributes
 
     def _fill(self, image_id: str, desired: Desired, source: Source):
         stores = desired.stores
@@ -254,7 +281,7 @@ class ImageExecutor:
             self.glance.start_import(image_id, {"name": "web-download", "uri": source.url}, stores,
                                      self.all_stores_must_succeed)
             return self._wait_for_stores(image_id, stores, first_import=True), {}
-        method = self.upload_method
+        method = self._method
         with HashingReader(source.filename) as reader:
             if method == DIRECT:
                 self.glance.upload(image_id, reader, stores[0] if stores else None)

@@ -10,8 +10,9 @@ Identity is content. Glance's own ``os_hash_value`` decides whenever the run kno
 where openstacksdk records it (``owner_specified.openstack.sha256``) identifies the image.
 
 Runs for the same name may overlap. A new image carries a pending marker naming its run and the
-expiry of a lease the run renews while it works; another run waits for a live lease, deletes only
-an expired one, and after creating its own image yields to an older rival (see ``rival``).
+expiry of a lease, which the run renews on a lease image of its own while it works; another run
+waits for a live lease, deletes only an expired one, and after creating its own image yields to an
+older rival (see ``rival``).
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -31,6 +32,11 @@ MD5_KEY = "owner_specified.openstack.md5"
 PENDING_KEY = "storeops.openstack.pending"
 # Marks an older version retired by on_content_change=replace (value: the name it had).
 RETIRED_KEY = "storeops.openstack.retired_from"
+# A lease image (data-less, hidden) keeps a pending image alive: the run renews the lease there,
+# never on the pending image, because a PATCH saves the whole image row and would undo the
+# status, size and hash Glance writes meanwhile. Its properties name the image and the name.
+LEASE_OF_KEY = "storeops.openstack.lease_of"
+LEASE_FOR_KEY = "storeops.openstack.lease_for"
 # On a replacing image: the id of the image it replaces, so a later run can finish the retire.
 REPLACES_KEY = "storeops.openstack.replaces"
 # The URL a web-download image came from: its identity when no checksum is given.
@@ -105,18 +111,36 @@ def lease_run(image: dict[str, Any]) -> str | None:
     return match.group("run") if match else None
 
 
-def lease_live(image: dict[str, Any], now: datetime) -> bool:
+def lease_live(image: dict[str, Any], now: datetime, lease: dict[str, Any] | None = None) -> bool:
     """Whether the run that made this pending image may still be working on it.
 
-    Live while the marker's expiry is ahead, or while the image changed less than a lease ago:
-    Glance's upload ends by saving the properties it read when the upload began, which puts an
-    older marker back, but it moves ``updated_at``.
+    Live while the marker (of the image, or of its lease image) has an expiry ahead, or while
+    either changed less than a lease ago: Glance's upload ends by saving the properties it read
+    when the upload began, which can put an older marker back, but it moves ``updated_at``.
     """
-    match = _LEASE.match(str(image.get(PENDING_KEY) or ""))
+    return any(_marker_live(item, now) for item in (image, lease) if item)
+
+
+def _marker_live(item: dict[str, Any], now: datetime) -> bool:
+    match = _LEASE.match(str(item.get(PENDING_KEY) or ""))
     seconds = int(match.group("seconds")) if match else DEFAULT_LEASE_SECONDS
     until = glance_time(match.group("until")) if match else None
-    changed = glance_time(image.get("updated_at"))
+    changed = glance_time(item.get("updated_at"))
     return bool((until and now < until) or (changed and now < changed + timedelta(seconds=seconds)))
+
+
+def leases_by_image(leases: list[dict[str, Any]], desired: Desired) -> dict[str, dict[str, Any]]:
+    """The lease images of this name, by the id of the pending image each keeps alive."""
+    return {i[LEASE_OF_KEY]: i for i in owned(leases, desired)
+            if i.get(LEASE_FOR_KEY) == desired.name and i.get(LEASE_OF_KEY)}
+
+
+def orphan_leases(images: list[dict[str, Any]], leases: list[dict[str, Any]], desired: Desired,
+                  now: datetime) -> list[str]:
+    """Expired lease images whose pending image is gone or published (a run died in between)."""
+    pending = {i["id"] for i in pending_images(images, desired)}
+    return sorted(lease["id"] for target, lease in leases_by_image(leases, desired).items()
+                  if target not in pending and not _marker_live(lease, now))
 
 
 def is_pending(image: dict[str, Any]) -> bool:
@@ -161,7 +185,7 @@ def unfinished_replaces(images: list[dict[str, Any]], desired: Desired) -> list[
 
 
 def rival(images: list[dict[str, Any]], desired: Desired, mine: str, replaced: str | None,
-          now: datetime) -> dict[str, Any] | None:
+          now: datetime, leases: list[dict[str, Any]] = ()) -> dict[str, Any] | None:
     """The image a run that created ``mine`` must yield to (delete its own, wait), or None.
 
     A published image other than the one being replaced wins: another run finished first. Among
@@ -173,7 +197,9 @@ def rival(images: list[dict[str, Any]], desired: Desired, mine: str, replaced: s
     published = [i for i in _published(images, desired) if i["id"] not in stale]
     if published:
         return min(published, key=_age)
-    contenders = [i for i in pending_images(images, desired) if i["id"] == mine or lease_live(i, now)]
+    by_image = leases_by_image(list(leases), desired)
+    contenders = [i for i in pending_images(images, desired)
+                  if i["id"] == mine or lease_live(i, now, by_image.get(i["id"]))]
     winner = min(contenders, key=_age, default=None)
     return None if winner is None or winner["id"] == mine else winner
 
@@ -229,7 +255,8 @@ def image_stores(image: dict[str, Any]) -> list[str]:
 
 
 def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str | None,
-                 on_content_change: str, keep_versions: int, now: datetime) -> Plan:
+                 on_content_change: str, keep_versions: int, now: datetime,
+                 leases: list[dict[str, Any]] = ()) -> Plan:
     """``relation`` is identify() of the chosen image, or None without content.
 
     A live pending image (another run's upload) makes the whole plan a wait; plan again after it.
@@ -238,12 +265,17 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
     pending = pending_images(images, desired)
     current = choose_image(images, desired)
     plan.image = current
-    live = [i for i in pending if lease_live(i, now)]
+    by_image = leases_by_image(list(leases), desired)
+    live = [i for i in pending if lease_live(i, now, by_image.get(i["id"]))]
     if live:
         plan.add("wait", image_id=live[0]["id"], run=lease_run(live[0]))
         return plan
     for image in pending:
         plan.add("delete_leftover", image_id=image["id"], status=image.get("status"))
+        if image["id"] in by_image:
+            plan.add("delete_leftover", image_id=by_image[image["id"]]["id"], status="lease")
+    for lease_id in orphan_leases(images, list(leases), desired, now):
+        plan.add("delete_leftover", image_id=lease_id, status="lease")
     retiring = unfinished_replaces(images, desired)
     for image_id in retiring:
         plan.add("retire", image_id=image_id)

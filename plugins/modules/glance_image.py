@@ -313,17 +313,19 @@ class GlanceImage(StoreOpsModule):
                 return plan_absent(images, desired, params["stores"]), images
             images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed versions
             relation, identified["by"] = self._relation(choose_image(images, desired), source)
-            return plan_present(images, desired, relation, params["on_content_change"],
-                                params["keep_versions"], utc_now()), images
+            plan = plan_present(images, desired, relation, params["on_content_change"],
+                                params["keep_versions"], utc_now(), executor.lease_images(params["name"]))
+            return plan, images
 
-        first, images = plan_next()
-        method = None
-        if params["state"] == "present" and desired.has_content:
-            method = upload_method(glance.import_methods(), bool(source.url),
-                                   params["upload_method"], len(stores))
-        executor = ImageExecutor(glance, method, params["timeout"], params["all_stores_must_succeed"],
+        def method_for_new_image():
+            return upload_method(glance.import_methods(), bool(source.url), params["upload_method"],
+                                 len(stores))
+
+        executor = ImageExecutor(glance, method_for_new_image, params["timeout"],
+                                 params["all_stores_must_succeed"],
                                  Lease(params["lease_seconds"]),
                                  new_owner=owner if params["owner"] else None)
+        first, images = plan_next()
         plan, image, actions = first, first.image, first.actions
         if not self.check_mode and first.actions:
             plan, image = executor.converge(first, lambda: plan_next()[0], desired, source)

@@ -193,22 +193,30 @@ def assert_converged(glance, name, path, stores):
     assert "storeops.openstack.pending" not in final[0] and final[0]["os_hidden"] is False
 
 
-# Where the killed run is stopped, the stores it was asked for, and the image size (MiB).
+def pending_in(status):
+    return lambda glance, name: [i for i in pending_of(glance, name) if i["status"] == status]
+
+
+def published_and_copying(glance, name):
+    return [i for i in importing(glance, name) if "storeops.openstack.pending" not in i]
+
+
+# Where the killed run is stopped: stores, upload method, image size (MiB), how the test sees it.
 KILL_POINTS = {
-    "during upload": (["fast"], 384, lambda glance, name: [
-        i for i in images_named(glance, name) if i["status"] == "saving"]),
-    "during copy-image after publish": (["fast", "ceph"], 128, importing),
+    "during upload": (["fast"], "direct", 384, pending_in("saving")),
+    "during glance-direct import": (["fast", "ceph"], "glance-direct", 128, pending_in("importing")),
+    "during copy-image after publish": (["fast", "ceph"], "direct", 128, published_and_copying),
 }
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_killed_run_then_rerun_converges(playbook_command, glance, tmp_path, point):
     """The killed run's module process dies too (process_tree.kill_tree), not just the playbook."""
-    stores, mib, reached = KILL_POINTS[point]
+    stores, method, mib, reached = KILL_POINTS[point]
     big = big_file(tmp_path / "big.img", mib)
     fresh = f"gi-kill-{uuid.uuid4().hex[:8]}"
     argv, env = playbook_command("image.yml", name=fresh, filename=str(big), stores=stores,
-                                 lease_seconds=8, out=str(tmp_path / "out.json"))
+                                 upload_method=method, lease_seconds=8, out=str(tmp_path / "out.json"))
     proc = start(argv, env)
     wait_for_module(proc.pid, "glance_image")
     wait_until(lambda: reached(glance, fresh), what=point)
@@ -273,7 +281,9 @@ def test_a_live_upload_is_waited_for_and_a_killed_ones_leftover_cleaned(playbook
     assert second.wait(timeout=900) == 0, second.stdout.read()
     result = json.loads((tmp_path / "second.json").read_text())["result"]
     assert not result.get("failed"), result.get("msg")
-    assert [a["action"] for a in result["actions"]][:3] == ["wait", "delete_leftover", "create"]
+    kinds = [a["action"] for a in result["actions"]]
+    assert kinds[0] == "wait" and kinds[-1] == "create" and set(kinds[1:-1]) == {"delete_leftover"}
+    assert uploading["id"] in [a["image_id"] for a in result["actions"] if a["action"] == "delete_leftover"]
     assert_converged(glance, fresh, big, ["fast"])
 
 

@@ -26,9 +26,10 @@ class FakeGlance:
         self.images, self.rival, self.deleted, self.patches = {}, rival, [], []
 
     def create_image(self, attributes):
-        image = {"id": "mine", "owner": "p1", "status": "queued", "created_at": "2026-12-01T12:00:01Z",
+        image_id = "lease" if "mine" in self.images else "mine"
+        image = {"id": image_id, "owner": "p1", "status": "queued", "created_at": "2026-12-01T12:00:01Z",
                  "updated_at": "2026-12-01T12:00:01Z", **attributes}
-        self.images["mine"] = image
+        self.images[image_id] = image
         if self.rival:
             self.images[self.rival["id"]] = self.rival
         return image
@@ -62,13 +63,13 @@ def test_a_run_that_loses_deletes_only_its_own_image_and_adopts_the_winner(tmp_p
     winner = {"id": "theirs", "name": "cirros", "owner": "p1", "status": "active",
               "created_at": "2026-12-01T12:00:00Z"}
     glance = FakeGlance(rival=winner)
-    executor = ImageExecutor(glance, "direct", 5, True, Lease(60), poll_interval=0)
+    executor = ImageExecutor(glance, lambda: "direct", 5, True, Lease(60), poll_interval=0)
     plan = Plan()
     plan.add("create", stores=["fast"])
     adopt = Plan(image=winner)
     (tmp_path / "f").write_bytes(b"x")
     final, image = executor.converge(plan, lambda: adopt, desired(), Source(filename=str(tmp_path / "f")))
-    assert glance.deleted == ["mine"] and image is winner and final is adopt
+    assert glance.deleted == ["mine", "lease"] and image is winner and final is adopt
     assert executor.actions == [{"action": "yield", "image_id": "theirs", "withdrawn": "mine"}]
 
 

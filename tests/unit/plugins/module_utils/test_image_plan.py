@@ -8,6 +8,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils import _image_p
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
     DIFFERENT,
+    LEASE_FOR_KEY,
+    LEASE_OF_KEY,
     PENDING_KEY,
     REPLACES_KEY,
     RETIRED_KEY,
@@ -45,8 +47,9 @@ def image(image_id="i1", **attrs):
             "visibility": "public", "tags": [], "created_at": LONG_AGO, "updated_at": LONG_AGO, **attrs}
 
 
-def plan_present(images, wanted, relation, on_content_change, keep_versions, now=NOW):
-    return _image_plan.plan_present(images, wanted, relation, on_content_change, keep_versions, now)
+def plan_present(images, wanted, relation, on_content_change, keep_versions, now=NOW, leases=()):
+    return _image_plan.plan_present(images, wanted, relation, on_content_change, keep_versions, now,
+                                    leases)
 
 
 SHA512 = {"os_hash_algo": "sha512", "os_hash_value": "c" * 128}
@@ -252,3 +255,33 @@ def test_predicted_image_applies_copy_metadata_and_store_removal():
     assert predicted_image(plan_absent([image()], desired(), None), desired()) is None
     created = predicted_image(plan_present([], desired(stores=["fast", "cheap"]), None, "fail", 1), desired(stores=["fast", "cheap"]))
     assert created["stores"] == "fast,cheap" and created["visibility"] == "public" and created["os_hidden"] is False
+
+
+def lease_image(lease_id, target, marker_time, updated_at=LONG_AGO):
+    return {"id": lease_id, "name": f"storeops-lease-{target}", "owner": "p1", "status": "queued",
+            "updated_at": updated_at, LEASE_OF_KEY: target, LEASE_FOR_KEY: "cirros",
+            PENDING_KEY: lease_marker("run-a", 60, marker_time)}
+
+
+def test_the_lease_image_keeps_a_pending_image_alive_and_goes_with_its_leftover():
+    stale = pending("p1-img", "2026-12-01T11:00:00Z", marker_time=NOW - timedelta(hours=1))
+    renewed = [lease_image("l1", "p1-img", NOW)]
+    assert [a["action"] for a in plan_present([stale], desired(), None, "fail", 1, NOW, renewed).actions] == ["wait"]
+    expired = [lease_image("l1", "p1-img", NOW - timedelta(hours=1))]
+    plan = plan_present([stale], desired(), None, "fail", 1, NOW, expired)
+    assert [(a["action"], a.get("image_id")) for a in plan.actions] == [
+        ("delete_leftover", "p1-img"), ("delete_leftover", "l1"), ("create", None)]
+    # a lease image of another project or name is neither honoured nor deleted
+    foreign = [dict(lease_image("l2", "p1-img", NOW), owner="p2"),
+               dict(lease_image("l3", "p1-img", NOW), **{LEASE_FOR_KEY: "other"})]
+    plan = plan_present([stale], desired(), None, "fail", 1, NOW, foreign)
+    assert [(a["action"], a.get("image_id")) for a in plan.actions] == [
+        ("delete_leftover", "p1-img"), ("create", None)]
+    assert rival([stale, pending("m1", "2026-12-01T12:00:00Z")], desired(), "m1", None, NOW, renewed)["id"] == "p1-img"
+
+
+def test_an_expired_lease_whose_image_is_gone_is_deleted_a_live_one_kept():
+    assert [(a["action"], a.get("image_id")) for a in plan_present(
+        [image()], desired(), SAME, "fail", 1, NOW,
+        [lease_image("old", "gone", NOW - timedelta(hours=1)), lease_image("new", "i1", NOW)]).actions] == [
+        ("delete_leftover", "old")]

@@ -242,7 +242,7 @@ def pid_alive(pid):
 
 @pytest.mark.parametrize("delay", [0, 3])
 def test_two_runs_at_once_converge_on_one_image(playbook_command, glance, tmp_path, delay):
-    path = big_file(tmp_path / "shared.img", 64)
+    path = big_file(tmp_path / "shared.img", 256)  # still uploading when the second run looks
     fresh = f"gi-two-{uuid.uuid4().hex[:8]}"
     runs = []
     for index in range(2):

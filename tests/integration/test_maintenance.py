@@ -237,10 +237,10 @@ def test_two_overlapping_runs_of_one_vars_file_converge(cloud, playbook_command,
     fresh = seed(tmp_path_factory, "overlap")
     argv, env = playbook_command(MAINTENANCE, **fresh["vars"])
     runs = []
-    for _ in range(2):
+    for pause in (1.5, 0):
         runs.append(subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
                                      stderr=subprocess.STDOUT, text=True))
-        time.sleep(1.5)
+        time.sleep(pause)
     outputs = [proc.communicate(timeout=1800)[0] for proc in runs]
     for proc, output in zip(runs, outputs):
         assert proc.returncode == 0, output[-3000:]

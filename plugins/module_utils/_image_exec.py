@@ -105,7 +105,11 @@ def utc_now() -> datetime:
 
 
 class _PlanAgain(Exception):
-    """Another run's image decides what this run does: list and plan again."""
+    """Another run's image decides what this run does: wait for its lease, then plan again."""
+
+    def __init__(self, wait_for: str | None = None):
+        super().__init__(wait_for)
+        self.wait_for = wait_for
 
 
 class LeaseRenewer:
@@ -159,8 +163,9 @@ class ImageExecutor:
             plan = plan_next() if round_number else plan
             try:
                 return plan, self.run(plan, desired, source)
-            except _PlanAgain:
-                continue
+            except _PlanAgain as again:  # this run's own image and lease are gone by now
+                if again.wait_for:
+                    self._wait_for_lease(again.wait_for, desired)
         raise StoreOpsError(f"name: other runs kept changing the images named {desired.name!r}; "
                             "run again")
 
@@ -170,8 +175,7 @@ class ImageExecutor:
             kind = action["action"]
             if kind == "wait":
                 self.actions.append(action)
-                self._wait_for_lease(action["image_id"], desired)
-                raise _PlanAgain()
+                raise _PlanAgain(wait_for=action["image_id"])
             if kind in ("delete_leftover", "delete_old_version", "delete"):
                 self.glance.delete_image(action["image_id"])
                 image = None if kind == "delete" else image
@@ -221,9 +225,7 @@ class ImageExecutor:
         self.actions.append({"action": "yield", "image_id": winner["id"], "withdrawn": mine})
         self.notes.append(f"another run's image {winner['id']} won over this run's {mine}, which "
                           "was deleted; this run went on from the winner's")
-        if is_pending(winner):
-            self._wait_for_lease(winner["id"], desired)
-        raise _PlanAgain()
+        raise _PlanAgain(wait_for=winner["id"] if is_pending(winner) else None)
 
     # -- a new image ------------------------------------------------------------------------
 

@@ -262,7 +262,7 @@ def test_a_live_upload_is_waited_for_and_a_killed_ones_leftover_cleaned(playbook
                                                                         tmp_path):
     """The second run must not delete the first one's upload while it runs; once the first is
     killed (module too), its lease expires and the second deletes the leftover and converges."""
-    big = big_file(tmp_path / "big.img", 384)
+    big = big_file(tmp_path / "big.img", 768)  # still uploading once the second run planned
     fresh = f"gi-wait-{uuid.uuid4().hex[:8]}"
     first_argv, env = playbook_command("image.yml", name=fresh, filename=str(big), stores=["fast"],
                                        lease_seconds=8, out=str(tmp_path / "first.json"))

@@ -91,6 +91,14 @@ class GlanceClient:
             headers["X-Image-Meta-Store"] = store
         self._send("PUT", f"/images/{image_id}/file", ok=(204,), data=body, headers=headers)
 
+    def download(self, image_id: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The image's bytes as Glance serves them, streamed."""
+        response = self._send("GET", f"/images/{image_id}/file", stream=True)
+        try:
+            yield from response.iter_content(chunk_size)
+        finally:
+            response.close()
+
     def stage(self, image_id: str, body) -> None:
         self._send("PUT", f"/images/{image_id}/stage", ok=(204,), data=body,
                    headers={"Content-Type": "application/octet-stream"})

@@ -24,20 +24,21 @@ from ansible_collections.storeops.openstack.plugins.module_utils._errors import 
 ALGORITHMS = ("sha256", "sha512", "md5")
 UPLOAD_ALGORITHMS = ("sha256", "sha512")
 CHUNK = 1 << 20
-_CHECKSUM = re.compile(r"^(?P<algo>sha256):(?P<value>[0-9a-fA-F]{64})$")
+_CHECKSUM = re.compile(r"^(?P<algo>sha256:(?=[0-9a-fA-F]{64}$)|sha512:(?=[0-9a-fA-F]{128}$))"
+                       r"(?P<value>[0-9a-fA-F]+)$")
 
 
 class StreamReusedError(StoreOpsError):
     """A request was retried with a body stream that had already been read from."""
 
 
-def parse_checksum(checksum: str) -> str:
-    """The sha256 hex digest of ``sha256:<hex>``."""
+def parse_checksum(checksum: str) -> tuple[str, str]:
+    """``(algorithm, hex digest)`` of ``sha256:<hex>`` or ``sha512:<hex>``."""
     match = _CHECKSUM.match(checksum.strip())
     if not match:
-        raise InvalidInputError(f"checksum: {checksum!r} is not sha256:<64 hex digits>; "
-                                "compute it with sha256sum")
-    return match.group("value").lower()
+        raise InvalidInputError(f"checksum: {checksum!r} is not sha256:<64 hex digits> or "
+                                "sha512:<128 hex digits>; compute it with sha256sum or sha512sum")
+    return match.group("algo")[:-1], match.group("value").lower()
 
 
 def check_readable_file(path: str) -> int:

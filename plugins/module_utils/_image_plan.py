@@ -2,36 +2,58 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What glance_image must do, computed from the images Glance has and the one asked for (pure).
 
-Identity is content: the sha256 of the source bytes, recorded where openstacksdk records it
-(``owner_specified.openstack.sha256``), or Glance's own ``os_hash_value`` when its algorithm is
-one that was computed locally.
+Only images owned by the run's project (or ``owner``) are considered: an admin lists every
+project's images, and another project's image is never adopted, changed or deleted.
+
+Identity is content. Glance's own ``os_hash_value`` decides whenever the run knows that hash
+(it read the file, or the checksum is a sha512); with only a sha256 known, the sha256 recorded
+where openstacksdk records it (``owner_specified.openstack.sha256``) identifies the image.
+
+Runs for the same name may overlap. A new image carries a pending marker naming its run and the
+expiry of a lease, which the run renews on a lease image of its own while it works; another run
+waits for a live lease, deletes only an expired one, and after creating its own image yields to an
+older rival (see ``rival``).
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
 
 SHA256_KEYS = ("owner_specified.openstack.sha256", "owner_specified.shade.sha256")
 MD5_KEY = "owner_specified.openstack.md5"
-# Marks an image this module created and has not published yet: a leftover if a run died.
+# Marks an image this module created and has not published yet; the value is the lease.
 PENDING_KEY = "storeops.openstack.pending"
 # Marks an older version retired by on_content_change=replace (value: the name it had).
 RETIRED_KEY = "storeops.openstack.retired_from"
+# A lease image (data-less, hidden) keeps a pending image alive: the run renews the lease there,
+# never on the pending image, because a PATCH saves the whole image row and would undo the
+# status, size and hash Glance writes meanwhile. Its properties name the image and the name.
+LEASE_OF_KEY = "storeops.openstack.lease_of"
+LEASE_FOR_KEY = "storeops.openstack.lease_for"
+# On a replacing image: the id of the image it replaces, so a later run can finish the retire.
+REPLACES_KEY = "storeops.openstack.replaces"
 # The URL a web-download image came from: its identity when no checksum is given.
 SOURCE_URL_KEY = "storeops.openstack.source_url"
 SIMPLE_FIELDS = ("visibility", "min_disk", "min_ram", "protected")
 
 SAME, DIFFERENT, UNKNOWN = "same", "different", "unknown"
+OS_HASH = "os_hash_value"
+DEFAULT_LEASE_SECONDS = 60  # also the lease of a marker written before leases existed ("true")
+_LEASE = re.compile(r"^run (?P<run>\S+) lease (?P<seconds>\d+)s until (?P<until>\S+)$")
+_GLANCE_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
 class Desired:
     name: str
+    owner: str                       # project id; only its images are considered
     image_id: str | None
     has_content: bool
     stores: list[str]
@@ -54,41 +76,144 @@ class Plan:
         return any(a["action"] == action for a in self.actions)
 
 
-def source_sha256(image: dict[str, Any]) -> str | None:
-    for key in SHA256_KEYS:
-        if image.get(key):
-            return image[key].lower()
-    if image.get("os_hash_algo") == "sha256" and image.get("os_hash_value"):
-        return image["os_hash_value"].lower()
-    return None
+def identify(image: dict[str, Any], hashes: dict[str, str]) -> tuple[str, str | None]:
+    """``(SAME | DIFFERENT | UNKNOWN, what decided)`` for the source's known ``hashes``.
 
-
-def content_relation(image: dict[str, Any], hashes: dict[str, str]) -> str:
-    """SAME, DIFFERENT, or UNKNOWN (nothing comparable was computed locally yet)."""
-    recorded = source_sha256(image)
-    if recorded and "sha256" in hashes:
-        return SAME if recorded == hashes["sha256"] else DIFFERENT
+    Glance's own hash of the stored bytes comes first; the recorded sha256 is a property anyone
+    who can edit the image can set, so it decides only when the run knows nothing Glance computed.
+    """
     algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
-    if algo in hashes and value:
-        return SAME if value.lower() == hashes[algo] else DIFFERENT
+    if value and algo in hashes:
+        return (SAME if value.lower() == hashes[algo] else DIFFERENT), OS_HASH
+    if "sha256" in hashes:
+        for key in SHA256_KEYS:
+            if image.get(key):
+                return (SAME if image[key].lower() == hashes["sha256"] else DIFFERENT), key
     if "md5" in hashes and image.get("checksum"):  # Glance's legacy md5 of the stored bytes
-        return SAME if image["checksum"].lower() == hashes["md5"] else DIFFERENT
-    return UNKNOWN
+        return (SAME if image["checksum"].lower() == hashes["md5"] else DIFFERENT), "checksum"
+    return UNKNOWN, None
 
 
-def is_leftover(image: dict[str, Any], name: str) -> bool:
-    return image.get("name") == name and bool(image.get(PENDING_KEY))
+def glance_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(value or "", _GLANCE_TIME).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def lease_marker(run_id: str, seconds: int, now: datetime) -> str:
+    until = (now + timedelta(seconds=seconds)).strftime(_GLANCE_TIME)
+    return f"run {run_id} lease {seconds}s until {until}"
+
+
+def lease_run(image: dict[str, Any]) -> str | None:
+    match = _LEASE.match(str(image.get(PENDING_KEY) or ""))
+    return match.group("run") if match else None
+
+
+def lease_live(image: dict[str, Any], now: datetime, lease: dict[str, Any] | None = None) -> bool:
+    """Whether the run that made this pending image may still be working on it.
+
+    Live while the marker (of the image, or of its lease image) has an expiry ahead, or while
+    either changed less than a lease ago: Glance's upload ends by saving the properties it read
+    when the upload began, which can put an older marker back, but it moves ``updated_at``.
+    """
+    return any(_marker_live(item, now) for item in (image, lease) if item)
+
+
+def _marker_live(item: dict[str, Any], now: datetime) -> bool:
+    match = _LEASE.match(str(item.get(PENDING_KEY) or ""))
+    seconds = int(match.group("seconds")) if match else DEFAULT_LEASE_SECONDS
+    until = glance_time(match.group("until")) if match else None
+    changed = glance_time(item.get("updated_at"))
+    return bool((until and now < until) or (changed and now < changed + timedelta(seconds=seconds)))
+
+
+def leases_by_image(leases: list[dict[str, Any]], desired: Desired) -> dict[str, dict[str, Any]]:
+    """The lease images of this name, by the id of the pending image each keeps alive."""
+    return {i[LEASE_OF_KEY]: i for i in owned(leases, desired)
+            if i.get(LEASE_FOR_KEY) == desired.name and i.get(LEASE_OF_KEY)}
+
+
+def orphan_leases(images: list[dict[str, Any]], leases: list[dict[str, Any]], desired: Desired,
+                  now: datetime) -> list[str]:
+    """Expired lease images whose pending image is gone or published (a run died in between)."""
+    pending = {i["id"] for i in pending_images(images, desired)}
+    return sorted(lease["id"] for target, lease in leases_by_image(leases, desired).items()
+                  if target not in pending and not _marker_live(lease, now))
+
+
+def is_pending(image: dict[str, Any]) -> bool:
+    return bool(image.get(PENDING_KEY))
 
 
 def is_retired(image: dict[str, Any], name: str) -> bool:
     return image.get(RETIRED_KEY) == name
 
 
+def owned(images: list[dict[str, Any]], desired: Desired) -> list[dict[str, Any]]:
+    return [i for i in images if i.get("owner") == desired.owner]
+
+
+def foreign_count(images: list[dict[str, Any]], desired: Desired) -> int:
+    return len({i["id"] for i in images if i.get("owner") != desired.owner})
+
+
+def _named(images: list[dict[str, Any]], desired: Desired) -> list[dict[str, Any]]:
+    return [i for i in owned(images, desired) if i.get("name") == desired.name]
+
+
+def pending_images(images: list[dict[str, Any]], desired: Desired) -> list[dict[str, Any]]:
+    """Pending images of this name, oldest first."""
+    return sorted((i for i in _named(images, desired) if is_pending(i) and i["id"] != desired.image_id),
+                  key=_age)
+
+
+def _age(image: dict[str, Any]) -> tuple[str, str]:
+    return image.get("created_at") or "", image["id"]
+
+
+def _published(images: list[dict[str, Any]], desired: Desired) -> list[dict[str, Any]]:
+    return [i for i in _named(images, desired) if not is_pending(i) and not is_retired(i, desired.name)]
+
+
+def unfinished_replaces(images: list[dict[str, Any]], desired: Desired) -> list[str]:
+    """Published images another published image replaces: a replace died before retiring them."""
+    published = _published(images, desired)
+    ids = {i["id"] for i in published}
+    return sorted({i[REPLACES_KEY] for i in published if i.get(REPLACES_KEY) in ids})
+
+
+def rival(images: list[dict[str, Any]], desired: Desired, mine: str, replaced: str | None,
+          now: datetime, leases: list[dict[str, Any]] = ()) -> dict[str, Any] | None:
+    """The image a run that created ``mine`` must yield to (delete its own, wait), or None.
+
+    A published image other than the one being replaced wins: another run finished first. Among
+    live pending images the oldest wins (``created_at``, then id). Runs list again at least a
+    second after creating, and ``created_at`` has whole seconds, so an image a run does not see
+    yet is younger than its own and loses to it: every run picks the same winner.
+    """
+    stale = set(unfinished_replaces(images, desired)) | {replaced, mine}
+    published = [i for i in _published(images, desired) if i["id"] not in stale]
+    if published:
+        return min(published, key=_age)
+    by_image = leases_by_image(list(leases), desired)
+    contenders = [i for i in pending_images(images, desired)
+                  if i["id"] == mine or lease_live(i, now, by_image.get(i["id"]))]
+    winner = min(contenders, key=_age, default=None)
+    return None if winner is None or winner["id"] == mine else winner
+
+
 def choose_image(images: list[dict[str, Any]], desired: Desired) -> dict[str, Any] | None:
     """The one current image under this name (or id); several is an error naming them."""
     if desired.image_id:
-        return next((i for i in images if i["id"] == desired.image_id), None)
-    current = [i for i in images if not is_leftover(i, desired.name) and not is_retired(i, desired.name)]
+        chosen = next((i for i in images if i["id"] == desired.image_id), None)
+        if chosen and chosen.get("owner") != desired.owner:
+            raise InvalidInputError(f"id: image {chosen['id']} belongs to project {chosen.get('owner')}, "
+                                    f"not {desired.owner}; give owner to manage it")
+        return chosen
+    replaced = unfinished_replaces(images, desired)
+    current = [i for i in _published(images, desired) if i["id"] not in replaced]
     if len(current) > 1:
         ids = ", ".join(sorted(i["id"] for i in current))
         raise InvalidInputError(f"name: {len(current)} images are named {desired.name!r} ({ids}); "
@@ -130,14 +255,30 @@ def image_stores(image: dict[str, Any]) -> list[str]:
 
 
 def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str | None,
-                 on_content_change: str, keep_versions: int) -> Plan:
-    """``relation`` is content_relation() of the chosen image, or None without content."""
+                 on_content_change: str, keep_versions: int, now: datetime,
+                 leases: list[dict[str, Any]] = ()) -> Plan:
+    """``relation`` is identify() of the chosen image, or None without content.
+
+    A live pending image (another run's upload) makes the whole plan a wait; plan again after it.
+    """
     plan = Plan()
-    for image in images:
-        if is_leftover(image, desired.name) and image["id"] != desired.image_id:
-            plan.add("delete_leftover", image_id=image["id"], status=image.get("status"))
+    pending = pending_images(images, desired)
     current = choose_image(images, desired)
     plan.image = current
+    by_image = leases_by_image(list(leases), desired)
+    live = [i for i in pending if lease_live(i, now, by_image.get(i["id"]))]
+    if live:
+        plan.add("wait", image_id=live[0]["id"], run=lease_run(live[0]))
+        return plan
+    for image in pending:
+        plan.add("delete_leftover", image_id=image["id"], status=image.get("status"))
+        if image["id"] in by_image:
+            plan.add("delete_leftover", image_id=by_image[image["id"]]["id"], status="lease")
+    for lease_id in orphan_leases(images, list(leases), desired, now):
+        plan.add("delete_leftover", image_id=lease_id, status="lease")
+    retiring = unfinished_replaces(images, desired)
+    for image_id in retiring:
+        plan.add("retire", image_id=image_id)
     if current is None:
         if not desired.has_content:
             raise InvalidInputError(
@@ -152,19 +293,19 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
                 "on_content_change: replace to upload the new content and retire the old image")
         plan.add("create", stores=desired.stores, replaces=current["id"])
         plan.add("retire", image_id=current["id"])
-        retired = sorted((i for i in images if is_retired(i, desired.name)),
-                         key=lambda i: i.get("created_at", ""), reverse=True)
-        for image in retired[max(keep_versions - 1, 0):]:
-            plan.add("delete_old_version", image_id=image["id"])
-        if keep_versions == 0:
-            plan.add("delete_old_version", image_id=current["id"])
-        return plan
-    missing = [s for s in desired.stores if s not in image_stores(current)]
-    if missing:
-        plan.add("copy", image_id=current["id"], stores=missing)
-    operations = metadata_patch(current, desired, publish=False)
-    if operations:
-        plan.add("update_metadata", image_id=current["id"], operations=operations)
+        retiring = [current["id"], *retiring]
+    else:
+        missing = [s for s in desired.stores if s not in image_stores(current)]
+        if missing:
+            plan.add("copy", image_id=current["id"], stores=missing)
+        operations = metadata_patch(current, desired, publish=False)
+        if operations:
+            plan.add("update_metadata", image_id=current["id"], operations=operations)
+    if retiring:
+        older = sorted((i for i in owned(images, desired)
+                        if is_retired(i, desired.name) and i["id"] not in retiring), key=_age, reverse=True)
+        for image_id in [*retiring, *(i["id"] for i in older)][keep_versions:]:
+            plan.add("delete_old_version", image_id=image_id)
     return plan
 
 

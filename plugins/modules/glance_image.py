@@ -10,18 +10,33 @@ short_description: Ensure an image with given content exists in a set of Glance 
 version_added: 0.1.0
 description:
   - Declarative, content-addressed image management for multi-store Glance. The identity of an
-    image is the sha256 of its source bytes, recorded in C(owner_specified.openstack.sha256) as
-    openstacksdk does (so images uploaded by other tools are recognised), and checked against
-    Glance's own C(os_hash_value) after every upload.
+    image is its content. Glance's own hash of the stored bytes (C(os_hash_value)) decides
+    whenever the run knows it (it read O(filename), or O(checksum) is a sha512). With only a
+    sha256 O(checksum), the sha256 recorded in C(owner_specified.openstack.sha256) (as
+    openstacksdk records it, so images uploaded by other tools are recognised) identifies the
+    image without reading the file; that property is trusted only on images of the owner's own
+    project. The result's RV(identified_by) says which of the two decided.
+  - Only images owned by the project the module runs as (or O(owner)) are considered. An admin
+    lists every project's images; another project's image of the same name, whatever its
+    visibility or properties, is never adopted, changed, published, retired or deleted.
   - Missing stores of an existing image are filled with C(copy-image), never by uploading again.
     Metadata is ensured with one PATCH. A run where everything matches is C(changed=false) and
-    reads the file at most once (not at all with O(checksum)).
+    reads the file at most once (not at all with a sha256 O(checksum)).
   - A new image is created private, hidden and marked pending, and published (requested
-    visibility, not hidden) only once Glance's hash of the stored bytes matched the file's. A
-    failed upload deletes it; a run killed mid-upload leaves a marked image the next run deletes.
+    visibility, not hidden) only once Glance's hash of the stored bytes matched the source's. For
+    O(url), what Glance fetched is checked against O(checksum) (against C(os_hash_value) for a
+    sha512, otherwise by reading the image back once through Glance); without O(checksum) the
+    run warns that nothing but Glance vouches for it. A failed upload deletes the new image.
+  - Runs for the same name may overlap (AWX schedules collide). The pending marker is a lease
+    naming its run and an expiry, renewed by the uploading run every quarter of
+    O(lease_seconds). Another run waits for a live lease (up to O(timeout)) and then adopts the
+    finished image; it deletes a pending image only once its lease expired (a crashed run's
+    leftover). Two runs that both created an image keep the older one (C(created_at), then id);
+    the other deletes its own and adopts it.
   - Different content under the same name fails, or with O(on_content_change=replace) uploads the
-    new image, then retires the old one (renamed with a C(.retired-<time>) suffix, hidden), keeping
-    O(keep_versions) retired versions.
+    new image (marked with the id it replaces), then retires the old one (renamed with a
+    C(.retired-<time>) suffix, hidden), keeping O(keep_versions) retired versions. A replace that
+    failed after publishing (a copy timed out, the run died) is finished by the next run.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
@@ -41,6 +56,11 @@ options:
   id:
     description: Image id; chooses among images sharing O(name), or the id of a new image.
     type: str
+  owner:
+    description:
+      - Project (name or id) whose images are considered, and the owner of a new image. Default,
+        the project the module runs as. Choosing another project needs admin rights.
+    type: str
   state:
     description: V(present), or V(absent) (the image, or with O(stores) only those stores' copies).
     type: str
@@ -58,8 +78,9 @@ options:
     type: str
   checksum:
     description:
-      - The source's expected hash, C(sha256:<hex>). Lets a run that finds the image skip reading
-        O(filename); a file that does not match fails the run and leaves no image behind.
+      - The source's expected hash, C(sha256:<hex>) or C(sha512:<hex>). Lets a run that finds the
+        image skip reading O(filename); a file, or bytes Glance fetched from O(url), that do not
+        match fail the run and leave no image behind.
     type: str
   stores:
     description: Stores the image must be in. Default, for a new image, Glance's default store.
@@ -121,6 +142,13 @@ options:
     type: str
     choices: [auto, direct, glance-direct]
     default: auto
+  lease_seconds:
+    description:
+      - How long another run treats this run's pending upload as alive after its last renewal
+        (renewed every quarter of it) before deleting it as a crashed run's leftover. Hosts
+        running overlapping runs need clocks within a fraction of it.
+    type: int
+    default: 60
 """
 
 EXAMPLES = r"""
@@ -145,11 +173,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 image:
-  description: The image (id, name, status, stores, visibility, size, os_hash_algo, os_hash_value); null when absent.
+  description: The image (id, name, status, stores, visibility, owner, size, os_hash_algo, os_hash_value); null when absent.
   returned: always
   type: dict
 actions:
-  description: What the run did (in check mode, would do), in order.
+  description:
+    - What the run did (in check mode, would do), in order. C(wait) is a wait for another run's
+      live upload; C(yield) names the other run's image this run's new one lost to (and was
+      deleted for); neither changes anything.
   returned: always
   type: list
   elements: dict
@@ -158,11 +189,29 @@ store_outcomes:
   returned: always
   type: dict
 identity:
-  description: The source's identity, C(sha256:<hex>), when known.
+  description: The source's identity, C(sha256:<hex>) (or C(sha512:<hex>)), when known.
+  returned: always
+  type: str
+identified_by:
+  description:
+    - What decided that the existing image holds (or does not hold) the source's content
+      (C(os_hash_value), C(owner_specified.openstack.sha256), C(checksum) (Glance's md5) or
+      C(storeops.openstack.source_url) (a url without checksum)); null when no image was compared.
+  returned: always
+  type: str
+verified_by:
+  description:
+    - How a new image's bytes were verified before publishing. C(os_hash_value) (Glance's hash
+      against the file's or the sha512 checksum), C(read back through Glance) (a url image hashed
+      against the sha256 checksum), C(size) (Glance's algorithm is not computed locally), or
+      C(glance only) (a url without checksum, nothing but Glance vouches for it); null when no
+      image was made.
   returned: always
   type: str
 notes:
-  description: Things worth knowing (unverifiable hash algorithms, waits on Glance's import lock).
+  description:
+    - Things worth knowing (unverifiable hash algorithms, waits on Glance's import lock, another
+      run's image adopted, same-named images of other projects left alone).
   returned: always
   type: list
   elements: str
@@ -178,9 +227,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._hashing import
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image_exec import (
     ImageExecutor,
+    Lease,
     Source,
+    utc_now,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
+    DEFAULT_LEASE_SECONDS,
     DIFFERENT,
     RETIRED_KEY,
     SAME,
@@ -188,7 +240,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     UNKNOWN,
     Desired,
     choose_image,
-    content_relation,
+    foreign_count,
+    identify,
     image_stores,
     plan_absent,
     plan_present,
@@ -198,14 +251,17 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 
-SUMMARY_FIELDS = ("id", "name", "status", "visibility", "size", "os_hash_algo", "os_hash_value",
-                  "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
+SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
+                  "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
+# what a run waits and yields on: never something that changes the image
+NO_CHANGE = ("wait", "yield")
 
 
 class GlanceImage(StoreOpsModule):
     argument_spec = {
         "name": {"type": "str", "required": True},
         "id": {"type": "str"},
+        "owner": {"type": "str"},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "filename": {"type": "path"},
         "url": {"type": "str"},
@@ -226,6 +282,7 @@ class GlanceImage(StoreOpsModule):
         "on_content_change": {"type": "str", "choices": ["fail", "replace"], "default": "fail"},
         "keep_versions": {"type": "int", "default": 1},
         "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
+        "lease_seconds": {"type": "int", "default": DEFAULT_LEASE_SECONDS},
     }
     module_kwargs = {
         "supports_check_mode": True,
@@ -238,51 +295,69 @@ class GlanceImage(StoreOpsModule):
         glance = GlanceClient(self.conn)
         stores = target_stores(glance.stores(), params["stores"], params["all_stores"],
                                for_upload=params["state"] == "present")
+        owner = self._owner()
         desired = Desired(
-            name=params["name"], image_id=params["id"], has_content=bool(source.filename or source.url),
-            stores=stores,
+            name=params["name"], owner=owner, image_id=params["id"],
+            has_content=bool(source.filename or source.url), stores=stores,
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
             tags=params["tags"], properties=self._properties(source),
             disk_format=params["disk_format"], container_format=params["container_format"])
-        images = glance.images_where(name=params["name"])
-        if params["id"] and all(i["id"] != params["id"] for i in images):
-            found = glance.image(params["id"])
-            images += [found] if found else []
-        if params["state"] == "absent":
-            plan = plan_absent(images, desired, params["stores"])
-        else:
-            relation = self._relation(choose_image(images, desired), source)
-            if relation == DIFFERENT and params["on_content_change"] == "replace":
-                images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed
+        identified = {}
+
+        def plan_next():
+            images = glance.images_where(name=params["name"])
+            if params["id"] and all(i["id"] != params["id"] for i in images):
+                found = glance.image(params["id"])
+                images += [found] if found else []
+            if params["state"] == "absent":
+                return plan_absent(images, desired, params["stores"]), images
+            images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed versions
+            relation, identified["by"] = self._relation(choose_image(images, desired), source)
             plan = plan_present(images, desired, relation, params["on_content_change"],
-                                params["keep_versions"])
-        method = None
-        if plan.has("create"):
-            method = upload_method(glance.import_methods(), bool(source.url),
-                                   params["upload_method"], len(stores))
-        before = plan.image
-        executor = ImageExecutor(glance, method, params["timeout"], params["all_stores_must_succeed"])
-        image = before if self.check_mode or not plan.actions else executor.run(plan, desired, source)
+                                params["keep_versions"], utc_now(), executor.lease_images(params["name"]))
+            return plan, images
+
+        def method_for_new_image():
+            return upload_method(glance.import_methods(), bool(source.url), params["upload_method"],
+                                 len(stores))
+
+        executor = ImageExecutor(glance, method_for_new_image, params["timeout"],
+                                 params["all_stores_must_succeed"],
+                                 Lease(params["lease_seconds"]),
+                                 new_owner=owner if params["owner"] else None)
+        first, images = plan_next()
+        plan, image, actions = first, first.image, first.actions
+        if not self.check_mode and first.actions:
+            plan, image = executor.converge(first, lambda: plan_next()[0], desired, source)
+            actions = executor.actions
+        for warning in executor.warnings:
+            self.ansible.warn(warning)
+        foreign = foreign_count(images, desired)
+        notes = executor.notes + ([f"{foreign} image(s) of this name in other projects were left "
+                                   f"alone (owner is {owner})"] if foreign else [])
         result = {
-            "changed": bool(plan.actions),
-            "actions": plan.actions,
+            "changed": any(a["action"] not in NO_CHANGE for a in actions),
+            "actions": actions,
             "image": _summary(image),
             "store_outcomes": executor.store_outcomes,
-            "identity": f"sha256:{source.sha256}" if source.sha256 else None,
-            "notes": executor.notes,
+            "identity": source.identity,
+            "identified_by": identified.get("by"),
+            "verified_by": executor.verified_by,
+            "notes": notes,
         }
-        if plan.actions and self.ansible._diff:
+        if result["changed"] and self.ansible._diff:
             after = predicted_image(plan, desired) if self.check_mode else image
-            result["diff"] = {"before": _diff_view(before), "after": _diff_view(after)}
+            result["diff"] = {"before": _diff_view(first.image), "after": _diff_view(after)}
         return result
 
     def _source(self) -> Source:
         params = self.params
         if params["keep_versions"] < 0:
             raise InvalidInputError("keep_versions must be 0 or more")
-        source = Source(filename=params["filename"], url=params["url"])
-        if params["checksum"]:
-            source.sha256 = parse_checksum(params["checksum"])
+        if params["lease_seconds"] < 8:
+            raise InvalidInputError("lease_seconds must be 8 or more (the lease is renewed every quarter)")
+        source = Source(filename=params["filename"], url=params["url"],
+                        checksum=parse_checksum(params["checksum"]) if params["checksum"] else None)
         if source.filename and params["state"] == "present":
             check_readable_file(source.filename)
         return source
@@ -293,23 +368,32 @@ class GlanceImage(StoreOpsModule):
             properties[SOURCE_URL_KEY] = redact_text(source.url)
         return properties
 
-    def _relation(self, current, source: Source) -> str | None:
-        """Does the chosen image hold the source's content? Reads the file at most once."""
+    def _owner(self) -> str:
+        """The project id whose images this run considers (and owns new ones)."""
+        owner, current = self.params["owner"], self.conn.current_project_id
+        if not owner or owner == current:
+            return current
+        project = self.conn.identity.find_project(owner, ignore_missing=True)
+        if project is None:
+            raise InvalidInputError(f"owner: no project {owner!r} is visible to these credentials; "
+                                    "give a project name or id")
+        return project.id
+
+    @staticmethod
+    def _relation(current, source: Source) -> tuple[str | None, str | None]:
+        """Does the chosen image hold the source's content, and what decided? Reads the file at
+        most once per run."""
         if current is None or not (source.filename or source.url):
-            return None
-        if source.url and not source.sha256:
+            return None, None
+        if source.url and not source.checksum:
             # images of earlier versions recorded the URL whole
             recorded = redact_text(current.get(SOURCE_URL_KEY) or "")
-            return SAME if recorded == redact_text(source.url) else DIFFERENT
-        relation = content_relation(current, {"sha256": source.sha256} if source.sha256 else {})
-        if relation == UNKNOWN and source.filename:
-            hashes = hash_file(source.filename)
-            if source.sha256 and hashes["sha256"] != source.sha256:
-                raise InvalidInputError(f"checksum: the file's sha256 is {hashes['sha256']}, not "
-                                        f"{source.sha256}")
-            source.sha256 = hashes["sha256"]
-            relation = content_relation(current, hashes)
-        return DIFFERENT if relation == UNKNOWN else relation
+            return (SAME if recorded == redact_text(source.url) else DIFFERENT), SOURCE_URL_KEY
+        relation, decided_by = identify(current, source.hashes)
+        if relation == UNKNOWN and source.filename and not source.read:
+            source.learn(hash_file(source.filename))
+            relation, decided_by = identify(current, source.hashes)
+        return (DIFFERENT, None) if relation == UNKNOWN else (relation, decided_by)
 
 
 def _summary(image):

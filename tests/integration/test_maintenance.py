@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -29,10 +30,9 @@ def glance(cloud):
     return Glance(cloud)
 
 
-@pytest.fixture(scope="module")
-def seeded(cloud, tmp_path_factory) -> dict:
+def seed(tmp_path_factory, label: str) -> dict:
     """Legacy state of its own (a fresh prefix) and the vars file for it."""
-    work = tmp_path_factory.mktemp("maintenance")
+    work = tmp_path_factory.mktemp(label)
     prefix = f"mnt{uuid.uuid4().hex[:6]}"
     vars_file = work / "vars.yml"
     subprocess.run([sys.executable, str(REPO / "tools" / "seed_legacy.py"), "--prefix", prefix,
@@ -42,6 +42,11 @@ def seeded(cloud, tmp_path_factory) -> dict:
                      location_backfill_journal_dir=str(work / "journals"),
                      store_migration_journal_dir=str(work / "journals"))
     return {"prefix": prefix, "vars": variables, "work": work}
+
+
+@pytest.fixture(scope="module")
+def seeded(cloud, tmp_path_factory) -> dict:
+    return seed(tmp_path_factory, "maintenance")
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +229,24 @@ def test_execution_environment_definition(tarball_install, tmp_path):
     containerfile = (tmp_path / "context" / "Containerfile").read_text()
     assert "ansible-galaxy" in containerfile and "introspect" in containerfile
     assert (tmp_path / "context" / "_build" / "requirements.yml").exists()
+
+
+def test_two_overlapping_runs_of_one_vars_file_converge(cloud, playbook_command, tmp_path_factory, glance):
+    """AWX schedules collide: two runs of the same vars file 1.5 s apart both end ok, and every
+    catalogue name has one image, with the catalogue file's content."""
+    fresh = seed(tmp_path_factory, "overlap")
+    argv, env = playbook_command(MAINTENANCE, **fresh["vars"])
+    runs = []
+    for pause in (1.5, 0):
+        runs.append(subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
+                                     stderr=subprocess.STDOUT, text=True))
+        time.sleep(pause)
+    outputs = [proc.communicate(timeout=1800)[0] for proc in runs]
+    for proc, output in zip(runs, outputs):
+        assert proc.returncode == 0, output[-3000:]
+    for entry in fresh["vars"]["image_catalog_images"]:
+        same_name = [i for hidden in ("false", "true") for i in glance.image.get(
+            "/images", params={"name": entry["name"], "os_hidden": hidden}).json()["images"]]
+        assert [i["status"] for i in same_name] == ["active"], (entry["name"], same_name)
+        assert same_name[0]["owner_specified.openstack.sha256"] == entry["checksum"].split(":", 1)[1]
+        assert same_name[0]["os_hash_value"] == hashlib.sha512(Path(entry["filename"]).read_bytes()).hexdigest()

@@ -41,9 +41,12 @@ def test_a_retried_request_cannot_resend_a_half_read_stream(tmp_path):
 
 
 def test_parse_checksum():
-    assert parse_checksum("sha256:" + "AB" * 32) == "ab" * 32
-    with pytest.raises(InvalidInputError, match="^checksum: 'md5:abc' is not sha256:<64 hex digits>"):
-        parse_checksum("md5:abc")
+    assert parse_checksum("sha256:" + "AB" * 32) == ("sha256", "ab" * 32)
+    assert parse_checksum("sha512:" + "cd" * 64) == ("sha512", "cd" * 64)
+    for wrong in ("md5:abc", "sha512:" + "ab" * 32, "sha256:" + "ab" * 64):
+        with pytest.raises(InvalidInputError, match="^checksum: '.*' is not sha256:<64 hex digits> "
+                                                    "or sha512:<128 hex digits>"):
+            parse_checksum(wrong)
 
 
 def test_check_readable_file(tmp_path):

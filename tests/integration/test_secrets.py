@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import openstack
@@ -107,31 +109,50 @@ def credentialed(url: str, password: str, signature: str) -> str:
         query=f"X-Amz-Credential=AKIDEXAMPLE%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature={signature}"))
 
 
-def test_a_credentialed_url_survives_nowhere(run_task, served_file, cloud, secrets):
-    """glance_image's url: not in the result, its invocation, the log, or the image's properties."""
+@dataclass
+class WebImage:
+    """A glance_image run from a credentialed web-download URL, its image removed afterwards."""
+
+    plain: str
+    url: str
+    password: str
+    signature: str
+    glance: Any
+    upload: Callable[[], tuple[dict, str]]
+
+
+@pytest.fixture
+def web_image(run_task, served_file, cloud):
     plain, _path = served_file
     password, signature = f"pw@{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
     url = credentialed(plain, password, signature)
     name = f"sec-web-{uuid.uuid4().hex[:8]}"
     glance = openstack.connect(cloud=cloud["admin_cloud"]).image
-    try:
-        first, printed = run_task("glance_image", cloud=cloud["admin_cloud"], name=name, url=url,
-                                  stores=["fast"], disk_format="raw")
-        assert first["changed"] is True and not first.get("failed"), first.get("msg")
-        again, printed_again = run_task("glance_image", cloud=cloud["admin_cloud"], name=name,
-                                        url=url, stores=["fast"], disk_format="raw")
-        assert again["changed"] is False  # the redacted URL still identifies the image
-        image = glance.get(f"/images/{first['image']['id']}").json()
-        for text in (printed, printed_again, json.dumps(first), json.dumps(image)):
-            assert password not in text and signature not in text and "AKIDEXAMPLE" not in text
-            assert leaked(secrets, text) == []
-        redacted = urlunsplit(urlsplit(plain)._replace(
-            netloc=f"***@{urlsplit(plain).netloc}", query="X-Amz-Credential=***&X-Amz-Signature=***"))
-        assert image["storeops.openstack.source_url"] == redacted
-        assert f'"url": "{redacted}"' in printed  # the invocation at -vvv
-    finally:
-        for found in glance.get("/images", params={"name": name}).json()["images"]:
-            glance.delete(f"/images/{found['id']}")
+
+    def upload() -> tuple[dict, str]:
+        return run_task("glance_image", cloud=cloud["admin_cloud"], name=name, url=url,
+                        stores=["fast"], disk_format="raw")
+
+    yield WebImage(plain, url, password, signature, glance, upload)
+    for found in glance.get("/images", params={"name": name}).json()["images"]:
+        glance.delete(f"/images/{found['id']}")
+
+
+def test_a_credentialed_url_survives_nowhere(web_image, secrets):
+    """glance_image's url: not in the result, its invocation, the log, or the image's properties."""
+    first, printed = web_image.upload()
+    assert first["changed"] is True and not first.get("failed"), first.get("msg")
+    again, printed_again = web_image.upload()
+    assert again["changed"] is False  # the redacted URL still identifies the image
+    image = web_image.glance.get(f"/images/{first['image']['id']}").json()
+    for text in (printed, printed_again, json.dumps(first), json.dumps(image)):
+        assert web_image.password not in text and web_image.signature not in text
+        assert "AKIDEXAMPLE" not in text and leaked(secrets, text) == []
+    plain = urlsplit(web_image.plain)
+    redacted = urlunsplit(plain._replace(
+        netloc=f"***@{plain.netloc}", query="X-Amz-Credential=***&X-Amz-Signature=***"))
+    assert image["storeops.openstack.source_url"] == redacted
+    assert f'"url": "{redacted}"' in printed  # the invocation at -vvv
 
 
 def test_an_invalid_option_echoes_no_credentialed_url(run_task, cloud):
@@ -142,27 +163,16 @@ def test_an_invalid_option_echoes_no_credentialed_url(run_task, cloud):
     assert password not in printed
 
 
-def test_an_image_that_recorded_its_url_whole_is_recognised_and_rewritten_redacted(run_task, served_file, cloud):
+def test_an_image_that_recorded_its_url_whole_is_recognised_and_rewritten_redacted(web_image):
     """Images made by earlier versions hold the credentialed URL in a property anyone who can
     read the image sees: the next run knows the image and rewrites the property."""
-    plain, _path = served_file
-    password = f"pw@{uuid.uuid4().hex[:10]}"
-    url = credentialed(plain, password, uuid.uuid4().hex)
-    name = f"sec-old-{uuid.uuid4().hex[:8]}"
-    glance = openstack.connect(cloud=cloud["admin_cloud"]).image
-    try:
-        first, _printed = run_task("glance_image", cloud=cloud["admin_cloud"], name=name, url=url,
-                                   stores=["fast"], disk_format="raw")
-        assert first["changed"] is True and not first.get("failed"), first.get("msg")
-        image_id = first["image"]["id"]
-        glance.patch(f"/images/{image_id}", data=json.dumps([
-            {"op": "replace", "path": "/storeops.openstack.source_url", "value": url}]),
-            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"}).raise_for_status()
-        again, printed = run_task("glance_image", cloud=cloud["admin_cloud"], name=name, url=url,
-                                  stores=["fast"], disk_format="raw")
-        assert again["changed"] is True and [a["action"] for a in again["actions"]] == ["update_metadata"]
-        assert again["image"]["id"] == image_id and password not in printed
-        assert password not in json.dumps(glance.get(f"/images/{image_id}").json())
-    finally:
-        for found in glance.get("/images", params={"name": name}).json()["images"]:
-            glance.delete(f"/images/{found['id']}")
+    first, _printed = web_image.upload()
+    assert first["changed"] is True and not first.get("failed"), first.get("msg")
+    image_id = first["image"]["id"]
+    web_image.glance.patch(f"/images/{image_id}", data=json.dumps([
+        {"op": "replace", "path": "/storeops.openstack.source_url", "value": web_image.url}]),
+        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"}).raise_for_status()
+    again, printed = web_image.upload()
+    assert again["changed"] is True and [a["action"] for a in again["actions"]] == ["update_metadata"]
+    assert again["image"]["id"] == image_id and web_image.password not in printed
+    assert web_image.password not in json.dumps(web_image.glance.get(f"/images/{image_id}").json())

@@ -710,10 +710,7 @@ class _S3Writer(Writer):
         budget = self._limit * self._layout.size
         while self._in_flight and sum(p["Size"] for p, _f in self._in_flight) + len(data) > budget:
             self._settle_oldest()
-        index = self._next_index()
-        part = {"PartNumber": index + 1, "Size": len(data), "MD5": md5}
-        if self._layout.on_part:
-            self._layout.on_part(index, md5)
+        part = {"PartNumber": self._next_index() + 1, "Size": len(data), "MD5": md5}
         # a bytearray goes out in one send: botocore wraps bytes in a BytesIO read 16 KiB at a time
         future = self._pool.submit(
             self._client.upload_part, Bucket=self._driver.bucket, Key=self._path,
@@ -764,7 +761,7 @@ class PartLayout:
     size: int
     sizes: list[int] | None = None
     md5s: list[bytes] | None = None  # the MD5 each of ``sizes`` must have: those parts stream
-    on_part: Any = None  # called with (index, md5 digest) before a part goes up, after a streamed one
+    on_part: Any = None  # called with (index, md5 digest) once S3 took a streamed part
 
     def part(self, index: int) -> int:
         return self.sizes[index] if self.sizes and index < len(self.sizes) else self.size

@@ -122,7 +122,7 @@ options:
         grows for objects that would otherwise need more than 10,000 parts. Objects up to one part
         go in a single request.
       - An SLO or DLO whose segments S3 can take as parts (none ranged, 5 MiB to 5 GiB but the
-        last) goes up one part per segment instead, whatever its size: each part streams through
+        last) goes up one part per segment instead, whatever I(part_size_mb). Each part streams through
         with its segment's ETag as C(Content-MD5), so S3 checks it and the module holds none of it.
     type: int
     default: 16

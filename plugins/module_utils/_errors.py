@@ -46,3 +46,7 @@ class StorageNotFoundError(StoreOpsError):
 
 class StorageConflictError(StoreOpsError):
     """A key holds data this collection did not write, or changed under a conditional write: it is kept."""
+
+
+class SourceMismatchError(StoreOpsError):
+    """The bytes read from a source are not what the source promised for them."""

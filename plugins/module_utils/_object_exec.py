@@ -336,7 +336,7 @@ class ObjectMigrator:
             manifest = self._manifest(swift, source)
             segments = manifest.segments if manifest else None
             part_size = part_size_for(source.size, self.options.part_size)
-            layout = PartLayout(part_size, aligned_part_sizes(segments, part_size) if source.size > part_size else None)
+            layout = PartLayout(part_size, aligned_part_sizes(segments) if source.size > part_size else None)
             check = StreamCheck(source, segments, manifest and manifest.etag, hashed_elsewhere=bool(layout.sizes))
             fields, outcome.unsupported = source.target_fields(self.options.account, swift.container)
             chunks = _checked_chunks(swift, stream, check)
@@ -358,7 +358,8 @@ class ObjectMigrator:
 
     @staticmethod
     def _multipart(s3, name, chunks, check, fields, layout, resume, condition, outcome):
-        if layout.sizes:  # one part per segment: the part's MD5 checks the segment
+        if layout.sizes:  # one part per segment, S3 checks it against the segment's ETag
+            layout.md5s = [bytes.fromhex(segment.etag) for segment in check.segments]
             layout.on_part = check.segment_hashed
         writer = s3.writer(name, resume=resume, layout=layout, condition=condition, **fields)
         outcome.upload_id = writer.upload_id

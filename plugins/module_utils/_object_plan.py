@@ -24,6 +24,7 @@ from urllib.parse import quote, unquote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
+    SourceMismatchError,
     StoreOpsError,
 )
 
@@ -63,10 +64,6 @@ _SYSTEM_HEADERS = {
 _UNSUPPORTED_HEADERS = ("x-delete-at", "x-robots-tag", "x-symlink-target", "x-symlink-target-account")
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-class SourceMismatchError(StoreOpsError):
-    """The bytes read from Swift are not what Swift promised for them."""
 
 
 class ResumeMismatchError(StoreOpsError):
@@ -362,8 +359,9 @@ class StreamCheck:
                  manifest_etag: str | None = None, hashed_elsewhere: bool = False):
         """``manifest_etag``: the ETag the manifest's entries make (``slo_etag``, ``dlo_etag``).
 
-        ``hashed_elsewhere``: each segment's MD5 comes through ``segment_hashed`` (an upload
-        whose parts are the segments hashes them anyway), so the stream is not hashed twice.
+        ``hashed_elsewhere``: each segment is checked elsewhere and reported through
+        ``segment_hashed`` (an upload whose parts are the segments has S3 check them), so the
+        stream is not hashed twice.
         """
         self.source = source
         self.segments = segments or []
@@ -419,22 +417,16 @@ class StreamCheck:
         return md5
 
 
-# a segment-long part may be this many times the part size, no more: an object holds two such
-# parts (one going up, the next filling), and 64 MiB segments at the default 16 MiB part size
-# took the module's peak RSS to 2.3 times rclone's
-ALIGNED_PART_FACTOR = 2
+def aligned_part_sizes(segments: list[Segment] | None) -> list[int] | None:
+    """One part per segment, when S3 allows it: S3 then checks each part against its segment's ETag.
 
-
-def aligned_part_sizes(segments: list[Segment] | None, part_size: int) -> list[int] | None:
-    """One part per segment, when S3 allows it: a part's MD5 then proves its segment's ETag.
-
-    That saves hashing every byte a third time. S3 wants parts of at least 5 MiB (the last may
-    be smaller), at most 10,000 of them; a ranged segment's bytes have no ETag of their own; and
-    a part is held in memory, so segments longer than a few parts are not aligned.
+    Such a part streams through with the segment's ETag as its Content-MD5, so the copier
+    neither holds nor hashes it. S3 wants parts of 5 MiB to 5 GiB (the last may be smaller),
+    at most 10,000 of them; a ranged segment's bytes have no ETag of their own.
     """
     if not segments or len(segments) > MAX_PARTS:
         return None
-    if any(s.byte_range or not 0 < s.size <= ALIGNED_PART_FACTOR * part_size for s in segments):
+    if any(s.byte_range or not 0 < s.size <= MAX_PART for s in segments):
         return None
     if any(s.size < MIN_PART for s in segments[:-1]):
         return None

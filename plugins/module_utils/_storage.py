@@ -16,6 +16,7 @@ import base64
 import hashlib
 import io
 import os
+import queue
 import stat
 import traceback
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from urllib.parse import quote, unquote, urlsplit
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     InvalidInputError,
     MissingDependencyError,
+    SourceMismatchError,
     StorageConflictError,
     StorageNotFoundError,
     StoreOpsError,
@@ -544,11 +546,55 @@ class SwiftDriver(StorageDriver):
 
 # -- s3 --------------------------------------------------------------------------------------
 
+class _PartBody:
+    """A streamed part's bytes, handed from the writer to its upload thread a chunk at a time.
+
+    Only a few chunks wait between the two: the part is never held whole.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.unsent = size  # not yet handed over by the writer
+        self._unread = size
+        self._chunks: queue.Queue = queue.Queue(maxsize=4)
+        self._view = memoryview(b"")
+        self.ended = False  # the upload is over (done, failed or cancelled): nobody reads on
+
+    def put(self, view: memoryview) -> None:
+        while not self.ended:
+            try:
+                self._chunks.put(view, timeout=0.5)
+            except queue.Full:
+                continue
+            self.unsent -= len(view)
+            return
+        raise _PartEnded()
+
+    def read(self, size: int = -1):
+        while not self._view and self._unread:
+            if self.ended:
+                raise _PartEnded()  # not an OSError: the upload stops, it is not retried
+            try:
+                self._view = self._chunks.get(timeout=0.5)
+            except queue.Empty:
+                continue
+        taken = self._view[:size if size >= 0 else len(self._view)]
+        self._view = self._view[len(taken):]
+        self._unread -= len(taken)
+        return taken
+
+
+class _PartEnded(Exception):
+    """A streamed part's upload ended before all its bytes went."""
+
+
 class _S3Writer(Writer):
     """A multipart upload; the parts S3 holds for it are the resume point (ListParts).
 
     Parts go up on ``uploads_in_flight`` threads while the next part is filled; the parts in
-    flight hold at most ``uploads_in_flight`` x ``layout.size`` bytes (or one longer part).
+    flight hold at most ``uploads_in_flight`` x ``layout.size`` bytes. A part whose MD5 is known
+    before it is read (``layout.md5s``: a segment's ETag) streams through instead, unhashed and
+    unheld: S3 checks it against that MD5, and the writer waits for S3's answer at its end.
     """
 
     def __init__(self, driver: "S3Driver", path: str, resume: bool, layout: "PartLayout",
@@ -576,24 +622,82 @@ class _S3Writer(Writer):
         self._part = bytearray()  # the part being filled, allocated whole when its first byte comes
         self._filled = 0
         self._md5 = hashlib.md5()
+        self._streamed: tuple[dict[str, Any], _PartBody, Future] | None = None
 
-    def _next_part_size(self) -> int:
-        return self._layout.part(len(self._parts) + len(self._in_flight))
+    def _next_index(self) -> int:
+        return len(self._parts) + len(self._in_flight)
 
     def write(self, data) -> None:
         data = memoryview(data)
         self.size += len(data)
         while data:
-            if not self._part:
-                self._part = bytearray(self._next_part_size())
-            taken = data[:len(self._part) - self._filled]
-            # copied straight into the part and hashed on the way: no list of chunks to join
-            self._part[self._filled:self._filled + len(taken)] = taken
-            self._md5.update(taken)
-            self._filled += len(taken)
+            if not self._part and not self._streamed:
+                self._begin_part()
+            if self._streamed:
+                body = self._streamed[1]
+                taken = data[:body.unsent]
+                self._hand_over(body, taken)
+                if not body.unsent:
+                    self._settle_streamed()
+            else:
+                taken = data[:len(self._part) - self._filled]
+                # copied straight into the part and hashed on the way: no list of chunks to join
+                self._part[self._filled:self._filled + len(taken)] = taken
+                self._md5.update(taken)
+                self._filled += len(taken)
+                if self._filled == len(self._part):
+                    self._cut()
             data = data[len(taken):]
-            if self._filled == len(self._part):
-                self._cut()
+
+    def _begin_part(self) -> None:
+        index = self._next_index()
+        size = self._layout.part(index)
+        md5s = self._layout.md5s
+        if not (md5s and index < len(md5s)):
+            self._part = bytearray(size)
+            return
+        part = {"PartNumber": index + 1, "Size": size, "MD5": md5s[index]}
+        body = _PartBody(size)
+        future = self._pool.submit(self._stream_part, part, body)
+        self._streamed = (part, body, future)
+
+    def _stream_part(self, part: dict[str, Any], body: _PartBody) -> dict[str, Any]:
+        try:
+            return self._client.upload_part(
+                Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id,
+                PartNumber=part["PartNumber"], Body=body, ContentLength=body.size,
+                ContentMD5=base64.b64encode(part["MD5"]).decode())
+        finally:
+            body.ended = True
+
+    def _hand_over(self, body: _PartBody, data: memoryview) -> None:
+        try:
+            body.put(data)
+        except _PartEnded:
+            self._settle_streamed()  # raises what ended the upload
+            raise
+
+    def _settle_streamed(self) -> None:
+        part, _body, future = self._streamed
+        self._streamed = None
+        try:
+            part["ETag"] = future.result()["ETag"]
+        except ClientError as err:
+            if _code(err) != "BadDigest":
+                raise
+            raise SourceMismatchError(
+                f"{self._path}: part {part['PartNumber']} does not have MD5 {part['MD5'].hex()}, its "
+                "segment's ETag in the manifest (S3 answered BadDigest): the segment was changed or "
+                "damaged after the manifest was made") from None
+        self._parts.append(part)
+        if self._layout.on_part:
+            self._layout.on_part(part["PartNumber"] - 1, part["MD5"])
+
+    def _end_streamed(self) -> None:
+        """Stop a streamed part's upload short: S3 gets fewer bytes than announced and refuses it."""
+        if self._streamed:
+            self._streamed[1].ended = True
+            self._streamed = None
 
     def _cut(self) -> None:
         part, md5 = self._part, self._md5.digest()
@@ -606,10 +710,7 @@ class _S3Writer(Writer):
         budget = self._limit * self._layout.size
         while self._in_flight and sum(p["Size"] for p, _f in self._in_flight) + len(data) > budget:
             self._settle_oldest()
-        index = len(self._parts) + len(self._in_flight)
-        part = {"PartNumber": index + 1, "Size": len(data), "MD5": md5}
-        if self._layout.on_part:
-            self._layout.on_part(index, md5)
+        part = {"PartNumber": self._next_index() + 1, "Size": len(data), "MD5": md5}
         # a bytearray goes out in one send: botocore wraps bytes in a BytesIO read 16 KiB at a time
         future = self._pool.submit(
             self._client.upload_part, Bucket=self._driver.bucket, Key=self._path,
@@ -627,6 +728,9 @@ class _S3Writer(Writer):
         return [part.get("MD5") or bytes.fromhex(part["ETag"].strip('"')) for part in self._parts]
 
     def commit(self) -> None:
+        if self._streamed:
+            raise SourceMismatchError(f"{self._path}: the stream ended inside part "
+                                      f"{self._streamed[0]['PartNumber']}")
         if self._filled or not (self._parts or self._in_flight):
             self._cut()
         while self._in_flight:
@@ -639,12 +743,14 @@ class _S3Writer(Writer):
         self._pool.shutdown()
 
     def cancel(self) -> None:
+        self._end_streamed()
         self._pool.shutdown(cancel_futures=True)
         self._client.abort_multipart_upload(Bucket=self._driver.bucket, Key=self._path,
                                             UploadId=self.upload_id)
 
     def close(self) -> None:
         # parts already on their way still land: a later run resumes after them
+        self._end_streamed()
         self._pool.shutdown(wait=True)
 
 
@@ -654,7 +760,8 @@ class PartLayout:
 
     size: int
     sizes: list[int] | None = None
-    on_part: Any = None  # called with (index, md5 digest) before each part goes up
+    md5s: list[bytes] | None = None  # the MD5 each of ``sizes`` must have: those parts stream
+    on_part: Any = None  # called with (index, md5 digest) once S3 took a streamed part
 
     def part(self, index: int) -> int:
         return self.sizes[index] if self.sizes and index < len(self.sizes) else self.size

@@ -121,10 +121,15 @@ options:
       - Part size of multipart uploads in MiB, from 5 to 5120 (S3's smallest and largest part). It
         grows for objects that would otherwise need more than 10,000 parts. Objects up to one part
         go in a single request.
+      - An SLO or DLO whose segments S3 can take as parts (none ranged, 5 MiB to 5 GiB but the
+        last) goes up one part per segment instead, whatever I(part_size_mb). Each part streams through
+        with its segment's ETag as C(Content-MD5), so S3 checks it and the module holds none of it.
     type: int
     default: 16
   uploads_per_object:
-    description: Parts of one object sent at once, 1 to 16. Memory per object in flight is this plus one part.
+    description:
+      - Parts of one object sent at once, 1 to 16. Memory per object in flight is this plus one part.
+      - Parts that are an SLO's or DLO's segments stream one at a time and hold no memory.
     type: int
     default: 2
   concurrency:

@@ -8,9 +8,14 @@ import uuid
 import openstack
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+    SourceMismatchError,
+    StorageNotFoundError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import multipart_etag
 from ansible_collections.storeops.openstack.plugins.module_utils._storage import (
     FileDriver,
+    PartLayout,
     RbdDriver,
     S3Driver,
     SwiftDriver,
@@ -123,3 +128,51 @@ def test_url_prefix_names_the_container(driver):
         assert prefix.endswith(f"/{driver.container}/")
     else:
         assert prefix == driver.expected_prefix
+
+
+# -- S3 parts whose MD5 is known before they are read (a segment's ETag): streamed, S3 checks them
+
+def streamed_layout(pieces, md5s=None):
+    md5s = md5s or [hashlib.md5(piece).digest() for piece in pieces]
+    return PartLayout(5 * MIB, sizes=[len(piece) for piece in pieces], md5s=md5s)
+
+
+@pytest.mark.parametrize("driver", ["s3"], indirect=True)
+def test_streamed_parts_land_as_their_known_md5s(driver):
+    pieces = [os.urandom(6 * MIB), os.urandom(5 * MIB), os.urandom(MIB + 3)]
+    layout = streamed_layout(pieces)
+    path = f"{driver.test_prefix}streamed"
+    writer = driver.writer(path, layout=layout)
+    data = b"".join(pieces)
+    for start in range(0, len(data), MIB):
+        writer.write(data[start:start + MIB])
+    writer.commit()
+    assert read(driver, path) == data
+    assert driver.stat(path).etag == multipart_etag(layout.md5s) == multipart_etag(writer.part_md5s())
+
+
+@pytest.mark.parametrize("driver", ["s3"], indirect=True)
+def test_a_streamed_part_unlike_its_md5_is_refused_by_s3(driver):
+    pieces = [os.urandom(5 * MIB), os.urandom(5 * MIB)]
+    path = f"{driver.test_prefix}baddigest"
+    writer = driver.writer(path, layout=streamed_layout(pieces, [hashlib.md5(pieces[0]).digest(),
+                                                                 hashlib.md5(b"other").digest()]))
+    writer.write(pieces[0])
+    with pytest.raises(SourceMismatchError, match="part 2 does not have MD5"):
+        writer.write(pieces[1])
+    writer.cancel()
+    assert driver.client.list_multipart_uploads(Bucket=driver.bucket).get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("driver", ["s3"], indirect=True)
+def test_a_streamed_part_cut_short_is_dropped_and_the_upload_resumes_before_it(driver):
+    pieces = [os.urandom(5 * MIB), os.urandom(5 * MIB)]
+    path = f"{driver.test_prefix}cutshort"
+    first = driver.writer(path, layout=streamed_layout(pieces))
+    first.write(pieces[0] + pieces[1][:MIB])
+    first.close()  # interrupted inside part 2: it must not wait for bytes that never come
+    second = driver.writer(path, resume=True, layout=streamed_layout(pieces))
+    assert second.upload_id == first.upload_id and second.size == 5 * MIB
+    second.write(pieces[1])
+    second.commit()
+    assert read(driver, path) == b"".join(pieces)

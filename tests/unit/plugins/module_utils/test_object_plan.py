@@ -267,14 +267,14 @@ def segs(*sizes_mib):
     return [Segment(f"s{i}", int(size * MIB), "e") for i, size in enumerate(sizes_mib)]
 
 
-def test_segments_become_parts_only_when_s3_and_memory_allow():
-    assert aligned_part_sizes(segs(6, 6, 1), 16 * MIB) == [6 * MIB, 6 * MIB, 1 * MIB]
-    assert aligned_part_sizes(segs(32, 32), 16 * MIB) == [32 * MIB, 32 * MIB]
-    assert aligned_part_sizes(segs(4, 6), 16 * MIB) is None      # a part but the last under 5 MiB
-    assert aligned_part_sizes(segs(33, 6), 16 * MIB) is None     # longer than 2 parts: held in memory
-    assert aligned_part_sizes(segs(6, 0, 6), 16 * MIB) is None   # S3 has no empty part
-    assert aligned_part_sizes([Segment("r", 6 * MIB, "e", "0-10")], 16 * MIB) is None
-    assert aligned_part_sizes(None, 16 * MIB) is None
+def test_segments_become_parts_whenever_s3_allows():
+    assert aligned_part_sizes(segs(6, 6, 1)) == [6 * MIB, 6 * MIB, 1 * MIB]
+    assert aligned_part_sizes(segs(64, 64)) == [64 * MIB, 64 * MIB]  # streamed: no part held
+    assert aligned_part_sizes(segs(4, 6)) is None      # a part but the last under 5 MiB
+    assert aligned_part_sizes(segs(5 * 1024 + 1, 6)) is None  # S3 has no part over 5 GiB
+    assert aligned_part_sizes(segs(6, 0, 6)) is None   # S3 has no empty part
+    assert aligned_part_sizes([Segment("r", 6 * MIB, "e", "0-10")]) is None
+    assert aligned_part_sizes(None) is None
 
 
 def test_segments_hashed_by_the_upload_are_checked_without_hashing_the_stream_again():

@@ -21,7 +21,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
     StorageConflictError,
@@ -187,11 +187,15 @@ class ObjectEnds:
 
 @dataclass(frozen=True)
 class _Manifest:
-    """A manifest's segments (flattened), the ETag their entries make, and every object it names."""
+    """A manifest's segments (flattened), the ETag their entries make, and every entry it names."""
 
     segments: list[Segment]
     etag: str
-    objects: list[ObjectId]
+    named: list[Segment]  # nested manifests and segments, each as its entry promises it
+
+    @property
+    def objects(self) -> list[ObjectId]:
+        return [object_id(entry.name) for entry in self.named]
 
 
 class ObjectMigrator:
@@ -402,7 +406,7 @@ class ObjectMigrator:
             return _slo_manifest(swift, source.name)
         if source.kind == DLO:
             segments = _dlo_segments(swift, source.manifest)
-            return _Manifest(segments, dlo_etag(segments), [object_id(s.name) for s in segments])
+            return _Manifest(segments, dlo_etag(segments), segments)
         return None
 
     @staticmethod
@@ -427,7 +431,8 @@ class ObjectMigrator:
                        outcome: Outcome, md5: str | None = None, sent_etag: str | None = None,
                        manifest: _Manifest | None = None) -> None:
         """Delete the source once the bytes prove its copy, unless it changed since it was copied."""
-        now = SourceObject.from_headers(name, swift.head(name))
+        seen = swift.head(name)
+        now = SourceObject.from_headers(name, seen)
         if now.etag != copied_etag:
             outcome.reason = "source kept: it changed in Swift after it was copied; a re-run copies it again"
             return
@@ -448,7 +453,7 @@ class ObjectMigrator:
             self._read_back(s3, name, now, manifest)
             proof = "the S3 object, read back, holds the source's bytes"
         outcome.proof = proof
-        self._delete_source(swift, name, manifest, outcome)
+        self._delete_source(swift, name, manifest, outcome, seen)
 
     @staticmethod
     def _read_back(s3: S3Driver, name: str, source: SourceObject, manifest: _Manifest | None) -> None:
@@ -465,8 +470,13 @@ class ObjectMigrator:
         finally:
             body.close()
 
-    def _delete_source(self, swift: SwiftDriver, name: str, manifest: _Manifest | None, outcome: Outcome) -> None:
-        """The source goes, then those of its segments no other manifest of the run reads."""
+    def _delete_source(self, swift: SwiftDriver, name: str, manifest: _Manifest | None, outcome: Outcome,
+                       verified: Mapping[str, str]) -> None:
+        """The source goes, then those of its segments no other manifest of the run reads.
+
+        Each is HEADed right before its DELETE: a proof (a read-back may take minutes) holds only
+        for the object, and the segments, that were verified.
+        """
         source = (swift.container, name)
         with self._deleting:
             readers = self._references.live_readers(source)
@@ -474,13 +484,25 @@ class ObjectMigrator:
                 outcome.reason = (f"source kept: the manifest {describe(readers[0])} reads it and is still in "
                                   "Swift; a re-run deletes it once that manifest is gone")
                 return
+            if _version(swift.head(name)) != _version(verified):
+                outcome.reason = ("source kept: it was written again in Swift while its copy was verified; "
+                                  "a re-run copies it again")
+                return
             # the manifest alone (never multipart-manifest=delete, which takes every segment)
             swift.request("DELETE", swift.object_path(name), ok=(200, 204, 404))
             deletable, kept = self._references.release(source, manifest.objects if manifest else ())
         outcome.source_deleted = True
+        promised = {object_id(entry.name): entry for entry in manifest.named} if manifest else {}
+        for segment in deletable:
+            path = f"/{segment[0]}/{segment[1]}"
+            found = swift.request("HEAD", path, ok=(200, 404))
+            entry = promised[segment]
+            if found.status_code == 200 and (found.headers.get("Etag", "").strip('"'),
+                                             int(found.headers.get("Content-Length", -1))) != (entry.etag, entry.size):
+                kept[segment] = "it no longer holds what the manifest promised (written again since)"
+                continue
+            swift.request("DELETE", path, ok=(204, 404))
         outcome.segments_kept = {describe(segment): why for segment, why in kept.items()}
-        for container, segment in deletable:
-            swift.request("DELETE", f"/{container}/{segment}", ok=(204, 404))
         self._note(outcome, "source_deleted")
 
     def _note(self, outcome: Outcome, step: str) -> None:
@@ -490,6 +512,11 @@ class ObjectMigrator:
                              "step": step, "size": outcome.size, "md5": outcome.md5,
                              "upload_id": outcome.upload_id, "proof": outcome.proof, "reason": outcome.reason,
                              "seconds": round(outcome.seconds, 3)})
+
+
+def _version(headers: Mapping[str, str]) -> tuple[str, str | None]:
+    """What tells one write of a Swift object from another: its ETag and its X-Timestamp."""
+    return headers.get("Etag", "").strip('"'), headers.get("X-Timestamp")
 
 
 def _resumed_segments(check: StreamCheck, sizes: list[int], parts: list[dict[str, Any]]) -> None:
@@ -539,12 +566,12 @@ def _slo_entries(swift: SwiftDriver, path: str) -> list[Segment]:
 def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[str]) -> list[Segment]:
     """A nested SLO's own segments stand in for it: their ETags are what its bytes must match.
 
-    The nested manifests' own names go to ``nested``: deleting the SLO deletes them too.
+    The nested manifests' own entries go to ``nested``: deleting the SLO deletes them too.
     """
     flat = []
     for entry in entries:
         if entry.nested and not entry.byte_range:
-            nested.append(entry.name)
+            nested.append(entry)
             flat += _flatten(swift, _slo_entries(swift, entry.name), nested)
         else:
             flat.append(entry)
@@ -553,9 +580,9 @@ def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[str]) -> l
 
 def _slo_manifest(swift: SwiftDriver, path: str) -> _Manifest:
     entries = _slo_entries(swift, path)
-    nested: list[str] = []
+    nested: list[Segment] = []
     segments = _flatten(swift, entries, nested)
-    return _Manifest(segments, slo_etag(entries), [object_id(name) for name in nested + [s.name for s in segments]])
+    return _Manifest(segments, slo_etag(entries), nested + segments)
 
 
 def _dlo_segments(swift: SwiftDriver, manifest: str) -> list[Segment]:

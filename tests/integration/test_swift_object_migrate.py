@@ -401,6 +401,26 @@ def test_segments_another_slo_shares_stay_until_it_is_copied(migrate, swift, s3,
     assert swift.names(container) == [] and swift.names(f"{container}_segments") == []  # b took s/1 along
 
 
+def test_a_segment_written_again_after_the_copy_stays_in_swift(migrate, swift, s3, tag):
+    """An SLO's ETag does not change when a segment is overwritten: the segment itself is checked."""
+    container = f"objdel-{tag}"
+    pieces = [os.urandom(3 * MIB), os.urandom(3 * MIB)]
+    segments = swift.slo(container, "slo", pieces)
+    first = migrate(containers=[container]).results["result"]
+    assert first["counts"]["copied"] == 1, first
+    newer = os.urandom(3 * MIB)
+    swift.request("PUT", segments[1], data=newer)
+
+    result = migrate(containers=[container], delete_source=True).results["result"]
+    assert body(s3, container, "slo") == b"".join(pieces)
+    assert swift.names(container) == [], result  # the manifest, proven by the copy, goes
+    assert swift.request("GET", segments[1]).content == newer  # the segment written since stays
+    assert swift.names(f"{container}_segments") == ["slo/00000001"], result
+    kept = [o.get("segments_kept") for o in result["already_migrated"] if o["name"] == "slo"]
+    assert kept == [[{"segment": segments[1].lstrip("/"),
+                      "reason": "it no longer holds what the manifest promised (written again since)"}]]
+
+
 def test_a_dlo_prefix_that_is_a_prefix_of_another_keeps_the_other_ones_segments(migrate, swift, s3, tag):
     container, segments = f"objshr-{tag}", f"objshr-{tag}_segments"
     pieces = {name: os.urandom(1000) for name in ("video/1", "video/2", "video2/1", "video2/2")}

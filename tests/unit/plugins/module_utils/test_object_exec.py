@@ -1,0 +1,56 @@
+"""ObjectMigrator's last steps before a delete, on a small fake Swift container."""
+from __future__ import annotations
+
+from ansible_collections.storeops.openstack.plugins.module_utils._object_exec import (
+    ObjectMigrator,
+    ObjectOptions,
+    Outcome,
+)
+
+
+class FakeSwift:
+    """One container: HEAD answers with the headers set now; DELETEs are recorded."""
+
+    container = "c"
+
+    def __init__(self, headers):
+        self.headers = headers
+        self.deleted = []
+
+    def object_path(self, name):
+        return f"/{self.container}/{name}"
+
+    def head(self, _name):
+        return dict(self.headers)
+
+    def request(self, method, path, ok=(200,)):
+        assert method == "DELETE", method
+        self.deleted.append(path)
+
+
+VERIFIED = {"Etag": "aaaa", "X-Timestamp": "1700000000.00000"}
+
+
+def delete(swift):
+    migrator = ObjectMigrator(lambda _c: swift, lambda _b: None, ObjectOptions(part_size=5 * 2**20, delete_source=True))
+    outcome = Outcome("c", "o", "b", "copied")
+    migrator._delete_source(swift, "o", None, outcome, VERIFIED)  # pylint: disable=protected-access
+    return outcome
+
+
+def test_a_source_unchanged_since_its_proof_is_deleted():
+    swift = FakeSwift(VERIFIED)
+    assert delete(swift).source_deleted and swift.deleted == ["/c/o"]
+
+
+def test_a_source_written_again_with_the_same_bytes_after_its_proof_is_kept():
+    # the same ETag, a newer write: what was verified is not what would be deleted
+    swift = FakeSwift({**VERIFIED, "X-Timestamp": "1700000099.00000"})
+    outcome = delete(swift)
+    assert not outcome.source_deleted and swift.deleted == []
+    assert outcome.reason.startswith("source kept: it was written again in Swift")
+
+
+def test_a_source_written_again_with_other_bytes_after_its_proof_is_kept():
+    swift = FakeSwift({**VERIFIED, "Etag": "bbbb"})
+    assert not delete(swift).source_deleted and swift.deleted == []

@@ -607,6 +607,7 @@ class _S3Writer(Writer):
         self._in_flight: list[tuple[dict[str, Any], Future]] = []
         self._layout = layout
         self.upload_id = driver.pending_upload(path) if resume else None
+        self._adopted = self.upload_id is not None
         if self.upload_id:
             self._parts = _contiguous(driver.uploaded_parts(path, self.upload_id))
             if self._parts and not layout.sizes:  # go on as the upload began
@@ -735,6 +736,7 @@ class _S3Writer(Writer):
             self._cut()
         while self._in_flight:
             self._settle_oldest()
+        self._check_condition()
         with _conditional(self._path):
             self._client.complete_multipart_upload(
                 Bucket=self._driver.bucket, Key=self._path, UploadId=self.upload_id,
@@ -742,11 +744,26 @@ class _S3Writer(Writer):
                                            for p in self._parts]}, **self._condition)
         self._pool.shutdown()
 
+    def _check_condition(self) -> None:
+        """RGW 16 ignores a condition on CompleteMultipartUpload: the key is HEADed just before.
+
+        This narrows the window in which an application's write is overwritten to milliseconds.
+        """
+        try:
+            found = self._driver.stat(self._path).etag
+        except StorageNotFoundError:
+            found = None
+        if found != self._condition.get("IfMatch"):
+            raise StorageConflictError(f"s3: {self._path} changed in S3 while this run wrote it "
+                                       f"(it now has ETag {found or 'none'})")
+
     def cancel(self) -> None:
+        """Abort the upload, if this writer started it: one adopted from an earlier run stays."""
         self._end_streamed()
         self._pool.shutdown(cancel_futures=True)
-        self._client.abort_multipart_upload(Bucket=self._driver.bucket, Key=self._path,
-                                            UploadId=self.upload_id)
+        if not self._adopted:
+            self._client.abort_multipart_upload(Bucket=self._driver.bucket, Key=self._path,
+                                                UploadId=self.upload_id)
 
     def close(self) -> None:
         # parts already on their way still land: a later run resumes after them
@@ -792,6 +809,7 @@ class S3Driver(StorageDriver):
         self.bucket = bucket
         self.part_size = part_size
         self.uploads_in_flight = uploads_in_flight
+        self._own_id: str | None = None  # the canonical ID of these credentials' user, asked once
         self.client = boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             region_name=region, verify=verify, config=_boto_config(pool_size))
@@ -837,9 +855,15 @@ class S3Driver(StorageDriver):
             raise
 
     def pending_upload(self, path: str) -> str | None:
-        """The newest multipart upload of these credentials for exactly this key."""
+        """The newest multipart upload of these credentials for exactly this key.
+
+        An upload another user started is never adopted: its parts are not this run's to finish.
+        """
+        if self._own_id is None:
+            self._own_id = self.client.list_buckets()["Owner"]["ID"]
         uploads = [u for u in self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=path)
-                   .get("Uploads", []) if u["Key"] == path]
+                   .get("Uploads", []) if u["Key"] == path
+                   and (u.get("Initiator") or u.get("Owner") or {}).get("ID") == self._own_id]
         uploads.sort(key=lambda upload: upload["Initiated"])
         return uploads[-1]["UploadId"] if uploads else None
 

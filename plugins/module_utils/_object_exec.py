@@ -164,6 +164,19 @@ class ObjectEnds:
     def account_containers(self) -> Iterator[str]:
         return (item["name"] for item in self.swift("").listing(""))
 
+    def restoring_containers(self, containers: list[str]) -> list[str]:
+        """The containers where a DELETE brings an older version back (Swift's stack-mode versioning).
+
+        Deleting a source there would make a re-run copy the older version over the newer copy;
+        history mode (X-History-Location) keeps versions aside and restores nothing.
+        """
+        restoring = []
+        for container in containers:
+            headers = self.swift(container).request("HEAD", f"/{container}", ok=(200, 204)).headers
+            if headers.get("X-Versions-Location") or headers.get("X-Versions-Enabled", "").lower() == "true":
+                restoring.append(container)
+        return restoring
+
     def prepare_buckets(self, buckets: set[str], create: bool) -> tuple[dict[str, bool], set[str]]:
         """Which buckets exist, and which were created (``create``); bad keys or endpoint fail here."""
         try:

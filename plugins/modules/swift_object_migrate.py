@@ -37,11 +37,17 @@ description:
   - Writes are conditional on what the run saw (C(If-None-Match), C(If-Match), and
     C(x-amz-copy-source-if-match) for the copy onto itself that records the MD5 of a multipart
     copy), so a key an application writes meanwhile is neither overwritten nor marked as a copy.
-    RGW of Ceph 16 ignores conditions on completing a multipart upload.
+    RGW of Ceph 16 ignores conditions on completing a multipart upload, so the key is looked at
+    again just before it completes and the upload is aborted if the key changed: this narrows
+    the window in which an application write can be overwritten to milliseconds, but on RGW 16
+    cannot close it.
   - An interrupted multipart upload is resumed from its parts. The bytes those parts hold are
-    read again from Swift and checked, but not sent again.
+    read again from Swift and checked, but not sent again. Only uploads the S3 credentials' own
+    user started are resumed, and an upload an earlier run started is never aborted (a fresh one
+    is started instead).
   - With O(delete_source), a source object is deleted only on proof from the bytes, never from
-    metadata, and only if it did not change in Swift meanwhile. The proof is S3's own ETag, which
+    metadata, and only if it did not change in Swift meanwhile: it is looked at again right
+    before its DELETE, and kept unless its ETag and C(X-Timestamp) are still those verified. The proof is S3's own ETag, which
     must be the source's MD5 for a single PUT, or the ETag the checked parts sent (or the
     manifest's segment ETags) make for a multipart upload. Without such a proof (a copy made by an earlier run),
     the S3 object is read back and hashed against the source first.
@@ -50,7 +56,11 @@ description:
     run's containers reads them (an SLO entry, or a DLO prefix, raw, covering them) and the run
     does not copy them as objects of their own; the others are kept and listed with the reason.
     Manifests in containers outside the run protect nothing. A container holding segments that
-    manifests of other run containers read is copied after them.
+    manifests of other run containers read is copied after them. Each segment is looked at right
+    before its DELETE and kept unless its ETag and size are still those its manifest promises.
+  - O(delete_source) refuses, before anything is touched, a container with C(X-Versions-Location)
+    or C(X-Versions-Enabled): a DELETE there brings an older version back, which a re-run would
+    copy over the newer one. C(X-History-Location) (history mode) restores nothing and is fine.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
@@ -345,6 +355,11 @@ class SwiftObjectMigrate(StoreOpsModule):
                           params["s3_ca_cert"] or params["s3_validate_certs"],
                           params["part_size_mb"] * MIB, params["uploads_per_object"], params["concurrency"])
         containers, skipped_containers = self._containers(ends)
+        restoring = ends.restoring_containers(containers) if params["delete_source"] else []
+        if restoring:
+            raise InvalidInputError(f"delete_source: the container {restoring[0]!r} keeps versions (X-Versions-Location "
+                                    "or X-Versions-Enabled), so a DELETE there brings an older version back; "
+                                    "migrate it without delete_source, or switch it to X-History-Location first")
         buckets = buckets_for(containers, params["bucket_names"], params["bucket_name_template"])
         exists, created = ends.prepare_buckets(set(buckets.values()), create=not self.check_mode)
 

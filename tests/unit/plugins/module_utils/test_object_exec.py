@@ -1,7 +1,12 @@
 """ObjectMigrator's last steps before a delete, on a small fake Swift container."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from ansible_collections.storeops.openstack.plugins.module_utils._object_exec import (
+    ObjectEnds,
     ObjectMigrator,
     ObjectOptions,
     Outcome,
@@ -54,3 +59,26 @@ def test_a_source_written_again_with_the_same_bytes_after_its_proof_is_kept():
 def test_a_source_written_again_with_other_bytes_after_its_proof_is_kept():
     swift = FakeSwift({**VERIFIED, "Etag": "bbbb"})
     assert not delete(swift).source_deleted and swift.deleted == []
+
+
+class FakeStore:
+    """A Swift account whose containers answer HEAD with the headers given."""
+
+    def __init__(self, containers):
+        self.containers = containers
+
+    def request(self, path, method, **_kwargs):
+        assert method == "HEAD", method
+        return SimpleNamespace(status_code=204, headers=self.containers[path.strip("/")])
+
+
+@pytest.mark.parametrize("headers, restores", [
+    ({"X-Versions-Location": "c-versions"}, True),  # stack mode: a DELETE restores the previous version
+    ({"X-Versions-Enabled": "True"}, True),
+    ({"X-History-Location": "c-history"}, False),  # history mode: a DELETE restores nothing
+    ({}, False),
+])
+def test_containers_where_a_delete_restores_an_older_version_are_found(headers, restores):
+    ends = ObjectEnds(SimpleNamespace(object_store=FakeStore({"c": headers, "plain": {}})), "http://s3", "a", "s",
+                      "us-east-1", True, 5 * 2**20, 1, 1)
+    assert ends.restoring_containers(["plain", "c"]) == (["c"] if restores else [])

@@ -57,6 +57,9 @@ class SegmentReferences:
     def add_dlo(self, manifest: ObjectId, container: str, prefix: str) -> None:
         self._dlo_readers.setdefault(container, {}).setdefault(prefix, set()).add(manifest)
 
+    def knows_dlo(self, manifest: ObjectId, container: str, prefix: str) -> bool:
+        return manifest in self._dlo_readers.get(container, {}).get(prefix, ())
+
     def readers(self, obj: ObjectId) -> set[ObjectId]:
         """Every manifest of the index that reads ``obj``."""
         found = set(self._slo_readers.get(obj, ()))

@@ -421,6 +421,21 @@ def test_a_segment_written_again_after_the_copy_stays_in_swift(migrate, swift, s
                       "reason": "it no longer holds what the manifest promised (written again since)"}]]
 
 
+def test_a_dlo_manifest_with_a_body_keeps_itself_and_its_segments(migrate, swift, s3, tag):
+    """X-Object-Manifest set on a non-empty object: the listing shows the body, GET the segments."""
+    container = f"objdel-{tag}"
+    pieces = [os.urandom(1000), os.urandom(1000)]
+    for number, piece in enumerate(pieces):
+        swift.put(f"{container}_segments", f"dlo/{number:08d}", piece)
+    swift.put(container, "dlo", b"a body of its own", {"X-Object-Manifest": f"{container}_segments/dlo/"})
+
+    result = migrate(containers=[container], delete_source=True).results["result"]
+    assert body(s3, container, "dlo") == b"".join(pieces), result
+    assert swift.names(container) == ["dlo"], result
+    assert swift.names(f"{container}_segments") == ["dlo/00000000", "dlo/00000001"]
+    assert result["objects"][0]["reason"].startswith("source kept with its segments: a DLO whose manifest"), result
+
+
 def test_a_dlo_prefix_that_is_a_prefix_of_another_keeps_the_other_ones_segments(migrate, swift, s3, tag):
     container, segments = f"objshr-{tag}", f"objshr-{tag}_segments"
     pieces = {name: os.urandom(1000) for name in ("video/1", "video/2", "video2/1", "video2/2")}

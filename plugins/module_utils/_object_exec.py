@@ -578,14 +578,23 @@ def _broken_stream(swift: SwiftDriver, check: StreamCheck, how: str) -> StoreOps
 
 
 def _slo_entries(swift: SwiftDriver, path: str) -> list[Segment]:
-    return [Segment(entry["name"], entry["bytes"], entry["hash"], entry.get("range"), bool(entry.get("sub_slo")))
+    return [Segment(entry["name"], _entry_size(entry), entry["hash"], entry.get("range"), bool(entry.get("sub_slo")))
             for entry in swift.manifest(path)]
+
+
+def _entry_size(entry: dict[str, Any]) -> int:
+    """The bytes an entry adds: a range's length (Swift stores it as ``N-M``), else the whole object's."""
+    if entry.get("range"):
+        first, last = entry["range"].split("-")
+        return int(last) - int(first) + 1
+    return entry["bytes"]
 
 
 def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[str]) -> list[Segment]:
     """A nested SLO's own segments stand in for it: their ETags are what its bytes must match.
 
-    The nested manifests' own entries go to ``nested``: deleting the SLO deletes them too.
+    The nested manifests' own entries go to ``nested``: deleting the SLO deletes them too. A
+    range of a nested SLO stays one entry, but it reads that SLO's segments: they go to ``nested``.
     """
     flat = []
     for entry in entries:
@@ -593,6 +602,9 @@ def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[str]) -> l
             nested.append(entry)
             flat += _flatten(swift, _slo_entries(swift, entry.name), nested)
         else:
+            if entry.nested:
+                ranged_segments = _flatten(swift, _slo_entries(swift, entry.name), nested)
+                nested += ranged_segments
             flat.append(entry)
     return flat
 

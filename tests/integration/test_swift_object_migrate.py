@@ -436,6 +436,27 @@ def test_a_dlo_manifest_with_a_body_keeps_itself_and_its_segments(migrate, swift
     assert result["objects"][0]["reason"].startswith("source kept with its segments: a DLO whose manifest"), result
 
 
+def test_segments_a_range_of_a_nested_slo_reads_are_protected(migrate, swift, s3, tag):
+    """``a`` reads a range of ``other/n``, an SLO outside the run; ``b`` reads n's segment directly."""
+    container, other = f"objshr-{tag}", f"objshr-{tag}-other"
+    piece = os.urandom(2000)
+    swift.put(f"{container}_segments", "s/0", piece)
+    segment = {"path": f"/{container}_segments/s/0", "etag": hashlib.md5(piece).hexdigest(), "size_bytes": 2000}
+    swift.request("PUT", f"/{other}")
+    swift.request("PUT", f"/{container}")
+    swift.request("PUT", f"/{other}/n", params={"multipart-manifest": "put"}, data=json.dumps([segment]))
+    swift.request("PUT", f"/{container}/a", params={"multipart-manifest": "put"},
+                  data=json.dumps([{"path": f"/{other}/n", "etag": None, "size_bytes": None, "range": "0-999"}]))
+    swift.request("PUT", f"/{container}/b", params={"multipart-manifest": "put"}, data=json.dumps([segment]))
+
+    result = migrate(containers=[container], delete_source=True, concurrency=1).results["result"]
+    assert body(s3, container, "a") == piece[:1000] and body(s3, container, "b") == piece, result
+    assert swift.names(container) == ["a"], result  # a's range has no MD5 to prove it by
+    assert swift.request("GET", f"/{other}/n").content == piece  # b took n's segment along
+    kept = {o["name"]: o.get("segments_kept") for o in result["objects"]}
+    assert kept["b"] == [{"segment": f"{container}_segments/s/0", "reason": f"also read by the manifest {container}/a"}]
+
+
 def test_a_dlo_prefix_that_is_a_prefix_of_another_keeps_the_other_ones_segments(migrate, swift, s3, tag):
     container, segments = f"objshr-{tag}", f"objshr-{tag}_segments"
     pieces = {name: os.urandom(1000) for name in ("video/1", "video/2", "video2/1", "video2/2")}

@@ -322,7 +322,8 @@ class ObjectMigrator:
                 found = None
         verdict = classify_key(SourceKey(self.options.account, work.container, name, promise[0], promise[1],
                                          outcome.kind),
-                               found and found.etag, found and found.size, found and found.metadata)
+                               found and found.etag, found and found.size, found and found.metadata,
+                               lambda: self._segment_aligned_etags(swift, name, outcome))
         if verdict.state == CURRENT:
             outcome.outcome = ALREADY_DONE
             outcome.md5 = found.metadata[MD5]
@@ -344,6 +345,15 @@ class ObjectMigrator:
             self._copy(swift, s3, name, outcome, condition, resume=True)
         except ResumeMismatchError:
             self._copy(swift, s3, name, outcome, condition, resume=False)
+
+    def _segment_aligned_etags(self, swift: SwiftDriver, name: str, outcome: Outcome) -> tuple[str, ...]:
+        """The S3 ETag this run's copy has when its parts follow the source's segments (else none)."""
+        if outcome.kind == PLAIN:
+            return ()
+        manifest = self._manifest(swift, SourceObject.from_headers(name, swift.head(name)))
+        if not aligned_part_sizes(manifest.segments, part_size_for(outcome.size, self.options.part_size)):
+            return ()
+        return (multipart_etag(bytes.fromhex(segment.etag) for segment in manifest.segments),)
 
     def _copy(self, swift: SwiftDriver, s3: S3Driver, name: str, outcome: Outcome, condition: dict[str, str],
               resume: bool) -> None:

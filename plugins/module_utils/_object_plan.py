@@ -19,7 +19,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Collection, Iterable, Mapping
 from urllib.parse import quote, unquote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
@@ -246,13 +246,16 @@ class KeyVerdict:
 
 
 def classify_key(source: SourceKey, found_etag: str | None, found_size: int | None,
-                 found_metadata: Mapping[str, str] | None) -> KeyVerdict:
+                 found_metadata: Mapping[str, str] | None,
+                 recomputable: Callable[[], Collection[str]] = tuple) -> KeyVerdict:
     """Whether the key S3 holds (None: none) is this collection's copy of ``source``.
 
     Ours when its recorded identity is the source's and its ETag is the one this collection
     wrote (or the MD5 it recorded: an S3 that recomputes the ETag on a copy onto itself gives
     that); then CURRENT if it holds the source's version, else STALE (copied again). Keys of
     0.1.0 carry no identity: ours when their recorded source ETag and MD5 are the source's.
+    A key with this identity but no recorded ETag is an unfinished copy of ours only when its
+    ETag is one of ``recomputable()`` (asked only then): the ETags this run can recompute.
     Anything else is a CONFLICT: someone else wrote the key, which is never overwritten
     unasked. Metadata decides here; deleting a source needs more (``delete_proof``).
     """
@@ -267,8 +270,12 @@ def classify_key(source: SourceKey, found_etag: str | None, found_size: int | No
             return KeyVerdict(CONFLICT, f"the key holds the copy of another Swift object ({other})")
         written = metadata.get(S3_ETAG)
         if written is None and metadata.get(MD5) is None and "-" in etag:
-            # killed between completing a multipart upload and recording its ETag
-            return KeyVerdict(STALE, "an unfinished copy by this collection: copied again")
+            # killed between completing a multipart upload and recording its ETag, or a
+            # multipart write by someone else that kept this identity: only the ETag tells
+            if etag in recomputable():
+                return KeyVerdict(STALE, "an unfinished copy by this collection: copied again")
+            return KeyVerdict(CONFLICT, f"the key names this source but records no ETag, and its S3 ETag {etag} "
+                                        "is not one the source's segments make")
         if etag not in (written, metadata.get(MD5)):
             return KeyVerdict(CONFLICT, f"the key was written again after this collection copied it "
                                         f"(S3 ETag {etag}, this collection wrote {written})")

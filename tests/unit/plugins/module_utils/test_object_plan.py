@@ -351,8 +351,16 @@ def test_the_copy_of_another_source_is_a_conflict():
 
 def test_an_unfinished_multipart_copy_of_ours_is_copied_again():
     unstamped = ours(**{MD5: None, S3_ETAG: None})
-    assert classify_key(SOURCE, "abc-2", 5, unstamped).state == STALE
-    assert classify_key(SOURCE, "abc", 5, unstamped).state == CONFLICT  # a single PUT always records both
+    assert classify_key(SOURCE, "abc-2", 5, unstamped, lambda: ("abc-2",)).state == STALE
+    assert classify_key(SOURCE, "abc", 5, unstamped, lambda: ("abc",)).state == CONFLICT  # a single PUT records both
+
+
+def test_a_multipart_key_with_our_identity_but_an_etag_we_cannot_recompute_is_a_conflict():
+    # an application's multipart write that kept the metadata of our unfinished copy
+    unstamped = ours(**{MD5: None, S3_ETAG: None})
+    verdict = classify_key(SOURCE, "abc-2", 5, unstamped, lambda: ("def-2",))
+    assert verdict.state == CONFLICT and "not one the source's segments make" in verdict.reason
+    assert classify_key(SOURCE, "abc-2", 5, unstamped).state == CONFLICT
 
 
 def test_copies_by_0_1_0_count_as_ours_when_their_record_is_the_sources():

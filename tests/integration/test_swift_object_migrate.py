@@ -378,6 +378,25 @@ def test_a_genuine_multipart_copy_by_0_1_0_is_ours_and_its_source_goes_once_read
     assert swift.names(container) == []
 
 
+def test_a_multipart_key_with_our_identity_and_no_recorded_etag_is_ours_only_if_recomputable(
+        migrate, swift, s3, tag):
+    """As if killed between completing the upload and recording its ETag: the metadata without them."""
+    container = f"objcf-{tag}"
+    swift.slo(container, "aligned", [os.urandom(PART), os.urandom(PART)])  # parts follow the segments
+    swift.put(container, "plain", os.urandom(2 * PART + 1))  # its parts' ETag needs every byte read
+    assert migrate(containers=[container]).results["result"]["counts"]["copied"] == 2
+    for key in ("aligned", "plain"):
+        metadata = s3.head_object(Bucket=container, Key=key)["Metadata"]
+        unstamped = {k: v for k, v in metadata.items() if k not in ("storeops-md5", "storeops-s3-etag")}
+        s3.copy_object(Bucket=container, Key=key, CopySource={"Bucket": container, "Key": key},
+                       MetadataDirective="REPLACE", Metadata=unstamped)
+        assert "-" in s3.head_object(Bucket=container, Key=key)["ETag"]
+
+    result = migrate(containers=[container]).results["result"]
+    outcomes = {o["name"]: o["outcome"] for o in result["objects"] + result["conflicts"]}
+    assert outcomes == {"aligned": "copied", "plain": "conflict"}, result
+
+
 def test_segments_another_slo_shares_stay_until_it_is_copied(migrate, swift, s3, tag):
     container = f"objshr-{tag}"
     pieces = [os.urandom(1000) for _number in range(3)]

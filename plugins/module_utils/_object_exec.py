@@ -600,7 +600,7 @@ def _entry_size(entry: dict[str, Any]) -> int:
     return entry["bytes"]
 
 
-def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[str]) -> list[Segment]:
+def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[Segment]) -> list[Segment]:
     """A nested SLO's own segments stand in for it: their ETags are what its bytes must match.
 
     The nested manifests' own entries go to ``nested``: deleting the SLO deletes them too. A

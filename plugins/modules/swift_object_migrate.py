@@ -38,7 +38,7 @@ description:
     C(x-amz-copy-source-if-match) for the copy onto itself that records the MD5 of a multipart
     copy), so a key an application writes meanwhile is neither overwritten nor marked as a copy.
     RGW of Ceph 16 ignores conditions on completing a multipart upload, so the key is looked at
-    again just before it completes and the upload is aborted if the key changed: this narrows
+    again just before it completes and the upload is aborted if the key changed. This narrows
     the window in which an application write can be overwritten to milliseconds, but on RGW 16
     cannot close it.
   - An interrupted multipart upload is resumed from its parts. The bytes those parts hold are
@@ -46,7 +46,7 @@ description:
     user started are resumed, and an upload an earlier run started is never aborted (a fresh one
     is started instead).
   - With O(delete_source), a source object is deleted only on proof from the bytes, never from
-    metadata, and only if it did not change in Swift meanwhile: it is looked at again right
+    metadata, and only if it did not change in Swift meanwhile. It is looked at again right
     before its DELETE, and kept unless its ETag and C(X-Timestamp) are still those verified. The proof is S3's own ETag, which
     must be the source's MD5 for a single PUT, or the ETag the checked parts sent (or the
     manifest's segment ETags) make for a multipart upload. Without such a proof (a copy made by an earlier run),
@@ -59,7 +59,7 @@ description:
     manifests of other run containers read is copied after them. Each segment is looked at right
     before its DELETE and kept unless its ETag and size are still those its manifest promises.
   - O(delete_source) refuses, before anything is touched, a container with C(X-Versions-Location)
-    or C(X-Versions-Enabled): a DELETE there brings an older version back, which a re-run would
+    or C(X-Versions-Enabled), where a DELETE brings an older version back, which a re-run would
     copy over the newer one. C(X-History-Location) (history mode) restores nothing and is fine.
 author:
   - storeops.openstack developers (@storeops)

@@ -351,7 +351,7 @@ class ObjectMigrator:
         if outcome.kind == PLAIN:
             return ()
         manifest = self._manifest(swift, SourceObject.from_headers(name, swift.head(name)))
-        if not aligned_part_sizes(manifest.segments, part_size_for(outcome.size, self.options.part_size)):
+        if not aligned_part_sizes(manifest.segments):
             return ()
         return (multipart_etag(bytes.fromhex(segment.etag) for segment in manifest.segments),)
 

@@ -38,7 +38,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact
 
 ORDER = ("catalog", "backfill", "migration", "verify")
 TITLES = {"catalog": "Image catalogue", "backfill": "Location backfill",

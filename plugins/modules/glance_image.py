@@ -217,21 +217,22 @@ notes:
   elements: str
 """
 
-from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
-from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError
-from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._hashing import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import (
     check_readable_file,
     hash_file,
     parse_checksum,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._image_exec import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
     ImageExecutor,
     Lease,
     Source,
     utc_now,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._image_plan import (
+from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DEFAULT_LEASE_SECONDS,
     DIFFERENT,
     RETIRED_KEY,
@@ -249,7 +250,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image_plan imp
     target_stores,
     upload_method,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
 
 SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
                   "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")

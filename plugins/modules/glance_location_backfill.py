@@ -160,29 +160,29 @@ journal:
 
 import time
 
-from ansible_collections.storeops.openstack.plugins.module_utils._backfill import (
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.backends import (
+    ApiBackend,
+    DatabaseBackend,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import (
     API,
     Journal,
     Report,
     plan_location,
     read_journal,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._backfill_backends import (
-    ApiBackend,
-    DatabaseBackend,
-)
-from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
-from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
     NotAuthorizedError,
     StoreOpsError,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
-from ansible_collections.storeops.openstack.plugins.module_utils._journal import journal_path
-from ansible_collections.storeops.openstack.plugins.module_utils._location_match import matcher_from_options
-from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
-from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import URL_PREFIX_ARGUMENT_SPEC
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import journal_path
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
 
 
 class GlanceLocationBackfill(StoreOpsModule):

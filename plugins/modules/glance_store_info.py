@@ -103,16 +103,16 @@ details_visible:
   type: bool
 """
 
-from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
-from ansible_collections.storeops.openstack.plugins.module_utils._errors import NotAuthorizedError
-from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
-from ansible_collections.storeops.openstack.plugins.module_utils._redact import redact_text
-from ansible_collections.storeops.openstack.plugins.module_utils._stores import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import NotAuthorizedError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
     default_store,
     describe_stores,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import (
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import (
     URL_PREFIX_ARGUMENT_SPEC,
     resolve_prefixes,
 )

@@ -230,20 +230,22 @@ journal:
 import os
 import time
 
-from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
-from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
     NotAuthorizedError,
     StoreOpsError,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._glance import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._glance_conf import GlanceApiConf
-from ansible_collections.storeops.openstack.plugins.module_utils._journal import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
     JsonlJournal,
     journal_path,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._location_match import matcher_from_options
-from ansible_collections.storeops.openstack.plugins.module_utils._migration_exec import (
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import DEFAULT_CEPH_CONF
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     DATA,
     FAILED,
     IN_PROGRESS,
@@ -252,13 +254,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._migration_exec
     MigrationOptions,
     Migrator,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._migration_plan import (
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
     NO_STORE,
     Selection,
     plan_migration,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage import DEFAULT_CEPH_CONF
-from ansible_collections.storeops.openstack.plugins.module_utils._url_prefix import URL_PREFIX_ARGUMENT_SPEC
 
 JOURNAL_KIND = "storeops.openstack.glance_store_migrate"
 PAGE_SIZE = 200

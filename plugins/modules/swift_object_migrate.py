@@ -294,10 +294,10 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.storeops.openstack.plugins.module_utils._base import StoreOpsModule
-from ansible_collections.storeops.openstack.plugins.module_utils._errors import InvalidInputError, StoreOpsError
-from ansible_collections.storeops.openstack.plugins.module_utils._journal import JsonlJournal, journal_path
-from ansible_collections.storeops.openstack.plugins.module_utils._object_exec import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, journal_path
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
     COPIED,
     FAILED,
     ON_CONFLICT,
@@ -306,7 +306,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_exec im
     ObjectMigrator,
     ObjectOptions,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import (
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import (
     CONFLICT,
     MAX_PART,
     MIB,
@@ -314,7 +314,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_plan im
     buckets_for,
     is_segment_container,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_report import ObjectReport
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.report import ObjectReport
 
 JOURNAL_KIND = "storeops.openstack.swift_object_migrate"
 # each object in flight holds up to uploads_per_object + 1 parts, and a connection per part

@@ -8,12 +8,12 @@ import uuid
 import openstack
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._errors import (
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     SourceMismatchError,
     StorageNotFoundError,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_plan import multipart_etag
-from ansible_collections.storeops.openstack.plugins.module_utils._storage import (
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import multipart_etag
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import (
     FileDriver,
     PartLayout,
     RbdDriver,

@@ -1,0 +1,42 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A bounded pool of worker threads shared by the features that work item by item.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Callable, Iterator, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def as_finished(work: Callable[[Item], Result], items: Iterator[Item], concurrency: int,
+                may_start: Callable[[], bool] = lambda: True, queued: int = 0,
+                name: str = "worker") -> Iterator[Result]:
+    """``work(item)`` for the items in order, at most ``concurrency`` at a time; results as they end.
+
+    ``items`` is read only when an item starts (plus ``queued`` ready ones), so a long listing is
+    never held whole and, once ``may_start()`` turns false (a time budget), what is left in the
+    iterator is exactly what did not start. Items in flight always finish.
+    """
+    window = concurrency + queued
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=name) as pool:
+        in_flight: set = set()
+        while True:
+            while len(in_flight) < window and may_start():
+                item = next(items, _END)
+                if item is _END:
+                    break
+                in_flight.add(pool.submit(work, item))
+            if not in_flight:
+                return
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+
+
+_END = object()

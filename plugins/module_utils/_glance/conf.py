@@ -1,0 +1,169 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read what the store url prefixes need from a glance-api.conf on the host running the module.
+
+oslo.config files allow repeated keys (``filesystem_store_datadirs``), so this reads them with a
+small tolerant parser rather than configparser, which rejects or overwrites duplicates.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import (
+    HTTP_PREFIX,
+    StorePrefix,
+    cinder_prefix,
+    file_prefix,
+    rbd_prefix,
+    s3_prefix,
+    swift_config_prefix,
+    swift_credentials_prefix,
+)
+
+Ini = dict[str, dict[str, list[str]]]
+
+
+def parse_ini(text: str) -> Ini:
+    """Sections of keys to every value given (in order); continuation lines are joined."""
+    sections: Ini = {"DEFAULT": {}}
+    section, last_key = sections["DEFAULT"], None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if raw[0] in " \t" and last_key is not None:
+            section[last_key][-1] += "\n" + line
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = sections.setdefault(line[1:-1].strip(), {})
+            last_key = None
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        last_key = key.strip()
+        section.setdefault(last_key, []).append(value.strip())
+    return sections
+
+
+def read_local_file(path: str) -> str:
+    """The file as text; also the files glance-api.conf references, hence the message's wording."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as err:
+        raise InvalidInputError(
+            f"glance_api_conf: {path} is not UTF-8 text ({err.reason} at byte {err.start}); give "
+            "the configuration file Glance itself reads") from None
+
+
+class GlanceApiConf:
+    """A glance-api.conf with the lookups the store prefixes and the database back end need."""
+
+    def __init__(self, path: str, read_text: Callable[[str], str] = read_local_file):
+        self.path = path
+        self._read_text = read_text
+        try:
+            self.ini = parse_ini(read_text(path))
+        except OSError as err:
+            raise InvalidInputError(
+                f"glance_api_conf: cannot read {path} ({err.strerror}); run the module on a "
+                "Glance controller or give the right path") from None
+
+    def get(self, section: str, key: str, default: str | None = None) -> str | None:
+        values = self.ini.get(section, {}).get(key)
+        return values[-1] if values else default
+
+    def get_all(self, section: str, key: str) -> list[str]:
+        return [part.strip() for value in self.ini.get(section, {}).get(key, [])
+                for part in value.replace("\n", ",").split(",") if part.strip()]
+
+    def _whole_number(self, section: str, key: str, default: str) -> int:
+        value = self.get(section, key, default)
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"glance_api_conf: [{section}] {key} = {value!r} in {self.path} is not a whole "
+                f"number; give the value Glance runs with, or remove the line for {default}") from None
+
+    def enabled_backends(self) -> list[tuple[str, str]]:
+        backends = []
+        for item in self.get_all("DEFAULT", "enabled_backends"):
+            store, _sep, kind = item.partition(":")
+            backends.append((store.strip(), kind.strip()))
+        return backends
+
+    def database_connection(self) -> str | None:
+        return self.get("database", "connection")
+
+    def prefixes(self) -> tuple[list[StorePrefix], list[tuple[str, str]]]:
+        prefixes: list[StorePrefix] = []
+        notes: list[tuple[str, str]] = []
+        for store, kind in self.enabled_backends():
+            compute = getattr(self, f"_{kind}_prefixes", None)
+            if compute is None:
+                notes.append((store, f"store {store}: unknown store type {kind!r} in {self.path}"))
+                continue
+            try:
+                found = compute(store)
+            except OSError as err:
+                notes.append((store, f"store {store} ({kind}): cannot read {err.filename} ({err.strerror})"))
+                continue
+            if isinstance(found, str):
+                notes.append((store, found))
+            else:
+                prefixes.extend(StorePrefix(store, prefix, "config", open_segment)
+                                for prefix, open_segment in found)
+        return prefixes, notes
+
+    # One method per glance_store driver: a list of (prefix, open_segment), or a note.
+
+    def _file_prefixes(self, store: str):
+        datadirs = [entry.rsplit(":", 1)[0] if entry.rsplit(":", 1)[-1].isdigit() else entry
+                    for entry in self.get_all(store, "filesystem_store_datadirs")]
+        if not datadirs:
+            datadirs = [self.get(store, "filesystem_store_datadir", "/var/lib/glance/images/")]
+        return [(file_prefix(datadir), False) for datadir in datadirs]
+
+    def _rbd_prefixes(self, store: str):
+        ceph_conf = self.get(store, "rbd_store_ceph_conf") or "/etc/ceph/ceph.conf"
+        fsid = (parse_ini(self._read_text(ceph_conf)).get("global", {}).get("fsid") or [None])[-1]
+        return [(rbd_prefix(fsid, self.get(store, "rbd_store_pool", "images")), False)]
+
+    def _swift_prefixes(self, store: str):
+        if self.get(store, "swift_store_multi_tenant", "false").lower() == "true":
+            return (f"store {store}: multi-tenant swift prefixes depend on each project's "
+                    "endpoint; give stores")
+        container = self.get(store, "swift_store_container", "glance")
+        seed = self._whole_number(store, "swift_store_multiple_containers_seed", "0")
+        config_file = self.get(store, "swift_store_config_file")
+        if not config_file:
+            return [swift_credentials_prefix(
+                self.get(store, "swift_store_auth_address", ""), self.get(store, "swift_store_user"),
+                self.get(store, "swift_store_key"), container, seed)]
+        reference_name = self.get(store, "default_swift_reference", "ref1")
+        reference = parse_ini(self._read_text(config_file)).get(reference_name)
+        if reference is None:
+            return f"store {store}: reference [{reference_name}] is not in {config_file}"
+        # Locations written before the config file was adopted carry the credentials form.
+        return [swift_config_prefix(reference_name, container, seed),
+                swift_credentials_prefix(reference.get("auth_address", [""])[-1],
+                                         reference.get("user", [None])[-1],
+                                         reference.get("key", [None])[-1], container, seed)]
+
+    def _s3_prefixes(self, store: str):
+        host, bucket = self.get(store, "s3_store_host"), self.get(store, "s3_store_bucket")
+        if not host or not bucket:
+            return f"store {store}: s3_store_host and s3_store_bucket are needed in {self.path}"
+        return [(s3_prefix(host, bucket), False)]
+
+    def _cinder_prefixes(self, store: str):
+        return [(cinder_prefix(store), False)]
+
+    def _http_prefixes(self, store: str):
+        return [(HTTP_PREFIX, False)]

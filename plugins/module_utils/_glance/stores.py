@@ -1,0 +1,49 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cloud's Glance stores as plain data: pure functions, testable without a cloud.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _flag(value: Any) -> bool:
+    # Glance answers "default": "true" and "read-only": "true" as strings, and omits false.
+    return str(value).lower() == "true"
+
+
+def describe_stores(listed: list[dict[str, Any]],
+                    detailed: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Merge ``/info/stores`` with ``/info/stores/detail`` (None when not visible).
+
+    Without details, ``type`` and ``properties`` are None: unknown, not empty.
+    """
+    details_by_id = {store["id"]: store for store in detailed or []}
+    stores = []
+    for store in listed:
+        detail = details_by_id.get(store["id"], {})
+        stores.append({
+            "id": store["id"],
+            "description": store.get("description", ""),
+            "default": _flag(store.get("default")),
+            "read_only": _flag(store.get("read-only", detail.get("read-only"))),
+            "type": detail.get("type"),
+            "properties": detail.get("properties") if detailed is not None else None,
+        })
+    return stores
+
+
+def default_store(stores: list[dict[str, Any]]) -> str | None:
+    return next((store["id"] for store in stores if store["default"]), None)
+
+
+def csv_stores(value: str | None) -> list[str]:
+    """Glance's comma-separated store lists (``stores``, ``os_glance_failed_import``, ...)."""
+    return [store for store in (value or "").split(",") if store]
+
+
+def image_stores(image: dict[str, Any]) -> list[str]:
+    return csv_stores(image.get("stores"))

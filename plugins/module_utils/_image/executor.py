@@ -1,0 +1,397 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Carry out a glance_image plan against Glance.
+
+A new image is created private, hidden and pending; the pending marker is a lease naming this
+run, renewed by a thread on a data-less lease image beside it while the bytes go in (never on the
+image itself: a PATCH rewrites the whole image row, racing Glance's own status and hash writes). The image is published (requested visibility,
+``os_hidden`` false, marker removed, source hashes recorded) in one PATCH only after Glance's
+hash of the stored bytes matched the source's. Any failure deletes it; a run killed before that
+leaves a marked image whose lease expires, and the next run deletes it before retrying.
+
+Overlapping runs: a plan that meets another run's live lease waits for it and plans again; a run
+that created its image lists again and yields to a rival (``_image_plan.rival``): it deletes its
+own image, waits for the winner and plans again, so they converge on the winner's image.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    CloudRequestError,
+    InvalidInputError,
+    StoreOpsError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import HashingReader
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import utc_stamp
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
+    LEASE_FOR_KEY,
+    LEASE_OF_KEY,
+    MD5_KEY,
+    OS_HASH,
+    PENDING_KEY,
+    REPLACES_KEY,
+    RETIRED_KEY,
+    SHA256_KEYS,
+    Desired,
+    Plan,
+    is_pending,
+    lease_live,
+    lease_marker,
+    leases_by_image,
+    metadata_patch,
+    rival,
+)
+
+DIRECT, GLANCE_DIRECT = "direct", "glance-direct"
+READ_BACK, GLANCE_ONLY = "read back through Glance", "glance only"
+# Glance's created_at has whole seconds: listing this long after creating makes every image not
+# yet seen younger than one's own (see _image_plan.rival).
+SETTLE_SECONDS = 1.1
+MAX_ROUNDS = 10
+
+
+@dataclass
+class Source:
+    filename: str | None = None
+    url: str | None = None
+    checksum: tuple[str, str] | None = None               # (algorithm, hex) as given
+    hashes: dict[str, str] = field(default_factory=dict)  # known: the checksum, or all once read
+    read: bool = False
+
+    def __post_init__(self):
+        if self.checksum:
+            self.hashes = dict([self.checksum])
+
+    def learn(self, hashes: dict[str, str], uploaded: bool = False) -> None:
+        """Hashes of the bytes actually read; they must match the checksum given."""
+        if self.checksum and hashes.get(self.checksum[0]) not in (None, self.checksum[1]):
+            algo = self.checksum[0]
+            raise (StoreOpsError if uploaded else InvalidInputError)(
+                f"checksum: the {'file' if self.filename else 'image'}'s {algo} is {hashes[algo]}, "
+                f"not {self.checksum[1]}{'; the new image was deleted' if uploaded else ''}")
+        self.hashes, self.read = {**self.hashes, **hashes}, True
+
+    @property
+    def identity(self) -> str | None:
+        algo = next((a for a in ("sha256", "sha512") if a in self.hashes), None)
+        return f"{algo}:{self.hashes[algo]}" if algo else None
+
+
+@dataclass(frozen=True)
+class Lease:
+    seconds: int
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def marker(self) -> str:
+        return lease_marker(self.run_id, self.seconds, utc_now())
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _PlanAgain(Exception):
+    """Another run's image decides what this run does: wait for its lease, then plan again."""
+
+    def __init__(self, wait_for: str | None = None):
+        super().__init__(wait_for)
+        self.wait_for = wait_for
+
+
+class LeaseRenewer:
+    """Renews a lease image's marker on a thread while the run works on the image it keeps alive."""
+
+    def __init__(self, glance: GlanceClient, image_id: str, lease: Lease):
+        self._glance, self._image_id, self._lease = glance, image_id, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._lease.seconds / 4):
+            try:
+                self._glance.patch(self._image_id, [
+                    {"op": "replace", "path": f"/{PENDING_KEY}", "value": self._lease.marker()}])
+            except StoreOpsError:
+                return  # the image is gone or failed: the upload itself reports why
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class ImageExecutor:
+    def __init__(self, glance: GlanceClient, method_for_new_image: Callable[[], str], timeout: int,
+                 all_stores_must_succeed: bool, lease: Lease, new_owner: str | None = None,
+                 poll_interval: float = 1.0):
+        self.glance = glance
+        self.method_for_new_image = method_for_new_image  # asks Glance: only when one is made
+        self._method: str | None = None
+        self.timeout = timeout
+        self.all_stores_must_succeed = all_stores_must_succeed
+        self.lease = lease
+        self.new_owner = new_owner
+        self.poll_interval = poll_interval
+        self.actions: list[dict[str, Any]] = []
+        self.store_outcomes: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.warnings: list[str] = []
+        self.verified_by: str | None = None
+
+    def converge(self, plan: Plan, plan_next: Callable[[], Plan], desired: Desired,
+                 source: Source) -> tuple[Plan, dict[str, Any] | None]:
+        """Carry out ``plan``, and fresh plans while other runs interfere, until one finishes;
+        returns it and the image it left."""
+        for round_number in range(MAX_ROUNDS):
+            plan = plan_next() if round_number else plan
+            try:
+                return plan, self.run(plan, desired, source)
+            except _PlanAgain as again:  # this run's own image and lease are gone by now
+                if again.wait_for:
+                    self._wait_for_lease(again.wait_for, desired)
+        raise StoreOpsError(f"name: other runs kept changing the images named {desired.name!r}; "
+                            "run again")
+
+    def run(self, plan: Plan, desired: Desired, source: Source) -> dict[str, Any] | None:
+        image = plan.image
+        for action in plan.actions:
+            kind = action["action"]
+            if kind == "wait":
+                self.actions.append(action)
+                raise _PlanAgain(wait_for=action["image_id"])
+            if kind in ("delete_leftover", "delete_old_version", "delete"):
+                self.glance.delete_image(action["image_id"])
+                image = None if kind == "delete" else image
+            elif kind == "create":
+                image = self._create(desired, source, action.get("replaces"))
+            elif kind == "retire":
+                self._retire(action["image_id"], desired.name)
+            elif kind == "copy":
+                image = self._copy(action["image_id"], action["stores"])
+            elif kind == "update_metadata":
+                image = self.glance.patch(action["image_id"], action["operations"])
+            elif kind == "delete_store_copy":
+                self.glance.delete_from_store(action["store"], action["image_id"])
+                self.store_outcomes[action["store"]] = "removed"
+                image = self.glance.image(action["image_id"])
+            self.actions.append(action)
+        return image
+
+    # -- other runs -------------------------------------------------------------------------
+
+    def _wait_for_lease(self, image_id: str, desired: Desired) -> None:
+        """Until the pending image is published, deleted, or its lease expired."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            image = self.glance.image(image_id)
+            if image is None or not is_pending(image):
+                return
+            lease = leases_by_image(self.lease_images(desired.name), desired).get(image_id)
+            if not lease_live(image, utc_now(), lease):
+                return
+            if time.monotonic() > deadline:
+                raise StoreOpsError(
+                    f"name: image {image_id} ({desired.name}) is still being uploaded by another run after "
+                    f"{self.timeout}s ({(lease or image).get(PENDING_KEY)}); run again later or "
+                    "raise timeout")
+            time.sleep(self.poll_interval)
+
+    def lease_images(self, name: str) -> list[dict[str, Any]]:
+        return self.glance.images_where(**{LEASE_FOR_KEY: name})
+
+    def _yield_to_rival(self, mine: str, desired: Desired, replaces: str | None) -> None:
+        winner = rival(self.glance.images_where(name=desired.name), desired, mine, replaces, utc_now(),
+                       self.lease_images(desired.name))
+        if winner is None:
+            return
+        self.glance.delete_image(mine)
+        self.actions.append({"action": "yield", "image_id": winner["id"], "withdrawn": mine})
+        self.notes.append(f"another run's image {winner['id']} won over this run's {mine}, which "
+                          "was deleted; this run went on from the winner's")
+        raise _PlanAgain(wait_for=winner["id"] if is_pending(winner) else None)
+
+    # -- a new image ------------------------------------------------------------------------
+
+    def _create(self, desired: Desired, source: Source, replaces: str | None) -> dict[str, Any]:
+        self._method = self.method_for_new_image()  # may refuse: before anything is made
+        attributes = {"name": desired.name, "disk_format": desired.disk_format,
+                      "container_format": desired.container_format, "visibility": "private",
+                      "os_hidden": True, PENDING_KEY: self.lease.marker()}
+        if desired.image_id:
+            attributes["id"] = desired.image_id
+        if self.new_owner:
+            attributes["owner"] = self.new_owner
+        if replaces:
+            attributes[REPLACES_KEY] = replaces
+        image = self.glance.create_image(attributes)
+        lease = None
+        try:
+            lease = self.glance.create_image(self._lease_attributes(image["id"], desired))
+            time.sleep(SETTLE_SECONDS)
+            self._yield_to_rival(image["id"], desired, replaces)
+            with LeaseRenewer(self.glance, lease["id"], self.lease):
+                image, hashes = self._fill(image["id"], desired, source)
+                hashes = self._verify(image, hashes, source)
+            self._yield_to_rival(image["id"], desired, replaces)
+            final = replace(
+                desired,
+                fields=dict(desired.fields, visibility=desired.fields.get("visibility") or "private"),
+                properties={**desired.properties, **self._hash_properties(hashes, source)})
+            image = self.glance.patch(image["id"], metadata_patch(image, final, publish=True))
+        except _PlanAgain:
+            raise  # the image was deleted when this run yielded
+        except BaseException:
+            self.glance.delete_image(image["id"])  # never leave a half-made image behind
+            raise
+        finally:
+            if lease:
+                self.glance.delete_image(lease["id"])
+        missing = [s for s in desired.stores if s not in image_stores(image)]
+        if missing:
+            image = self._copy(image["id"], missing)
+        return image
+
+    def _lease_attributes(self, image_id: str, desired: Desired) -> dict[str, Any]:
+        attributes = {"name": f"storeops-lease-{image_id}", "disk_format": "raw",
+                      "container_format": "bare", "visibility": "private", "os_hidden": True,
+                      PENDING_KEY: self.lease.marker(), LEASE_OF_KEY: image_id,
+                      LEASE_FOR_KEY: desired.name}
+        if self.new_owner:
+            attributes["owner"] = self.new_owner
+        return attributes
+
+    def _fill(self, image_id: str, desired: Desired, source: Source):
+        stores = desired.stores
+        if source.url:
+            self.glance.start_import(image_id, {"name": "web-download", "uri": source.url}, stores,
+                                     self.all_stores_must_succeed)
+            return self._wait_for_stores(image_id, stores, first_import=True), {}
+        method = self._method
+        with HashingReader(source.filename) as reader:
+            if method == DIRECT:
+                self.glance.upload(image_id, reader, stores[0] if stores else None)
+                image = self.glance.image(image_id)
+                if stores:
+                    self.store_outcomes[stores[0]] = "uploaded"
+            else:
+                self.glance.stage(image_id, reader)
+            hashes = reader.hexdigests()
+        if method == GLANCE_DIRECT:
+            self.glance.start_import(image_id, {"name": "glance-direct"}, stores,
+                                     self.all_stores_must_succeed)
+            image = self._wait_for_stores(image_id, stores, first_import=True)
+        return image, hashes
+
+    def _verify(self, image: dict[str, Any], hashes: dict[str, str], source: Source) -> dict[str, str]:
+        """Glance's bytes against the source's; returns the hashes the source is known by."""
+        algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
+        if not hashes:  # web-download: Glance fetched the bytes, this run never saw them
+            return self._verify_fetched(image, source)
+        source.learn(hashes, uploaded=True)
+        if algo not in hashes:
+            self.notes.append(f"Glance hashes with {algo}, which is not computed locally: "
+                              "verified by size only")
+            if image.get("size") != os.path.getsize(source.filename):
+                raise StoreOpsError("Glance stored a different number of bytes than the file has; "
+                                    "the new image was deleted")
+            self.verified_by = "size"
+        elif value != hashes[algo]:
+            raise StoreOpsError(f"Glance's {algo} of the stored image differs from the file's; "
+                                "the new image was deleted")
+        else:
+            self.verified_by = OS_HASH
+        return hashes
+
+    def _verify_fetched(self, image: dict[str, Any], source: Source) -> dict[str, str]:
+        algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
+        if not source.checksum:
+            self.verified_by = GLANCE_ONLY
+            self.warnings.append(f"url: no checksum given, so nothing but Glance vouches for the bytes "
+                                 f"it fetched into image {image['id']}; give checksum to verify them")
+            return {}
+        if source.checksum[0] == algo and value:
+            if value.lower() != source.checksum[1]:
+                raise StoreOpsError(f"checksum: Glance's {algo} of what it fetched from url is {value}, "
+                                    f"not {source.checksum[1]}; the new image was deleted")
+            self.verified_by = OS_HASH
+            return dict(source.hashes)
+        digests = {name: hashlib.new(name) for name in ("sha256", "sha512")}
+        for chunk in self.glance.download(image["id"]):
+            for digest in digests.values():
+                digest.update(chunk)
+        source.learn({name: digest.hexdigest() for name, digest in digests.items()}, uploaded=True)
+        self.verified_by = READ_BACK
+        return dict(source.hashes)
+
+    @staticmethod
+    def _hash_properties(hashes: dict[str, str], source: Source) -> dict[str, str]:
+        properties = {SHA256_KEYS[0]: hashes["sha256"]} if hashes.get("sha256") else {}
+        if hashes.get("md5"):
+            properties[MD5_KEY] = hashes["md5"]
+        return properties
+
+    # -- stores -----------------------------------------------------------------------------
+
+    def _copy(self, image_id: str, stores: list[str]) -> dict[str, Any]:
+        try:
+            self.glance.start_import(image_id, {"name": "copy-image"}, stores,
+                                     self.all_stores_must_succeed)
+        except CloudRequestError as err:
+            if err.status_code != 409:
+                raise
+            self.notes.append(f"image {image_id}: another import holds Glance's lock; waited for it")
+        return self._wait_for_stores(image_id, stores, first_import=False)
+
+    def _wait_for_stores(self, image_id: str, stores: list[str], first_import: bool) -> dict[str, Any]:
+        """Poll until every store holds the image or failed; record each store's outcome."""
+        deadline = time.monotonic() + self.timeout
+        verb = "imported" if first_import else "copied"
+        while True:
+            image = self.glance.image(image_id)
+            if image is None or image.get("status") in ("killed", "deleted"):
+                raise StoreOpsError(f"image {image_id} was {image and image.get('status') or 'deleted'} "
+                                    "during its import")
+            held, failed = image_stores(image), csv_stores(image.get("os_glance_failed_import"))
+            pending = [s for s in stores if s not in held and s not in failed]
+            if not pending and image.get("status") == "active":
+                break
+            if time.monotonic() > deadline:
+                for store in pending:
+                    self.store_outcomes[store] = f"timed out after {self.timeout}s"
+                break
+            time.sleep(self.poll_interval)
+        for store in stores:
+            if store in held:
+                self.store_outcomes.setdefault(store, verb)
+            elif store in failed:
+                self.store_outcomes[store] = "failed (os_glance_failed_import)"
+        not_there = [s for s in stores if s not in held]
+        if not_there and (self.all_stores_must_succeed or len(not_there) == len(stores)):
+            raise StoreOpsError(
+                f"image {image_id}: not in store(s) {', '.join(not_there)} "
+                f"({'; '.join(self.store_outcomes.get(s, 'failed') for s in not_there)})")
+        return image
+
+    def _retire(self, image_id: str, name: str) -> None:
+        stamp = utc_stamp(compact=True)
+        self.glance.patch(image_id, [
+            {"op": "replace", "path": "/name", "value": f"{name}.retired-{stamp}"},
+            {"op": "replace", "path": "/os_hidden", "value": True},
+            {"op": "add", "path": f"/{RETIRED_KEY}", "value": name},
+        ])

@@ -1,0 +1,307 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Carry out a store migration: copy-image, wait, verify, and only then remove the source copy.
+
+Each image is re-read from Glance before its first step, so the plan's view can be stale
+without harm. A target copy that fails data verification is removed (the source copy is
+still there); a source copy is removed only after its target copy was verified.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    CloudRequestError,
+    StoreOpsError,
+    known_error,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, utc_stamp
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import (
+    CHUNK,
+    open_driver,
+    parse_location,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
+    ACTIONS,
+    COPY,
+    DONE,
+    FINISH,
+    RETRY,
+    Task,
+    classify,
+)
+
+MIGRATED, ALREADY_DONE, SKIPPED, FAILED, IN_PROGRESS = (
+    "migrated", "already_done", "skipped", "failed", "in_progress")
+METADATA, DATA = "metadata", "data"
+# Glance's copy-image compares the copied bytes with os_hash_value and fails with this
+_HASH_REFUSED = "os_hash_value of uploaded data is different"
+TASK_SETTLE_SECONDS = 60
+START_ATTEMPTS = 3
+
+
+class StepFailed(StoreOpsError):
+    """One image's migration stopped; ``fix`` says what the operator can do."""
+
+    def __init__(self, message: str, fix: str = "", outcome: str = FAILED):
+        super().__init__(message)
+        self.fix = fix
+        self.outcome = outcome
+
+
+@dataclass
+class Outcome:
+    task: Task
+    outcome: str
+    reason: str = ""
+    fix: str = ""
+    bytes_copied: int = 0
+    seconds: float = 0.0
+
+    def detail(self) -> dict[str, Any]:
+        detail = {"id": self.task.image_id, "name": self.task.name, "size": self.task.size,
+                  "outcome": self.outcome, "seconds": round(self.seconds, 2)}
+        if self.reason:
+            detail["reason"] = self.reason
+        if self.fix:
+            detail["fix"] = self.fix
+        return detail
+
+
+@dataclass(frozen=True)
+class MigrationOptions:
+    source: str
+    target: str
+    verify: str = DATA
+    delete_source: bool = True
+    concurrency: int = 2
+    max_duration: float | None = None
+    copy_timeout: float = 3600
+    poll_interval: float = 2.0
+    access: dict[str, Any] | None = None   # how to read the target store's bytes (verification=data)
+
+
+class Migrator:
+    def __init__(self, glance: GlanceClient, options: MigrationOptions,
+                 store_of_url: Callable[[str], str | None], journal: JsonlJournal | None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.glance = glance
+        self.options = options
+        self.store_of_url = store_of_url
+        self.journal = journal
+        self.clock = clock
+        self._drivers: dict[tuple, Any] = {}
+        self._drivers_lock = threading.Lock()
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self, tasks: list[Task]) -> tuple[list[Outcome], list[Task]]:
+        """Outcomes of the images started, and the tasks the time budget left unstarted."""
+        started, budget = self.clock(), self.options.max_duration
+        queue = iter(tasks)
+
+        def in_budget() -> bool:
+            return budget is None or self.clock() - started < budget
+
+        try:
+            outcomes = list(as_finished(self._migrate, queue, self.options.concurrency, in_budget, name="image"))
+        finally:
+            self._close_drivers()
+        return outcomes, list(queue)  # out of time: what is queued stays for the next run
+
+    def _migrate(self, task: Task) -> Outcome:
+        began = self.clock()
+        try:
+            outcome = self._steps(task)
+        except StepFailed as err:
+            outcome = Outcome(task, err.outcome, redact_text(str(err)), err.fix)
+        except Exception as err:  # pylint: disable=broad-except
+            translated = known_error(err, translate_sdk_error)
+            if translated is None:
+                raise
+            outcome = Outcome(task, FAILED, redact_text(str(translated)),
+                              "re-run: the next run picks the image up where this one stopped")
+        outcome.seconds = self.clock() - began
+        self._record(task.image_id, "result", outcome.outcome, outcome.seconds, outcome.reason)
+        return outcome
+
+    def _steps(self, task: Task) -> Outcome:
+        source, target = self.options.source, self.options.target
+        image = self.glance.image(task.image_id)
+        if image is None:
+            return Outcome(task, SKIPPED, "deleted since the listing")
+        action, reason = classify(image, source, target, self.store_of_url)
+        if action == DONE:
+            return Outcome(task, ALREADY_DONE, reason)
+        if action not in ACTIONS:
+            return Outcome(task, SKIPPED, reason)
+        copied = 0
+        if action in (COPY, RETRY):
+            self._start_copy(task.image_id, "retry" if action == RETRY else "copy")
+            copied = task.size
+        if action != FINISH:
+            image = self._wait_for_target(task.image_id, retried=action == RETRY)
+        self._verify(image, task)
+        if not self.options.delete_source or source not in image_stores(image):
+            return Outcome(task, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
+        self._remove_source_copy(task.image_id)
+        return Outcome(task, MIGRATED, f"verified ({self.options.verify}); source copy removed",
+                       bytes_copied=copied)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _start_copy(self, image_id: str, step: str) -> None:
+        began = self.clock()
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self.glance.start_import(image_id, {"name": "copy-image"}, [self.options.target], True)
+                outcome = "started"
+                break
+            except CloudRequestError as err:
+                if err.status_code == 409:
+                    outcome = "already held by another import (409): waiting for it"
+                    break
+                # Glance's database deadlocks under concurrent imports (HTTP 500). Asking again is
+                # safe: either the copy starts, or one did start and its lock answers 409.
+                if err.status_code is None or err.status_code < 500 or attempt == START_ATTEMPTS:
+                    raise
+                time.sleep(self.options.poll_interval * attempt)
+        self._record(image_id, step, outcome, self.clock() - began)
+
+    def _wait_for_target(self, image_id: str, retried: bool) -> dict[str, Any]:
+        target = self.options.target
+        began = self.clock()
+        deadline = began + self.options.copy_timeout
+        while True:
+            image = self.glance.image(image_id)
+            if image is None or image.get("status") != "active":
+                raise StepFailed(f"image became {image and image.get('status') or 'deleted'} "
+                                 "while it was being copied", "check the image in Glance")
+            if target in image_stores(image):
+                self._record(image_id, "wait", "copied", self.clock() - began)
+                return image
+            importing = target in csv_stores(image.get("os_glance_importing_to_stores"))
+            if target in csv_stores(image.get("os_glance_failed_import")) and not importing:
+                why = self._failure_reason(image_id)
+                if retried or _HASH_REFUSED in why:
+                    raise self._copy_failed(image_id, why)
+                self._record(image_id, "wait", "copy failed; retrying once", self.clock() - began, why)
+                self._start_copy(image_id, "retry")
+                retried = True
+            elif self.clock() > deadline:
+                raise StepFailed(f"still copying into {target} after {self.options.copy_timeout:.0f}s",
+                                 "re-run later: the copy goes on in Glance and is not started twice",
+                                 outcome=IN_PROGRESS)
+            time.sleep(self.options.poll_interval)
+
+    def _failure_reason(self, image_id: str) -> str:
+        """Glance's message for a failed copy. The image shows the failure before its task
+        has finished failing, and only a finished task carries the message."""
+        deadline = self.clock() + TASK_SETTLE_SECONDS
+        while True:
+            task = self.glance.latest_task(image_id)
+            if task is None or task.get("status") in ("failure", "success") or self.clock() > deadline:
+                return redact_text((task or {}).get("message") or "no reason given")
+            time.sleep(self.options.poll_interval)
+
+    def _copy_failed(self, image_id: str, why: str) -> StepFailed:
+        source, target = self.options.source, self.options.target
+        if _HASH_REFUSED in why:
+            return StepFailed(
+                f"Glance refused the copy into {target}: the {source} copy's data does not match "
+                f"the image's os_hash_value ({why})",
+                f"the {source} copy is corrupt: restore it from a backup or re-upload the image; "
+                f"Glance leaves the refused copy in {target} (named {image_id}; for rbd with its "
+                "protected snapshot): remove it before migrating this image again")
+        return StepFailed(f"copy-image into {target} failed twice "
+                          f"(os_glance_failed_import; Glance's task says: {why})",
+                          f"read Glance's log for image {image_id}; the {source} copy is untouched")
+
+    def _verify(self, image: dict[str, Any], task: Task) -> None:
+        began = self.clock()
+        target = self.options.target
+        if target not in image_stores(image):
+            raise StepFailed(f"{target} is not in the image's stores", "re-run")
+        if task.hash_value and image.get("os_hash_value") != task.hash_value:
+            raise StepFailed("os_hash_value changed during the migration",
+                             "find out who changed the image; nothing was removed")
+        locations = image.get("locations")
+        tagged = [loc for loc in locations or [] if (loc.get("metadata") or {}).get("store") == target]
+        if locations is not None and not tagged:
+            raise StepFailed(f"no location is tagged with {target}", "run glance_location_backfill")
+        if self.options.verify == DATA:
+            self._verify_data(image, task, tagged)
+        self._record(task.image_id, "verify", f"{self.options.verify} ok", self.clock() - began)
+
+    def _verify_data(self, image: dict[str, Any], task: Task, tagged: list[dict]) -> None:
+        if not tagged:
+            raise StepFailed("verification=data needs the image's locations, which Glance does not show "
+                             "to these credentials", "use admin credentials, or verification=metadata")
+        algo, expected = image.get("os_hash_algo"), image.get("os_hash_value")
+        if not algo or not expected:
+            raise StepFailed("the image has no os_hash_value to verify against",
+                             "verification=metadata, or re-upload the image")
+        digest, size = self._hash_location(tagged[0]["url"], algo)
+        if digest == expected and size == image.get("size"):
+            return
+        # the source copy is still there: drop the bad copy so a later run copies afresh
+        self.glance.delete_from_store(self.options.target, task.image_id)
+        self._record(task.image_id, "verify", "data mismatch: target copy removed", 0.0)
+        raise StepFailed(
+            f"the {self.options.target} copy's {algo} or size ({size} bytes) differs from the "
+            f"image's os_hash_value; the target copy was removed and the source kept",
+            f"check the {self.options.source} copy's data (it may be corrupt): "
+            "restore it from a backup or re-upload the image")
+
+    def _hash_location(self, url: str, algo: str) -> tuple[str, int]:
+        kind, container, path = parse_location(url)
+        digest, size = hashlib.new(algo), 0
+        with self._driver(kind, container).reader(path) as stream:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                size += len(chunk)
+        return digest.hexdigest(), size
+
+    def _driver(self, kind: str, container: str):
+        # one connection per back end, shared by the workers (librados is thread-safe)
+        with self._drivers_lock:
+            if (kind, container) not in self._drivers:
+                self._drivers[kind, container] = open_driver(kind, container, self.options.access or {})
+            return self._drivers[kind, container]
+
+    def _close_drivers(self) -> None:
+        for driver in self._drivers.values():
+            driver.close()
+
+    def _remove_source_copy(self, image_id: str) -> None:
+        began = self.clock()
+        self.glance.delete_from_store(self.options.source, image_id)
+        after = self.glance.image(image_id)
+        if after is None or self.options.source in image_stores(after):
+            raise StepFailed(f"Glance still lists {self.options.source} after the delete",
+                             "re-run; the target copy is verified")
+        self._record(image_id, "remove_source", "removed", self.clock() - began)
+
+    def _record(self, image_id: str, step: str, outcome: str, seconds: float, detail: str = "") -> None:
+        if self.journal is None:
+            return
+        entry = {"image": image_id, "step": step, "outcome": outcome, "seconds": round(seconds, 3),
+                 "time": utc_stamp()}
+        if detail:
+            entry["detail"] = detail
+        self.journal.write(entry)

@@ -1,0 +1,60 @@
+"""The bounded worker pool: order of starts, the bound, the budget, and what is left unstarted."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
+
+
+def test_every_item_runs_once_and_at_most_concurrency_at_a_time():
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def work(item):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return item * 2
+
+    assert sorted(as_finished(work, iter(range(20)), 3)) == [i * 2 for i in range(20)]
+    assert peak[0] == 3
+
+
+def test_the_listing_is_read_only_as_items_start():
+    read = []
+
+    def listing():
+        for i in range(100):
+            read.append(i)
+            yield i
+
+    results = as_finished(lambda item: item, listing(), 2, queued=2)
+    next(results)
+    assert len(read) <= 5  # 2 running, 2 queued, the one just started
+
+
+def test_once_the_budget_ends_the_rest_stays_unstarted_and_in_flight_ones_finish():
+    items, started = iter(range(10)), []
+
+    def work(item):
+        started.append(item)
+        return item
+
+    done = list(as_finished(work, items, 2, may_start=lambda: len(started) < 3))
+    assert sorted(done) == started and len(started) in (3, 4)
+    assert list(items) == list(range(len(started), 10))
+
+
+def test_a_bug_in_one_item_reaches_the_caller():
+    def work(item):
+        if item == 2:
+            raise KeyError("bug")
+        return item
+
+    with pytest.raises(KeyError):
+        list(as_finished(work, iter(range(4)), 1))

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import CloudRequestError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+
+
+class FakeImageAdapter:
+    def __init__(self, status: int, text: str):
+        self.response = SimpleNamespace(status_code=status, text=text)
+
+    def request(self, path, method, **kwargs):
+        return self.response
+
+
+@pytest.mark.parametrize("cut_at", range(150, 200, 7))
+def test_error_bodies_are_redacted_before_they_are_cut(cut_at):
+    # the 200-character cut falls inside the user info, before its "@"
+    url = "swift+https://service:glance:s3cr3t-passw0rd@keystone.example/v3/glance/x"
+    body = "x" * (cut_at - len("swift+https://service:glance:s3cr")) + " " + url
+    glance = GlanceClient(SimpleNamespace(image=FakeImageAdapter(400, body)))
+    with pytest.raises(CloudRequestError) as raised:
+        glance.image("abc")
+    assert "s3cr" not in str(raised.value) and "glance:" not in str(raised.value)

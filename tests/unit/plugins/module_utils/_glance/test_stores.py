@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
+    default_store,
+    describe_stores,
+)
+
+LISTED = [
+    {"id": "fast", "description": "Fast", "default": "true"},
+    {"id": "web", "description": "Web", "read-only": "true"},
+    {"id": "ceph", "description": "Ceph"},
+]
+DETAILED = [
+    {"id": "fast", "type": "file", "properties": {"data_dir": "/srv/images"}, "default": "true"},
+    {"id": "web", "type": "http", "properties": {}, "read-only": "true"},
+    {"id": "ceph", "type": "rbd", "properties": {"pool": "images", "fsid": "f-1"}},
+]
+
+
+def test_describe_stores_merges_detail_and_parses_flags():
+    stores = describe_stores(LISTED, DETAILED)
+    assert stores == [
+        {"id": "fast", "description": "Fast", "default": True, "read_only": False,
+         "type": "file", "properties": {"data_dir": "/srv/images"}},
+        {"id": "web", "description": "Web", "default": False, "read_only": True,
+         "type": "http", "properties": {}},
+        {"id": "ceph", "description": "Ceph", "default": False, "read_only": False,
+         "type": "rbd", "properties": {"pool": "images", "fsid": "f-1"}},
+    ]
+    assert default_store(stores) == "fast"
+
+
+def test_without_detail_type_and_properties_are_unknown_not_empty():
+    stores = describe_stores(LISTED, None)
+    assert [s["type"] for s in stores] == [None, None, None]
+    assert [s["properties"] for s in stores] == [None, None, None]
+    assert [s["read_only"] for s in stores] == [False, True, False]
+
+
+def test_no_default_store():
+    assert default_store(describe_stores([{"id": "a"}], None)) is None

@@ -1,0 +1,29 @@
+"""swift_object_migrate's report: every outcome counted, only the first max_details kept."""
+from __future__ import annotations
+
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
+    ALREADY_DONE,
+    COPIED,
+    FAILED,
+    Outcome,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.report import ObjectReport
+
+
+def test_outcomes_beyond_the_cap_are_counted_not_kept():
+    report = ObjectReport({"a": "bucket-a", "b": "bucket-b"}, {"a": True, "b": False}, cap=3)
+    for number in range(1000):
+        outcome = [COPIED, ALREADY_DONE, FAILED][number % 3]
+        report.add(Outcome("a" if number % 2 else "b", f"o{number}", "bucket", outcome, size=10,
+                           bytes_read=10 if outcome == COPIED else 0, unsupported={"x-delete-at": "1"}))
+    result = report.result(elapsed=2.0)
+    assert result["counts"] == {"objects": 1000, COPIED: 334, ALREADY_DONE: 333, "planned": 0, "conflict": 0,
+                                FAILED: 333, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 1000}
+    assert [len(result[name]) for name in ("objects", "already_migrated", "failures", "unsupported_metadata")] \
+        == [3, 3, 3, 3]
+    assert [o["name"] for o in result["objects"]] == ["o0", "o2", "o3"]  # the first copied or failed
+    assert result["already_migrated"][0]["reason"] == "already migrated: same source ETag and size"
+    assert result["bytes_read"] == 3340 and result["bytes_planned"] == 3340
+    assert result["objects_per_second"] == 500.0
+    assert [(c["container"], c["objects"], c["bucket_created"]) for c in result["containers"]] == \
+        [("a", 500, True), ("b", 500, False)]

@@ -1,0 +1,53 @@
+"""Swift names reach Swift byte for byte: the request path the driver builds, through the HTTP client."""
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import pytest
+import requests
+
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import SwiftDriver, swift_quote
+
+NAMES = ["b%41", "bA", "a#1", "what?x=1", "%2F", "sp ace/ü", "a/../b", "./c", "x/.", "..", "a//b", "+&=;,"]
+ENDPOINT = "http://127.0.0.1:8080/v1/AUTH_x"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_path_on_the_wire_unquotes_to_the_name(name):
+    # requests (and urllib3 under it) re-quote URLs and resolve dot segments: the path must survive both
+    sent = requests.Request("GET", ENDPOINT + swift_quote(f"/c/{name}")).prepare().path_url
+    assert "?" not in sent and "#" not in sent
+    assert unquote(sent) == f"/v1/AUTH_x/c/{name}"
+
+
+class _Response:
+    status_code = 200
+    headers = {"Content-Length": "0"}
+
+    def close(self):
+        pass
+
+
+class _Recorder:
+    """An openstacksdk object store that records the paths asked for."""
+
+    def __init__(self):
+        self.paths = []
+
+    def request(self, path, _method, **_kwargs):
+        self.paths.append(path)
+        return _Response()
+
+
+class _Conn:
+    def __init__(self):
+        self.object_store = _Recorder()
+
+
+def test_every_request_of_the_driver_is_quoted():
+    conn = _Conn()
+    driver = SwiftDriver(conn, "c #1")
+    driver.stat("b%41")
+    driver.reader("what?x=1").close()
+    driver.request("DELETE", "/c_segments/a#1/00000000")
+    assert conn.object_store.paths == ["/c%20%231/b%2541", "/c%20%231/what%3Fx%3D1", "/c_segments/a%231/00000000"]

@@ -98,6 +98,11 @@ class GlanceApiConf:
             backends.append((store.strip(), kind.strip()))
         return backends
 
+    def rbd_access(self, store: str) -> dict[str, str]:
+        """How Glance reaches an rbd store's cluster, as far as this file says: ``ceph_conf``, ``ceph_user``."""
+        found = {"ceph_conf": self.get(store, "rbd_store_ceph_conf"), "ceph_user": self.get(store, "rbd_store_user")}
+        return {key: value for key, value in found.items() if value}
+
     def database_connection(self) -> str | None:
         return self.get("database", "connection")
 

@@ -134,6 +134,14 @@ class StoreMatcher:
             return None, f"ambiguous: stores {', '.join(stores)} share the prefix"
         return stores[0], ""
 
+    def may_be_in(self, url: str, store: str) -> bool:
+        """Whether the location at ``url`` may be in ``store``: its prefix matches best, or nothing
+        tells (no prefix of ``store`` is known, and no other store's matches)."""
+        best = self.best(url)[0]
+        if best is not None:
+            return best == store
+        return not any(prefix.store == store for prefix in self.prefixes)
+
     def glance_pick(self, url: str) -> str | None:
         """What Glance's lazy update would tag: the first plain startswith, in store order."""
         parsed = parse_url(url)

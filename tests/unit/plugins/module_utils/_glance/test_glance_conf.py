@@ -104,3 +104,11 @@ def test_a_conf_that_is_not_utf8_names_the_file(tmp_path):
     path.write_bytes(b"[DEFAULT]\nenabled_backends = f\xe9:file\n")
     with pytest.raises(InvalidInputError, match=f"^glance_api_conf: {path} is not UTF-8 text"):
         GlanceApiConf(str(path))
+
+
+def test_rbd_access_gives_what_the_store_section_names():
+    conf = GlanceApiConf("g.conf", lambda p: "[DEFAULT]\nenabled_backends = ceph:rbd, other:rbd\n[ceph]\n"
+                         "rbd_store_ceph_conf = /etc/ceph/a.conf\nrbd_store_user = glance\n[other]\n"
+                         "rbd_store_user =\n")
+    assert conf.rbd_access("ceph") == {"ceph_conf": "/etc/ceph/a.conf", "ceph_user": "glance"}
+    assert conf.rbd_access("other") == {}

@@ -90,3 +90,11 @@ def test_parse_url_tells_ports_from_credentials():
     assert parse_url("s3://AK:1234@host/b").user == "AK"
     assert parse_url("swift+http://svc%3Aglance:k@h/v3/c/o").user == "svc:glance"
     assert parse_url("file:///srv/a@b").rest == "/srv/a@b"
+
+
+def test_a_location_may_be_in_a_store_unless_a_known_prefix_says_otherwise():
+    assert MATCHER.may_be_in("file:///srv/images/abc", "fast")
+    assert not MATCHER.may_be_in("file:///srv/images2/abc", "fast")   # another store's prefix
+    assert not MATCHER.may_be_in("gridfs://legacy/abc", "fast")       # fast's prefix is known
+    assert MATCHER.may_be_in("gridfs://legacy/abc", "unlisted")       # nothing tells for this store
+    assert not MATCHER.may_be_in("file:///srv/images/abc", "unlisted")

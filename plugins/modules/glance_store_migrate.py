@@ -228,7 +228,6 @@ journal:
 """
 
 import os
-import time
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
@@ -236,32 +235,26 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     NotAuthorizedError,
     StoreOpsError,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
-    JsonlJournal,
-    journal_path,
-)
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
-    DATA,
-    FAILED,
-    IN_PROGRESS,
-    METADATA,
-    MIGRATED,
-    MigrationOptions,
     Migrator,
+    open_journal,
+    selected_images,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
+    DATA,
+    METADATA,
+    MigrationOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
-    NO_STORE,
     Selection,
     plan_migration,
 )
-
-JOURNAL_KIND = "storeops.openstack.glance_store_migrate"
-PAGE_SIZE = 200
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import MigrationResult
 
 
 class GlanceStoreMigrate(StoreOpsModule):
@@ -308,35 +301,22 @@ class GlanceStoreMigrate(StoreOpsModule):
             visibility=params["visibility"], min_size=params["min_size"],
             max_size=params["max_size"], status=params["status"],
             shard_index=params["shard_index"], shard_count=params["shard_count"])
-
-        source_prefix_known = any(p.store == params["source_store"] for p in matcher.prefixes)
-
-        def store_of_url(url):
-            store = matcher.best(url)[0]
-            return store if store or not source_prefix_known else NO_STORE
-
-        if selection.image_ids:  # listed whatever their state: each one left out is reported
-            listing = glance.iter_images_by_id(list(selection.image_ids), PAGE_SIZE)
-        else:
-            listing = glance.iter_images(PAGE_SIZE, **selection.listing_filters())
-        plan = plan_migration(listing, selection, params["source_store"], params["target_store"],
-                              store_of_url, params["limit"])
+        plan = plan_migration(selected_images(glance, selection), selection, params["source_store"],
+                              params["target_store"], matcher, params["limit"])
         options = self._options(conf, detailed)
-        result = self._plan_result(plan, options, notes)
-        if self.check_mode or not plan.tasks:
-            result["changed"] = bool(plan.tasks)
-            return result
+        if self.check_mode or not plan.planned:
+            return MigrationResult.of_plan(options, plan).output(notes, params["max_details"])
 
-        journal = JsonlJournal(journal_path(params["journal_dir"], "glance_store_migrate"),
-                               {"journal": JOURNAL_KIND, "version": 1, "source": options.source,
-                                "target": options.target, "verification": options.verify})
-        began = time.monotonic()
+        journal = open_journal(params["journal_dir"], options)
         try:
-            outcomes, unstarted = Migrator(glance, options, store_of_url, journal).run(plan.tasks)
+            result = Migrator(glance, options, matcher, journal).run(plan)
         finally:
             journal.close()
-        elapsed = time.monotonic() - began
-        return self._run_result(result, outcomes, unstarted, plan, elapsed, journal)
+        output = result.output(notes, params["max_details"])
+        failure = result.failure()
+        if failure:
+            raise StoreOpsError(failure, **output)
+        return output
 
     def _check_numbers(self) -> None:
         params = self.params
@@ -377,11 +357,7 @@ class GlanceStoreMigrate(StoreOpsModule):
     def _options(self, conf, detailed: list[dict]) -> MigrationOptions:
         params = self.params
         given = {key: value for key, value in (params["target_access"] or {}).items() if value}
-        access = dict(given)
-        if conf is not None:
-            access.setdefault("ceph_conf", conf.get(params["target_store"], "rbd_store_ceph_conf"))
-            access.setdefault("ceph_user", conf.get(params["target_store"], "rbd_store_user"))
-        access = {key: value for key, value in access.items() if value}
+        access = {**(conf.rbd_access(params["target_store"]) if conf else {}), **given}
         verify = params["verification"] or (DATA if params["delete_source"] else METADATA)
         target_type = next(store.get("type") for store in detailed if store["id"] == params["target_store"])
         if verify == DATA and target_type == "rbd":
@@ -402,52 +378,6 @@ class GlanceStoreMigrate(StoreOpsModule):
                     f"target_access.{key}: {path}{origin} is not a file on this host; give the "
                     f"one of the {self.params['target_store']} store's Ceph cluster "
                     "(verification=data reads the copies back), or verification=metadata")
-
-    def _plan_result(self, plan, options: MigrationOptions, notes: list[str]) -> dict:
-        cap = self.params["max_details"]
-        remaining = plan.tasks + plan.over_limit
-        return {
-            "source_store": options.source, "target_store": options.target,
-            "verification": options.verify, "delete_source": options.delete_source,
-            "counts": {"selected": len(plan.tasks) + len(plan.over_limit) + plan.done
-                       + len(plan.untagged),
-                       "planned": len(plan.tasks), "migrated": 0, "already_done": plan.done,
-                       "skipped": len(plan.skipped), "failed": 0, "in_progress": 0, "untagged": len(plan.untagged),
-                       "remaining": len(remaining)},
-            "bytes_planned": plan.bytes_planned, "bytes_copied": 0,
-            "plan": [task.summary() for task in plan.tasks[:cap]],
-            "images": [],
-            "skipped": plan.skipped[:cap],
-            "untagged": [task.summary() for task in plan.untagged[:cap]],
-            "remaining": [task.image_id for task in remaining[:cap]],
-            "duration_seconds": 0.0, "mb_per_second": 0.0,
-            "notes": notes,
-        }
-
-    def _run_result(self, result, outcomes, unstarted, plan, elapsed, journal) -> dict:
-        cap = self.params["max_details"]
-        counts = result["counts"]
-        for outcome in outcomes:
-            counts[outcome.outcome] += 1
-        left = [o.task for o in outcomes if o.outcome in (FAILED, IN_PROGRESS)] + unstarted + plan.over_limit
-        counts["remaining"] = len(left)
-        copied = sum(o.bytes_copied for o in outcomes)
-        result.update({
-            "changed": any(o.outcome == MIGRATED for o in outcomes),
-            "bytes_copied": copied,
-            "images": [o.detail() for o in outcomes[:cap]],
-            "remaining": [task.image_id for task in left[:cap]],
-            "duration_seconds": round(elapsed, 3),
-            "mb_per_second": round(copied / 1e6 / elapsed, 1) if elapsed else 0.0,
-        })
-        if journal.written:
-            result["journal"] = journal.path
-        if counts[FAILED]:
-            first = next(o for o in outcomes if o.outcome == FAILED)
-            raise StoreOpsError(
-                f"{counts[FAILED]} of {len(outcomes)} images failed to migrate; first: "
-                f"{first.task.image_id}: {first.reason} (fix: {first.fix})", **result)
-        return result
 
 
 def main():

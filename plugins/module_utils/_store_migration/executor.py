@@ -1,10 +1,12 @@
 # Copyright: storeops.openstack contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Carry out a store migration: copy-image, wait, verify, and only then remove the source copy.
+"""Carry out a store migration plan: copy-image, wait, verify, and only then remove the source copy.
 
-Each image is re-read from Glance before its first step, so the plan's view can be stale
+Each image is rechecked against Glance before its first step, so the plan's view can be stale
 without harm. A target copy that fails data verification is removed (the source copy is
-still there); a source copy is removed only after its target copy was verified.
+still there); a source copy is removed only after its target copy was verified. One image's
+failure does not stop the others; an exception no layer expected is recorded as a bug, with its
+traceback, in the image's outcome and in the journal.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -14,24 +16,34 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Any, Callable, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     CloudRequestError,
     StoreOpsError,
+    bug_report,
     known_error,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, utc_stamp
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
+    JsonlJournal,
+    journal_path,
+    utc_stamp,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import (
     CHUNK,
     open_driver,
     parse_location,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
+    DATA,
+    MigrationOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
     ACTIONS,
@@ -39,17 +51,44 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     DONE,
     FINISH,
     RETRY,
-    Task,
-    classify,
+    MigrationPlan,
+    PlannedImage,
+    Selection,
+    recheck,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
+    ALREADY_DONE,
+    FAILED,
+    IN_PROGRESS,
+    MIGRATED,
+    SKIPPED,
+    MigrationResult,
+    Outcome,
 )
 
-MIGRATED, ALREADY_DONE, SKIPPED, FAILED, IN_PROGRESS = (
-    "migrated", "already_done", "skipped", "failed", "in_progress")
-METADATA, DATA = "metadata", "data"
+JOURNAL_KIND = "storeops.openstack.glance_store_migrate"
+PAGE_SIZE = 200
 # Glance's copy-image compares the copied bytes with os_hash_value and fails with this
 _HASH_REFUSED = "os_hash_value of uploaded data is different"
 TASK_SETTLE_SECONDS = 60
 START_ATTEMPTS = 3
+RERUN_FIX = "re-run: the next run picks the image up where this one stopped"
+BUG_FIX = ("this is a bug in storeops.openstack: report it with the traceback; a source copy is only "
+           "removed after its target copy was verified, and the next run picks the image up again")
+
+
+def selected_images(glance: GlanceClient, selection: Selection) -> Iterator[dict[str, Any]]:
+    """The listing the plan is made from, oldest first."""
+    if selection.image_ids:  # listed whatever their state: each one left out is reported
+        return glance.iter_images_by_id(list(selection.image_ids), PAGE_SIZE)
+    return glance.iter_images(PAGE_SIZE, **selection.listing_filters())
+
+
+def open_journal(directory: str, options: MigrationOptions) -> JsonlJournal:
+    """The run's journal; its file appears with the first step."""
+    return JsonlJournal(journal_path(directory, "glance_store_migrate"),
+                        {"journal": JOURNAL_KIND, "version": 1, "source": options.source,
+                         "target": options.target, "verification": options.verify})
 
 
 class StepFailed(StoreOpsError):
@@ -61,45 +100,12 @@ class StepFailed(StoreOpsError):
         self.outcome = outcome
 
 
-@dataclass
-class Outcome:
-    task: Task
-    outcome: str
-    reason: str = ""
-    fix: str = ""
-    bytes_copied: int = 0
-    seconds: float = 0.0
-
-    def detail(self) -> dict[str, Any]:
-        detail = {"id": self.task.image_id, "name": self.task.name, "size": self.task.size,
-                  "outcome": self.outcome, "seconds": round(self.seconds, 2)}
-        if self.reason:
-            detail["reason"] = self.reason
-        if self.fix:
-            detail["fix"] = self.fix
-        return detail
-
-
-@dataclass(frozen=True)
-class MigrationOptions:
-    source: str
-    target: str
-    verify: str = DATA
-    delete_source: bool = True
-    concurrency: int = 2
-    max_duration: float | None = None
-    copy_timeout: float = 3600
-    poll_interval: float = 2.0
-    access: dict[str, Any] | None = None   # how to read the target store's bytes (verification=data)
-
-
 class Migrator:
-    def __init__(self, glance: GlanceClient, options: MigrationOptions,
-                 store_of_url: Callable[[str], str | None], journal: JsonlJournal | None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, glance: GlanceClient, options: MigrationOptions, matcher: StoreMatcher,
+                 journal: JsonlJournal | None, clock: Callable[[], float] = time.monotonic):
         self.glance = glance
         self.options = options
-        self.store_of_url = store_of_url
+        self.matcher = matcher
         self.journal = journal
         self.clock = clock
         self._drivers: dict[tuple, Any] = {}
@@ -107,57 +113,68 @@ class Migrator:
 
     # -- the run ----------------------------------------------------------------------------
 
-    def run(self, tasks: list[Task]) -> tuple[list[Outcome], list[Task]]:
-        """Outcomes of the images started, and the tasks the time budget left unstarted."""
+    def run(self, plan: MigrationPlan) -> MigrationResult:
+        """Apply the plan's items in order, ``concurrency`` at a time, within the time budget."""
         started, budget = self.clock(), self.options.max_duration
-        queue = iter(tasks)
+        queue = iter(plan.planned)
 
         def in_budget() -> bool:
             return budget is None or self.clock() - started < budget
 
         try:
-            outcomes = list(as_finished(self._migrate, queue, self.options.concurrency, in_budget, name="image"))
+            outcomes = tuple(as_finished(self._migrate, queue, self.options.concurrency, in_budget, name="image"))
         finally:
             self._close_drivers()
-        return outcomes, list(queue)  # out of time: what is queued stays for the next run
+        return MigrationResult(self.options, plan, ran=True, outcomes=outcomes,
+                               unstarted=tuple(queue),  # out of time: what is queued stays for the next run
+                               seconds=self.clock() - started,
+                               journal=self.journal.path if self.journal and self.journal.written else None)
 
-    def _migrate(self, task: Task) -> Outcome:
+    def _migrate(self, item: PlannedImage) -> Outcome:
         began = self.clock()
         try:
-            outcome = self._steps(task)
+            outcome = self._apply(*self._recheck(item))
         except StepFailed as err:
-            outcome = Outcome(task, err.outcome, redact_text(str(err)), err.fix)
+            outcome = Outcome(item, err.outcome, redact_text(str(err)), err.fix)
         except Exception as err:  # pylint: disable=broad-except
-            translated = known_error(err, translate_sdk_error)
-            if translated is None:
-                raise
-            outcome = Outcome(task, FAILED, redact_text(str(translated)),
-                              "re-run: the next run picks the image up where this one stopped")
-        outcome.seconds = self.clock() - began
-        self._record(task.image_id, "result", outcome.outcome, outcome.seconds, outcome.reason)
+            # one image's surprise must not stop the others: the run reports it
+            known = known_error(err, translate_sdk_error)
+            if known is None:
+                report = bug_report(err)
+                outcome = Outcome(item, FAILED, redact_text(f"{report['bug']}: {err}"), BUG_FIX,
+                                  bug=report["bug"], traceback=redact_text(report["traceback"]))
+            else:
+                outcome = Outcome(item, FAILED, redact_text(str(known)), RERUN_FIX)
+        outcome = replace(outcome, seconds=self.clock() - began)
+        self._record(item.image_id, "result", outcome.outcome, outcome.seconds, outcome.reason,
+                     bug=outcome.bug, traceback=outcome.traceback)
         return outcome
 
-    def _steps(self, task: Task) -> Outcome:
-        source, target = self.options.source, self.options.target
-        image = self.glance.image(task.image_id)
-        if image is None:
-            return Outcome(task, SKIPPED, "deleted since the listing")
-        action, reason = classify(image, source, target, self.store_of_url)
-        if action == DONE:
-            return Outcome(task, ALREADY_DONE, reason)
-        if action not in ACTIONS:
-            return Outcome(task, SKIPPED, reason)
+    def _recheck(self, item: PlannedImage) -> tuple[PlannedImage, dict[str, Any] | None]:
+        """The item brought up to Glance's state now, and that state: the plan may be stale."""
+        image = self.glance.image(item.image_id)
+        now = recheck(item, image, self.options.source, self.options.target, self.matcher)
+        if now.action != item.action:
+            self._record(item.image_id, "recheck", f"{now.action}, not {item.action} as planned", 0.0, now.reason)
+        return now, image
+
+    def _apply(self, item: PlannedImage, image: dict[str, Any] | None) -> Outcome:
+        """The item's step and every one after it, to the source copy's removal."""
+        if item.action == DONE:
+            return Outcome(item, ALREADY_DONE, item.reason)
+        if item.action not in ACTIONS:  # gone, untagged or outside since the plan
+            return Outcome(item, SKIPPED, item.reason)
         copied = 0
-        if action in (COPY, RETRY):
-            self._start_copy(task.image_id, "retry" if action == RETRY else "copy")
-            copied = task.size
-        if action != FINISH:
-            image = self._wait_for_target(task.image_id, retried=action == RETRY)
-        self._verify(image, task)
-        if not self.options.delete_source or source not in image_stores(image):
-            return Outcome(task, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
-        self._remove_source_copy(task.image_id)
-        return Outcome(task, MIGRATED, f"verified ({self.options.verify}); source copy removed",
+        if item.action in (COPY, RETRY):
+            self._start_copy(item.image_id, item.action)
+            copied = item.size
+        if item.action != FINISH:
+            image = self._wait_for_target(item.image_id, retried=item.action == RETRY)
+        self._verify(image, item)
+        if not self.options.delete_source or self.options.source not in image_stores(image):
+            return Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
+        self._remove_source_copy(item.image_id)
+        return Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
                        bytes_copied=copied)
 
     # -- steps ------------------------------------------------------------------------------
@@ -229,12 +246,12 @@ class Migrator:
                           f"(os_glance_failed_import; Glance's task says: {why})",
                           f"read Glance's log for image {image_id}; the {source} copy is untouched")
 
-    def _verify(self, image: dict[str, Any], task: Task) -> None:
+    def _verify(self, image: dict[str, Any], item: PlannedImage) -> None:
         began = self.clock()
         target = self.options.target
         if target not in image_stores(image):
             raise StepFailed(f"{target} is not in the image's stores", "re-run")
-        if task.hash_value and image.get("os_hash_value") != task.hash_value:
+        if item.hash_value and image.get("os_hash_value") != item.hash_value:
             raise StepFailed("os_hash_value changed during the migration",
                              "find out who changed the image; nothing was removed")
         locations = image.get("locations")
@@ -242,10 +259,10 @@ class Migrator:
         if locations is not None and not tagged:
             raise StepFailed(f"no location is tagged with {target}", "run glance_location_backfill")
         if self.options.verify == DATA:
-            self._verify_data(image, task, tagged)
-        self._record(task.image_id, "verify", f"{self.options.verify} ok", self.clock() - began)
+            self._verify_data(image, item, tagged)
+        self._record(item.image_id, "verify", f"{self.options.verify} ok", self.clock() - began)
 
-    def _verify_data(self, image: dict[str, Any], task: Task, tagged: list[dict]) -> None:
+    def _verify_data(self, image: dict[str, Any], item: PlannedImage, tagged: list[dict]) -> None:
         if not tagged:
             raise StepFailed("verification=data needs the image's locations, which Glance does not show "
                              "to these credentials", "use admin credentials, or verification=metadata")
@@ -257,8 +274,8 @@ class Migrator:
         if digest == expected and size == image.get("size"):
             return
         # the source copy is still there: drop the bad copy so a later run copies afresh
-        self.glance.delete_from_store(self.options.target, task.image_id)
-        self._record(task.image_id, "verify", "data mismatch: target copy removed", 0.0)
+        self.glance.delete_from_store(self.options.target, item.image_id)
+        self._record(item.image_id, "verify", "data mismatch: target copy removed", 0.0)
         raise StepFailed(
             f"the {self.options.target} copy's {algo} or size ({size} bytes) differs from the "
             f"image's os_hash_value; the target copy was removed and the source kept",
@@ -297,11 +314,13 @@ class Migrator:
                              "re-run; the target copy is verified")
         self._record(image_id, "remove_source", "removed", self.clock() - began)
 
-    def _record(self, image_id: str, step: str, outcome: str, seconds: float, detail: str = "") -> None:
+    def _record(self, image_id: str, step: str, outcome: str, seconds: float, detail: str = "",
+                **extra: str) -> None:
         if self.journal is None:
             return
         entry = {"image": image_id, "step": step, "outcome": outcome, "seconds": round(seconds, 3),
                  "time": utc_stamp()}
         if detail:
             entry["detail"] = detail
+        entry.update({key: value for key, value in extra.items() if value})
         self.journal.write(entry)

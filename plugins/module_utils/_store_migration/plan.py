@@ -4,7 +4,8 @@
 
 The state of a migration lives in Glance: an image's ``stores``, ``os_glance_importing_to_stores``
 and ``os_glance_failed_import`` say what the next step is, so a run killed at any point is
-picked up by the next one without a local state file.
+picked up by the next one without a local state file. The plan is frozen ``PlannedImage`` items;
+the executor applies them, after ``recheck`` has brought each one up to Glance's state then.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
 
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
 
 # What an image needs next, in the order a migration moves through them.
@@ -26,11 +28,9 @@ FINISH = "finish"        # in both stores: verify the target copy, then remove t
 DONE = "done"            # in the target only: nothing left to do
 UNTAGGED = "untagged"    # a location in the source store without a store tag: refused
 OUTSIDE = "outside"      # no copy in the source store: not part of this migration
+GONE = "gone"            # deleted since the listing (found by ``recheck`` only)
 
 ACTIONS = (COPY, RETRY, WAIT, FINISH)
-# What ``store_of_url`` says of a URL that is surely in no store (the source's prefix is known);
-# None means it cannot tell, and such a location may be the source's.
-NO_STORE = ""
 
 
 @dataclass(frozen=True)
@@ -86,17 +86,16 @@ def in_shard(image_id: str, index: int, count: int) -> bool:
     return int(hashlib.sha256(image_id.encode()).hexdigest()[:16], 16) % count == index
 
 
-def classify(image: dict[str, Any], source: str, target: str,
-             store_of_url: Callable[[str], str | None]) -> tuple[str, str]:
-    """(next step, why) for one image; ``store_of_url`` matches an untagged location's URL.
+def classify(image: dict[str, Any], source: str, target: str, matcher: StoreMatcher) -> tuple[str, str]:
+    """(next step, why) for one image; ``matcher`` tells the store of an untagged location.
 
     An untagged location that may be in the source store is refused; one in another store, or
-    surely in none (``NO_STORE``), is no business of this migration.
+    surely in none, is no business of this migration.
     """
     stores = image_stores(image)
     untagged = [loc for loc in image.get("locations") or []
                 if not (loc.get("metadata") or {}).get("store")
-                and store_of_url(loc.get("url") or "") in (source, None)]
+                and matcher.may_be_in(loc.get("url") or "", source)]
     if untagged:
         return UNTAGGED, ("a location has no store tag (copy-image needs tagged sources): run "
                           "glance_location_backfill first, or the role with "
@@ -115,65 +114,83 @@ def classify(image: dict[str, Any], source: str, target: str,
 
 
 @dataclass(frozen=True)
-class Task:
+class PlannedImage:
+    """One image of the plan: its next step (``action``) and why."""
+
     image_id: str
     name: str
     size: int
     action: str
     reason: str
     hash_algo: str | None
-    hash_value: str | None
+    hash_value: str | None  # as planned: a copy is verified against it
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.image_id, "name": self.name, "size": self.size, "action": self.action,
                 "reason": self.reason}
 
 
-@dataclass
+@dataclass(frozen=True)
 class MigrationPlan:
-    tasks: list[Task]         # what the run will do, in order
-    done: int                 # already migrated (only counted: there may be very many)
-    untagged: list[Task]      # refused
-    over_limit: list[Task]    # left for a later run by ``limit``
+    planned: tuple[PlannedImage, ...]     # what the run will do, in order
+    done: int                             # already migrated (only counted: there may be very many)
+    untagged: tuple[PlannedImage, ...]    # refused
+    over_limit: tuple[PlannedImage, ...]  # left for a later run by ``limit``
     # images named in image_ids that the run leaves out, each with why
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: tuple[dict[str, str], ...] = ()
 
     @property
     def bytes_planned(self) -> int:
-        return sum(task.size for task in self.tasks)
+        return sum(item.size for item in self.planned)
 
 
 def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, source: str,
-                   target: str, store_of_url: Callable[[str], str | None],
-                   limit: int | None) -> MigrationPlan:
+                   target: str, matcher: StoreMatcher, limit: int | None) -> MigrationPlan:
     """The run's plan over the listed images, in listing order (oldest first).
 
     Each image named in ``selection.image_ids`` that is not planned, done or refused is in
     ``skipped`` with the reason, including those the listing did not return.
     """
-    plan = MigrationPlan([], 0, [], [])
+    planned: list[PlannedImage] = []
+    untagged: list[PlannedImage] = []
+    over_limit: list[PlannedImage] = []
+    skipped: list[dict[str, str]] = []
+    done = 0
     named = selection.image_ids is not None
     listed: set[str] = set()
     for image in images:
         listed.add(image["id"])
         rejection = selection.rejection(image)
-        action, reason = (OUTSIDE, rejection) if rejection else classify(image, source, target, store_of_url)
+        action, reason = (OUTSIDE, rejection) if rejection else classify(image, source, target, matcher)
         if action == OUTSIDE:
             if named and image["id"] in selection.image_ids:
-                plan.skipped.append({"id": image["id"], "reason": reason})
+                skipped.append({"id": image["id"], "reason": reason})
             continue
-        task = Task(image["id"], image.get("name") or "", image.get("size") or 0, action, reason,
-                    image.get("os_hash_algo"), image.get("os_hash_value"))
+        item = PlannedImage(image["id"], image.get("name") or "", image.get("size") or 0, action, reason,
+                            image.get("os_hash_algo"), image.get("os_hash_value"))
         if action == DONE:
-            plan.done += 1
+            done += 1
         elif action == UNTAGGED:
-            plan.untagged.append(task)
-        elif limit is not None and len(plan.tasks) >= limit:
-            plan.over_limit.append(task)
+            untagged.append(item)
+        elif limit is not None and len(planned) >= limit:
+            over_limit.append(item)
         else:
-            plan.tasks.append(task)
+            planned.append(item)
     unlisted = "Glance lists no such image to these credentials (deleted, or not theirs to see)"
     for image_id in dict.fromkeys(selection.image_ids or ()):
         if image_id not in listed:
-            plan.skipped.append({"id": image_id, "reason": unlisted})
-    return plan
+            skipped.append({"id": image_id, "reason": unlisted})
+    return MigrationPlan(tuple(planned), done, tuple(untagged), tuple(over_limit), tuple(skipped))
+
+
+def recheck(item: PlannedImage, image: dict[str, Any] | None, source: str, target: str,
+            matcher: StoreMatcher) -> PlannedImage:
+    """The item's step for Glance's state now (``image``, None when deleted), its planned hash kept.
+
+    The plan may be hours old when an image's turn comes: another run may have copied it, or a
+    copy may have failed since.
+    """
+    if image is None:
+        return replace(item, action=GONE, reason="deleted since the listing")
+    action, reason = classify(image, source, target, matcher)
+    return replace(item, action=action, reason=reason)

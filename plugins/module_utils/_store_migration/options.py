@@ -1,0 +1,26 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a store migration run is asked to do: the stores, how to verify, how fast and how long.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+METADATA, DATA = "metadata", "data"  # how a target copy is verified
+
+
+@dataclass(frozen=True)
+class MigrationOptions:
+    source: str
+    target: str
+    verify: str = DATA
+    delete_source: bool = True
+    concurrency: int = 2
+    max_duration: float | None = None
+    copy_timeout: float = 3600
+    poll_interval: float = 2.0
+    access: dict[str, Any] | None = None   # how to read the target store's bytes (verification=data)

@@ -191,7 +191,10 @@ plan:
   type: list
   elements: dict
 images:
-  description: The first O(max_details) images acted on, with outcome, reason, fix and seconds.
+  description:
+    - The first O(max_details) images acted on, with outcome, reason, fix and seconds.
+    - An image that failed on an exception nothing expected (a bug, reported as such) also has
+      C(bug), the exception's type, and C(traceback).
   returned: always
   type: list
   elements: dict

@@ -158,29 +158,28 @@ journal:
   type: str
 """
 
-import time
-
-from ansible_collections.storeops.openstack.plugins.module_utils._backfill.backends import (
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.executor import (
     ApiBackend,
     DatabaseBackend,
+    backfill,
+    undo,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import (
-    API,
-    Journal,
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import Journal, read_journal
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import API, BackfillPlanner
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.result import (
     Report,
-    plan_location,
-    read_journal,
+    UndoReport,
+    backfill_result,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
     NotAuthorizedError,
-    StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import journal_path
-from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
 
@@ -223,7 +222,7 @@ class GlanceLocationBackfill(StoreOpsModule):
                 "backend=database needs database_connection, or glance_api_conf with a "
                 "[database] connection")
         self.ansible.no_log_values.add(connection)
-        return DatabaseBackend(connection, self.params["batch_size"])
+        return GlanceDatabase(connection)
 
     def _glance(self) -> tuple[GlanceClient, list[dict]]:
         """The Glance client and the stores' details, which only admins may read."""
@@ -239,48 +238,15 @@ class GlanceLocationBackfill(StoreOpsModule):
         params = self.params
         needs_api = params["backend"] == API or "api" in params["url_prefix_sources"]
         glance, detailed = self._glance() if needs_api else (None, None)
-        matcher, notes = matcher_from_options(self.params, conf, detailed)
+        matcher, notes = matcher_from_options(params, conf, detailed)
+        planner = BackfillPlanner(matcher, params["fix_mismatched"], params["backend"])
         backend = (ApiBackend(glance, params["batch_size"], params["concurrency"])
-                   if params["backend"] == API else self._database(conf))
-        report = Report(params["max_details"])
+                   if params["backend"] == API else DatabaseBackend(self._database(conf), params["batch_size"]))
         journal = None
         if not self.check_mode:
             journal = Journal(journal_path(params["journal_dir"], "glance_location_backfill"), params["backend"])
-
-        def plan(image_id, url, metadata):
-            return plan_location(matcher, image_id, url, metadata, params["fix_mismatched"],
-                                 params["backend"])
-
-        started = time.monotonic()
-        try:
-            backend.run(params["image_ids"], plan, report, journal)
-        except StoreOpsError as err:
-            if journal is not None and journal.written:  # what did land can still be undone
-                err.details.setdefault("journal", journal.path)
-            raise
-        finally:
-            if journal is not None:
-                journal.close()
-        elapsed = time.monotonic() - started
-        changed = report.counts["planned_writes" if self.check_mode else "written"] > 0
-        result = {
-            "changed": changed,
-            "backend": params["backend"],
-            "counts": report.counts,
-            "details": report.details,
-            "unmatched": report.unmatched,
-            "problems": report.problems,
-            "notes": notes,
-            "store_prefixes": [{"store": p.store, "url_prefix": redact_text(p.prefix), "source": p.source}
-                               for p in matcher.prefixes],
-            "duration_seconds": round(elapsed, 3),
-            "images_per_second": round(report.counts["images_scanned"] / elapsed, 1) if elapsed else None,
-        }
-        if journal is not None and journal.written:
-            result["journal"] = journal.path
-        if changed and self.ansible._diff:
-            result["diff"] = {"before": report.diff_before, "after": report.diff_after}
-        return result
+        report = backfill(backend, planner, params["image_ids"], Report(params["max_details"]), journal)
+        return backfill_result(report, planner, notes, self.check_mode, self.ansible._diff)
 
     def _undo(self, conf):
         if self.params["backend"] != "database":
@@ -288,10 +254,9 @@ class GlanceLocationBackfill(StoreOpsModule):
                 "mode=undo needs backend=database: Glance's API re-derives store tags on every "
                 "write, so it cannot put back what the journal recorded")
         entries = read_journal(self.params["journal"], self.params["batch_size"])
-        outcome = self._database(conf).undo(entries, self.params["image_ids"], self.check_mode)
-        problems = outcome.pop("problems")[:self.params["max_details"]]
-        return {"changed": outcome["restored"] > 0, "counts": outcome, "problems": problems,
-                "details": [], "unmatched": []}
+        report = undo(self._database(conf), entries, self.params["image_ids"], self.params["batch_size"],
+                      UndoReport(self.params["max_details"]), self.check_mode)
+        return report.module_result()
 
 
 def main():

@@ -7,16 +7,19 @@ import stat
 
 import pytest
 
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import (
+    Journal,
+    journaled_location,
+    read_journal,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import (
     LEAVE,
     SKIP,
     WRITE,
-    Journal,
-    Report,
-    journaled_location,
+    Location,
     plan_location,
-    read_journal,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.result import Report
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
@@ -29,8 +32,8 @@ MATCHER = StoreMatcher([
 ], ["fast", "cheap", "swift"])
 
 
-def plan(url, metadata, fix=False, backend="database"):
-    return plan_location(MATCHER, "img-1", url, metadata, fix, backend)
+def plan(url, metadata, fix=False, backend="database", location_id=None):
+    return plan_location(MATCHER, Location("img-1", url, metadata, location_id), fix, backend)
 
 
 def test_missing_tag_is_written_and_other_metadata_kept():
@@ -77,10 +80,8 @@ def test_report_counts_and_caps_details_and_redacts():
 def test_journal_round_trip_newest_first_private_and_without_credentials(tmp_path):
     path = str(tmp_path / "j" / "run.jsonl")
     journal = Journal(path, "database")
-    first = plan("swift+http://svc:oldkey@ks/v3/glance/a", {})
-    second = plan("file:///srv/images2/b", {"store": "fast"}, fix=True)
-    journal.record(first, location_id=1)
-    journal.record(second, location_id=2)
+    journal.record(plan("swift+http://svc:oldkey@ks/v3/glance/a", {}, location_id=1))
+    journal.record(plan("file:///srv/images2/b", {"store": "fast"}, fix=True, location_id=2))
     journal.close()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     text = open(path).read()
@@ -111,7 +112,7 @@ def test_read_journal_rejects_other_files(tmp_path):
 def write_journal(path, count):
     journal = Journal(str(path), "database")
     for n in range(count):
-        journal.record(plan(f"file:///srv/images2/img-{n}", {}), location_id=n)
+        journal.record(plan(f"file:///srv/images2/img-{n}", {}, location_id=n))
     journal.close()
     return str(path)
 

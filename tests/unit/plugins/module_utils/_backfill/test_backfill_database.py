@@ -1,4 +1,4 @@
-"""The database back end on sqlite (one of the databases Glance supports), with Glance's columns."""
+"""The executor with the database back end on sqlite (one of the databases Glance supports), with Glance's columns."""
 from __future__ import annotations
 
 import json
@@ -6,14 +6,16 @@ import json
 import pytest
 import sqlalchemy
 
-from ansible_collections.storeops.openstack.plugins.module_utils._backfill.backends import DatabaseBackend
-from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import (
-    Journal,
-    Report,
-    plan_location,
-    read_journal,
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.executor import (
+    DatabaseBackend,
+    backfill,
+    undo,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import Journal, read_journal
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import BackfillPlanner
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.result import Report, UndoReport
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import CloudRequestError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
 
@@ -49,16 +51,28 @@ def stores(engine):
             sqlalchemy.text("SELECT image_id, meta_data FROM image_locations"))}
 
 
-def planner(image_id, url, metadata):
-    return plan_location(MATCHER, image_id, url, metadata, True, "database")
+PLANNER = BackfillPlanner(MATCHER, fix_mismatched=True, backend="database")
+
+
+def database_backend(url, batch_size=100):
+    return DatabaseBackend(GlanceDatabase(url), batch_size)
+
+
+def run(url, journal, image_ids=None, report=None):
+    return backfill(database_backend(url), PLANNER, image_ids, report or Report(5), journal)
+
+
+def run_undo(url, path, chunk=500, batch_size=100, check_mode=False):
+    return undo(GlanceDatabase(url), read_journal(path, chunk), None, batch_size, UndoReport(5),
+                check_mode).counts
 
 
 def test_backfill_pages_writes_and_journals(database, tmp_path):
     url, engine = database
-    report, journal = Report(5), Journal(str(tmp_path / "j.jsonl"), "database")
-    DatabaseBackend(url, batch_size=100).run(None, planner, report, journal)
-    journal.close()
+    journal = Journal(str(tmp_path / "j.jsonl"), "database")
+    report = run(url, journal)
     assert report.counts["images_scanned"] == 450 and report.counts["written"] == 450
+    assert report.journal == journal.path
     found = stores(engine)
     assert found["img-0"] == "cheap" and found["img-1"] == "fast"
     assert found["gone"] is None  # locations of deleted images are not touched
@@ -67,68 +81,109 @@ def test_backfill_pages_writes_and_journals(database, tmp_path):
 
 def test_only_the_given_images(database, tmp_path):
     url, engine = database
-    report = Report(5)
-    DatabaseBackend(url, batch_size=100).run(["img-3", "img-4"], planner, report,
-                                             Journal(str(tmp_path / "j.jsonl"), "database"))
+    report = run(url, Journal(str(tmp_path / "j.jsonl"), "database"), ["img-3", "img-4"])
     assert report.counts["written"] == 2
     assert sum(store is not None for store in stores(engine).values()) == 2
 
 
+class TagsImg2AfterEachRead:
+    """The database back end, with someone else tagging img-2 after each page was read."""
+
+    def __init__(self, url, engine):
+        self.backend, self.engine = database_backend(url), engine
+
+    def pages(self, image_ids):
+        for page in self.backend.pages(image_ids):
+            with self.engine.begin() as conn:
+                conn.execute(sqlalchemy.text(
+                    "UPDATE image_locations SET meta_data = '{\"store\": \"x\"}' WHERE image_id = 'img-2'"))
+            yield page
+
+    def apply(self, plans):
+        return self.backend.apply(plans)
+
+
 def test_a_row_changed_after_it_was_read_is_a_conflict_and_left_alone(database, tmp_path):
     url, engine = database
-    backend = DatabaseBackend(url, batch_size=100)
-    with engine.connect() as conn:
-        rows = conn.execute(sqlalchemy.text(
-            "SELECT id, image_id, value, meta_data FROM image_locations WHERE image_id IN ('img-1', 'img-2')")).all()
-    with engine.begin() as conn:  # someone else tags img-2 in the meantime
-        conn.execute(sqlalchemy.text("UPDATE image_locations SET meta_data = '{\"store\": \"x\"}' WHERE image_id = 'img-2'"))
-    report, journal = Report(5), Journal(str(tmp_path / "j.jsonl"), "database")
-    writes = [(row, planner(row.image_id, row.value, {})) for row in rows]
-    with backend.engine.connect() as conn, conn.begin():
-        backend._apply(conn, writes, report, journal)  # pylint: disable=protected-access
-    journal.close()
+    journal = Journal(str(tmp_path / "j.jsonl"), "database")
+    report = backfill(TagsImg2AfterEachRead(url, engine), PLANNER, ["img-1", "img-2"], Report(5), journal)
     assert report.counts["written"] == 1 and report.counts["conflicts"] == 1
+    assert report.problems[0]["image_id"] == "img-2"
     assert stores(engine)["img-2"] == "x" and stores(engine)["img-1"] == "fast"
     assert [e["image_id"] for e in read_journal(journal.path)] == ["img-1"]
 
 
+def test_check_mode_plans_every_page_and_writes_nothing(database):
+    url, engine = database
+    report = backfill(database_backend(url), PLANNER, None, Report(5), None)
+    assert report.counts["planned_writes"] == 450 and report.counts["written"] == 0
+    assert report.journal is None and all(store is None for store in stores(engine).values())
+
+
+def test_a_page_commits_only_after_its_writes_are_journaled(database, tmp_path):
+    url, engine = database
+    backend = database_backend(url)
+    journal = Journal(str(tmp_path / "j.jsonl"), "database")
+    journaled_at_commit = []
+    sqlalchemy.event.listen(backend.database.engine, "commit",
+                            lambda conn: journaled_at_commit.append(len(list(read_journal(journal.path)))
+                                                                    if journal.written else 0))
+    backfill(backend, PLANNER, None, Report(5), journal)
+    assert journaled_at_commit == [100, 200, 300, 400, 450]
+
+
 def test_undo_restores_and_is_idempotent(database, tmp_path):
     url, engine = database
-    backend = DatabaseBackend(url, batch_size=100)
-    journal = Journal(str(tmp_path / "j.jsonl"), "database")
-    backend.run(None, planner, Report(5), journal)
-    journal.close()
+    path = backfilled(url, tmp_path)
     with engine.begin() as conn:  # changed by hand after the run: undo must leave it
         conn.execute(sqlalchemy.text("UPDATE image_locations SET meta_data = '{\"store\": \"x\"}' WHERE image_id = 'img-5'"))
-    outcome = backend.undo(read_journal(journal.path), None, check_mode=False)
+    outcome = run_undo(url, path)
     assert (outcome["restored"], outcome["conflicts"]) == (449, 1)
     found = stores(engine)
     assert found["img-5"] == "x" and sum(s is not None for s in found.values()) == 1
-    again = backend.undo(read_journal(journal.path), None, check_mode=False)
+    again = run_undo(url, path)
     assert (again["restored"], again["already_restored"]) == (0, 449)
 
 
+def test_undo_in_check_mode_counts_and_changes_nothing(database, tmp_path):
+    url, engine = database
+    path = backfilled(url, tmp_path)
+    assert run_undo(url, path, check_mode=True)["restored"] == 450
+    assert sum(store is not None for store in stores(engine).values()) == 450
+
+
+def test_undo_of_two_entries_of_one_location_goes_back_through_both(database, tmp_path):
+    url, engine = database
+    path = backfilled(url, tmp_path)
+    entry = next(e for e in read_journal(path) if e["image_id"] == "img-1")
+    with engine.begin() as conn:  # a later write of img-1, journaled in the same file
+        conn.execute(sqlalchemy.text("UPDATE image_locations SET meta_data = '{\"store\": \"cheap\"}' "
+                                     "WHERE image_id = 'img-1'"))
+    with open(path, "a") as handle:
+        handle.write(json.dumps({**entry, "before": {"store": "fast"}, "after": {"store": "cheap"}}) + "\n")
+    outcome = run_undo(url, path, batch_size=500)  # both entries in one batch
+    assert outcome["restored"] == 451 and stores(engine)["img-1"] is None
+
+
 def backfilled(url, tmp_path):
-    backend = DatabaseBackend(url, batch_size=100)
     journal = Journal(str(tmp_path / "j.jsonl"), "database")
-    backend.run(None, planner, Report(5), journal)
-    journal.close()
+    run(url, journal)
     return journal.path
 
 
 def test_undo_goes_in_batches_each_one_select_and_its_own_transaction(database, tmp_path):
     url, engine = database
     path = backfilled(url, tmp_path)
-    backend = DatabaseBackend(url, batch_size=100)
+    database = GlanceDatabase(url)
     commits, selects = [], []
 
     def count_selects(conn, cursor, sql, *rest):
         if sql.startswith("SELECT"):
             selects.append(sql)
 
-    sqlalchemy.event.listen(backend.engine, "commit", lambda conn: commits.append(1))
-    sqlalchemy.event.listen(backend.engine, "before_cursor_execute", count_selects)
-    outcome = backend.undo(read_journal(path, 100), None, check_mode=False)
+    sqlalchemy.event.listen(database.engine, "commit", lambda conn: commits.append(1))
+    sqlalchemy.event.listen(database.engine, "before_cursor_execute", count_selects)
+    outcome = undo(database, read_journal(path, 100), None, 100, UndoReport(5), False).counts
     assert outcome["restored"] == 450
     assert len(commits) == 5 and len(selects) == 5  # 450 entries in batches of 100
     assert all(store is None for store in stores(engine).values())
@@ -137,7 +192,7 @@ def test_undo_goes_in_batches_each_one_select_and_its_own_transaction(database, 
 def test_undo_stopped_by_a_lock_keeps_the_batches_it_committed_and_says_so_in_one_line(database, tmp_path):
     url, engine = database
     path = backfilled(url, tmp_path)
-    backend = DatabaseBackend(url, batch_size=100)
+    database = GlanceDatabase(url)
     batches = []
 
     def lock_on_the_third_batch(conn, cursor, sql, *rest):
@@ -146,12 +201,12 @@ def test_undo_stopped_by_a_lock_keeps_the_batches_it_committed_and_says_so_in_on
         if len(batches) == 3 and sql.startswith("UPDATE"):
             raise sqlalchemy.exc.OperationalError(sql, {}, Exception("Lock wait timeout exceeded; try restarting transaction"))
 
-    sqlalchemy.event.listen(backend.engine, "before_cursor_execute", lock_on_the_third_batch)
+    sqlalchemy.event.listen(database.engine, "before_cursor_execute", lock_on_the_third_batch)
     with pytest.raises(CloudRequestError, match=r"^database_connection: the undo failed in the database "
                                                 r"\(Lock wait timeout exceeded; .*\); another writer held the rows: run again"):
-        backend.undo(read_journal(path, 100), None, check_mode=False)
+        undo(database, read_journal(path, 100), None, 100, UndoReport(5), False)
     assert sum(store is None for store in stores(engine).values()) == 1 + 200  # 'gone', and two batches
-    again = DatabaseBackend(url, batch_size=100).undo(read_journal(path), None, check_mode=False)
+    again = run_undo(url, path)
     assert (again["restored"], again["already_restored"]) == (250, 200)
 
 
@@ -162,7 +217,7 @@ def test_a_database_that_is_not_glances_is_one_line_and_nothing_changed(tmp_path
     journal = Journal(str(tmp_path / "j.jsonl"), "database")
     with pytest.raises(CloudRequestError, match=r"^database_connection: the backfill failed in the database "
                                                 r"\(no such table: image_locations\); check that"):
-        DatabaseBackend(url, batch_size=100).run(None, planner, Report(5), journal)
+        run(url, journal)
     assert not journal.written
 
 
@@ -171,6 +226,5 @@ def test_a_locked_database_is_one_line(database, tmp_path):
     with engine.connect() as holder:
         holder.exec_driver_sql("BEGIN EXCLUSIVE")
         with pytest.raises(CloudRequestError, match=r"\(database is locked\); another writer held the rows"):
-            DatabaseBackend(url + "?timeout=0.1", batch_size=100).run(
-                None, planner, Report(5), Journal(str(tmp_path / "j.jsonl"), "database"))
+            run(url + "?timeout=0.1", Journal(str(tmp_path / "j.jsonl"), "database"))
         holder.exec_driver_sql("ROLLBACK")

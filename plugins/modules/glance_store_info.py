@@ -105,12 +105,12 @@ details_visible:
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import NotAuthorizedError
-from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
     default_store,
     describe_stores,
+    with_url_prefixes,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import (
     URL_PREFIX_ARGUMENT_SPEC,
@@ -131,14 +131,11 @@ class GlanceStoreInfo(StoreOpsModule):
             detailed = None
             self.ansible.warn("Store types and properties are hidden: these credentials may not "
                               "read /v2/info/stores/detail (admin only by default)")
-        stores = describe_stores(listed, detailed)
         conf = self.params["glance_api_conf"]
         prefixes, notes = resolve_prefixes(
             self.params["url_prefix_sources"], self.params["stores"],
             GlanceApiConf(conf).prefixes() if conf else None, detailed)
-        for store in stores:
-            store["url_prefixes"] = [{"url_prefix": redact_text(p.prefix), "source": p.source}
-                                     for p in prefixes if p.store == store["id"]]
+        stores = with_url_prefixes(describe_stores(listed, detailed), prefixes)
         return {
             "changed": False,
             "stores": stores,

@@ -7,7 +7,10 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
 
 
 def _flag(value: Any) -> bool:
@@ -34,6 +37,14 @@ def describe_stores(listed: list[dict[str, Any]],
             "properties": detail.get("properties") if detailed is not None else None,
         })
     return stores
+
+
+def with_url_prefixes(stores: list[dict[str, Any]], prefixes: Iterable[StorePrefix]) -> list[dict[str, Any]]:
+    """Each described store with its url prefixes (credentials redacted) and their source."""
+    prefixes = list(prefixes)
+    return [{**store, "url_prefixes": [{"url_prefix": redact_text(p.prefix), "source": p.source}
+                                       for p in prefixes if p.store == store["id"]]}
+            for store in stores]
 
 
 def default_store(stores: list[dict[str, Any]]) -> str | None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
     default_store,
     describe_stores,
+    with_url_prefixes,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
 
 LISTED = [
     {"id": "fast", "description": "Fast", "default": "true"},
@@ -39,3 +41,15 @@ def test_without_detail_type_and_properties_are_unknown_not_empty():
 
 def test_no_default_store():
     assert default_store(describe_stores([{"id": "a"}], None)) is None
+
+
+def test_each_store_gets_its_own_url_prefixes_with_credentials_redacted():
+    prefixes = [StorePrefix("fast", "file:///srv/images", "config"),
+                StorePrefix("ceph", "swift+http://svc:key@ks/v3/glance/", "override"),
+                StorePrefix("gone", "file:///old", "config")]
+    stores = with_url_prefixes(describe_stores(LISTED, None), prefixes)
+    assert [store["url_prefixes"] for store in stores] == [
+        [{"url_prefix": "file:///srv/images", "source": "config"}],
+        [],
+        [{"url_prefix": "swift+http://***@ks/v3/glance/", "source": "override"}],
+    ]

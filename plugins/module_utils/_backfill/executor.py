@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import time
 from contextlib import closing
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import Journal
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import (
@@ -48,7 +48,17 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.databas
 )
 
 
-def backfill(backend, planner: BackfillPlanner, image_ids: list[str] | None, report: Report,
+class Backend(Protocol):
+    """Where locations are read and written: ``ApiBackend`` or ``DatabaseBackend``."""
+
+    def pages(self, image_ids: list[str] | None) -> Iterator[Page]:
+        ...
+
+    def apply(self, plans: tuple[LocationPlan, ...]) -> Iterable[WriteOutcome]:
+        """The outcome of each of the plans' writes (the other plans give context, as the API needs)."""
+
+
+def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | None, report: Report,
              journal: Journal | None) -> Report:
     """Every page planned into ``report``; without a journal (check mode) nothing is written.
 

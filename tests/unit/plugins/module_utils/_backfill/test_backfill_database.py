@@ -210,6 +210,25 @@ def test_undo_stopped_by_a_lock_keeps_the_batches_it_committed_and_says_so_in_on
     assert (again["restored"], again["already_restored"]) == (250, 200)
 
 
+def test_undo_of_a_row_changed_between_its_read_and_its_write_is_a_conflict(database, tmp_path):
+    url, engine = database
+    path = backfilled(url, tmp_path)
+    database = GlanceDatabase(url)
+    changed = []
+
+    def someone_else_writes_first(conn, cursor, sql, *rest):
+        if sql.startswith("UPDATE") and not changed:
+            changed.append(1)
+            cursor.execute("UPDATE image_locations SET meta_data = '{\"store\": \"x\"}' WHERE image_id = 'img-449'")
+
+    sqlalchemy.event.listen(database.engine, "before_cursor_execute", someone_else_writes_first)
+    report = undo(database, read_journal(path), None, 500, UndoReport(5), False)
+    assert (report.counts["restored"], report.counts["conflicts"]) == (449, 1)
+    assert report.problems == [{"image_id": "img-449", "url": "file:///srv/images/img-449",
+                                "reason": "changed since the run; left as is"}]
+    assert stores(engine)["img-449"] == "x"
+
+
 def test_a_database_that_is_not_glances_is_one_line_and_nothing_changed(tmp_path):
     url = f"sqlite:///{tmp_path / 'other.sqlite'}"
     with sqlalchemy.create_engine(url).begin() as conn:

@@ -171,18 +171,24 @@ def backfilled(url, tmp_path):
     return journal.path
 
 
+def watched(url, before_each_statement):
+    """The database, with ``before_each_statement(conn, cursor, sql, ...)`` called before each SQL statement."""
+    database = GlanceDatabase(url)
+    sqlalchemy.event.listen(database.engine, "before_cursor_execute", before_each_statement)
+    return database
+
+
 def test_undo_goes_in_batches_each_one_select_and_its_own_transaction(database, tmp_path):
     url, engine = database
     path = backfilled(url, tmp_path)
-    database = GlanceDatabase(url)
     commits, selects = [], []
 
     def count_selects(conn, cursor, sql, *rest):
         if sql.startswith("SELECT"):
             selects.append(sql)
 
+    database = watched(url, count_selects)
     sqlalchemy.event.listen(database.engine, "commit", lambda conn: commits.append(1))
-    sqlalchemy.event.listen(database.engine, "before_cursor_execute", count_selects)
     outcome = undo(database, read_journal(path, 100), None, 100, UndoReport(5), False).counts
     assert outcome["restored"] == 450
     assert len(commits) == 5 and len(selects) == 5  # 450 entries in batches of 100
@@ -192,7 +198,6 @@ def test_undo_goes_in_batches_each_one_select_and_its_own_transaction(database, 
 def test_undo_stopped_by_a_lock_keeps_the_batches_it_committed_and_says_so_in_one_line(database, tmp_path):
     url, engine = database
     path = backfilled(url, tmp_path)
-    database = GlanceDatabase(url)
     batches = []
 
     def lock_on_the_third_batch(conn, cursor, sql, *rest):
@@ -201,7 +206,7 @@ def test_undo_stopped_by_a_lock_keeps_the_batches_it_committed_and_says_so_in_on
         if len(batches) == 3 and sql.startswith("UPDATE"):
             raise sqlalchemy.exc.OperationalError(sql, {}, Exception("Lock wait timeout exceeded; try restarting transaction"))
 
-    sqlalchemy.event.listen(database.engine, "before_cursor_execute", lock_on_the_third_batch)
+    database = watched(url, lock_on_the_third_batch)
     with pytest.raises(CloudRequestError, match=r"^database_connection: the undo failed in the database "
                                                 r"\(Lock wait timeout exceeded; .*\); another writer held the rows: run again"):
         undo(database, read_journal(path, 100), None, 100, UndoReport(5), False)
@@ -213,7 +218,6 @@ def test_undo_stopped_by_a_lock_keeps_the_batches_it_committed_and_says_so_in_on
 def test_undo_of_a_row_changed_between_its_read_and_its_write_is_a_conflict(database, tmp_path):
     url, engine = database
     path = backfilled(url, tmp_path)
-    database = GlanceDatabase(url)
     changed = []
 
     def someone_else_writes_first(conn, cursor, sql, *rest):
@@ -221,8 +225,7 @@ def test_undo_of_a_row_changed_between_its_read_and_its_write_is_a_conflict(data
             changed.append(1)
             cursor.execute("UPDATE image_locations SET meta_data = '{\"store\": \"x\"}' WHERE image_id = 'img-449'")
 
-    sqlalchemy.event.listen(database.engine, "before_cursor_execute", someone_else_writes_first)
-    report = undo(database, read_journal(path), None, 500, UndoReport(5), False)
+    report = undo(watched(url, someone_else_writes_first), read_journal(path), None, 500, UndoReport(5), False)
     assert (report.counts["restored"], report.counts["conflicts"]) == (449, 1)
     assert report.problems == [{"image_id": "img-449", "url": "file:///srv/images/img-449",
                                 "reason": "changed since the run; left as is"}]

@@ -221,40 +221,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.base im
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import (
     check_readable_file,
-    hash_file,
     parse_checksum,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
-    ImageExecutor,
-    Lease,
-    Source,
-    utc_now,
-)
-from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
-    DEFAULT_LEASE_SECONDS,
-    DIFFERENT,
-    RETIRED_KEY,
-    SAME,
-    SOURCE_URL_KEY,
-    UNKNOWN,
-    Desired,
-    choose_image,
-    foreign_count,
-    identify,
-    image_stores,
-    plan_absent,
-    plan_present,
-    predicted_image,
-    target_stores,
-    upload_method,
-)
-
-SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
-                  "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
-# what a run waits and yields on: never something that changes the image
-NO_CHANGE = ("wait", "yield")
+from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
+from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
+from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 
 
 class GlanceImage(StoreOpsModule):
@@ -292,63 +264,20 @@ class GlanceImage(StoreOpsModule):
     def run(self):
         params = self.params
         source = self._source()
-        glance = GlanceClient(self.conn)
-        stores = target_stores(glance.stores(), params["stores"], params["all_stores"],
-                               for_upload=params["state"] == "present")
-        owner = self._owner()
-        desired = Desired(
-            name=params["name"], owner=owner, image_id=params["id"],
-            has_content=bool(source.filename or source.url), stores=stores,
+        request = ImageRequest(
+            name=params["name"], image_id=params["id"], owner=self._owner(),
+            owner_given=bool(params["owner"]), state=params["state"], stores=params["stores"],
+            all_stores=params["all_stores"], all_stores_must_succeed=params["all_stores_must_succeed"],
+            disk_format=params["disk_format"], container_format=params["container_format"],
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
-            tags=params["tags"], properties=self._properties(source),
-            disk_format=params["disk_format"], container_format=params["container_format"])
-        identified = {}
-
-        def plan_next():
-            images = glance.images_where(name=params["name"])
-            if params["id"] and all(i["id"] != params["id"] for i in images):
-                found = glance.image(params["id"])
-                images += [found] if found else []
-            if params["state"] == "absent":
-                return plan_absent(images, desired, params["stores"]), images
-            images += glance.images_where(**{RETIRED_KEY: params["name"]})  # renamed versions
-            relation, identified["by"] = self._relation(choose_image(images, desired), source)
-            plan = plan_present(images, desired, relation, params["on_content_change"],
-                                params["keep_versions"], utc_now(), executor.lease_images(params["name"]))
-            return plan, images
-
-        def method_for_new_image():
-            return upload_method(glance.import_methods(), bool(source.url), params["upload_method"],
-                                 len(stores))
-
-        executor = ImageExecutor(glance, method_for_new_image, params["timeout"],
-                                 params["all_stores_must_succeed"],
-                                 Lease(params["lease_seconds"]),
-                                 new_owner=owner if params["owner"] else None)
-        first, images = plan_next()
-        plan, image, actions = first, first.image, first.actions
-        if not self.check_mode and first.actions:
-            plan, image = executor.converge(first, lambda: plan_next()[0], desired, source)
-            actions = executor.actions
-        for warning in executor.warnings:
+            tags=params["tags"], properties=params["properties"],
+            on_content_change=params["on_content_change"], keep_versions=params["keep_versions"],
+            upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
+            timeout=params["timeout"])
+        outcome = ensure_image(GlanceClient(self.conn), request, source, self.check_mode)
+        for warning in outcome.execution.warnings:
             self.ansible.warn(warning)
-        foreign = foreign_count(images, desired)
-        notes = executor.notes + ([f"{foreign} image(s) of this name in other projects were left "
-                                   f"alone (owner is {owner})"] if foreign else [])
-        result = {
-            "changed": any(a["action"] not in NO_CHANGE for a in actions),
-            "actions": actions,
-            "image": _summary(image),
-            "store_outcomes": executor.store_outcomes,
-            "identity": source.identity,
-            "identified_by": identified.get("by"),
-            "verified_by": executor.verified_by,
-            "notes": notes,
-        }
-        if result["changed"] and self.ansible._diff:
-            after = predicted_image(plan, desired) if self.check_mode else image
-            result["diff"] = {"before": _diff_view(first.image), "after": _diff_view(after)}
-        return result
+        return outcome.as_result(with_diff=self.ansible._diff)
 
     def _source(self) -> Source:
         params = self.params
@@ -362,12 +291,6 @@ class GlanceImage(StoreOpsModule):
             check_readable_file(source.filename)
         return source
 
-    def _properties(self, source: Source) -> dict[str, str]:
-        properties = {k: str(v) for k, v in self.params["properties"].items()}
-        if source.url:  # readable by every user of the image: never with its credentials
-            properties[SOURCE_URL_KEY] = redact_text(source.url)
-        return properties
-
     def _owner(self) -> str:
         """The project id whose images this run considers (and owns new ones)."""
         owner, current = self.params["owner"], self.conn.current_project_id
@@ -378,36 +301,6 @@ class GlanceImage(StoreOpsModule):
             raise InvalidInputError(f"owner: no project {owner!r} is visible to these credentials; "
                                     "give a project name or id")
         return project.id
-
-    @staticmethod
-    def _relation(current, source: Source) -> tuple[str | None, str | None]:
-        """Does the chosen image hold the source's content, and what decided? Reads the file at
-        most once per run."""
-        if current is None or not (source.filename or source.url):
-            return None, None
-        if source.url and not source.checksum:
-            # images of earlier versions recorded the URL whole
-            recorded = redact_text(current.get(SOURCE_URL_KEY) or "")
-            return (SAME if recorded == redact_text(source.url) else DIFFERENT), SOURCE_URL_KEY
-        relation, decided_by = identify(current, source.hashes)
-        if relation == UNKNOWN and source.filename and not source.read:
-            source.learn(hash_file(source.filename))
-            relation, decided_by = identify(current, source.hashes)
-        return (DIFFERENT, None) if relation == UNKNOWN else (relation, decided_by)
-
-
-def _summary(image):
-    if image is None:
-        return None
-    summary = {key: image.get(key) for key in SUMMARY_FIELDS}
-    summary["stores"] = image_stores(image)
-    return summary
-
-
-def _diff_view(image):
-    if image is None:
-        return {}
-    return {"stores": image_stores(image), **{k: image.get(k) for k in SUMMARY_FIELDS if k != "status"}}
 
 
 def main():

@@ -10,8 +10,10 @@ hash of the stored bytes matched the source's. Any failure deletes it; a run kil
 leaves a marked image whose lease expires, and the next run deletes it before retrying.
 
 Overlapping runs: a plan that meets another run's live lease waits for it and plans again; a run
-that created its image lists again and yields to a rival (``_image_plan.rival``): it deletes its
+that created its image lists again and yields to a rival (``plan.rival``): it deletes its
 own image, waits for the winner and plans again, so they converge on the winner's image.
+
+Each step of a plan has one handler here; ``converge`` returns an ``ExecutionResult``.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -25,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     CloudRequestError,
@@ -45,20 +47,32 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     REPLACES_KEY,
     RETIRED_KEY,
     SHA256_KEYS,
+    Copy,
+    Create,
+    Delete,
+    DeleteLeftover,
+    DeleteOldVersion,
+    DeleteStoreCopy,
     Desired,
     Plan,
+    Retire,
+    Step,
+    UpdateMetadata,
+    Wait,
+    Yield,
     is_pending,
     lease_live,
     lease_marker,
     leases_by_image,
     metadata_patch,
     rival,
+    upload_method,
 )
 
 DIRECT, GLANCE_DIRECT = "direct", "glance-direct"
 READ_BACK, GLANCE_ONLY = "read back through Glance", "glance only"
 # Glance's created_at has whole seconds: listing this long after creating makes every image not
-# yet seen younger than one's own (see _image_plan.rival).
+# yet seen younger than one's own (see plan.rival).
 SETTLE_SECONDS = 1.1
 MAX_ROUNDS = 10
 
@@ -136,123 +150,163 @@ class LeaseRenewer:
         self._thread.join()
 
 
-class ImageExecutor:
-    def __init__(self, glance: GlanceClient, method_for_new_image: Callable[[], str], timeout: int,
-                 all_stores_must_succeed: bool, lease: Lease, new_owner: str | None = None,
-                 poll_interval: float = 1.0):
-        self.glance = glance
-        self.method_for_new_image = method_for_new_image  # asks Glance: only when one is made
-        self._method: str | None = None
-        self.timeout = timeout
-        self.all_stores_must_succeed = all_stores_must_succeed
-        self.lease = lease
-        self.new_owner = new_owner
-        self.poll_interval = poll_interval
-        self.actions: list[dict[str, Any]] = []
-        self.store_outcomes: dict[str, str] = {}
-        self.notes: list[str] = []
-        self.warnings: list[str] = []
-        self.verified_by: str | None = None
+@dataclass(frozen=True)
+class Settings:
+    timeout: int
+    all_stores_must_succeed: bool
+    lease: Lease
+    upload_method: str = "auto"       # as requested; the concrete one is chosen on create
+    new_owner: str | None = None
+    poll_interval: float = 1.0
 
-    def converge(self, plan: Plan, plan_next: Callable[[], Plan], desired: Desired,
-                 source: Source) -> tuple[Plan, dict[str, Any] | None]:
-        """Carry out ``plan``, and fresh plans while other runs interfere, until one finishes;
-        returns it and the image it left."""
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What a run did: its steps in order (with waits and yields) and the image it left."""
+
+    steps: tuple[Step, ...]
+    image: dict[str, Any] | None
+    store_outcomes: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    verified_by: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return any(step.changes for step in self.steps)
+
+
+def lease_images(glance: GlanceClient, name: str) -> list[dict[str, Any]]:
+    return glance.images_where(**{LEASE_FOR_KEY: name})
+
+
+class ImageExecutor:
+    def __init__(self, glance: GlanceClient, desired: Desired, source: Source, settings: Settings):
+        self.glance, self.desired, self.source, self.settings = glance, desired, source, settings
+        self._method: str | None = None
+        self._done: list[Step] = []
+        self._store_outcomes: dict[str, str] = {}
+        self._notes: list[str] = []
+        self._warnings: list[str] = []
+        self._verified_by: str | None = None
+        self._apply: dict[type, Callable[[Any, dict[str, Any] | None], dict[str, Any] | None]] = {
+            Wait: self._wait,
+            DeleteLeftover: self._delete_other,
+            DeleteOldVersion: self._delete_other,
+            Delete: self._delete,
+            Create: self._create,
+            Retire: self._retire,
+            Copy: self._copy_step,
+            UpdateMetadata: self._update_metadata,
+            DeleteStoreCopy: self._delete_store_copy,
+        }
+
+    def converge(self, plan: Plan, plan_next: Callable[[], Plan]) -> ExecutionResult:
+        """Carry out ``plan``, and fresh plans while other runs interfere, until one finishes."""
         for round_number in range(MAX_ROUNDS):
             plan = plan_next() if round_number else plan
             try:
-                return plan, self.run(plan, desired, source)
+                image = self.run(plan.steps, plan.image)
             except _PlanAgain as again:  # this run's own image and lease are gone by now
                 if again.wait_for:
-                    self._wait_for_lease(again.wait_for, desired)
-        raise StoreOpsError(f"name: other runs kept changing the images named {desired.name!r}; "
+                    self._wait_for_lease(again.wait_for)
+                continue
+            return ExecutionResult(tuple(self._done), image, dict(self._store_outcomes),
+                                   tuple(self._notes), tuple(self._warnings), self._verified_by)
+        raise StoreOpsError(f"name: other runs kept changing the images named {self.desired.name!r}; "
                             "run again")
 
-    def run(self, plan: Plan, desired: Desired, source: Source) -> dict[str, Any] | None:
-        image = plan.image
-        for action in plan.actions:
-            kind = action["action"]
-            if kind == "wait":
-                self.actions.append(action)
-                raise _PlanAgain(wait_for=action["image_id"])
-            if kind in ("delete_leftover", "delete_old_version", "delete"):
-                self.glance.delete_image(action["image_id"])
-                image = None if kind == "delete" else image
-            elif kind == "create":
-                image = self._create(desired, source, action.get("replaces"))
-            elif kind == "retire":
-                self._retire(action["image_id"], desired.name)
-            elif kind == "copy":
-                image = self._copy(action["image_id"], action["stores"])
-            elif kind == "update_metadata":
-                image = self.glance.patch(action["image_id"], action["operations"])
-            elif kind == "delete_store_copy":
-                self.glance.delete_from_store(action["store"], action["image_id"])
-                self.store_outcomes[action["store"]] = "removed"
-                image = self.glance.image(action["image_id"])
-            self.actions.append(action)
+    def run(self, steps: Iterable[Step], image: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Apply the steps to ``image`` in order; returns the image they left."""
+        for step in steps:
+            image = self._apply[type(step)](step, image)
+            self._done.append(step)
         return image
+
+    def _wait(self, step: Wait, _image):
+        self._done.append(step)
+        raise _PlanAgain(wait_for=step.image_id)
+
+    def _delete_other(self, step: DeleteLeftover | DeleteOldVersion, image):
+        self.glance.delete_image(step.image_id)
+        return image
+
+    def _delete(self, step: Delete, _image):
+        self.glance.delete_image(step.image_id)
+        return None
+
+    def _copy_step(self, step: Copy, _image):
+        return self._copy(step.image_id, list(step.stores))
+
+    def _update_metadata(self, step: UpdateMetadata, _image):
+        return self.glance.patch(step.image_id, list(step.operations))
+
+    def _delete_store_copy(self, step: DeleteStoreCopy, _image):
+        self.glance.delete_from_store(step.store, step.image_id)
+        self._store_outcomes[step.store] = "removed"
+        return self.glance.image(step.image_id)
 
     # -- other runs -------------------------------------------------------------------------
 
-    def _wait_for_lease(self, image_id: str, desired: Desired) -> None:
+    def _wait_for_lease(self, image_id: str) -> None:
         """Until the pending image is published, deleted, or its lease expired."""
-        deadline = time.monotonic() + self.timeout
+        desired, timeout = self.desired, self.settings.timeout
+        deadline = time.monotonic() + timeout
         while True:
             image = self.glance.image(image_id)
             if image is None or not is_pending(image):
                 return
-            lease = leases_by_image(self.lease_images(desired.name), desired).get(image_id)
+            lease = leases_by_image(lease_images(self.glance, desired.name), desired).get(image_id)
             if not lease_live(image, utc_now(), lease):
                 return
             if time.monotonic() > deadline:
                 raise StoreOpsError(
                     f"name: image {image_id} ({desired.name}) is still being uploaded by another run after "
-                    f"{self.timeout}s ({(lease or image).get(PENDING_KEY)}); run again later or "
+                    f"{timeout}s ({(lease or image).get(PENDING_KEY)}); run again later or "
                     "raise timeout")
-            time.sleep(self.poll_interval)
+            time.sleep(self.settings.poll_interval)
 
-    def lease_images(self, name: str) -> list[dict[str, Any]]:
-        return self.glance.images_where(**{LEASE_FOR_KEY: name})
-
-    def _yield_to_rival(self, mine: str, desired: Desired, replaces: str | None) -> None:
+    def _yield_to_rival(self, mine: str, replaces: str | None) -> None:
+        desired = self.desired
         winner = rival(self.glance.images_where(name=desired.name), desired, mine, replaces, utc_now(),
-                       self.lease_images(desired.name))
+                       lease_images(self.glance, desired.name))
         if winner is None:
             return
         self.glance.delete_image(mine)
-        self.actions.append({"action": "yield", "image_id": winner["id"], "withdrawn": mine})
-        self.notes.append(f"another run's image {winner['id']} won over this run's {mine}, which "
+        self._done.append(Yield(image_id=winner["id"], withdrawn=mine))
+        self._notes.append(f"another run's image {winner['id']} won over this run's {mine}, which "
                           "was deleted; this run went on from the winner's")
         raise _PlanAgain(wait_for=winner["id"] if is_pending(winner) else None)
 
     # -- a new image ------------------------------------------------------------------------
 
-    def _create(self, desired: Desired, source: Source, replaces: str | None) -> dict[str, Any]:
-        self._method = self.method_for_new_image()  # may refuse: before anything is made
+    def _create(self, step: Create, _image) -> dict[str, Any]:
+        desired, source, settings = self.desired, self.source, self.settings
+        self._method = upload_method(self.glance.import_methods(), bool(source.url),  # may refuse:
+                                     settings.upload_method, len(step.stores))       # nothing made yet
         attributes = {"name": desired.name, "disk_format": desired.disk_format,
                       "container_format": desired.container_format, "visibility": "private",
-                      "os_hidden": True, PENDING_KEY: self.lease.marker()}
+                      "os_hidden": True, PENDING_KEY: settings.lease.marker()}
         if desired.image_id:
             attributes["id"] = desired.image_id
-        if self.new_owner:
-            attributes["owner"] = self.new_owner
-        if replaces:
-            attributes[REPLACES_KEY] = replaces
+        if settings.new_owner:
+            attributes["owner"] = settings.new_owner
+        if step.replaces:
+            attributes[REPLACES_KEY] = step.replaces
         image = self.glance.create_image(attributes)
         lease = None
         try:
-            lease = self.glance.create_image(self._lease_attributes(image["id"], desired))
+            lease = self.glance.create_image(self._lease_attributes(image["id"]))
             time.sleep(SETTLE_SECONDS)
-            self._yield_to_rival(image["id"], desired, replaces)
-            with LeaseRenewer(self.glance, lease["id"], self.lease):
-                image, hashes = self._fill(image["id"], desired, source)
-                hashes = self._verify(image, hashes, source)
-            self._yield_to_rival(image["id"], desired, replaces)
+            self._yield_to_rival(image["id"], step.replaces)
+            with LeaseRenewer(self.glance, lease["id"], settings.lease):
+                image, hashes = self._fill(image["id"], list(step.stores))
+                hashes = self._verify(image, hashes)
+            self._yield_to_rival(image["id"], step.replaces)
             final = replace(
                 desired,
                 fields=dict(desired.fields, visibility=desired.fields.get("visibility") or "private"),
-                properties={**desired.properties, **self._hash_properties(hashes, source)})
+                properties={**desired.properties, **self._hash_properties(hashes)})
             image = self.glance.patch(image["id"], metadata_patch(image, final, publish=True))
         except _PlanAgain:
             raise  # the image was deleted when this run yielded
@@ -262,85 +316,82 @@ class ImageExecutor:
         finally:
             if lease:
                 self.glance.delete_image(lease["id"])
-        missing = [s for s in desired.stores if s not in image_stores(image)]
+        missing = [s for s in step.stores if s not in image_stores(image)]
         if missing:
             image = self._copy(image["id"], missing)
         return image
 
-    def _lease_attributes(self, image_id: str, desired: Desired) -> dict[str, Any]:
+    def _lease_attributes(self, image_id: str) -> dict[str, Any]:
         attributes = {"name": f"storeops-lease-{image_id}", "disk_format": "raw",
                       "container_format": "bare", "visibility": "private", "os_hidden": True,
-                      PENDING_KEY: self.lease.marker(), LEASE_OF_KEY: image_id,
-                      LEASE_FOR_KEY: desired.name}
-        if self.new_owner:
-            attributes["owner"] = self.new_owner
+                      PENDING_KEY: self.settings.lease.marker(), LEASE_OF_KEY: image_id,
+                      LEASE_FOR_KEY: self.desired.name}
+        if self.settings.new_owner:
+            attributes["owner"] = self.settings.new_owner
         return attributes
 
-    def _fill(self, image_id: str, desired: Desired, source: Source):
-        stores = desired.stores
+    def _fill(self, image_id: str, stores: list[str]):
+        source, all_must = self.source, self.settings.all_stores_must_succeed
         if source.url:
-            self.glance.start_import(image_id, {"name": "web-download", "uri": source.url}, stores,
-                                     self.all_stores_must_succeed)
+            self.glance.start_import(image_id, {"name": "web-download", "uri": source.url}, stores, all_must)
             return self._wait_for_stores(image_id, stores, first_import=True), {}
-        method = self._method
         with HashingReader(source.filename) as reader:
-            if method == DIRECT:
+            if self._method == DIRECT:
                 self.glance.upload(image_id, reader, stores[0] if stores else None)
                 image = self.glance.image(image_id)
                 if stores:
-                    self.store_outcomes[stores[0]] = "uploaded"
+                    self._store_outcomes[stores[0]] = "uploaded"
             else:
                 self.glance.stage(image_id, reader)
             hashes = reader.hexdigests()
-        if method == GLANCE_DIRECT:
-            self.glance.start_import(image_id, {"name": "glance-direct"}, stores,
-                                     self.all_stores_must_succeed)
+        if self._method == GLANCE_DIRECT:
+            self.glance.start_import(image_id, {"name": "glance-direct"}, stores, all_must)
             image = self._wait_for_stores(image_id, stores, first_import=True)
         return image, hashes
 
-    def _verify(self, image: dict[str, Any], hashes: dict[str, str], source: Source) -> dict[str, str]:
+    def _verify(self, image: dict[str, Any], hashes: dict[str, str]) -> dict[str, str]:
         """Glance's bytes against the source's; returns the hashes the source is known by."""
         algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
         if not hashes:  # web-download: Glance fetched the bytes, this run never saw them
-            return self._verify_fetched(image, source)
-        source.learn(hashes, uploaded=True)
+            return self._verify_fetched(image)
+        self.source.learn(hashes, uploaded=True)
         if algo not in hashes:
-            self.notes.append(f"Glance hashes with {algo}, which is not computed locally: "
-                              "verified by size only")
-            if image.get("size") != os.path.getsize(source.filename):
+            self._notes.append(f"Glance hashes with {algo}, which is not computed locally: "
+                               "verified by size only")
+            if image.get("size") != os.path.getsize(self.source.filename):
                 raise StoreOpsError("Glance stored a different number of bytes than the file has; "
                                     "the new image was deleted")
-            self.verified_by = "size"
+            self._verified_by = "size"
         elif value != hashes[algo]:
             raise StoreOpsError(f"Glance's {algo} of the stored image differs from the file's; "
                                 "the new image was deleted")
         else:
-            self.verified_by = OS_HASH
+            self._verified_by = OS_HASH
         return hashes
 
-    def _verify_fetched(self, image: dict[str, Any], source: Source) -> dict[str, str]:
-        algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
+    def _verify_fetched(self, image: dict[str, Any]) -> dict[str, str]:
+        algo, value, source = image.get("os_hash_algo"), image.get("os_hash_value"), self.source
         if not source.checksum:
-            self.verified_by = GLANCE_ONLY
-            self.warnings.append(f"url: no checksum given, so nothing but Glance vouches for the bytes "
+            self._verified_by = GLANCE_ONLY
+            self._warnings.append(f"url: no checksum given, so nothing but Glance vouches for the bytes "
                                  f"it fetched into image {image['id']}; give checksum to verify them")
             return {}
         if source.checksum[0] == algo and value:
             if value.lower() != source.checksum[1]:
                 raise StoreOpsError(f"checksum: Glance's {algo} of what it fetched from url is {value}, "
                                     f"not {source.checksum[1]}; the new image was deleted")
-            self.verified_by = OS_HASH
+            self._verified_by = OS_HASH
             return dict(source.hashes)
         digests = {name: hashlib.new(name) for name in ("sha256", "sha512")}
         for chunk in self.glance.download(image["id"]):
             for digest in digests.values():
                 digest.update(chunk)
         source.learn({name: digest.hexdigest() for name, digest in digests.items()}, uploaded=True)
-        self.verified_by = READ_BACK
+        self._verified_by = READ_BACK
         return dict(source.hashes)
 
     @staticmethod
-    def _hash_properties(hashes: dict[str, str], source: Source) -> dict[str, str]:
+    def _hash_properties(hashes: dict[str, str]) -> dict[str, str]:
         properties = {SHA256_KEYS[0]: hashes["sha256"]} if hashes.get("sha256") else {}
         if hashes.get("md5"):
             properties[MD5_KEY] = hashes["md5"]
@@ -351,16 +402,17 @@ class ImageExecutor:
     def _copy(self, image_id: str, stores: list[str]) -> dict[str, Any]:
         try:
             self.glance.start_import(image_id, {"name": "copy-image"}, stores,
-                                     self.all_stores_must_succeed)
+                                     self.settings.all_stores_must_succeed)
         except CloudRequestError as err:
             if err.status_code != 409:
                 raise
-            self.notes.append(f"image {image_id}: another import holds Glance's lock; waited for it")
+            self._notes.append(f"image {image_id}: another import holds Glance's lock; waited for it")
         return self._wait_for_stores(image_id, stores, first_import=False)
 
     def _wait_for_stores(self, image_id: str, stores: list[str], first_import: bool) -> dict[str, Any]:
         """Poll until every store holds the image or failed; record each store's outcome."""
-        deadline = time.monotonic() + self.timeout
+        timeout = self.settings.timeout
+        deadline = time.monotonic() + timeout
         verb = "imported" if first_import else "copied"
         while True:
             image = self.glance.image(image_id)
@@ -373,25 +425,26 @@ class ImageExecutor:
                 break
             if time.monotonic() > deadline:
                 for store in pending:
-                    self.store_outcomes[store] = f"timed out after {self.timeout}s"
+                    self._store_outcomes[store] = f"timed out after {timeout}s"
                 break
-            time.sleep(self.poll_interval)
+            time.sleep(self.settings.poll_interval)
         for store in stores:
             if store in held:
-                self.store_outcomes.setdefault(store, verb)
+                self._store_outcomes.setdefault(store, verb)
             elif store in failed:
-                self.store_outcomes[store] = "failed (os_glance_failed_import)"
+                self._store_outcomes[store] = "failed (os_glance_failed_import)"
         not_there = [s for s in stores if s not in held]
-        if not_there and (self.all_stores_must_succeed or len(not_there) == len(stores)):
+        if not_there and (self.settings.all_stores_must_succeed or len(not_there) == len(stores)):
             raise StoreOpsError(
                 f"image {image_id}: not in store(s) {', '.join(not_there)} "
-                f"({'; '.join(self.store_outcomes.get(s, 'failed') for s in not_there)})")
+                f"({'; '.join(self._store_outcomes.get(s, 'failed') for s in not_there)})")
         return image
 
-    def _retire(self, image_id: str, name: str) -> None:
-        stamp = utc_stamp(compact=True)
-        self.glance.patch(image_id, [
+    def _retire(self, step: Retire, image):
+        name, stamp = self.desired.name, utc_stamp(compact=True)
+        self.glance.patch(step.image_id, [
             {"op": "replace", "path": "/name", "value": f"{name}.retired-{stamp}"},
             {"op": "replace", "path": "/os_hidden", "value": True},
             {"op": "add", "path": f"/{RETIRED_KEY}", "value": name},
         ])
+        return image

@@ -14,15 +14,18 @@ expiry of a lease, which the run renews on a lease image of its own while it wor
 waits for a live lease, deletes only an expired one, and after creating its own image yields to an
 older rival (see ``rival``).
 
+A plan is a tuple of frozen steps (``Create``, ``Copy``, ``Retire``, ...); the executor applies
+them and check mode reports them, and each step predicts its own effect for the diff.
+
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
@@ -65,16 +68,135 @@ class Desired:
     container_format: str
 
 
-@dataclass
+@dataclass(frozen=True)
+class Step:
+    """One thing a run does to Glance; ``kind`` names it in the module's ``actions``."""
+
+    kind: ClassVar[str]
+    changes: ClassVar[bool] = True  # waits and yields change nothing
+
+    def as_dict(self) -> dict[str, Any]:
+        """The step as the module returns it; an optional field left unset is left out."""
+        shown = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None or item.default is not None:
+                shown[item.name] = list(value) if isinstance(value, tuple) else value
+        return {"action": self.kind, **shown}
+
+    def predict(self, image: dict[str, Any] | None, desired: Desired) -> dict[str, Any] | None:
+        """The image as this step would leave it (check mode's diff); most steps leave it as is."""
+        return image
+
+
+@dataclass(frozen=True)
+class Wait(Step):
+    """Another run's upload is live: wait for it, then plan again."""
+
+    kind: ClassVar[str] = "wait"
+    changes: ClassVar[bool] = False
+    image_id: str
+    run: str | None
+
+
+@dataclass(frozen=True)
+class Yield(Step):
+    """Recorded, not planned: this run's new image lost to another run's and was withdrawn."""
+
+    kind: ClassVar[str] = "yield"
+    changes: ClassVar[bool] = False
+    image_id: str
+    withdrawn: str
+
+
+@dataclass(frozen=True)
+class DeleteLeftover(Step):
+    """A pending image (or lease image) of a run that died."""
+
+    kind: ClassVar[str] = "delete_leftover"
+    image_id: str
+    status: str | None
+
+
+@dataclass(frozen=True)
+class Retire(Step):
+    kind: ClassVar[str] = "retire"
+    image_id: str
+
+
+@dataclass(frozen=True)
+class Create(Step):
+    """A new image: created pending, filled, verified and published, then copied where missing."""
+
+    kind: ClassVar[str] = "create"
+    stores: tuple[str, ...]
+    replaces: str | None = None
+
+    def predict(self, image, desired):
+        return {"name": desired.name, "status": "active", "disk_format": desired.disk_format,
+                "stores": ",".join(self.stores), "os_hidden": False, "tags": desired.tags or [],
+                **{k: v for k, v in desired.fields.items() if v is not None},
+                "visibility": desired.fields.get("visibility") or "private", **desired.properties}
+
+
+@dataclass(frozen=True)
+class Copy(Step):
+    kind: ClassVar[str] = "copy"
+    image_id: str
+    stores: tuple[str, ...]
+
+    def predict(self, image, desired):
+        return {**image, "stores": ",".join(image_stores(image) + list(self.stores))}
+
+
+@dataclass(frozen=True)
+class UpdateMetadata(Step):
+    kind: ClassVar[str] = "update_metadata"
+    image_id: str
+    operations: tuple[dict[str, Any], ...]
+
+    def predict(self, image, desired):
+        image = dict(image)
+        for operation in self.operations:
+            key = operation["path"][1:].replace("~1", "/").replace("~0", "~")
+            if operation["op"] == "remove":
+                image.pop(key, None)
+            else:
+                image[key] = operation["value"]
+        return image
+
+
+@dataclass(frozen=True)
+class DeleteOldVersion(Step):
+    kind: ClassVar[str] = "delete_old_version"
+    image_id: str
+
+
+@dataclass(frozen=True)
+class DeleteStoreCopy(Step):
+    kind: ClassVar[str] = "delete_store_copy"
+    image_id: str
+    store: str
+
+    def predict(self, image, desired):
+        return {**image, "stores": ",".join(s for s in image_stores(image) if s != self.store)}
+
+
+@dataclass(frozen=True)
+class Delete(Step):
+    kind: ClassVar[str] = "delete"
+    image_id: str
+
+    def predict(self, image, desired):
+        return None
+
+
+@dataclass(frozen=True)
 class Plan:
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    """The steps, in order, and the image they start from (None: there is none)."""
+
+    steps: tuple[Step, ...] = ()
     image: dict[str, Any] | None = None
-
-    def add(self, action: str, **details) -> None:
-        self.actions.append({"action": action, **details})
-
-    def has(self, action: str) -> bool:
-        return any(a["action"] == action for a in self.actions)
 
 
 def identify(image: dict[str, Any], hashes: dict[str, str]) -> tuple[str, str | None]:
@@ -253,60 +375,54 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
 
     A live pending image (another run's upload) makes the whole plan a wait; plan again after it.
     """
-    plan = Plan()
+    steps: list[Step] = []
     pending = pending_images(images, desired)
     current = choose_image(images, desired)
-    plan.image = current
     by_image = leases_by_image(list(leases), desired)
     live = [i for i in pending if lease_live(i, now, by_image.get(i["id"]))]
     if live:
-        plan.add("wait", image_id=live[0]["id"], run=lease_run(live[0]))
-        return plan
+        return Plan((Wait(live[0]["id"], lease_run(live[0])),), current)
     for image in pending:
-        plan.add("delete_leftover", image_id=image["id"], status=image.get("status"))
+        steps.append(DeleteLeftover(image["id"], image.get("status")))
         if image["id"] in by_image:
-            plan.add("delete_leftover", image_id=by_image[image["id"]]["id"], status="lease")
-    for lease_id in orphan_leases(images, list(leases), desired, now):
-        plan.add("delete_leftover", image_id=lease_id, status="lease")
+            steps.append(DeleteLeftover(by_image[image["id"]]["id"], "lease"))
+    steps += [DeleteLeftover(lease_id, "lease")
+              for lease_id in orphan_leases(images, list(leases), desired, now)]
     retiring = unfinished_replaces(images, desired)
-    for image_id in retiring:
-        plan.add("retire", image_id=image_id)
+    steps += [Retire(image_id) for image_id in retiring]
     if current is None:
         if not desired.has_content:
             raise InvalidInputError(
                 f"name: no image {desired.image_id or desired.name!r} exists and neither filename "
                 "nor url was given to create it")
-        plan.add("create", stores=desired.stores)
-        return plan
+        steps.append(Create(tuple(desired.stores)))
+        return Plan(tuple(steps), current)
     if relation == DIFFERENT:
         if on_content_change == "fail":
             raise InvalidInputError(
                 f"image {current['id']} ({desired.name}) has other content than the source; set "
                 "on_content_change: replace to upload the new content and retire the old image")
-        plan.add("create", stores=desired.stores, replaces=current["id"])
-        plan.add("retire", image_id=current["id"])
+        steps += [Create(tuple(desired.stores), replaces=current["id"]), Retire(current["id"])]
         retiring = [current["id"], *retiring]
     else:
         missing = [s for s in desired.stores if s not in image_stores(current)]
         if missing:
-            plan.add("copy", image_id=current["id"], stores=missing)
+            steps.append(Copy(current["id"], tuple(missing)))
         operations = metadata_patch(current, desired, publish=False)
         if operations:
-            plan.add("update_metadata", image_id=current["id"], operations=operations)
+            steps.append(UpdateMetadata(current["id"], tuple(operations)))
     if retiring:
         older = sorted((i for i in owned(images, desired)
                         if is_retired(i, desired.name) and i["id"] not in retiring), key=_age, reverse=True)
-        for image_id in [*retiring, *(i["id"] for i in older)][keep_versions:]:
-            plan.add("delete_old_version", image_id=image_id)
-    return plan
+        steps += [DeleteOldVersion(image_id)
+                  for image_id in [*retiring, *(i["id"] for i in older)][keep_versions:]]
+    return Plan(tuple(steps), current)
 
 
 def plan_absent(images: list[dict[str, Any]], desired: Desired, stores: list[str] | None) -> Plan:
-    plan = Plan()
     current = choose_image(images, desired)
-    plan.image = current
     if current is None:
-        return plan
+        return Plan()
     if stores:
         held = image_stores(current)
         remove = [s for s in stores if s in held]
@@ -314,13 +430,10 @@ def plan_absent(images: list[dict[str, Any]], desired: Desired, stores: list[str
             raise InvalidInputError(
                 f"stores: removing {', '.join(remove)} would delete the last copy of image "
                 f"{current['id']}; use state: absent without stores to delete the image")
-        for store in remove:
-            plan.add("delete_store_copy", image_id=current["id"], store=store)
-        return plan
+        return Plan(tuple(DeleteStoreCopy(current["id"], store) for store in remove), current)
     if current.get("protected"):
         raise InvalidInputError(f"image {current['id']} is protected; set protected: false first")
-    plan.add("delete", image_id=current["id"])
-    return plan
+    return Plan((Delete(current["id"]),), current)
 
 
 def target_stores(listed: list[dict[str, Any]], requested: list[str] | None, all_stores: bool,
@@ -364,24 +477,6 @@ def upload_method(methods: list[str], has_url: bool, requested: str, store_count
 def predicted_image(plan: Plan, desired: Desired) -> dict[str, Any] | None:
     """The image as the plan would leave it (check mode's diff)."""
     image = dict(plan.image) if plan.image else None
-    for action in plan.actions:
-        kind = action["action"]
-        if kind == "create":
-            image = {"name": desired.name, "status": "active", "disk_format": desired.disk_format,
-                     "stores": ",".join(desired.stores), "os_hidden": False, "tags": desired.tags or [],
-                     **{k: v for k, v in desired.fields.items() if v is not None},
-                     "visibility": desired.fields.get("visibility") or "private", **desired.properties}
-        elif kind == "copy":
-            image["stores"] = ",".join(image_stores(image) + action["stores"])
-        elif kind == "delete_store_copy":
-            image["stores"] = ",".join(s for s in image_stores(image) if s != action["store"])
-        elif kind == "update_metadata":
-            for operation in action["operations"]:
-                key = operation["path"][1:].replace("~1", "/").replace("~0", "~")
-                if operation["op"] == "remove":
-                    image.pop(key, None)
-                else:
-                    image[key] = operation["value"]
-        elif kind == "delete":
-            image = None
+    for step in plan.steps:
+        image = step.predict(image, desired)
     return image

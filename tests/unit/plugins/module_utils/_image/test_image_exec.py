@@ -1,52 +1,126 @@
-"""glance_image's executor against a fake Glance: yielding to a rival, the lease renewer."""
+"""glance_image's executor (and one whole run: plan, act, result) against a small fake Glance."""
 from __future__ import annotations
 
+import hashlib
+import itertools
 import time
 
 import pytest
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._image import executor as _image_exec
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
     ImageExecutor,
     Lease,
     LeaseRenewer,
+    Settings,
     Source,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     PENDING_KEY,
+    RETIRED_KEY,
+    Create,
     Desired,
     Plan,
+    Yield,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
+
+CREATED = "2026-12-01T12:00:01Z"
 
 
 class FakeGlance:
-    """Holds images by id; a rival run's image appears when this run creates its own."""
+    """Glance in memory: uploads and imports finish at once, and Glance hashes what it stored.
 
-    def __init__(self, rival=None):
-        self.images, self.rival, self.deleted, self.patches = {}, rival, [], []
+    ``corrupt`` makes the stored bytes differ from those sent; a ``rival`` run's image appears
+    when this run creates its own.
+    """
 
-    def create_image(self, attributes):
-        image_id = "lease" if "mine" in self.images else "mine"
-        image = {"id": image_id, "owner": "p1", "status": "queued", "created_at": "2026-12-01T12:00:01Z",
-                 "updated_at": "2026-12-01T12:00:01Z", **attributes}
-        self.images[image_id] = image
-        if self.rival:
-            self.images[self.rival["id"]] = self.rival
-        return image
+    def __init__(self, stores=("fast", "ceph"), corrupt=False, rival=None):
+        self.images, self.store_ids, self.corrupt, self.rival = {}, list(stores), corrupt, rival
+        self.changes, self.staged, self.patches = [], {}, []
+        self._ids = itertools.count(1)
 
-    def images_where(self, **_filters):
-        return list(self.images.values())
+    def stores(self):
+        return [{"id": store} for store in self.store_ids]
+
+    @staticmethod
+    def import_methods():
+        return ["glance-direct", "web-download", "copy-image"]
+
+    def images_where(self, **filters):
+        return [dict(i) for i in self.images.values() if all(i.get(k) == v for k, v in filters.items())]
 
     def image(self, image_id):
-        return self.images.get(image_id)
+        found = self.images.get(image_id)
+        return dict(found) if found else None
 
-    def delete_image(self, image_id):
-        self.deleted.append(image_id)
-        self.images.pop(image_id, None)
+    def create_image(self, attributes):
+        image_id = attributes.get("id") or f"img-{next(self._ids)}"
+        self.images[image_id] = {"id": image_id, "owner": "p1", "status": "queued", "tags": [],
+                                 "created_at": CREATED, "updated_at": CREATED, **attributes}
+        self.changes.append(("create", image_id))
+        if self.rival:
+            self.images[self.rival["id"]] = self.rival
+        return dict(self.images[image_id])
+
+    def upload(self, image_id, body, store):
+        self._store(image_id, _read(body), [store])
+
+    def stage(self, image_id, body):
+        self.staged[image_id] = _read(body)
+
+    def start_import(self, image_id, method, stores, _all_stores_must_succeed):
+        self.changes.append((method["name"], image_id, tuple(stores)))
+        if method["name"] == "glance-direct":
+            self._store(image_id, self.staged.pop(image_id), stores)
+        elif method["name"] == "copy-image":
+            image = self.images[image_id]
+            image["stores"] = ",".join([*image_stores(image), *stores])
+
+    def _store(self, image_id, data, stores):
+        stored = data + b"!" if self.corrupt else data
+        self.images[image_id].update(status="active", size=len(stored), stores=",".join(stores),
+                                     os_hash_algo="sha512", os_hash_value=hashlib.sha512(stored).hexdigest())
 
     def patch(self, image_id, operations):
+        image = self.images[image_id]
+        for operation in operations:
+            key = operation["path"][1:].replace("~1", "/").replace("~0", "~")
+            if operation["op"] == "remove":
+                image.pop(key, None)
+            else:
+                image[key] = operation["value"]
+        self.changes.append(("patch", image_id))
         self.patches.append((image_id, operations))
-        return self.images[image_id]
+        return dict(image)
+
+    def delete_image(self, image_id):
+        self.changes.append(("delete", image_id))
+        self.images.pop(image_id, None)
+
+    def delete_from_store(self, store, image_id):
+        self.changes.append(("delete_from_store", image_id, store))
+        image = self.images[image_id]
+        image["stores"] = ",".join(s for s in image_stores(image) if s != store)
+
+
+def _read(body):
+    chunks = []
+    while chunk := body.read(1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def request(**overrides):
+    values = dict(name="cirros", image_id=None, owner="p1", owner_given=False, state="present",
+                  stores=["fast"], all_stores=False, all_stores_must_succeed=True, disk_format="raw",
+                  container_format="bare", fields={"visibility": "public"}, tags=None, properties={},
+                  on_content_change="fail", keep_versions=1, upload_method="auto", lease_seconds=60,
+                  timeout=5)
+    values.update(overrides)
+    return ImageRequest(**values)
 
 
 def desired():
@@ -59,18 +133,109 @@ def no_settling(monkeypatch):
     monkeypatch.setattr(_image_exec, "SETTLE_SECONDS", 0)
 
 
-def test_a_run_that_loses_deletes_only_its_own_image_and_adopts_the_winner(tmp_path):
+@pytest.fixture(name="image_file")
+def fixture_image_file(tmp_path):
+    path = tmp_path / "cirros.img"
+    path.write_bytes(b"image bytes" * 1000)
+    return str(path)
+
+
+def run(glance, image_file, check_mode=False, **overrides):
+    return ensure_image(glance, request(**overrides), Source(filename=image_file), check_mode).as_result(True)
+
+
+def test_a_new_image_is_created_uploaded_verified_and_published(image_file):
+    glance = FakeGlance()
+    result = run(glance, image_file)
+    (image,) = glance.images.values()  # the lease image is gone
+    assert result["changed"] is True and result["actions"] == [{"action": "create", "stores": ["fast"]}]
+    assert glance.changes == [("create", image["id"]), ("create", "img-2"), ("patch", image["id"]),
+                              ("delete", "img-2")]
+    assert image["visibility"] == "public" and image["os_hidden"] is False and PENDING_KEY not in image
+    with open(image_file, "rb") as handle:
+        assert image["owner_specified.openstack.sha256"] == hashlib.sha256(handle.read()).hexdigest()
+    assert result["verified_by"] == "os_hash_value" and result["store_outcomes"] == {"fast": "uploaded"}
+    assert result["image"]["id"] == image["id"] and result["diff"]["before"] == {}
+    assert result["diff"]["after"]["stores"] == ["fast"]
+
+
+def test_several_stores_are_staged_once_and_imported_into_all(image_file):
+    glance = FakeGlance()
+    result = run(glance, image_file, stores=["fast", "ceph"])
+    assert ("glance-direct", "img-1", ("fast", "ceph")) in glance.changes
+    assert result["store_outcomes"] == {"fast": "imported", "ceph": "imported"}
+    assert image_stores(glance.images["img-1"]) == ["fast", "ceph"]
+
+
+def test_a_hash_mismatch_leaves_no_image_published_or_pending(image_file):
+    glance = FakeGlance(corrupt=True)
+    with pytest.raises(StoreOpsError, match="differs from the file's; the new image was deleted"):
+        run(glance, image_file)
+    assert glance.images == {} and ("delete", "img-1") in glance.changes  # created, then deleted
+    assert [change for change in glance.changes if change[0] == "patch"] == []
+
+
+def test_an_image_complete_in_all_stores_changes_nothing(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, stores=["fast", "ceph"])
+    before = list(glance.changes)
+    again = run(glance, image_file, stores=["fast", "ceph"])
+    assert again["changed"] is False and again["actions"] == [] and "diff" not in again
+    assert glance.changes == before and again["identified_by"] == "os_hash_value"
+
+
+def test_check_mode_returns_the_plan_and_changes_nothing(image_file):
+    glance = FakeGlance()
+    result = run(glance, image_file, check_mode=True, stores=["fast", "ceph"])
+    assert glance.changes == [] and result["changed"] is True
+    assert result["actions"] == [{"action": "create", "stores": ["fast", "ceph"]}]
+    assert result["diff"]["after"]["stores"] == ["fast", "ceph"] and result["image"] is None
+
+
+def test_a_missing_store_is_copied_and_metadata_patched(image_file):
+    glance = FakeGlance()
+    run(glance, image_file)
+    result = run(glance, image_file, stores=["fast", "ceph"], tags=["gold"])
+    assert [a["action"] for a in result["actions"]] == ["copy", "update_metadata"]
+    assert result["store_outcomes"] == {"ceph": "copied"} and result["image"]["tags"] == ["gold"]
+    assert result["diff"]["before"]["stores"] == ["fast"] and result["diff"]["after"]["stores"] == ["fast", "ceph"]
+
+
+def test_replace_publishes_the_new_image_and_retires_the_old(image_file, tmp_path):
+    glance = FakeGlance()
+    run(glance, image_file)
+    other = tmp_path / "other.img"
+    other.write_bytes(b"other bytes")
+    result = ensure_image(glance, request(on_content_change="replace"), Source(filename=str(other)),
+                          False).as_result(False)
+    assert [a["action"] for a in result["actions"]] == ["create", "retire"]
+    old, new = glance.images["img-1"], glance.images[result["image"]["id"]]
+    assert old[RETIRED_KEY] == "cirros" and old["name"].startswith("cirros.retired-") and old["os_hidden"]
+    assert new["name"] == "cirros" and new["storeops.openstack.replaces"] == "img-1"
+
+
+def test_absent_deletes_a_store_copy_then_the_image(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, stores=["fast", "ceph"])
+    result = run(glance, image_file, state="absent", stores=["ceph"])
+    assert result["actions"] == [{"action": "delete_store_copy", "image_id": "img-1", "store": "ceph"}]
+    assert result["store_outcomes"] == {"ceph": "removed"} and result["image"]["stores"] == ["fast"]
+    result = run(glance, image_file, state="absent", stores=None)
+    assert result["actions"] == [{"action": "delete", "image_id": "img-1"}] and result["image"] is None
+    assert glance.images == {}
+
+
+def test_a_run_that_loses_deletes_only_its_own_image_and_adopts_the_winner(image_file):
     winner = {"id": "theirs", "name": "cirros", "owner": "p1", "status": "active",
               "created_at": "2026-12-01T12:00:00Z"}
     glance = FakeGlance(rival=winner)
-    executor = ImageExecutor(glance, lambda: "direct", 5, True, Lease(60), poll_interval=0)
-    plan = Plan()
-    plan.add("create", stores=["fast"])
+    executor = ImageExecutor(glance, desired(), Source(filename=image_file),
+                             Settings(5, True, Lease(60), "direct", poll_interval=0))
     adopt = Plan(image=winner)
-    (tmp_path / "f").write_bytes(b"x")
-    final, image = executor.converge(plan, lambda: adopt, desired(), Source(filename=str(tmp_path / "f")))
-    assert glance.deleted == ["mine", "lease"] and image is winner and final is adopt
-    assert executor.actions == [{"action": "yield", "image_id": "theirs", "withdrawn": "mine"}]
+    result = executor.converge(Plan((Create(("fast",)),)), lambda: adopt)
+    assert [c for c in glance.changes if c[0] == "delete"] == [("delete", "img-1"), ("delete", "img-2")]
+    assert result.image is winner and result.steps == (Yield("theirs", "img-1"),)
+    assert result.changed is False and result.notes
 
 
 def test_the_renewer_patches_the_lease_while_the_run_works():

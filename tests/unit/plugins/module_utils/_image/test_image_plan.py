@@ -15,7 +15,17 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     RETIRED_KEY,
     SAME,
     UNKNOWN,
+    Copy,
+    Create,
+    Delete,
+    DeleteLeftover,
+    DeleteOldVersion,
+    DeleteStoreCopy,
     Desired,
+    Retire,
+    UpdateMetadata,
+    Wait,
+    Yield,
     choose_image,
     identify,
     lease_live,
@@ -75,18 +85,17 @@ def test_identify(attrs, hashes, relation, decided_by):
 
 def test_new_image_is_created():
     plan = plan_present([], desired(), None, "fail", 1)
-    assert [a["action"] for a in plan.actions] == ["create"]
+    assert plan.steps == (Create(("fast",)),) and plan.image is None
 
 
 def test_same_content_fills_missing_stores_and_patches_metadata_once():
     plan = plan_present([image(stores="fast")], desired(stores=["fast", "ceph"], tags=["x"]), SAME, "fail", 1)
-    assert [a["action"] for a in plan.actions] == ["copy", "update_metadata"]
-    assert plan.actions[0]["stores"] == ["ceph"]
-    assert plan.actions[1]["operations"] == [{"op": "replace", "path": "/tags", "value": ["x"]}]
+    assert plan.steps == (Copy("i1", ("ceph",)),
+                          UpdateMetadata("i1", ({"op": "replace", "path": "/tags", "value": ["x"]},)))
 
 
 def test_everything_matching_is_no_action():
-    assert plan_present([image()], desired(), SAME, "fail", 1).actions == []
+    assert plan_present([image()], desired(), SAME, "fail", 1).steps == ()
 
 
 def test_different_content_fails_by_default_naming_the_option():
@@ -98,24 +107,23 @@ def test_replace_retires_and_keeps_versions():
     retired = [image(f"r{n}", name=f"cirros.retired-{n}", created_at=f"2026-0{n}", **{RETIRED_KEY: "cirros"})
                for n in (1, 2, 3)]
     plan = plan_present([image(), *retired], desired(), DIFFERENT, "replace", 2)
-    assert [(a["action"], a.get("image_id")) for a in plan.actions] == [
-        ("create", None), ("retire", "i1"), ("delete_old_version", "r2"), ("delete_old_version", "r1")]
+    assert plan.steps == (Create(("fast",), replaces="i1"), Retire("i1"), DeleteOldVersion("r2"),
+                          DeleteOldVersion("r1"))
     plan = plan_present([image()], desired(), DIFFERENT, "replace", 0)
-    assert [a["action"] for a in plan.actions] == ["create", "retire", "delete_old_version"]
+    assert plan.steps == (Create(("fast",), replaces="i1"), Retire("i1"), DeleteOldVersion("i1"))
 
 
 def test_expired_leftovers_are_cleaned_and_not_taken_for_the_image():
     legacy = image("l1", status="saving", **{PENDING_KEY: "true"})
     expired = image("l2", status="queued", **{PENDING_KEY: lease_marker("r2", 60, NOW - timedelta(seconds=61))})
     plan = plan_present([legacy, expired], desired(), None, "fail", 1)
-    assert [(a["action"], a.get("image_id")) for a in plan.actions] == [
-        ("delete_leftover", "l1"), ("delete_leftover", "l2"), ("create", None)]
+    assert plan.steps == (DeleteLeftover("l1", "saving"), DeleteLeftover("l2", "queued"), Create(("fast",)))
 
 
 def test_a_live_lease_makes_the_plan_a_wait():
     live = image("l1", status="saving", **{PENDING_KEY: lease_marker("run-a", 60, NOW)})
     plan = plan_present([live, image("i1")], desired(), DIFFERENT, "replace", 1)
-    assert plan.actions == [{"action": "wait", "image_id": "l1", "run": "run-a"}]
+    assert plan.steps == (Wait("l1", "run-a"),)
 
 
 def test_lease_live_by_marker_or_by_recent_change():
@@ -165,8 +173,8 @@ def test_other_projects_images_are_never_chosen_changed_or_deleted():
     foreign = [image("f1", owner="p2"), image("f2", owner="p2", **{PENDING_KEY: "true"}),
                image("f3", owner="p2", name="cirros.retired-1", **{RETIRED_KEY: "cirros"})]
     plan = plan_present(foreign, desired(), None, "replace", 0)
-    assert plan.image is None and plan.actions == [{"action": "create", "stores": ["fast"]}]
-    assert plan_absent(foreign, desired(), None).actions == []
+    assert plan.image is None and plan.steps == (Create(("fast",)),)
+    assert plan_absent(foreign, desired(), None).steps == ()
     with pytest.raises(InvalidInputError, match="^id: image f1 belongs to project p2, not p1; give owner"):
         plan_present(foreign, desired(image_id="f1"), SAME, "fail", 1)
     assert choose_image(foreign, desired(owner="p2"))["id"] == "f1"
@@ -179,8 +187,7 @@ def test_an_unfinished_replace_is_finished():
                     **{RETIRED_KEY: "cirros"})
     plan = plan_present([old, new, retired], desired(), SAME, "replace", 1)
     assert plan.image["id"] == "new"
-    assert [(a["action"], a.get("image_id")) for a in plan.actions] == [
-        ("retire", "old"), ("delete_old_version", "r1")]
+    assert plan.steps == (Retire("old"), DeleteOldVersion("r1"))
     # two published images without that link stay an error naming both
     with pytest.raises(InvalidInputError, match="2 images are named"):
         plan_present([old, image("other")], desired(), SAME, "fail", 1)
@@ -200,11 +207,11 @@ def test_no_content_and_no_image_is_an_error():
 
 def test_absent_per_store_refuses_the_last_copy():
     plan = plan_absent([image(stores="fast,ceph")], desired(), ["ceph", "cheap"])
-    assert plan.actions == [{"action": "delete_store_copy", "image_id": "i1", "store": "ceph"}]
+    assert plan.steps == (DeleteStoreCopy("i1", "ceph"),)
     with pytest.raises(InvalidInputError, match="last copy"):
         plan_absent([image(stores="fast,ceph")], desired(), ["fast", "ceph"])
-    assert [a["action"] for a in plan_absent([image()], desired(), None).actions] == ["delete"]
-    assert plan_absent([], desired(), None).actions == []
+    assert plan_absent([image()], desired(), None).steps == (Delete("i1"),)
+    assert plan_absent([], desired(), None).steps == ()
 
 
 def test_metadata_patch_publishes_and_escapes_property_names():
@@ -266,22 +273,30 @@ def lease_image(lease_id, target, marker_time, updated_at=LONG_AGO):
 def test_the_lease_image_keeps_a_pending_image_alive_and_goes_with_its_leftover():
     stale = pending("p1-img", "2026-12-01T11:00:00Z", marker_time=NOW - timedelta(hours=1))
     renewed = [lease_image("l1", "p1-img", NOW)]
-    assert [a["action"] for a in plan_present([stale], desired(), None, "fail", 1, NOW, renewed).actions] == ["wait"]
+    assert plan_present([stale], desired(), None, "fail", 1, NOW, renewed).steps == (Wait("p1-img", "run-p1-img"),)
     expired = [lease_image("l1", "p1-img", NOW - timedelta(hours=1))]
     plan = plan_present([stale], desired(), None, "fail", 1, NOW, expired)
-    assert [(a["action"], a.get("image_id")) for a in plan.actions] == [
-        ("delete_leftover", "p1-img"), ("delete_leftover", "l1"), ("create", None)]
+    assert plan.steps == (DeleteLeftover("p1-img", "queued"), DeleteLeftover("l1", "lease"), Create(("fast",)))
     # a lease image of another project or name is neither honoured nor deleted
     foreign = [dict(lease_image("l2", "p1-img", NOW), owner="p2"),
                dict(lease_image("l3", "p1-img", NOW), **{LEASE_FOR_KEY: "other"})]
     plan = plan_present([stale], desired(), None, "fail", 1, NOW, foreign)
-    assert [(a["action"], a.get("image_id")) for a in plan.actions] == [
-        ("delete_leftover", "p1-img"), ("create", None)]
+    assert plan.steps == (DeleteLeftover("p1-img", "queued"), Create(("fast",)))
     assert rival([stale, pending("m1", "2026-12-01T12:00:00Z")], desired(), "m1", None, NOW, renewed)["id"] == "p1-img"
 
 
 def test_an_expired_lease_whose_image_is_gone_is_deleted_a_live_one_kept():
-    assert [(a["action"], a.get("image_id")) for a in plan_present(
+    assert plan_present(
         [image()], desired(), SAME, "fail", 1, NOW,
-        [lease_image("old", "gone", NOW - timedelta(hours=1)), lease_image("new", "i1", NOW)]).actions] == [
-        ("delete_leftover", "old")]
+        [lease_image("old", "gone", NOW - timedelta(hours=1)), lease_image("new", "i1", NOW)]).steps == (
+        DeleteLeftover("old", "lease"),)
+
+
+def test_steps_are_returned_as_the_actions_they_always_were():
+    """The module's ``actions``: one dict per step, unset optional fields left out."""
+    assert Create(("fast", "ceph")).as_dict() == {"action": "create", "stores": ["fast", "ceph"]}
+    assert Create(("fast",), replaces="i1").as_dict() == {"action": "create", "stores": ["fast"], "replaces": "i1"}
+    assert DeleteLeftover("l1", None).as_dict() == {"action": "delete_leftover", "image_id": "l1", "status": None}
+    assert Wait("l1", "run-a").as_dict() == {"action": "wait", "image_id": "l1", "run": "run-a"}
+    assert Yield("theirs", "mine").as_dict() == {"action": "yield", "image_id": "theirs", "withdrawn": "mine"}
+    assert not Wait("l1", None).changes and not Yield("a", "b").changes and Retire("i1").changes

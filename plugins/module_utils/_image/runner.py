@@ -1,0 +1,184 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One glance_image run, from the module's checked options to its result.
+
+Lists the images, decides whether the chosen one holds the source's content, plans, and (unless
+in check mode) has the executor carry the plan out; the result and the diff come from the plan's
+steps (check mode: the image they predict) or from what the executor did.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import hash_file
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
+    ExecutionResult,
+    ImageExecutor,
+    Lease,
+    Settings,
+    Source,
+    lease_images,
+    utc_now,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
+    DIFFERENT,
+    RETIRED_KEY,
+    SAME,
+    SOURCE_URL_KEY,
+    UNKNOWN,
+    Desired,
+    Plan,
+    choose_image,
+    foreign_count,
+    identify,
+    plan_absent,
+    plan_present,
+    predicted_image,
+    target_stores,
+)
+
+SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
+                  "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
+
+
+@dataclass(frozen=True)
+class ImageRequest:  # pylint: disable=too-many-instance-attributes
+    """The module's options, checked; ``owner`` is the project id whose images the run considers."""
+
+    name: str
+    image_id: str | None
+    owner: str
+    owner_given: bool            # new images are then created for that project
+    state: str
+    stores: list[str] | None
+    all_stores: bool
+    all_stores_must_succeed: bool
+    disk_format: str
+    container_format: str
+    fields: dict[str, Any]       # visibility, min_disk, min_ram, protected (None: leave)
+    tags: list[str] | None
+    properties: dict[str, Any]
+    on_content_change: str
+    keep_versions: int
+    upload_method: str
+    lease_seconds: int
+    timeout: int
+
+
+@dataclass(frozen=True)
+class ImageRun:
+    """What a run planned or did, and the module result it makes."""
+
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    execution: ExecutionResult
+    identity: str | None
+    identified_by: str | None
+    notes: tuple[str, ...]
+
+    def as_result(self, with_diff: bool) -> dict[str, Any]:
+        execution = self.execution
+        result = {
+            "changed": execution.changed,
+            "actions": [step.as_dict() for step in execution.steps],
+            "image": _summary(execution.image),
+            "store_outcomes": dict(execution.store_outcomes),
+            "identity": self.identity,
+            "identified_by": self.identified_by,
+            "verified_by": execution.verified_by,
+            "notes": list(self.notes),
+        }
+        if execution.changed and with_diff:
+            result["diff"] = {"before": _diff_view(self.before), "after": _diff_view(self.after)}
+        return result
+
+
+def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, check_mode: bool) -> ImageRun:
+    """Plan, then (unless ``check_mode`` or nothing is to be done) carry the plan out."""
+    stores = target_stores(glance.stores(), request.stores, request.all_stores,
+                           for_upload=request.state == "present")
+    desired = _desired(request, source, stores)
+    planner = _Planner(glance, request, desired, source)
+    first, images = planner()
+    if check_mode or not first.steps:
+        execution = ExecutionResult(first.steps, first.image)
+        after = predicted_image(first, desired)
+    else:
+        settings = Settings(request.timeout, request.all_stores_must_succeed, Lease(request.lease_seconds),
+                            request.upload_method, request.owner if request.owner_given else None)
+        executor = ImageExecutor(glance, desired, source, settings)
+        execution = executor.converge(first, lambda: planner()[0])
+        after = execution.image
+    foreign = foreign_count(images, desired)
+    notes = execution.notes + ((f"{foreign} image(s) of this name in other projects were left "
+                                f"alone (owner is {request.owner})",) if foreign else ())
+    return ImageRun(first.image, after, execution, source.identity, planner.identified_by, notes)
+
+
+def _desired(request: ImageRequest, source: Source, stores: list[str]) -> Desired:
+    properties = {k: str(v) for k, v in request.properties.items()}
+    if source.url:  # readable by every user of the image: never with its credentials
+        properties[SOURCE_URL_KEY] = redact_text(source.url)
+    return Desired(name=request.name, owner=request.owner, image_id=request.image_id,
+                   has_content=bool(source.filename or source.url), stores=stores,
+                   fields=request.fields, tags=request.tags, properties=properties,
+                   disk_format=request.disk_format, container_format=request.container_format)
+
+
+class _Planner:
+    """Lists the images of the name and plans from them; called again when other runs interfere."""
+
+    def __init__(self, glance: GlanceClient, request: ImageRequest, desired: Desired, source: Source):
+        self.glance, self.request, self.desired, self.source = glance, request, desired, source
+        self.identified_by: str | None = None
+
+    def __call__(self) -> tuple[Plan, list[dict[str, Any]]]:
+        glance, request, desired = self.glance, self.request, self.desired
+        images = glance.images_where(name=request.name)
+        if request.image_id and all(i["id"] != request.image_id for i in images):
+            found = glance.image(request.image_id)
+            images += [found] if found else []
+        if request.state == "absent":
+            return plan_absent(images, desired, request.stores), images
+        images += glance.images_where(**{RETIRED_KEY: request.name})  # renamed versions
+        relation, self.identified_by = relation_to_source(choose_image(images, desired), self.source)
+        plan = plan_present(images, desired, relation, request.on_content_change, request.keep_versions,
+                            utc_now(), lease_images(glance, request.name))
+        return plan, images
+
+
+def relation_to_source(current: dict[str, Any] | None, source: Source) -> tuple[str | None, str | None]:
+    """Does the chosen image hold the source's content, and what decided? Reads the file at
+    most once per run."""
+    if current is None or not (source.filename or source.url):
+        return None, None
+    if source.url and not source.checksum:
+        # images of earlier versions recorded the URL whole
+        recorded = redact_text(current.get(SOURCE_URL_KEY) or "")
+        return (SAME if recorded == redact_text(source.url) else DIFFERENT), SOURCE_URL_KEY
+    relation, decided_by = identify(current, source.hashes)
+    if relation == UNKNOWN and source.filename and not source.read:
+        source.learn(hash_file(source.filename))
+        relation, decided_by = identify(current, source.hashes)
+    return (DIFFERENT, None) if relation == UNKNOWN else (relation, decided_by)
+
+
+def _summary(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    if image is None:
+        return None
+    summary = {key: image.get(key) for key in SUMMARY_FIELDS}
+    summary["stores"] = image_stores(image)
+    return summary
+
+
+def _diff_view(image: dict[str, Any] | None) -> dict[str, Any]:
+    if image is None:
+        return {}
+    return {"stores": image_stores(image), **{k: image.get(k) for k in SUMMARY_FIELDS if k != "status"}}

@@ -4,9 +4,9 @@
 
 A new image is created private, hidden and pending; the pending marker is a lease naming this
 run, renewed by a thread on a data-less lease image beside it while the bytes go in (never on the
-image itself: a PATCH rewrites the whole image row, racing Glance's own status and hash writes). The image is published (requested visibility,
-``os_hidden`` false, marker removed, source hashes recorded) in one PATCH only after Glance's
-hash of the stored bytes matched the source's. Any failure deletes it; a run killed before that
+image itself: a PATCH rewrites the whole image row, racing Glance's own status and hash writes).
+The image is published (requested visibility, ``os_hidden`` false, marker removed, source hashes
+recorded) in one PATCH only after Glance's hash of the stored bytes matched the source's. Any failure deletes it; a run killed before that
 leaves a marked image whose lease expires, and the next run deletes it before retrying.
 
 Overlapping runs: a plan that meets another run's live lease waits for it and plans again; a run
@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     CloudRequestError,
@@ -38,6 +38,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import utc_stamp
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     LEASE_FOR_KEY,
     LEASE_OF_KEY,
@@ -47,19 +48,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     REPLACES_KEY,
     RETIRED_KEY,
     SHA256_KEYS,
-    Copy,
-    Create,
-    Delete,
-    DeleteLeftover,
-    DeleteOldVersion,
-    DeleteStoreCopy,
-    Desired,
-    Plan,
-    Retire,
-    Step,
-    UpdateMetadata,
-    Wait,
-    Yield,
     is_pending,
     lease_live,
     lease_marker,
@@ -164,7 +152,7 @@ class Settings:
 class ExecutionResult:
     """What a run did: its steps in order (with waits and yields) and the image it left."""
 
-    steps: tuple[Step, ...]
+    steps: tuple[steps.Step, ...]
     image: dict[str, Any] | None
     store_outcomes: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -181,32 +169,32 @@ def lease_images(glance: GlanceClient, name: str) -> list[dict[str, Any]]:
 
 
 class ImageExecutor:
-    def __init__(self, glance: GlanceClient, desired: Desired, source: Source, settings: Settings):
+    def __init__(self, glance: GlanceClient, desired: steps.Desired, source: Source, settings: Settings):
         self.glance, self.desired, self.source, self.settings = glance, desired, source, settings
         self._method: str | None = None
-        self._done: list[Step] = []
+        self._done: list[steps.Step] = []
         self._store_outcomes: dict[str, str] = {}
         self._notes: list[str] = []
         self._warnings: list[str] = []
         self._verified_by: str | None = None
         self._apply: dict[type, Callable[[Any, dict[str, Any] | None], dict[str, Any] | None]] = {
-            Wait: self._wait,
-            DeleteLeftover: self._delete_other,
-            DeleteOldVersion: self._delete_other,
-            Delete: self._delete,
-            Create: self._create,
-            Retire: self._retire,
-            Copy: self._copy_step,
-            UpdateMetadata: self._update_metadata,
-            DeleteStoreCopy: self._delete_store_copy,
+            steps.Wait: self._wait,
+            steps.DeleteLeftover: self._delete_other,
+            steps.DeleteOldVersion: self._delete_other,
+            steps.Delete: self._delete,
+            steps.Create: self._create,
+            steps.Retire: self._retire,
+            steps.Copy: self._copy_step,
+            steps.UpdateMetadata: self._update_metadata,
+            steps.DeleteStoreCopy: self._delete_store_copy,
         }
 
-    def converge(self, plan: Plan, plan_next: Callable[[], Plan]) -> ExecutionResult:
+    def converge(self, plan: steps.Plan, plan_next: Callable[[], steps.Plan]) -> ExecutionResult:
         """Carry out ``plan``, and fresh plans while other runs interfere, until one finishes."""
         for round_number in range(MAX_ROUNDS):
             plan = plan_next() if round_number else plan
             try:
-                image = self.run(plan.steps, plan.image)
+                image = self.run(plan)
             except _PlanAgain as again:  # this run's own image and lease are gone by now
                 if again.wait_for:
                     self._wait_for_lease(again.wait_for)
@@ -216,32 +204,33 @@ class ImageExecutor:
         raise StoreOpsError(f"name: other runs kept changing the images named {self.desired.name!r}; "
                             "run again")
 
-    def run(self, steps: Iterable[Step], image: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Apply the steps to ``image`` in order; returns the image they left."""
-        for step in steps:
+    def run(self, plan: steps.Plan) -> dict[str, Any] | None:
+        """Apply the plan's steps in order; returns the image they left."""
+        image = plan.image
+        for step in plan.steps:
             image = self._apply[type(step)](step, image)
             self._done.append(step)
         return image
 
-    def _wait(self, step: Wait, _image):
+    def _wait(self, step: steps.Wait, _image):
         self._done.append(step)
         raise _PlanAgain(wait_for=step.image_id)
 
-    def _delete_other(self, step: DeleteLeftover | DeleteOldVersion, image):
+    def _delete_other(self, step: steps.DeleteLeftover | steps.DeleteOldVersion, image):
         self.glance.delete_image(step.image_id)
         return image
 
-    def _delete(self, step: Delete, _image):
+    def _delete(self, step: steps.Delete, _image):
         self.glance.delete_image(step.image_id)
         return None
 
-    def _copy_step(self, step: Copy, _image):
+    def _copy_step(self, step: steps.Copy, _image):
         return self._copy(step.image_id, list(step.stores))
 
-    def _update_metadata(self, step: UpdateMetadata, _image):
+    def _update_metadata(self, step: steps.UpdateMetadata, _image):
         return self.glance.patch(step.image_id, list(step.operations))
 
-    def _delete_store_copy(self, step: DeleteStoreCopy, _image):
+    def _delete_store_copy(self, step: steps.DeleteStoreCopy, _image):
         self.glance.delete_from_store(step.store, step.image_id)
         self._store_outcomes[step.store] = "removed"
         return self.glance.image(step.image_id)
@@ -273,14 +262,14 @@ class ImageExecutor:
         if winner is None:
             return
         self.glance.delete_image(mine)
-        self._done.append(Yield(image_id=winner["id"], withdrawn=mine))
+        self._done.append(steps.Yield(image_id=winner["id"], withdrawn=mine))
         self._notes.append(f"another run's image {winner['id']} won over this run's {mine}, which "
                           "was deleted; this run went on from the winner's")
         raise _PlanAgain(wait_for=winner["id"] if is_pending(winner) else None)
 
     # -- a new image ------------------------------------------------------------------------
 
-    def _create(self, step: Create, _image) -> dict[str, Any]:
+    def _create(self, step: steps.Create, _image) -> dict[str, Any]:
         desired, source, settings = self.desired, self.source, self.settings
         self._method = upload_method(self.glance.import_methods(), bool(source.url),  # may refuse:
                                      settings.upload_method, len(step.stores))       # nothing made yet
@@ -440,7 +429,7 @@ class ImageExecutor:
                 f"({'; '.join(self._store_outcomes.get(s, 'failed') for s in not_there)})")
         return image
 
-    def _retire(self, step: Retire, image):
+    def _retire(self, step: steps.Retire, image):
         name, stamp = self.desired.name, utc_stamp(compact=True)
         self.glance.patch(step.image_id, [
             {"op": "replace", "path": "/name", "value": f"{name}.retired-{stamp}"},

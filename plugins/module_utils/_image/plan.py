@@ -14,8 +14,7 @@ expiry of a lease, which the run renews on a lease image of its own while it wor
 waits for a live lease, deletes only an expired one, and after creating its own image yields to an
 older rival (see ``rival``).
 
-A plan is a tuple of frozen steps (``Create``, ``Copy``, ``Retire``, ...); the executor applies
-them and check mode reports them, and each step predicts its own effect for the diff.
+The plan it returns is made of the frozen steps of ``steps.py``.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -23,12 +22,25 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import (
+    Copy,
+    Create,
+    Delete,
+    DeleteLeftover,
+    DeleteOldVersion,
+    DeleteStoreCopy,
+    Desired,
+    Plan,
+    Retire,
+    Step,
+    UpdateMetadata,
+    Wait,
+)
 
 SHA256_KEYS = ("owner_specified.openstack.sha256", "owner_specified.shade.sha256")
 MD5_KEY = "owner_specified.openstack.md5"
@@ -52,151 +64,6 @@ OS_HASH = "os_hash_value"
 DEFAULT_LEASE_SECONDS = 60  # also the lease of a marker written before leases existed ("true")
 _LEASE = re.compile(r"^run (?P<run>\S+) lease (?P<seconds>\d+)s until (?P<until>\S+)$")
 _GLANCE_TIME = "%Y-%m-%dT%H:%M:%SZ"
-
-
-@dataclass(frozen=True)
-class Desired:
-    name: str
-    owner: str                       # project id; only its images are considered
-    image_id: str | None
-    has_content: bool
-    stores: list[str]
-    fields: dict[str, Any]           # visibility, min_disk, min_ram, protected (None: leave)
-    tags: list[str] | None
-    properties: dict[str, str]
-    disk_format: str
-    container_format: str
-
-
-@dataclass(frozen=True)
-class Step:
-    """One thing a run does to Glance; ``kind`` names it in the module's ``actions``."""
-
-    kind: ClassVar[str]
-    changes: ClassVar[bool] = True  # waits and yields change nothing
-
-    def as_dict(self) -> dict[str, Any]:
-        """The step as the module returns it; an optional field left unset is left out."""
-        shown = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if value is not None or item.default is not None:
-                shown[item.name] = list(value) if isinstance(value, tuple) else value
-        return {"action": self.kind, **shown}
-
-    def predict(self, image: dict[str, Any] | None, desired: Desired) -> dict[str, Any] | None:
-        """The image as this step would leave it (check mode's diff); most steps leave it as is."""
-        return image
-
-
-@dataclass(frozen=True)
-class Wait(Step):
-    """Another run's upload is live: wait for it, then plan again."""
-
-    kind: ClassVar[str] = "wait"
-    changes: ClassVar[bool] = False
-    image_id: str
-    run: str | None
-
-
-@dataclass(frozen=True)
-class Yield(Step):
-    """Recorded, not planned: this run's new image lost to another run's and was withdrawn."""
-
-    kind: ClassVar[str] = "yield"
-    changes: ClassVar[bool] = False
-    image_id: str
-    withdrawn: str
-
-
-@dataclass(frozen=True)
-class DeleteLeftover(Step):
-    """A pending image (or lease image) of a run that died."""
-
-    kind: ClassVar[str] = "delete_leftover"
-    image_id: str
-    status: str | None
-
-
-@dataclass(frozen=True)
-class Retire(Step):
-    kind: ClassVar[str] = "retire"
-    image_id: str
-
-
-@dataclass(frozen=True)
-class Create(Step):
-    """A new image: created pending, filled, verified and published, then copied where missing."""
-
-    kind: ClassVar[str] = "create"
-    stores: tuple[str, ...]
-    replaces: str | None = None
-
-    def predict(self, image, desired):
-        return {"name": desired.name, "status": "active", "disk_format": desired.disk_format,
-                "stores": ",".join(self.stores), "os_hidden": False, "tags": desired.tags or [],
-                **{k: v for k, v in desired.fields.items() if v is not None},
-                "visibility": desired.fields.get("visibility") or "private", **desired.properties}
-
-
-@dataclass(frozen=True)
-class Copy(Step):
-    kind: ClassVar[str] = "copy"
-    image_id: str
-    stores: tuple[str, ...]
-
-    def predict(self, image, desired):
-        return {**image, "stores": ",".join(image_stores(image) + list(self.stores))}
-
-
-@dataclass(frozen=True)
-class UpdateMetadata(Step):
-    kind: ClassVar[str] = "update_metadata"
-    image_id: str
-    operations: tuple[dict[str, Any], ...]
-
-    def predict(self, image, desired):
-        image = dict(image)
-        for operation in self.operations:
-            key = operation["path"][1:].replace("~1", "/").replace("~0", "~")
-            if operation["op"] == "remove":
-                image.pop(key, None)
-            else:
-                image[key] = operation["value"]
-        return image
-
-
-@dataclass(frozen=True)
-class DeleteOldVersion(Step):
-    kind: ClassVar[str] = "delete_old_version"
-    image_id: str
-
-
-@dataclass(frozen=True)
-class DeleteStoreCopy(Step):
-    kind: ClassVar[str] = "delete_store_copy"
-    image_id: str
-    store: str
-
-    def predict(self, image, desired):
-        return {**image, "stores": ",".join(s for s in image_stores(image) if s != self.store)}
-
-
-@dataclass(frozen=True)
-class Delete(Step):
-    kind: ClassVar[str] = "delete"
-    image_id: str
-
-    def predict(self, image, desired):
-        return None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The steps, in order, and the image they start from (None: there is none)."""
-
-    steps: tuple[Step, ...] = ()
-    image: dict[str, Any] | None = None
 
 
 def identify(image: dict[str, Any], hashes: dict[str, str]) -> tuple[str, str | None]:

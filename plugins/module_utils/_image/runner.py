@@ -33,8 +33,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     SAME,
     SOURCE_URL_KEY,
     UNKNOWN,
-    Desired,
-    Plan,
     choose_image,
     foreign_count,
     identify,
@@ -43,6 +41,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     predicted_image,
     target_stores,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Desired, Plan
 
 SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
                   "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")

@@ -17,15 +17,9 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     Settings,
     Source,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
-    PENDING_KEY,
-    RETIRED_KEY,
-    Create,
-    Desired,
-    Plan,
-    Yield,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import PENDING_KEY, RETIRED_KEY
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
+from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Create, Desired, Plan, Yield
 
 CREATED = "2026-12-01T12:00:01Z"
 

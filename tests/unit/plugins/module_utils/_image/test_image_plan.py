@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._image import plan as _image_plan
+from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
     LEASE_FOR_KEY,
@@ -15,17 +16,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     RETIRED_KEY,
     SAME,
     UNKNOWN,
-    Copy,
-    Create,
-    Delete,
-    DeleteLeftover,
-    DeleteOldVersion,
-    DeleteStoreCopy,
-    Desired,
-    Retire,
-    UpdateMetadata,
-    Wait,
-    Yield,
     choose_image,
     identify,
     lease_live,
@@ -49,7 +39,7 @@ def desired(**overrides):
                   fields={"visibility": "public", "min_disk": None, "min_ram": None, "protected": None},
                   tags=None, properties={}, disk_format="raw", container_format="bare")
     values.update(overrides)
-    return Desired(**values)
+    return steps.Desired(**values)
 
 
 def image(image_id="i1", **attrs):
@@ -85,13 +75,13 @@ def test_identify(attrs, hashes, relation, decided_by):
 
 def test_new_image_is_created():
     plan = plan_present([], desired(), None, "fail", 1)
-    assert plan.steps == (Create(("fast",)),) and plan.image is None
+    assert plan.steps == (steps.Create(("fast",)),) and plan.image is None
 
 
 def test_same_content_fills_missing_stores_and_patches_metadata_once():
     plan = plan_present([image(stores="fast")], desired(stores=["fast", "ceph"], tags=["x"]), SAME, "fail", 1)
-    assert plan.steps == (Copy("i1", ("ceph",)),
-                          UpdateMetadata("i1", ({"op": "replace", "path": "/tags", "value": ["x"]},)))
+    assert plan.steps == (steps.Copy("i1", ("ceph",)),
+                          steps.UpdateMetadata("i1", ({"op": "replace", "path": "/tags", "value": ["x"]},)))
 
 
 def test_everything_matching_is_no_action():
@@ -107,23 +97,25 @@ def test_replace_retires_and_keeps_versions():
     retired = [image(f"r{n}", name=f"cirros.retired-{n}", created_at=f"2026-0{n}", **{RETIRED_KEY: "cirros"})
                for n in (1, 2, 3)]
     plan = plan_present([image(), *retired], desired(), DIFFERENT, "replace", 2)
-    assert plan.steps == (Create(("fast",), replaces="i1"), Retire("i1"), DeleteOldVersion("r2"),
-                          DeleteOldVersion("r1"))
+    assert plan.steps == (steps.Create(("fast",), replaces="i1"), steps.Retire("i1"),
+                          steps.DeleteOldVersion("r2"), steps.DeleteOldVersion("r1"))
     plan = plan_present([image()], desired(), DIFFERENT, "replace", 0)
-    assert plan.steps == (Create(("fast",), replaces="i1"), Retire("i1"), DeleteOldVersion("i1"))
+    assert plan.steps == (steps.Create(("fast",), replaces="i1"), steps.Retire("i1"),
+                          steps.DeleteOldVersion("i1"))
 
 
 def test_expired_leftovers_are_cleaned_and_not_taken_for_the_image():
     legacy = image("l1", status="saving", **{PENDING_KEY: "true"})
     expired = image("l2", status="queued", **{PENDING_KEY: lease_marker("r2", 60, NOW - timedelta(seconds=61))})
     plan = plan_present([legacy, expired], desired(), None, "fail", 1)
-    assert plan.steps == (DeleteLeftover("l1", "saving"), DeleteLeftover("l2", "queued"), Create(("fast",)))
+    assert plan.steps == (steps.DeleteLeftover("l1", "saving"), steps.DeleteLeftover("l2", "queued"),
+                          steps.Create(("fast",)))
 
 
 def test_a_live_lease_makes_the_plan_a_wait():
     live = image("l1", status="saving", **{PENDING_KEY: lease_marker("run-a", 60, NOW)})
     plan = plan_present([live, image("i1")], desired(), DIFFERENT, "replace", 1)
-    assert plan.steps == (Wait("l1", "run-a"),)
+    assert plan.steps == (steps.Wait("l1", "run-a"),)
 
 
 def test_lease_live_by_marker_or_by_recent_change():
@@ -173,7 +165,7 @@ def test_other_projects_images_are_never_chosen_changed_or_deleted():
     foreign = [image("f1", owner="p2"), image("f2", owner="p2", **{PENDING_KEY: "true"}),
                image("f3", owner="p2", name="cirros.retired-1", **{RETIRED_KEY: "cirros"})]
     plan = plan_present(foreign, desired(), None, "replace", 0)
-    assert plan.image is None and plan.steps == (Create(("fast",)),)
+    assert plan.image is None and plan.steps == (steps.Create(("fast",)),)
     assert plan_absent(foreign, desired(), None).steps == ()
     with pytest.raises(InvalidInputError, match="^id: image f1 belongs to project p2, not p1; give owner"):
         plan_present(foreign, desired(image_id="f1"), SAME, "fail", 1)
@@ -187,7 +179,7 @@ def test_an_unfinished_replace_is_finished():
                     **{RETIRED_KEY: "cirros"})
     plan = plan_present([old, new, retired], desired(), SAME, "replace", 1)
     assert plan.image["id"] == "new"
-    assert plan.steps == (Retire("old"), DeleteOldVersion("r1"))
+    assert plan.steps == (steps.Retire("old"), steps.DeleteOldVersion("r1"))
     # two published images without that link stay an error naming both
     with pytest.raises(InvalidInputError, match="2 images are named"):
         plan_present([old, image("other")], desired(), SAME, "fail", 1)
@@ -207,10 +199,10 @@ def test_no_content_and_no_image_is_an_error():
 
 def test_absent_per_store_refuses_the_last_copy():
     plan = plan_absent([image(stores="fast,ceph")], desired(), ["ceph", "cheap"])
-    assert plan.steps == (DeleteStoreCopy("i1", "ceph"),)
+    assert plan.steps == (steps.DeleteStoreCopy("i1", "ceph"),)
     with pytest.raises(InvalidInputError, match="last copy"):
         plan_absent([image(stores="fast,ceph")], desired(), ["fast", "ceph"])
-    assert plan_absent([image()], desired(), None).steps == (Delete("i1"),)
+    assert plan_absent([image()], desired(), None).steps == (steps.Delete("i1"),)
     assert plan_absent([], desired(), None).steps == ()
 
 
@@ -273,15 +265,17 @@ def lease_image(lease_id, target, marker_time, updated_at=LONG_AGO):
 def test_the_lease_image_keeps_a_pending_image_alive_and_goes_with_its_leftover():
     stale = pending("p1-img", "2026-12-01T11:00:00Z", marker_time=NOW - timedelta(hours=1))
     renewed = [lease_image("l1", "p1-img", NOW)]
-    assert plan_present([stale], desired(), None, "fail", 1, NOW, renewed).steps == (Wait("p1-img", "run-p1-img"),)
+    plan = plan_present([stale], desired(), None, "fail", 1, NOW, renewed)
+    assert plan.steps == (steps.Wait("p1-img", "run-p1-img"),)
     expired = [lease_image("l1", "p1-img", NOW - timedelta(hours=1))]
     plan = plan_present([stale], desired(), None, "fail", 1, NOW, expired)
-    assert plan.steps == (DeleteLeftover("p1-img", "queued"), DeleteLeftover("l1", "lease"), Create(("fast",)))
+    assert plan.steps == (steps.DeleteLeftover("p1-img", "queued"), steps.DeleteLeftover("l1", "lease"),
+                          steps.Create(("fast",)))
     # a lease image of another project or name is neither honoured nor deleted
     foreign = [dict(lease_image("l2", "p1-img", NOW), owner="p2"),
                dict(lease_image("l3", "p1-img", NOW), **{LEASE_FOR_KEY: "other"})]
     plan = plan_present([stale], desired(), None, "fail", 1, NOW, foreign)
-    assert plan.steps == (DeleteLeftover("p1-img", "queued"), Create(("fast",)))
+    assert plan.steps == (steps.DeleteLeftover("p1-img", "queued"), steps.Create(("fast",)))
     assert rival([stale, pending("m1", "2026-12-01T12:00:00Z")], desired(), "m1", None, NOW, renewed)["id"] == "p1-img"
 
 
@@ -289,14 +283,5 @@ def test_an_expired_lease_whose_image_is_gone_is_deleted_a_live_one_kept():
     assert plan_present(
         [image()], desired(), SAME, "fail", 1, NOW,
         [lease_image("old", "gone", NOW - timedelta(hours=1)), lease_image("new", "i1", NOW)]).steps == (
-        DeleteLeftover("old", "lease"),)
+        steps.DeleteLeftover("old", "lease"),)
 
-
-def test_steps_are_returned_as_the_actions_they_always_were():
-    """The module's ``actions``: one dict per step, unset optional fields left out."""
-    assert Create(("fast", "ceph")).as_dict() == {"action": "create", "stores": ["fast", "ceph"]}
-    assert Create(("fast",), replaces="i1").as_dict() == {"action": "create", "stores": ["fast"], "replaces": "i1"}
-    assert DeleteLeftover("l1", None).as_dict() == {"action": "delete_leftover", "image_id": "l1", "status": None}
-    assert Wait("l1", "run-a").as_dict() == {"action": "wait", "image_id": "l1", "run": "run-a"}
-    assert Yield("theirs", "mine").as_dict() == {"action": "yield", "image_id": "theirs", "withdrawn": "mine"}
-    assert not Wait("l1", None).changes and not Yield("a", "b").changes and Retire("i1").changes

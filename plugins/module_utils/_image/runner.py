@@ -48,7 +48,7 @@ SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_has
 
 
 @dataclass(frozen=True)
-class ImageRequest:  # pylint: disable=too-many-instance-attributes
+class ImageRequest:
     """The module's options, checked; ``owner`` is the project id whose images the run considers."""
 
     name: str

@@ -141,7 +141,8 @@ def run(glance, image_file, check_mode=False, **overrides):
 def test_a_new_image_is_created_uploaded_verified_and_published(image_file):
     glance = FakeGlance()
     result = run(glance, image_file)
-    (image,) = glance.images.values()  # the lease image is gone
+    assert list(glance.images) == ["img-1"]  # the lease image is gone
+    image = glance.images["img-1"]
     assert result["changed"] is True and result["actions"] == [{"action": "create", "stores": ["fast"]}]
     assert glance.changes == [("create", image["id"]), ("create", "img-2"), ("patch", image["id"]),
                               ("delete", "img-2")]

@@ -284,4 +284,3 @@ def test_an_expired_lease_whose_image_is_gone_is_deleted_a_live_one_kept():
         [image()], desired(), SAME, "fail", 1, NOW,
         [lease_image("old", "gone", NOW - timedelta(hours=1)), lease_image("new", "i1", NOW)]).steps == (
         steps.DeleteLeftover("old", "lease"),)
-

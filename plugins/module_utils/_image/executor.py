@@ -6,8 +6,9 @@ A new image is created private, hidden and pending; the pending marker is a leas
 run, renewed by a thread on a data-less lease image beside it while the bytes go in (never on the
 image itself: a PATCH rewrites the whole image row, racing Glance's own status and hash writes).
 The image is published (requested visibility, ``os_hidden`` false, marker removed, source hashes
-recorded) in one PATCH only after Glance's hash of the stored bytes matched the source's. Any failure deletes it; a run killed before that
-leaves a marked image whose lease expires, and the next run deletes it before retrying.
+recorded) in one PATCH only after Glance's hash of the stored bytes matched the source's. Any
+failure deletes it; a run killed before that leaves a marked image whose lease expires, and the
+next run deletes it before retrying.
 
 Overlapping runs: a plan that meets another run's live lease waits for it and plans again; a run
 that created its image lists again and yields to a rival (``plan.rival``): it deletes its
@@ -264,15 +265,16 @@ class ImageExecutor:
         self.glance.delete_image(mine)
         self._done.append(steps.Yield(image_id=winner["id"], withdrawn=mine))
         self._notes.append(f"another run's image {winner['id']} won over this run's {mine}, which "
-                          "was deleted; this run went on from the winner's")
+                           "was deleted; this run went on from the winner's")
         raise _PlanAgain(wait_for=winner["id"] if is_pending(winner) else None)
 
     # -- a new image ------------------------------------------------------------------------
 
     def _create(self, step: steps.Create, _image) -> dict[str, Any]:
         desired, source, settings = self.desired, self.source, self.settings
-        self._method = upload_method(self.glance.import_methods(), bool(source.url),  # may refuse:
-                                     settings.upload_method, len(step.stores))       # nothing made yet
+        # chosen (and maybe refused) before anything is made; only a new image asks Glance
+        self._method = upload_method(self.glance.import_methods(), bool(source.url),
+                                     settings.upload_method, len(step.stores))
         attributes = {"name": desired.name, "disk_format": desired.disk_format,
                       "container_format": desired.container_format, "visibility": "private",
                       "os_hidden": True, PENDING_KEY: settings.lease.marker()}
@@ -363,7 +365,7 @@ class ImageExecutor:
         if not source.checksum:
             self._verified_by = GLANCE_ONLY
             self._warnings.append(f"url: no checksum given, so nothing but Glance vouches for the bytes "
-                                 f"it fetched into image {image['id']}; give checksum to verify them")
+                                  f"it fetched into image {image['id']}; give checksum to verify them")
             return {}
         if source.checksum[0] == algo and value:
             if value.lower() != source.checksum[1]:

@@ -242,7 +242,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.client 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import DEFAULT_CEPH_CONF
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     Migrator,
     open_journal,

@@ -289,34 +289,19 @@ journal:
   type: str
 """
 
-import time
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
-from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, journal_path
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
-    COPIED,
-    FAILED,
-    ON_CONFLICT,
-    PLANNED,
-    ObjectEnds,
-    ObjectMigrator,
-    ObjectOptions,
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import ON_CONFLICT
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import MAX_PART, MIB, MIN_PART
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.run import (
+    MigrationRequest,
+    migrate_objects,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import (
-    CONFLICT,
-    MAX_PART,
-    MIB,
-    MIN_PART,
-    buckets_for,
-    is_segment_container,
-)
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.report import ObjectReport
 
-JOURNAL_KIND = "storeops.openstack.swift_object_migrate"
 # each object in flight holds up to uploads_per_object + 1 parts, and a connection per part
 MAX_CONCURRENCY = 64
 MAX_UPLOADS_PER_OBJECT = 16
@@ -350,52 +335,18 @@ class SwiftObjectMigrate(StoreOpsModule):
 
     def run(self):
         params = self._checked_params()
-        ends = ObjectEnds(self.conn, params["s3_endpoint_url"], params["s3_access_key"],
-                          params["s3_secret_key"], params["s3_region"],
-                          params["s3_ca_cert"] or params["s3_validate_certs"],
-                          params["part_size_mb"] * MIB, params["uploads_per_object"], params["concurrency"])
-        containers, skipped_containers = self._containers(ends)
-        restoring = ends.restoring_containers(containers) if params["delete_source"] else []
-        if restoring:
-            raise InvalidInputError(f"delete_source: the container {restoring[0]!r} keeps versions (X-Versions-Location "
-                                    "or X-Versions-Enabled), so a DELETE there brings an older version back; "
-                                    "migrate it without delete_source, or switch it to X-History-Location first")
-        buckets = buckets_for(containers, params["bucket_names"], params["bucket_name_template"])
-        exists, created = ends.prepare_buckets(set(buckets.values()), create=not self.check_mode)
-
-        options = ObjectOptions(part_size=params["part_size_mb"] * MIB, concurrency=params["concurrency"],
-                                delete_source=params["delete_source"], prefix=params["prefix"],
-                                dry_run=self.check_mode, on_conflict=params["on_conflict"],
-                                account=ends.swift_account())
-        journal = JsonlJournal(journal_path(params["journal_dir"], "swift_object_migrate"),
-                               {"journal": JOURNAL_KIND, "version": 1, "endpoint": params["s3_endpoint_url"]})
-        report = ObjectReport(buckets, {c: b in created or (self.check_mode and not exists[b])
-                                        for c, b in buckets.items()}, params["max_details"])
-        began = time.monotonic()
-        try:
-            ObjectMigrator(ends.swift, ends.s3, options, journal).run(
-                [(c, buckets[c], exists[buckets[c]] or buckets[c] in created) for c in containers], report.add)
-        finally:
-            journal.close()
-            ends.close()
-        counts = report.counts
-        result = {"changed": bool(created or counts[COPIED] or counts["source_deleted"] or counts[PLANNED]
-                                  or (self.check_mode and not all(exists.values()))),
-                  **report.result(time.monotonic() - began), "skipped_containers": skipped_containers}
-        if journal.written:
-            result["journal"] = journal.path
-        failed = result["failures"]
-        if failed:
-            raise StoreOpsError(f"{result['counts'][FAILED]} of {result['counts']['objects']} objects failed; "
-                                f"first: {failed[0]['container']}/{failed[0]['name']}: {failed[0]['reason']} "
-                                f"(fix: {failed[0]['fix']})", **result)
-        conflicts = result["conflicts"]
-        if conflicts and params["on_conflict"] == "fail":
-            raise StoreOpsError(f"{result['counts'][CONFLICT]} of {result['counts']['objects']} keys are not this "
-                                f"collection's copies (on_conflict: fail); first: {conflicts[0]['bucket']}/"
-                                f"{conflicts[0]['name']}: {conflicts[0]['reason']} (fix: {conflicts[0]['fix']})",
-                                **result)
-        return result
+        request = MigrationRequest(
+            s3_endpoint_url=params["s3_endpoint_url"], s3_access_key=params["s3_access_key"],
+            s3_secret_key=params["s3_secret_key"], s3_region=params["s3_region"],
+            s3_verify=params["s3_ca_cert"] or params["s3_validate_certs"],
+            containers=tuple(params["containers"] or ()),
+            include_segment_containers=params["include_segment_containers"], prefix=params["prefix"],
+            bucket_names=params["bucket_names"], bucket_name_template=params["bucket_name_template"],
+            part_size_mb=params["part_size_mb"], uploads_per_object=params["uploads_per_object"],
+            concurrency=params["concurrency"], delete_source=params["delete_source"],
+            on_conflict=params["on_conflict"], journal_dir=params["journal_dir"],
+            max_details=params["max_details"])
+        return migrate_objects(self.conn, request, self.check_mode)
 
     def _checked_params(self) -> dict:
         params = self.params
@@ -414,22 +365,6 @@ class SwiftObjectMigrate(StoreOpsModule):
                 within = f"from {least} to {most} ({what})" if most else f"at least {least}"
                 raise InvalidInputError(f"{option} must be {within}, not {params[option]}")
         return params
-
-    def _containers(self, ends: ObjectEnds) -> tuple[list[str], list[dict]]:
-        if self.params["containers"]:
-            missing = [c for c in self.params["containers"] if not ends.swift(c).container_exists()]
-            if missing:
-                raise InvalidInputError(f"containers: Swift has no container {', '.join(map(repr, missing))} in "
-                                        f"the account {ends.swift_account()}; check the names and the cloud's project")
-            return list(dict.fromkeys(self.params["containers"])), []
-        chosen, skipped = [], []
-        for name in ends.account_containers():
-            if is_segment_container(name) and not self.params["include_segment_containers"]:
-                skipped.append({"container": name, "reason": "a segment container: its objects are copied "
-                                "inside their manifests (include_segment_containers copies it too)"})
-            else:
-                chosen.append(name)
-        return chosen, skipped
 
 
 def main():

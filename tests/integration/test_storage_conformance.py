@@ -13,13 +13,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StorageNotFoundError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import multipart_etag
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import (
-    FileDriver,
-    PartLayout,
-    RbdDriver,
-    S3Driver,
-    SwiftDriver,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.file import FileDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import RbdDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.s3 import PartLayout, S3Account, WriteOptions
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftAccount
 
 MIB = 2**20
 
@@ -29,21 +26,17 @@ def driver(request, cloud, tmp_path):
     kind, tag = request.param, uuid.uuid4().hex[:8]
     if kind == "file":
         made = FileDriver(str(tmp_path / "store"))
-        made.expected_prefix = f"file://{tmp_path / 'store'}/"
     elif kind == "rbd":
         made = RbdDriver(cloud["ceph"]["rbd_pool"], cloud["ceph"]["conf"])
-        made.expected_prefix = f"rbd://{cloud['ceph']['fsid']}/{cloud['ceph']['rbd_pool']}/"
     elif kind == "swift":
-        made = SwiftDriver(openstack.connect(cloud=cloud["admin_cloud"]), f"conformance-{tag}",
-                           segment_size=2 * MIB)
-        made.ensure_container(made.container)
-        made.expected_prefix = f"{cloud['swift']['url']}/v1/AUTH_"  # then the project, the container
+        made = SwiftAccount(openstack.connect(cloud=cloud["admin_cloud"]), segment_size=2 * MIB).container(
+            f"conformance-{tag}")
+        made.ensure_container()
     else:
         rgw = cloud["ceph"]["rgw"]
-        made = S3Driver(rgw["endpoint"], rgw["s3_access_key"], rgw["s3_secret_key"], f"conformance-{tag}",
-                        part_size=5 * MIB)
-        made.client.create_bucket(Bucket=made.bucket)
-        made.expected_prefix = f"{rgw['endpoint']}/{made.bucket}/"
+        made = S3Account.connect(rgw["endpoint"], rgw["s3_access_key"], rgw["s3_secret_key"],
+                                 part_size=5 * MIB).bucket(f"conformance-{tag}")
+        made.create_bucket()
     made.test_prefix = f"t{tag}-"  # rbd shares its pool with Glance: keep to our own names
     yield made
     for item in list(made.list(made.test_prefix)):
@@ -121,20 +114,19 @@ def test_delete_and_not_found_errors_name_the_backend(driver):
         assert str(caught.value).startswith(f"{driver.kind} store: no object")
 
 
-def test_url_prefix_names_the_container(driver):
-    prefix = driver.url_prefix()
-    assert prefix.startswith(driver.expected_prefix)
-    if driver.kind == "swift":
-        assert prefix.endswith(f"/{driver.container}/")
-    else:
-        assert prefix == driver.expected_prefix
+def test_put_writes_one_whole_object_per_call(driver):
+    paths = [f"{driver.test_prefix}journal/{number:08d}" for number in (1, 2)]
+    for number, path in enumerate(paths):
+        driver.put(path, b"flush %d" % number)
+    assert [read(driver, path) for path in paths] == [b"flush 0", b"flush 1"]
+    assert [item.path for item in driver.list(f"{driver.test_prefix}journal/")] == paths
 
 
 # -- S3 parts whose MD5 is known before they are read (a segment's ETag): streamed, S3 checks them
 
 def streamed_layout(pieces, md5s=None):
     md5s = md5s or [hashlib.md5(piece).digest() for piece in pieces]
-    return PartLayout(5 * MIB, sizes=[len(piece) for piece in pieces], md5s=md5s)
+    return PartLayout(5 * MIB, sizes=tuple(len(piece) for piece in pieces), md5s=tuple(md5s))
 
 
 @pytest.mark.parametrize("driver", ["s3"], indirect=True)
@@ -142,7 +134,7 @@ def test_streamed_parts_land_as_their_known_md5s(driver):
     pieces = [os.urandom(6 * MIB), os.urandom(5 * MIB), os.urandom(MIB + 3)]
     layout = streamed_layout(pieces)
     path = f"{driver.test_prefix}streamed"
-    writer = driver.writer(path, layout=layout)
+    writer = driver.multipart_writer(path, layout, WriteOptions())
     data = b"".join(pieces)
     for start in range(0, len(data), MIB):
         writer.write(data[start:start + MIB])
@@ -155,23 +147,23 @@ def test_streamed_parts_land_as_their_known_md5s(driver):
 def test_a_streamed_part_unlike_its_md5_is_refused_by_s3(driver):
     pieces = [os.urandom(5 * MIB), os.urandom(5 * MIB)]
     path = f"{driver.test_prefix}baddigest"
-    writer = driver.writer(path, layout=streamed_layout(pieces, [hashlib.md5(pieces[0]).digest(),
-                                                                 hashlib.md5(b"other").digest()]))
+    writer = driver.multipart_writer(path, streamed_layout(pieces, [hashlib.md5(pieces[0]).digest(),
+                                                                    hashlib.md5(b"other").digest()]), WriteOptions())
     writer.write(pieces[0])
     with pytest.raises(SourceMismatchError, match="part 2 does not have MD5"):
         writer.write(pieces[1])
     writer.cancel()
-    assert driver.client.list_multipart_uploads(Bucket=driver.bucket).get("Uploads", []) == []
+    assert driver.pending_upload(path) is None
 
 
 @pytest.mark.parametrize("driver", ["s3"], indirect=True)
 def test_a_streamed_part_cut_short_is_dropped_and_the_upload_resumes_before_it(driver):
     pieces = [os.urandom(5 * MIB), os.urandom(5 * MIB)]
     path = f"{driver.test_prefix}cutshort"
-    first = driver.writer(path, layout=streamed_layout(pieces))
+    first = driver.multipart_writer(path, streamed_layout(pieces), WriteOptions())
     first.write(pieces[0] + pieces[1][:MIB])
     first.close()  # interrupted inside part 2: it must not wait for bytes that never come
-    second = driver.writer(path, resume=True, layout=streamed_layout(pieces))
+    second = driver.multipart_writer(path, streamed_layout(pieces), WriteOptions(), resume=True)
     assert second.upload_id == first.upload_id and second.size == 5 * MIB
     second.write(pieces[1])
     second.commit()

@@ -3,14 +3,15 @@
 """Carry out a Swift-to-S3 object migration, object by object, several at a time.
 
 Each container's listing is walked beside its bucket's (both sorted, both paged), so a key
-missing from the bucket is copied without asking S3 about it, and a key present is classified
-(``classify_key``): this collection's copy of this source, current (skipped) or stale (copied
+missing from the bucket is copied without asking S3 about it, and a key present is planned
+(``plan_object``): this collection's copy of this source, current (skipped) or stale (copied
 again), or a conflict (kept, reported). Every write is conditional on what was seen, so a key
 written meanwhile is never overwritten nor stamped as ours. A copy streams the assembled object
 once: Swift's promises are checked on the way (``StreamCheck``), an unfinished multipart upload
 of the key is resumed after the bytes it holds were re-read and matched. A source is deleted
 only on proof from the bytes (``delete_proof``, or the S3 object read back), and a manifest's
-segments only when no other manifest of the run reads them (``SegmentReferences``).
+segments only when no other manifest of the run reads them (``SegmentReferences``). Each step
+returns the object's ``ObjectResult`` so far; nothing is changed in place.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    SourceMismatchError,
     StorageConflictError,
     StorageNotFoundError,
     StoreOpsError,
@@ -32,50 +34,66 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import (
-    CONFLICT,
-    CONFLICT_FIX,
-    CURRENT,
-    DLO,
-    EMPTY_MD5,
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import (
     MD5,
-    PLAIN,
     S3_ETAG,
-    SLO,
     SOURCE_ETAG,
-    STALE,
-    ResumeCheck,
-    ResumeMismatchError,
-    Segment,
+    target_fields,
+    with_record,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.manifests import (
+    Manifest,
+    ManifestReader,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import (
+    CONFLICT_FIX,
+    Conflict,
+    Current,
     SourceKey,
-    SourceMismatchError,
-    SourceObject,
-    StreamCheck,
     aligned_part_sizes,
-    classify_key,
     delete_proof,
-    dlo_etag,
-    listing_promise,
     multipart_etag,
     part_size_for,
-    slo_etag,
+    plan_object,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.refs import (
-    ObjectId,
     SegmentReferences,
     describe,
     dlo_prefix,
     object_id,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import (
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import (
+    ALREADY_DONE,
+    CONFLICT,
+    COPIED,
+    FAILED,
+    PLANNED,
+    ObjectResult,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import (
+    DLO,
+    EMPTY_MD5,
+    PLAIN,
+    SLO,
+    SourceObject,
+    listing_promise,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.verify import (
+    ResumeCheck,
+    ResumeMismatchError,
+    StreamCheck,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.s3 import (
     PartLayout,
+    S3Account,
     S3Driver,
-    SwiftDriver,
+    S3MultipartWriter,
+    WriteOptions,
     translate_s3_error,
     write_condition,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftAccount, SwiftDriver
 
-COPIED, ALREADY_DONE, PLANNED, FAILED = "copied", "already_done", "planned", "failed"
 ON_CONFLICT = ("skip", "fail", "overwrite")
 BUG_FIX = ("this is a bug in storeops.openstack: report it with the traceback; nothing is deleted "
            "without proof, and a run after the fix picks the object up again")
@@ -93,42 +111,6 @@ class ObjectOptions:
     account: str = ""  # the Swift account, recorded with every copy
 
 
-@dataclass
-class Outcome:
-    container: str
-    name: str
-    bucket: str
-    outcome: str
-    size: int = 0
-    kind: str = PLAIN
-    bytes_sent: int = 0
-    bytes_read: int = 0
-    bytes_resumed: int = 0
-    upload_id: str | None = None
-    md5: str | None = None
-    source_deleted: bool = False
-    proof: str = ""
-    segments_kept: dict[str, str] = field(default_factory=dict)
-    reason: str = ""
-    fix: str = ""
-    traceback: str = ""  # set only for a bug: an exception no layer expected
-    unsupported: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def detail(self) -> dict[str, Any]:
-        detail = {"container": self.container, "name": self.name, "bucket": self.bucket,
-                  "outcome": self.outcome, "size": self.size, "kind": self.kind}
-        if self.outcome == COPIED:
-            detail.update(md5=self.md5, bytes_sent=self.bytes_sent, bytes_resumed=self.bytes_resumed,
-                          seconds=round(self.seconds, 3))
-        optional = {"upload_id": self.upload_id, "source_deleted": self.source_deleted,
-                    "proof": self.proof, "reason": self.reason, "fix": self.fix, "traceback": self.traceback,
-                    "segments_kept": [{"segment": name, "reason": why} for name, why in self.segments_kept.items()],
-                    "unsupported_metadata": self.unsupported}
-        detail.update({key: value for key, value in optional.items() if value})
-        return detail
-
-
 @dataclass(frozen=True)
 class _Work:
     container: str
@@ -137,16 +119,38 @@ class _Work:
     in_bucket: bool
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """What a write put into S3: the ETag its bytes make there, and how many of them went now."""
+
+    etag: str
+    bytes_sent: int
+    bytes_resumed: int = 0
+    upload_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What may prove a copy: the source ETag it was made from, S3's ETag, what this run read and sent."""
+
+    copied_etag: str
+    target_etag: str | None
+    md5: str | None = None
+    sent_etag: str | None = None
+    manifest: Manifest | None = None
+
+
 class ObjectEnds:
     """Both ends of the copy: the Swift account of a connection, and an S3 endpoint's buckets."""
 
     def __init__(self, conn, endpoint: str, access_key: str, secret_key: str, region: str,
                  verify: bool | str, part_size: int, uploads_per_object: int, concurrency: int):
-        self._conn = conn
+        self._account = SwiftAccount(conn)
         self._s3_args = {"endpoint": endpoint, "access_key": access_key, "secret_key": secret_key,
                          "region": region, "verify": verify, "part_size": part_size,
                          "uploads_in_flight": uploads_per_object,
                          "pool_size": concurrency * (uploads_per_object + 1)}
+        self._s3_account: S3Account | None = None
         self._swift: dict[str, SwiftDriver] = {}
         self._s3: dict[str, S3Driver] = {}
         self._lock = threading.Lock()
@@ -154,20 +158,27 @@ class ObjectEnds:
     def swift(self, container: str) -> SwiftDriver:
         with self._lock:
             if container not in self._swift:
-                self._swift[container] = SwiftDriver(self._conn, container)
+                self._swift[container] = self._account.container(container)
             return self._swift[container]
 
+    def _s3_endpoint(self) -> S3Account:
+        with self._lock:
+            if self._s3_account is None:  # boto3 is needed only once S3 is asked
+                self._s3_account = S3Account.connect(**self._s3_args)
+            return self._s3_account
+
     def s3(self, bucket: str) -> S3Driver:
+        endpoint = self._s3_endpoint()
         with self._lock:
             if bucket not in self._s3:
-                self._s3[bucket] = S3Driver(bucket=bucket, **self._s3_args)
+                self._s3[bucket] = endpoint.bucket(bucket)
             return self._s3[bucket]
 
     def swift_account(self) -> str:
-        return self._conn.object_store.get_endpoint().rstrip("/").rpartition("/")[2]
+        return self._account.name()
 
     def account_containers(self) -> Iterator[str]:
-        return (item["name"] for item in self.swift("").listing(""))
+        return self._account.containers()
 
     def restoring_containers(self, containers: list[str]) -> list[str]:
         """The containers where a DELETE brings an older version back (Swift's stack-mode versioning).
@@ -177,7 +188,7 @@ class ObjectEnds:
         """
         restoring = []
         for container in containers:
-            headers = self.swift(container).request("HEAD", f"/{container}", ok=(200, 204)).headers
+            headers = self.swift(container).container_headers() or {}
             if headers.get("X-Versions-Location") or headers.get("X-Versions-Enabled", "").lower() == "true":
                 restoring.append(container)
         return restoring
@@ -186,7 +197,7 @@ class ObjectEnds:
         """Which buckets exist, and which were created (``create``); bad keys or endpoint fail here."""
         try:
             if buckets:  # ListBuckets names a bad key in its answer, where HeadBucket says only 403
-                self.s3(min(buckets)).client.list_buckets()
+                self._s3_endpoint().owner_id()
             exists = {bucket: self.s3(bucket).bucket_exists() for bucket in sorted(buckets)}
             created = {bucket for bucket, found in exists.items() if create and not found}
             for bucket in sorted(created):
@@ -203,19 +214,6 @@ class ObjectEnds:
             driver.close()
 
 
-@dataclass(frozen=True)
-class _Manifest:
-    """A manifest's segments (flattened), the ETag their entries make, and every entry it names."""
-
-    segments: list[Segment]
-    etag: str
-    named: list[Segment]  # nested manifests and segments, each as its entry promises it
-
-    @property
-    def objects(self) -> list[ObjectId]:
-        return [object_id(entry.name) for entry in self.named]
-
-
 class ObjectMigrator:
     """``s3_for(bucket)`` gives a driver for a bucket; ``swift_for(container)`` one for a container."""
 
@@ -223,6 +221,7 @@ class ObjectMigrator:
                  options: ObjectOptions, journal: JsonlJournal | None = None):
         self._swift_for = swift_for
         self._s3_for = s3_for
+        self._manifests = ManifestReader(swift_for)
         self.options = options
         self._journal = journal
         self._references = SegmentReferences(())
@@ -232,7 +231,7 @@ class ObjectMigrator:
 
     def _work(self, container: str, bucket: str, bucket_exists: bool) -> Iterator[_Work]:
         """The container's objects, each flagged with whether its key is in the bucket."""
-        source = self._swift_for(container).listing(container, self.options.prefix)
+        source = self._swift_for(container).listing(self.options.prefix)
         target = self._s3_for(bucket).list(self.options.prefix) if bucket_exists else iter(())
         waiting = next(target, None)
         for item in source:
@@ -240,10 +239,10 @@ class ObjectMigrator:
                 waiting = next(target, None)
             yield _Work(container, bucket, item, waiting is not None and waiting.path == item["name"])
 
-    def run(self, pairs: list[tuple[str, str, bool]], record: Callable[[Outcome], None]) -> None:
-        """Migrate every (container, bucket, bucket exists) pair; ``record`` takes each outcome as it ends.
+    def run(self, pairs: list[tuple[str, str, bool]], record: Callable[[ObjectResult], None]) -> None:
+        """Migrate every (container, bucket, bucket exists) pair; ``record`` takes each result as it ends.
 
-        Outcomes are handed on, not kept: memory does not grow with the number of objects. With
+        Results are handed on, not kept: memory does not grow with the number of objects. With
         ``delete_source``, the manifests of the run's containers are indexed first, and
         containers other containers' manifests read go last, once those manifests are done.
         """
@@ -254,20 +253,20 @@ class ObjectMigrator:
                   [pair for pair in pairs if pair[0] in read_later]]
         for group in groups:
             items = (item for container, bucket, exists in group for item in self._work(container, bucket, exists))
-            for outcome in as_finished(self._one, items, self.options.concurrency,
-                                       queued=self.options.concurrency, name="object"):
-                record(outcome)
+            for result in as_finished(self._one, items, self.options.concurrency,
+                                      queued=self.options.concurrency, name="object"):
+                record(result)
 
     def _index(self, containers: list[str]) -> SegmentReferences:
         """Every manifest of ``containers`` (whole, whatever the prefix) and what it reads."""
         references = SegmentReferences(containers, self.options.prefix)
         for container in containers:
             swift = self._swift_for(container)
-            for item in swift.listing(container):
+            for item in swift.listing():
                 manifest = (container, item["name"])
                 try:
                     if "slo_etag" in item:
-                        references.add_slo(manifest, _slo_manifest(swift, item["name"]).objects)
+                        references.add_slo(manifest, self._manifests.slo(container, item["name"]).objects)
                     elif item["bytes"] == 0 and item["hash"] == EMPTY_MD5:  # a DLO lists as empty
                         described = SourceObject.from_headers(item["name"], swift.head(item["name"]))
                         if described.kind == DLO:
@@ -280,163 +279,106 @@ class ObjectMigrator:
 
     # -- one object ----------------------------------------------------------------------------
 
-    def _one(self, work: _Work) -> Outcome:
+    def _one(self, work: _Work) -> ObjectResult:
         began = time.monotonic()
-        outcome = Outcome(work.container, work.listed["name"], work.bucket, PLANNED)
+        result = ObjectResult(work.container, work.listed["name"], work.bucket, PLANNED)
         try:
-            self._migrate(work, outcome)
+            key = self._source_key(work)
+            result = replace(result, kind=key.kind, size=key.size)
+            result = self._migrate(work, key, result)
         except StorageConflictError as err:
-            outcome.outcome = CONFLICT
-            outcome.reason = redact_text(str(err))
-            outcome.fix = CONFLICT_FIX
+            result = replace(result, outcome=CONFLICT, reason=redact_text(str(err)), fix=CONFLICT_FIX)
         except Exception as err:  # pylint: disable=broad-except
             # one object's surprise must not stop the others; the run reports it
-            known = known_error(err, translate_s3_error)
-            outcome.outcome = FAILED
-            if known is None:  # a bug: recorded as one, with its traceback
-                report = bug_report(err)
-                outcome.reason = redact_text(f"{report['bug']}: {err}")
-                outcome.traceback = redact_text(report["traceback"])
-                outcome.fix = BUG_FIX
-            else:
-                outcome.reason = redact_text(str(known))
-                outcome.fix = _fix_for(known)
-        outcome.seconds = time.monotonic() - began
-        self._note(outcome, "failed" if outcome.outcome == FAILED else outcome.outcome)
-        return outcome
+            result = replace(result, outcome=FAILED, **_failure(err))
+        result = replace(result, seconds=time.monotonic() - began)
+        self._note(result, result.outcome)
+        return result
 
-    def _migrate(self, work: _Work, outcome: Outcome) -> None:
-        swift, s3 = self._swift_for(work.container), self._s3_for(work.bucket)
+    def _source_key(self, work: _Work) -> SourceKey:
+        """The source as the listing promises it; an empty object or a DLO: as its HEAD tells."""
         name = work.listed["name"]
         promise = listing_promise(work.listed)
-        if promise is None:  # an empty object or a DLO: only its HEAD tells
-            described = SourceObject.from_headers(name, swift.head(name))
-            promise = (described.etag, described.size)
-            outcome.kind = described.kind
-        elif "slo_etag" in work.listed:
-            outcome.kind = SLO
-        outcome.size = promise[1]
-        found = None
-        if work.in_bucket:
-            try:
-                found = s3.stat(name)
-            except StorageNotFoundError:
-                found = None
-        verdict = classify_key(SourceKey(self.options.account, work.container, name, promise[0], promise[1],
-                                         outcome.kind),
-                               found and found.etag, found and found.size, found and found.metadata,
-                               lambda: self._segment_aligned_etags(swift, name, outcome))
-        if verdict.state == CURRENT:
-            outcome.outcome = ALREADY_DONE
-            outcome.md5 = found.metadata[MD5]
+        kind = SLO if "slo_etag" in work.listed else PLAIN
+        if promise is None:
+            described = SourceObject.from_headers(name, self._swift_for(work.container).head(name))
+            promise, kind = (described.etag, described.size), described.kind
+        return SourceKey(self.options.account, work.container, name, promise[0], promise[1], kind)
+
+    def _migrate(self, work: _Work, key: SourceKey, result: ObjectResult) -> ObjectResult:
+        swift, s3 = self._swift_for(work.container), self._s3_for(work.bucket)
+        found = _stat_or_none(s3, key.name) if work.in_bucket else None
+        step = plan_object(key, found, self.options.on_conflict, lambda: self._segment_aligned_etags(swift, key))
+        if isinstance(step, Conflict):
+            return replace(result, outcome=CONFLICT, reason=step.reason, fix=CONFLICT_FIX)
+        if isinstance(step, Current):
+            result = replace(result, outcome=ALREADY_DONE, md5=step.md5)
             if self.options.delete_source and not self.options.dry_run:
                 # an earlier run copied it but did not delete: the copy is proven again, from its bytes
-                self._delete_proven(swift, s3, name, promise[0], found.etag, outcome)
-            return
-        if verdict.state == CONFLICT:
-            if self.options.on_conflict != "overwrite":
-                outcome.outcome, outcome.reason, outcome.fix = CONFLICT, verdict.reason, CONFLICT_FIX
-                return
-            outcome.reason = f"overwritten (on_conflict: overwrite): {verdict.reason}"
-        elif verdict.state == STALE:
-            outcome.reason = verdict.reason
+                return self._delete_proven(swift, s3, result, _Evidence(key.etag, step.target_etag))
+            return result
+        result = replace(result, reason=step.reason)
         if self.options.dry_run:
-            return
-        condition = write_condition(found.etag if found else None)
+            return result
+        condition = write_condition(step.replaces)
         try:
-            self._copy(swift, s3, name, outcome, condition, resume=True)
+            result, evidence = self._copy(swift, s3, result, condition, resume=True)
         except ResumeMismatchError:
-            self._copy(swift, s3, name, outcome, condition, resume=False)
+            result, evidence = self._copy(swift, s3, result, condition, resume=False)
+        self._note(result, "verified")
+        if self.options.delete_source:
+            return self._delete_proven(swift, s3, result, evidence)
+        return result
 
-    def _segment_aligned_etags(self, swift: SwiftDriver, name: str, outcome: Outcome) -> tuple[str, ...]:
+    def _segment_aligned_etags(self, swift: SwiftDriver, key: SourceKey) -> tuple[str, ...]:
         """The S3 ETag this run's copy has when its parts follow the source's segments (else none)."""
-        if outcome.kind == PLAIN:
+        if key.kind == PLAIN:
             return ()
-        manifest = self._manifest(swift, SourceObject.from_headers(name, swift.head(name)))
+        manifest = self._manifests.of(SourceObject.from_headers(key.name, swift.head(key.name)), swift.container)
         if not aligned_part_sizes(manifest.segments):
             return ()
         return (multipart_etag(bytes.fromhex(segment.etag) for segment in manifest.segments),)
 
-    def _copy(self, swift: SwiftDriver, s3: S3Driver, name: str, outcome: Outcome, condition: dict[str, str],
-              resume: bool) -> None:
+    def _copy(self, swift: SwiftDriver, s3: S3Driver, result: ObjectResult, condition: dict[str, str],
+              resume: bool) -> tuple[ObjectResult, _Evidence]:
+        """Stream the source into its key, then check what S3 shows: the result COPIED, and its evidence."""
+        name = result.name
         with swift.reader(name) as stream:
             source = SourceObject.from_headers(name, stream.headers)
-            outcome.kind, outcome.size = source.kind, source.size
-            manifest = self._manifest(swift, source)
+            manifest = self._manifests.of(source, swift.container)
             segments = manifest.segments if manifest else None
             part_size = part_size_for(source.size, self.options.part_size)
-            layout = PartLayout(part_size, aligned_part_sizes(segments) if source.size > part_size else None)
-            check = StreamCheck(source, segments, manifest and manifest.etag, hashed_elsewhere=bool(layout.sizes))
-            fields, outcome.unsupported = source.target_fields(self.options.account, swift.container)
-            chunks = _checked_chunks(swift, stream, check)
+            aligned = aligned_part_sizes(segments) if source.size > part_size else None
+            check = StreamCheck(source, segments, manifest and manifest.etag, hashed_elsewhere=bool(aligned))
+            fields, unsupported = target_fields(source, self.options.account, swift.container)
+            chunks = self._checked_chunks(stream, check)
             if source.size <= part_size:
                 data = b"".join(chunks)
                 # a single PUT's ETag is the MD5 of its bytes: known before it is written
-                fields["Metadata"][MD5] = fields["Metadata"][S3_ETAG] = sent_etag = check.finish()
-                s3.put(name, data, condition=condition, **fields)
-                outcome.bytes_sent = len(data)
+                md5 = check.finish()
+                s3.put(name, data, WriteOptions(with_record(fields, md5, md5), condition))
+                sent = _Sent(md5, len(data))
             else:
-                sent_etag = self._multipart(s3, name, chunks, check, fields, layout, resume, condition, outcome)
-        outcome.bytes_read = check.read
-        outcome.md5 = check.whole.hexdigest()
-        found = self._verify(s3, name, source, outcome.md5, sent_etag)
-        outcome.outcome = COPIED
-        self._note(outcome, "verified")
-        if self.options.delete_source:
-            self._delete_proven(swift, s3, name, source.etag, found.etag, outcome, outcome.md5, sent_etag, manifest)
+                # one part per segment when aligned: S3 checks each against its segment's ETag
+                layout = PartLayout(part_size, tuple(aligned) if aligned else None,
+                                    tuple(bytes.fromhex(s.etag) for s in check.segments) if aligned else None,
+                                    check.segment_hashed if aligned else None)
+                writer = s3.multipart_writer(name, layout, WriteOptions(fields, condition), resume=resume)
+                sent = _send_parts(writer, chunks, check, bool(aligned))
+                # the whole stream's MD5 and S3's ETag are known only now; S3 keeps metadata only by a
+                # copy onto itself, made only while the key still holds what this run completed
+                s3.replace_metadata(name, sent.etag, with_record(fields, check.whole.hexdigest(), sent.etag))
+        md5 = check.whole.hexdigest()
+        found = self._verify(s3, source, md5, sent.etag)
+        copied = replace(result, outcome=COPIED, kind=source.kind, size=source.size, md5=md5,
+                         bytes_read=check.read, bytes_sent=sent.bytes_sent, bytes_resumed=sent.bytes_resumed,
+                         upload_id=sent.upload_id, unsupported=unsupported)
+        return copied, _Evidence(source.etag, found.etag, md5, sent.etag, manifest)
 
     @staticmethod
-    def _multipart(s3, name, chunks, check, fields, layout, resume, condition, outcome):
-        if layout.sizes:  # one part per segment, S3 checks it against the segment's ETag
-            layout.md5s = [bytes.fromhex(segment.etag) for segment in check.segments]
-            layout.on_part = check.segment_hashed
-        writer = s3.writer(name, resume=resume, layout=layout, condition=condition, **fields)
-        outcome.upload_id = writer.upload_id
-        outcome.bytes_resumed = writer.resumed_bytes
-        resumed = ResumeCheck(name, writer.resumed_parts)
-        try:
-            if layout.sizes:
-                _resumed_segments(check, layout.sizes, writer.resumed_parts)
-            for chunk in chunks:
-                view = memoryview(chunk)
-                already = max(0, min(len(chunk), resumed.size - (check.read - len(chunk))))
-                if already:
-                    resumed.feed(view[:already])
-                if already < len(chunk):
-                    writer.write(view[already:])
-            check.finish()
-        except (SourceMismatchError, ResumeMismatchError):
-            writer.cancel()  # nothing worth resuming: the upload goes
-            raise
-        except BaseException:
-            writer.close()  # interrupted: the parts sent stay for the next run
-            raise
-        try:
-            writer.commit()
-        except StorageConflictError:
-            writer.cancel()  # the key was written meanwhile: it stays as it is
-            raise
-        outcome.bytes_sent = writer.size - writer.resumed_bytes
-        sent_etag = multipart_etag(writer.part_md5s())
-        # the whole stream's MD5 and S3's ETag are known only now; S3 keeps metadata only by a
-        # copy onto itself, made only while the key still holds what this run completed
-        fields["Metadata"][MD5] = check.whole.hexdigest()
-        fields["Metadata"][S3_ETAG] = sent_etag
-        s3.replace_metadata(name, if_match=sent_etag, **fields)
-        return sent_etag
-
-    @staticmethod
-    def _manifest(swift: SwiftDriver, source: SourceObject) -> _Manifest | None:
-        if source.kind == SLO:
-            return _slo_manifest(swift, source.name)
-        if source.kind == DLO:
-            segments = _dlo_segments(swift, source.manifest)
-            return _Manifest(segments, dlo_etag(segments), segments)
-        return None
-
-    @staticmethod
-    def _verify(s3: S3Driver, name: str, source: SourceObject, md5: str, expected_etag: str):
+    def _verify(s3: S3Driver, source: SourceObject, md5: str, expected_etag: str):
         """S3 holds the size, MD5, source ETag and the ETag it computed from the bytes it received."""
+        name = source.name
         found = s3.stat(name)
         problems = []
         if found.size != source.size:
@@ -452,97 +394,183 @@ class ObjectMigrator:
             raise StoreOpsError(f"{name}: S3 shows the copy with {'; '.join(problems)}; source kept")
         return found
 
-    def _delete_proven(self, swift: SwiftDriver, s3: S3Driver, name: str, copied_etag: str, target_etag: str,
-                       outcome: Outcome, md5: str | None = None, sent_etag: str | None = None,
-                       manifest: _Manifest | None = None) -> None:
+    # -- deleting the source ---------------------------------------------------------------------
+
+    def _delete_proven(self, swift: SwiftDriver, s3: S3Driver, result: ObjectResult,
+                       evidence: _Evidence) -> ObjectResult:
         """Delete the source once the bytes prove its copy, unless it changed since it was copied."""
+        name = result.name
         seen = swift.head(name)
         now = SourceObject.from_headers(name, seen)
-        if now.etag != copied_etag:
-            outcome.reason = "source kept: it changed in Swift after it was copied; a re-run copies it again"
-            return
+        if now.etag != evidence.copied_etag:
+            return replace(result, reason="source kept: it changed in Swift after it was copied; a re-run "
+                                          "copies it again")
         if now.kind == DLO and not self._references.knows_dlo((swift.container, name), *dlo_prefix(now.manifest)):
             # a DLO manifest with a body of its own lists as that body: the index, which finds
             # DLOs among empty objects, does not protect its segments from other manifests' deletes
-            outcome.reason = ("source kept with its segments: a DLO whose manifest object has bytes of its own, "
-                              "which the segment index does not know; delete it in Swift once you checked its copy")
-            return
+            return replace(result, reason=(
+                "source kept with its segments: a DLO whose manifest object has bytes of its own, "
+                "which the segment index does not know; delete it in Swift once you checked its copy"))
+        manifest = evidence.manifest
         if now.kind != PLAIN and manifest is None:
-            manifest = self._manifest(swift, now)
+            manifest = self._manifests.of(now, swift.container)
         segments = manifest.segments if manifest else None
         if manifest and manifest.etag != now.etag:
-            outcome.reason = ("source kept: its segments changed since it was copied (Swift's ETag "
-                              f"{now.etag}, its segments make {manifest.etag}); a re-run copies it again")
-            return
+            return replace(result, reason=("source kept: its segments changed since it was copied (Swift's ETag "
+                                           f"{now.etag}, its segments make {manifest.etag}); a re-run copies it "
+                                           "again"))
         ranged = [segment for segment in segments or () if segment.byte_range]
         if ranged:
-            outcome.reason = (f"source kept: {len(ranged)} segment(s) are byte ranges whose MD5 Swift "
-                              "does not promise")
-            return
-        proof = delete_proof(now, target_etag, md5, sent_etag, segments, manifest and manifest.etag)
+            return replace(result, reason=(f"source kept: {len(ranged)} segment(s) are byte ranges whose MD5 "
+                                           "Swift does not promise"))
+        proof = delete_proof(now, evidence.target_etag, evidence.md5, evidence.sent_etag, segments,
+                             manifest and manifest.etag)
         if proof is None:
-            self._read_back(s3, name, now, manifest)
+            _read_back(s3, now, manifest)
             proof = "the S3 object, read back, holds the source's bytes"
-        outcome.proof = proof
-        self._delete_source(swift, name, manifest, outcome, seen)
+        return self._delete_source(swift, replace(result, proof=proof), manifest, seen)
 
-    @staticmethod
-    def _read_back(s3: S3Driver, name: str, source: SourceObject, manifest: _Manifest | None) -> None:
-        """The S3 object's bytes, hashed, against the source's MD5 or each of its segments' ETags."""
-        check = StreamCheck(source, manifest and manifest.segments, manifest and manifest.etag)
-        body = s3.reader(name)
-        try:
-            for chunk in iter(lambda: body.read(READ_SIZE), b""):
-                check.feed(chunk)
-            check.finish()
-        except SourceMismatchError:
-            raise StorageConflictError(f"{name}: the key's bytes are not the Swift object's, whatever its "
-                                       "metadata says; source kept") from None
-        finally:
-            body.close()
-
-    def _delete_source(self, swift: SwiftDriver, name: str, manifest: _Manifest | None, outcome: Outcome,
-                       verified: Mapping[str, str]) -> None:
+    def _delete_source(self, swift: SwiftDriver, result: ObjectResult, manifest: Manifest | None,
+                       verified: Mapping[str, str]) -> ObjectResult:
         """The source goes, then those of its segments no other manifest of the run reads.
 
         Each is HEADed right before its DELETE: a proof (a read-back may take minutes) holds only
         for the object, and the segments, that were verified.
         """
-        source = (swift.container, name)
+        source = (swift.container, result.name)
         with self._deleting:
             readers = self._references.live_readers(source)
             if readers:
-                outcome.reason = (f"source kept: the manifest {describe(readers[0])} reads it and is still in "
-                                  "Swift; a re-run deletes it once that manifest is gone")
-                return
-            if _version(swift.head(name)) != _version(verified):
-                outcome.reason = ("source kept: it was written again in Swift while its copy was verified; "
-                                  "a re-run copies it again")
-                return
+                return replace(result, reason=(f"source kept: the manifest {describe(readers[0])} reads it and "
+                                               "is still in Swift; a re-run deletes it once that manifest is gone"))
+            if _version(swift.head(result.name)) != _version(verified):
+                return replace(result, reason=("source kept: it was written again in Swift while its copy was "
+                                               "verified; a re-run copies it again"))
             # the manifest alone (never multipart-manifest=delete, which takes every segment)
-            swift.request("DELETE", swift.object_path(name), ok=(200, 204, 404))
+            swift.delete_only(result.name)
             deletable, kept = self._references.release(source, manifest.objects if manifest else ())
-        outcome.source_deleted = True
         promised = {object_id(entry.name): entry for entry in manifest.named} if manifest else {}
         for segment in deletable:
-            path = f"/{segment[0]}/{segment[1]}"
-            found = swift.request("HEAD", path, ok=(200, 404))
+            holder = self._swift_for(segment[0])
+            found = _head_or_none(holder, segment[1])
             entry = promised[segment]
-            if found.status_code == 200 and (found.headers.get("Etag", "").strip('"'),
-                                             int(found.headers.get("Content-Length", -1))) != (entry.etag, entry.size):
+            if found is not None and (found.get("Etag", "").strip('"'),
+                                      int(found.get("Content-Length", -1))) != (entry.etag, entry.size):
                 kept[segment] = "it no longer holds what the manifest promised (written again since)"
                 continue
-            swift.request("DELETE", path, ok=(204, 404))
-        outcome.segments_kept = {describe(segment): why for segment, why in kept.items()}
-        self._note(outcome, "source_deleted")
+            holder.delete_only(segment[1])
+        deleted = replace(result, source_deleted=True,
+                          segments_kept={describe(segment): why for segment, why in kept.items()})
+        self._note(deleted, "source_deleted")
+        return deleted
 
-    def _note(self, outcome: Outcome, step: str) -> None:
+    # -- reading Swift ---------------------------------------------------------------------------
+
+    def _checked_chunks(self, stream, check: StreamCheck) -> Iterator[bytes]:
+        """The source's bytes, each through ``check``; a stream that breaks is explained if it can be."""
+        while True:
+            try:
+                chunk = stream.read(READ_SIZE)
+            except Exception as err:  # pylint: disable=broad-except
+                raise self._broken_stream(check, str(err)) from None
+            if not chunk:
+                if check.read < check.source.size:
+                    raise self._broken_stream(check, "it ended early")
+                return
+            check.feed(chunk)
+            yield chunk
+
+    def _broken_stream(self, check: StreamCheck, how: str) -> StoreOpsError:
+        """Swift cuts a manifest's stream at a segment that no longer matches: name that segment."""
+        segment = check.current_segment
+        if segment is not None:
+            container, name = object_id(segment.name)
+            found = _head_or_none(self._swift_for(container), name)
+            now = found.get("Etag", "").strip('"') if found is not None else "none (it is gone)"
+            if now != segment.etag and not segment.byte_range:
+                return SourceMismatchError(
+                    f"{check.source.name}: segment {segment.name} has ETag {now}, its manifest says "
+                    f"{segment.etag}: the segment was changed after the manifest was made")
+        return StoreOpsError(f"{check.source.name}: the Swift stream broke at byte {check.read} of "
+                             f"{check.source.size} ({how})")
+
+    def _note(self, result: ObjectResult, step: str) -> None:
         if self._journal is None or self.options.dry_run:
             return
-        self._journal.write({"container": outcome.container, "object": outcome.name, "bucket": outcome.bucket,
-                             "step": step, "size": outcome.size, "md5": outcome.md5,
-                             "upload_id": outcome.upload_id, "proof": outcome.proof, "reason": outcome.reason,
-                             "traceback": outcome.traceback or None, "seconds": round(outcome.seconds, 3)})
+        self._journal.write({"container": result.container, "object": result.name, "bucket": result.bucket,
+                             "step": step, "size": result.size, "md5": result.md5,
+                             "upload_id": result.upload_id, "proof": result.proof, "reason": result.reason,
+                             "traceback": result.traceback or None, "seconds": round(result.seconds, 3)})
+
+
+def _send_parts(writer: S3MultipartWriter, chunks: Iterator[bytes], check: StreamCheck, aligned: bool) -> _Sent:
+    """Stream ``chunks`` into the upload after the parts it already holds (re-read and matched), then complete it."""
+    name = check.source.name
+    resumed = ResumeCheck(name, writer.resumed_parts)
+    try:
+        if aligned:
+            _resumed_segments(check, writer.resumed_parts)
+        for chunk in chunks:
+            view = memoryview(chunk)
+            already = max(0, min(len(chunk), resumed.size - (check.read - len(chunk))))
+            if already:
+                resumed.feed(view[:already])
+            if already < len(chunk):
+                writer.write(view[already:])
+        check.finish()
+    except (SourceMismatchError, ResumeMismatchError):
+        writer.cancel()  # nothing worth resuming: the upload goes
+        raise
+    except BaseException:
+        writer.close()  # interrupted: the parts sent stay for the next run
+        raise
+    try:
+        writer.commit()
+    except StorageConflictError:
+        writer.cancel()  # the key was written meanwhile: it stays as it is
+        raise
+    return _Sent(multipart_etag(writer.part_md5s()), writer.size - writer.resumed_bytes, writer.resumed_bytes,
+                 writer.upload_id)
+
+
+def _resumed_segments(check: StreamCheck, parts: list[dict[str, Any]]) -> None:
+    """The parts an upload holds are its first segments: their ETags (MD5s) must be theirs."""
+    for index, part in enumerate(parts):
+        etag = part["ETag"].strip('"')
+        if index >= len(check.segments) or part["Size"] != check.segments[index].size \
+                or etag != check.segments[index].etag:
+            raise ResumeMismatchError(f"{check.source.name}: the unfinished upload's part {index + 1} is "
+                                      "not its segment; starting that object afresh")
+        check.segment_hashed(index, bytes.fromhex(etag))
+
+
+def _read_back(s3: S3Driver, source: SourceObject, manifest: Manifest | None) -> None:
+    """The S3 object's bytes, hashed, against the source's MD5 or each of its segments' ETags."""
+    check = StreamCheck(source, manifest and manifest.segments, manifest and manifest.etag)
+    body = s3.reader(source.name)
+    try:
+        for chunk in iter(lambda: body.read(READ_SIZE), b""):
+            check.feed(chunk)
+        check.finish()
+    except SourceMismatchError:
+        raise StorageConflictError(f"{source.name}: the key's bytes are not the Swift object's, whatever its "
+                                   "metadata says; source kept") from None
+    finally:
+        body.close()
+
+
+def _stat_or_none(s3: S3Driver, name: str):
+    try:
+        return s3.stat(name)
+    except StorageNotFoundError:
+        return None
+
+
+def _head_or_none(swift: SwiftDriver, name: str) -> Mapping[str, str] | None:
+    try:
+        return swift.head(name)
+    except StorageNotFoundError:
+        return None
 
 
 def _version(headers: Mapping[str, str]) -> tuple[str, str | None]:
@@ -550,89 +578,14 @@ def _version(headers: Mapping[str, str]) -> tuple[str, str | None]:
     return headers.get("Etag", "").strip('"'), headers.get("X-Timestamp")
 
 
-def _resumed_segments(check: StreamCheck, sizes: list[int], parts: list[dict[str, Any]]) -> None:
-    """The parts an upload holds are its first segments: their ETags (MD5s) must be theirs."""
-    for index, part in enumerate(parts):
-        etag = part["ETag"].strip('"')
-        if index >= len(sizes) or part["Size"] != sizes[index] or etag != check.segments[index].etag:
-            raise ResumeMismatchError(f"{check.source.name}: the unfinished upload's part {index + 1} is "
-                                      "not its segment; starting that object afresh")
-        check.segment_hashed(index, bytes.fromhex(etag))
-
-
-def _checked_chunks(swift: SwiftDriver, stream, check: StreamCheck) -> Iterator[bytes]:
-    """The source's bytes, each through ``check``; a stream that breaks is explained if it can be."""
-    while True:
-        try:
-            chunk = stream.read(READ_SIZE)
-        except Exception as err:  # pylint: disable=broad-except
-            raise _broken_stream(swift, check, str(err)) from None
-        if not chunk:
-            if check.read < check.source.size:
-                raise _broken_stream(swift, check, "it ended early")
-            return
-        check.feed(chunk)
-        yield chunk
-
-
-def _broken_stream(swift: SwiftDriver, check: StreamCheck, how: str) -> StoreOpsError:
-    """Swift cuts a manifest's stream at a segment that no longer matches: name that segment."""
-    segment = check.current_segment
-    if segment is not None:
-        found = swift.request("HEAD", segment.name, ok=(200, 404))
-        now = found.headers.get("Etag", "").strip('"') if found.status_code == 200 else "none (it is gone)"
-        if now != segment.etag and not segment.byte_range:
-            return SourceMismatchError(
-                f"{check.source.name}: segment {segment.name} has ETag {now}, its manifest says "
-                f"{segment.etag}: the segment was changed after the manifest was made")
-    return StoreOpsError(f"{check.source.name}: the Swift stream broke at byte {check.read} of "
-                         f"{check.source.size} ({how})")
-
-
-def _slo_entries(swift: SwiftDriver, path: str) -> list[Segment]:
-    return [Segment(entry["name"], _entry_size(entry), entry["hash"], entry.get("range"), bool(entry.get("sub_slo")))
-            for entry in swift.manifest(path)]
-
-
-def _entry_size(entry: dict[str, Any]) -> int:
-    """The bytes an entry adds: a range's length (Swift stores it as ``N-M``), else the whole object's."""
-    if entry.get("range"):
-        first, last = entry["range"].split("-")
-        return int(last) - int(first) + 1
-    return entry["bytes"]
-
-
-def _flatten(swift: SwiftDriver, entries: list[Segment], nested: list[Segment]) -> list[Segment]:
-    """A nested SLO's own segments stand in for it: their ETags are what its bytes must match.
-
-    The nested manifests' own entries go to ``nested``: deleting the SLO deletes them too. A
-    range of a nested SLO stays one entry, but it reads that SLO's segments: they go to ``nested``.
-    """
-    flat = []
-    for entry in entries:
-        if entry.nested and not entry.byte_range:
-            nested.append(entry)
-            flat += _flatten(swift, _slo_entries(swift, entry.name), nested)
-        else:
-            if entry.nested:
-                ranged_segments = _flatten(swift, _slo_entries(swift, entry.name), nested)
-                nested += ranged_segments
-            flat.append(entry)
-    return flat
-
-
-def _slo_manifest(swift: SwiftDriver, path: str) -> _Manifest:
-    entries = _slo_entries(swift, path)
-    nested: list[Segment] = []
-    segments = _flatten(swift, entries, nested)
-    return _Manifest(segments, slo_etag(entries), nested + segments)
-
-
-def _dlo_segments(swift: SwiftDriver, manifest: str) -> list[Segment]:
-    """A DLO's segments: the objects under its ``container/prefix``, in listing order."""
-    container, prefix = dlo_prefix(manifest)
-    return [Segment(f"/{container}/{item['name']}", item["bytes"], item["hash"])
-            for item in swift.listing(container, prefix)]
+def _failure(err: Exception) -> dict[str, str]:
+    """An object's failure entry: an expected error's reason and fix, or a bug with its traceback."""
+    known = known_error(err, translate_s3_error)
+    if known is None:  # a bug: recorded as one, with its traceback
+        report = bug_report(err)
+        return {"reason": redact_text(f"{report['bug']}: {err}"), "traceback": redact_text(report["traceback"]),
+                "fix": BUG_FIX}
+    return {"reason": redact_text(str(known)), "fix": _fix_for(known)}
 
 
 def _fix_for(err: StoreOpsError) -> str:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import (
     ALREADY_DONE,
+    CONFLICT,
     COPIED,
     FAILED,
     PLANNED,
-    Outcome,
+    ObjectResult,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import CONFLICT
 
 ALREADY_MIGRATED = "already migrated: same source ETag and size"
 
@@ -39,7 +39,7 @@ class ObjectReport:
         self.lists: dict[str, list[dict[str, Any]]] = {
             "objects": [], "already_migrated": [], "conflicts": [], "failures": [], "unsupported_metadata": []}
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: ObjectResult) -> None:
         self.counts["objects"] += 1
         self.counts[outcome.outcome] += 1
         self.counts["source_deleted"] += outcome.source_deleted
@@ -64,7 +64,7 @@ class ObjectReport:
             self._keep("failures", outcome.detail)
         if outcome.unsupported:
             self._keep("unsupported_metadata", lambda: {"container": outcome.container, "name": outcome.name,
-                                                        "headers": outcome.unsupported})
+                                                        "headers": dict(outcome.unsupported)})
 
     def _keep(self, name: str, detail) -> None:
         if len(self.lists[name]) < self._cap:

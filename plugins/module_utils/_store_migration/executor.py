@@ -36,11 +36,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.workers
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import (
-    CHUNK,
-    open_driver,
-    parse_location,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
     DATA,
     MigrationOptions,

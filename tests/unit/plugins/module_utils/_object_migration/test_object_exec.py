@@ -1,59 +1,184 @@
-"""ObjectMigrator's last steps before a delete, on a small fake Swift container."""
+"""ObjectMigrator against small fakes of a Swift container and an S3 bucket: what it writes, deletes and returns."""
 from __future__ import annotations
 
+import hashlib
 from types import SimpleNamespace
 
 import pytest
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    StorageConflictError,
+    StorageNotFoundError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
     ObjectEnds,
     ObjectMigrator,
     ObjectOptions,
-    Outcome,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import (
+    MD5,
+    S3_ETAG,
+    SOURCE_ETAG,
+    source_identity,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import ObjectResult
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo
+
+PART = 5 * 2**20
+DATA = b"the bytes of o"
+ETAG = hashlib.md5(DATA).hexdigest()
+VERIFIED = {"Etag": ETAG, "X-Timestamp": "1700000000.00000"}
 
 
 class FakeSwift:
-    """One container: HEAD answers with the headers set now; DELETEs are recorded."""
+    """One container with one plain object ``o``: HEAD answers with ``headers``; DELETEs are recorded."""
 
     container = "c"
 
-    def __init__(self, headers):
-        self.headers = headers
+    def __init__(self, headers=None, data=DATA):
+        self.data = data
+        self.headers = dict(headers or VERIFIED, **{"Content-Length": str(len(data))})
         self.deleted = []
 
-    def object_path(self, name):
-        return f"/{self.container}/{name}"
+    def listing(self, _prefix=""):
+        return iter([{"name": "o", "bytes": len(self.data), "hash": ETAG, "last_modified": "2026-01-01"}])
 
-    def head(self, _name):
+    def head(self, name):
+        if self.deleted:
+            raise StorageNotFoundError(name)
         return dict(self.headers)
 
-    def request(self, method, path, ok=(200,)):
-        assert method == "DELETE", method
-        self.deleted.append(path)
+    def reader(self, _name, offset=0):
+        return _Stream(self.head("o"), self.data[offset:])
+
+    def delete_only(self, name):
+        self.deleted.append(name)
 
 
-VERIFIED = {"Etag": "aaaa", "X-Timestamp": "1700000000.00000"}
+class _Stream:
+    """A GET of the object: its headers, then its bytes in one read."""
+
+    def __init__(self, headers, data):
+        self.headers = headers
+        self._chunks = iter([data, b""])
+
+    def read(self, _size):
+        return next(self._chunks)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        pass
+
+
+class FakeS3:
+    """One bucket: ``keys`` maps a key to its ObjectInfo; a put honours its condition as S3 does."""
+
+    def __init__(self, keys=None):
+        self.keys = dict(keys or {})
+        self.puts = []
+
+    def list(self, prefix=""):
+        return iter(sorted((info for path, info in self.keys.items() if path.startswith(prefix)),
+                           key=lambda info: info.path))
+
+    def stat(self, path):
+        if path not in self.keys:
+            raise StorageNotFoundError(path)
+        return self.keys[path]
+
+    def put(self, path, data, options):
+        found = self.keys.get(path)
+        expected = options.condition.get("IfMatch")
+        if (found.etag if found else None) != expected:
+            raise StorageConflictError(f"{path} changed")
+        self.puts.append((path, data, options))
+        self.keys[path] = ObjectInfo(path, len(data), hashlib.md5(data).hexdigest(),
+                                     metadata=dict(options.fields["Metadata"]))
+
+
+def ours(**metadata):
+    """The key as this collection's copy of ``o`` records it."""
+    return ObjectInfo("o", len(DATA), ETAG, metadata={**source_identity("AUTH_p", "c", "o"), SOURCE_ETAG: ETAG,
+                                                      MD5: ETAG, S3_ETAG: ETAG, **metadata})
+
+
+def migrate(swift, s3, **options):
+    recorded = []
+    migrator = ObjectMigrator(lambda _c: swift, lambda _b: s3,
+                              ObjectOptions(part_size=PART, account="AUTH_p", **options))
+    migrator.run([("c", "b", True)], recorded.append)
+    (result,) = recorded
+    return result
+
+
+def test_an_object_missing_from_the_bucket_is_copied_only_if_no_key_came_meanwhile():
+    swift, s3 = FakeSwift(), FakeS3()
+    result = migrate(swift, s3)
+    assert (result.outcome, result.md5, result.bytes_sent, result.bytes_read) == ("copied", ETAG, 14, 14)
+    ((path, data, options),) = s3.puts
+    assert (path, data, dict(options.condition)) == ("o", DATA, {"IfNoneMatch": "*"})
+    assert options.fields["Metadata"][MD5] == options.fields["Metadata"][S3_ETAG] == ETAG
+    assert swift.deleted == []
+
+
+def test_a_current_copy_is_skipped_and_with_delete_source_its_source_goes_on_the_etags_proof():
+    swift, s3 = FakeSwift(), FakeS3({"o": ours()})
+    result = migrate(swift, s3, delete_source=True)
+    assert result.outcome == "already_done" and s3.puts == []
+    assert result.source_deleted and swift.deleted == ["o"] and result.proof == "S3's ETag is the source's MD5"
+
+
+def test_a_key_someone_else_wrote_is_a_conflict_and_stays():
+    swift, s3 = FakeSwift(), FakeS3({"o": ObjectInfo("o", 3, "app-etag")})
+    result = migrate(swift, s3, delete_source=True)
+    assert result.outcome == "conflict" and s3.puts == [] and swift.deleted == []
+    assert "on_conflict: overwrite" in result.fix
+
+
+def test_overwrite_replaces_a_conflicting_key_only_while_it_is_as_seen():
+    swift, s3 = FakeSwift(), FakeS3({"o": ObjectInfo("o", 3, "app-etag")})
+    result = migrate(swift, s3, on_conflict="overwrite")
+    assert result.outcome == "copied" and result.reason.startswith("overwritten (on_conflict: overwrite)")
+    assert dict(s3.puts[0][2].condition) == {"IfMatch": "app-etag"}
+
+
+def test_a_stale_copy_in_check_mode_is_planned_and_nothing_is_written():
+    swift, s3 = FakeSwift(), FakeS3({"o": ours(**{SOURCE_ETAG: "older"})})
+    result = migrate(swift, s3, dry_run=True, delete_source=True)
+    assert result.outcome == "planned" and result.reason.startswith("the Swift object changed")
+    assert s3.puts == [] and swift.deleted == []
+
+
+def test_a_key_written_between_the_listing_and_the_put_is_a_conflict_not_overwritten():
+    class RacingS3(FakeS3):
+        def stat(self, path):
+            raise StorageNotFoundError(path)  # listed as absent; an application writes it now
+
+    s3 = RacingS3()
+    s3.keys["o"] = ObjectInfo("o", 3, "app-etag")
+    result = migrate(FakeSwift(), s3)
+    assert result.outcome == "conflict" and s3.puts == []
 
 
 def delete(swift):
-    migrator = ObjectMigrator(lambda _c: swift, lambda _b: None, ObjectOptions(part_size=5 * 2**20, delete_source=True))
-    outcome = Outcome("c", "o", "b", "copied")
-    migrator._delete_source(swift, "o", None, outcome, VERIFIED)  # pylint: disable=protected-access
-    return outcome
+    migrator = ObjectMigrator(lambda _c: swift, lambda _b: None, ObjectOptions(part_size=PART, delete_source=True))
+    result = ObjectResult("c", "o", "b", "copied")
+    return migrator._delete_source(swift, result, None, VERIFIED)  # pylint: disable=protected-access
 
 
 def test_a_source_unchanged_since_its_proof_is_deleted():
-    swift = FakeSwift(VERIFIED)
-    assert delete(swift).source_deleted and swift.deleted == ["/c/o"]
+    swift = FakeSwift()
+    assert delete(swift).source_deleted and swift.deleted == ["o"]
 
 
 def test_a_source_written_again_with_the_same_bytes_after_its_proof_is_kept():
     # the same ETag, a newer write: what was verified is not what would be deleted
     swift = FakeSwift({**VERIFIED, "X-Timestamp": "1700000099.00000"})
-    outcome = delete(swift)
-    assert not outcome.source_deleted and swift.deleted == []
-    assert outcome.reason.startswith("source kept: it was written again in Swift")
+    result = delete(swift)
+    assert not result.source_deleted and swift.deleted == []
+    assert result.reason.startswith("source kept: it was written again in Swift")
 
 
 def test_a_source_written_again_with_other_bytes_after_its_proof_is_kept():
@@ -80,22 +205,19 @@ class FakeStore:
 ])
 def test_containers_where_a_delete_restores_an_older_version_are_found(headers, restores):
     ends = ObjectEnds(SimpleNamespace(object_store=FakeStore({"c": headers, "plain": {}})), "http://s3", "a", "s",
-                      "us-east-1", True, 5 * 2**20, 1, 1)
+                      "us-east-1", True, PART, 1, 1)
     assert ends.restoring_containers(["plain", "c"]) == (["c"] if restores else [])
 
 
 def test_a_bug_in_one_object_is_recorded_as_a_bug_with_its_traceback():
     class BrokenSwift(FakeSwift):
-        def listing(self, _container, _prefix=""):
-            return iter([{"name": "o", "bytes": 3, "hash": "aaaa", "last_modified": "2026-01-01T00:00:00"}])
-
         def reader(self, _name, offset=0):
             raise KeyError("not an expected failure")
 
     recorded = []
-    migrator = ObjectMigrator(lambda _c: BrokenSwift({}), lambda _b: None, ObjectOptions(part_size=5 * 2**20))
+    migrator = ObjectMigrator(lambda _c: BrokenSwift(), lambda _b: None, ObjectOptions(part_size=PART))
     migrator.run([("c", "b", False)], recorded.append)
-    (outcome,) = recorded
-    assert outcome.outcome == "failed" and outcome.reason.startswith("KeyError: ")
-    assert "Traceback" in outcome.traceback and outcome.detail()["traceback"] == outcome.traceback
-    assert "bug" in outcome.fix
+    (result,) = recorded
+    assert result.outcome == "failed" and result.reason.startswith("KeyError: ")
+    assert "Traceback" in result.traceback and result.detail()["traceback"] == result.traceback
+    assert "bug" in result.fix

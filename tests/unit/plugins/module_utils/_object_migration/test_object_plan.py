@@ -6,41 +6,50 @@ import os
 
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    SourceMismatchError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import (
+    MD5,
+    S3_ETAG,
+    SOURCE_CONTAINER,
+    SOURCE_ETAG,
+    SOURCE_NAME,
+    source_identity,
+    target_fields,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import (
     ABSENT,
     CONFLICT,
     CURRENT,
-    DLO,
-    MD5,
     MIB,
-    PLAIN,
-    S3_ETAG,
-    SLO,
-    SOURCE_CONTAINER,
-    SOURCE_ETAG,
-    SOURCE_NAME,
     STALE,
-    ResumeCheck,
-    ResumeMismatchError,
-    Segment,
     SourceKey,
-    SourceMismatchError,
-    SourceObject,
-    StreamCheck,
     aligned_part_sizes,
     bucket_for,
-    classify_key,
-    delete_proof,
     bucket_problem,
     buckets_for,
-    dlo_etag,
+    classify_key,
+    delete_proof,
     is_segment_container,
-    listing_promise,
     multipart_etag,
     part_size_for,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import (
+    DLO,
+    PLAIN,
+    SLO,
+    Segment,
+    SourceObject,
+    dlo_etag,
+    listing_promise,
     slo_etag,
-    source_identity,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.verify import (
+    ResumeCheck,
+    ResumeMismatchError,
+    StreamCheck,
 )
 
 
@@ -128,7 +137,7 @@ def swift_headers(**extra):
 
 def test_metadata_maps_to_s3_and_reports_what_it_cannot_hold():
     source = SourceObject.from_headers("a", swift_headers())
-    fields, unsupported = source.target_fields("AUTH_p", "c")
+    fields, unsupported = target_fields(source, "AUTH_p", "c")
     assert fields["ContentType"] == "text/plain"
     assert fields["ContentDisposition"] == "attachment"
     assert fields["Expires"].year == 2026
@@ -141,7 +150,7 @@ def test_metadata_maps_to_s3_and_reports_what_it_cannot_hold():
 
 def test_a_user_key_named_like_the_record_is_reported_not_overwritten():
     source = SourceObject.from_headers("a", swift_headers(**{"X-Object-Meta-Storeops-Md5": "forged"}))
-    fields, unsupported = source.target_fields("AUTH_p", "c")
+    fields, unsupported = target_fields(source, "AUTH_p", "c")
     assert "x-object-meta-storeops-md5" in unsupported
     assert MD5 not in fields["Metadata"]
 

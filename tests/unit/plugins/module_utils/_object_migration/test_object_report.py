@@ -1,20 +1,20 @@
 """swift_object_migrate's report: every outcome counted, only the first max_details kept."""
 from __future__ import annotations
 
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.report import ObjectReport
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import (
     ALREADY_DONE,
     COPIED,
     FAILED,
-    Outcome,
+    ObjectResult,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.report import ObjectReport
 
 
 def test_outcomes_beyond_the_cap_are_counted_not_kept():
     report = ObjectReport({"a": "bucket-a", "b": "bucket-b"}, {"a": True, "b": False}, cap=3)
     for number in range(1000):
         outcome = [COPIED, ALREADY_DONE, FAILED][number % 3]
-        report.add(Outcome("a" if number % 2 else "b", f"o{number}", "bucket", outcome, size=10,
+        report.add(ObjectResult("a" if number % 2 else "b", f"o{number}", "bucket", outcome, size=10,
                            bytes_read=10 if outcome == COPIED else 0, unsupported={"x-delete-at": "1"}))
     result = report.result(elapsed=2.0)
     assert result["counts"] == {"objects": 1000, COPIED: 334, ALREADY_DONE: 333, "planned": 0, "conflict": 0,

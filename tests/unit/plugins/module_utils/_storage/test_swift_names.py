@@ -6,7 +6,7 @@ from urllib.parse import unquote
 import pytest
 import requests
 
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.drivers import SwiftDriver, swift_quote
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftDriver, swift_quote
 
 NAMES = ["b%41", "bA", "a#1", "what?x=1", "%2F", "sp ace/ü", "a/../b", "./c", "x/.", "..", "a//b", "+&=;,"]
 ENDPOINT = "http://127.0.0.1:8080/v1/AUTH_x"
@@ -49,5 +49,6 @@ def test_every_request_of_the_driver_is_quoted():
     driver = SwiftDriver(conn, "c #1")
     driver.stat("b%41")
     driver.reader("what?x=1").close()
-    driver.request("DELETE", "/c_segments/a#1/00000000")
-    assert conn.object_store.paths == ["/c%20%231/b%2541", "/c%20%231/what%3Fx%3D1", "/c_segments/a%231/00000000"]
+    driver.segments().delete_only("a#1/00000000")
+    assert conn.object_store.paths == ["/c%20%231/b%2541", "/c%20%231/what%3Fx%3D1",
+                                     "/c%20%231_segments/a%231/00000000"]

@@ -1,0 +1,116 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The file store driver: objects are files under a root directory, as Glance's file store keeps them.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Iterator
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
+    PARTIAL,
+    ObjectInfo,
+    StorageDriver,
+    Writer,
+)
+
+
+class _FileWriter(Writer):
+    def __init__(self, target: str, resume: bool):
+        self._target = target
+        self._partial = target + PARTIAL
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self._handle = open(self._partial, "ab" if resume else "wb")  # pylint: disable=consider-using-with
+        self.size = self._handle.tell()
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self._partial, self._target)
+        # the rename is durable only once its directory is
+        directory = os.open(os.path.dirname(self._target), os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def cancel(self) -> None:
+        self._handle.close()
+        if os.path.exists(self._partial):
+            os.unlink(self._partial)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class FileDriver(StorageDriver):
+    """Objects are files under ``root``; a path's ``/`` separates directories."""
+
+    kind = "file"
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self.where = self.root
+
+    def _full(self, path: str) -> str:
+        full = os.path.normpath(os.path.join(self.root, path))
+        if os.path.commonpath([full, self.root]) != self.root or not path:
+            raise InvalidInputError(f"file store: path {path!r} leaves {self.root}")
+        return full
+
+    def stat(self, path: str) -> ObjectInfo:
+        try:
+            found = os.stat(self._full(path))
+        except FileNotFoundError:
+            raise self.not_found(path) from None
+        if not stat.S_ISREG(found.st_mode):
+            raise self.not_found(path)
+        return ObjectInfo(path, found.st_size, modified=str(found.st_mtime))
+
+    def list(self, prefix: str = "", marker: str | None = None,
+             page_size: int = 1000) -> Iterator[ObjectInfo]:
+        for path, entry in self._walk(""):
+            if path.startswith(prefix) and (marker is None or path > marker):
+                found = entry.stat()
+                yield ObjectInfo(path, found.st_size, modified=str(found.st_mtime))
+
+    def _walk(self, relative: str) -> Iterator[tuple[str, os.DirEntry]]:
+        # sorted by the full path: a directory sorts as its name followed by "/"
+        directory = os.path.join(self.root, relative)
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return
+        keyed = sorted((entry.name + ("/" if entry.is_dir() else ""), entry) for entry in entries)
+        for key, entry in keyed:
+            if key.endswith("/"):
+                yield from self._walk(relative + key)
+            elif not entry.name.endswith(PARTIAL):
+                yield relative + entry.name, entry
+
+    def reader(self, path: str, offset: int = 0):
+        try:
+            handle = open(self._full(path), "rb")  # pylint: disable=consider-using-with
+        except FileNotFoundError:
+            raise self.not_found(path) from None
+        handle.seek(offset)
+        return handle
+
+    def writer(self, path: str, resume: bool = False) -> Writer:
+        return _FileWriter(self._full(path), resume)
+
+    def delete(self, path: str) -> None:
+        try:
+            os.unlink(self._full(path))
+        except FileNotFoundError:
+            raise self.not_found(path) from None

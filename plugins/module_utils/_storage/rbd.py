@@ -1,0 +1,159 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rbd store driver: objects are RBD images of one Ceph pool, as Glance's rbd store keeps them.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Iterator
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    MissingDependencyError,
+    StorageNotFoundError,
+    StoreOpsError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
+    PARTIAL,
+    ObjectInfo,
+    StorageDriver,
+    Stream,
+    Writer,
+)
+
+try:
+    import rados
+    import rbd
+except ImportError:
+    RBD_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    RBD_IMPORT_ERROR = None
+
+DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
+
+class _RbdReader(Stream):
+    def __init__(self, image, offset: int):
+        self._image = image
+        self._offset = offset
+        self._size = image.size()
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._size - self._offset
+        size = left if size is None or size < 0 else min(size, left)
+        if size <= 0:
+            return b""
+        data = self._image.read(self._offset, size)
+        self._offset += len(data)
+        return data
+
+    def close(self) -> None:
+        self._image.close()
+
+
+class _RbdWriter(Writer):
+    def __init__(self, driver: "RbdDriver", path: str, resume: bool):
+        self._driver = driver
+        self._path = path
+        partial = path + PARTIAL
+        if not resume:
+            try:
+                driver.api.remove(driver.ioctx, partial)
+            except rbd.ImageNotFound:
+                pass
+        try:
+            self._image = rbd.Image(driver.ioctx, partial)
+        except rbd.ImageNotFound:  # nothing to resume
+            driver.api.create(driver.ioctx, partial, 0, old_format=False)
+            self._image = rbd.Image(driver.ioctx, partial)
+        self.size = self._image.size()
+
+    def write(self, data: bytes) -> None:
+        # the image grows with what was written, so its size is the resume point
+        self._image.resize(self.size + len(data))
+        self._image.write(data, self.size)
+        self.size += len(data)
+
+    def commit(self) -> None:
+        self._image.flush()
+        self._image.close()
+        self._driver.api.rename(self._driver.ioctx, self._path + PARTIAL, self._path)
+
+    def cancel(self) -> None:
+        self._image.close()
+        self._driver.api.remove(self._driver.ioctx, self._path + PARTIAL)
+
+    def close(self) -> None:
+        self._image.close()
+
+
+class RbdDriver(StorageDriver):
+    """Objects are RBD images of one pool; ``name@snapshot`` reads a snapshot (as Glance stores)."""
+
+    kind = "rbd"
+
+    def __init__(self, pool: str, ceph_conf: str = DEFAULT_CEPH_CONF, user: str | None = None,
+                 keyring: str | None = None, connect_timeout: int = 30):
+        if RBD_IMPORT_ERROR:
+            raise MissingDependencyError(
+                "the rbd store needs Ceph's Python bindings (rados, rbd): install python3-rbd",
+                exception=RBD_IMPORT_ERROR)
+        self.pool = pool
+        self.where = f"pool {pool}"
+        options = {"keyring": keyring} if keyring else {}
+        self._cluster = rados.Rados(conffile=ceph_conf, rados_id=user, conf=options)
+        try:
+            self._cluster.connect(timeout=connect_timeout)
+            self.ioctx = self._cluster.open_ioctx(pool)
+        except rados.Error as err:
+            self._cluster.shutdown()
+            raise StoreOpsError(f"rbd store: cannot open pool {pool!r} with {ceph_conf} "
+                                f"as {user or 'the default user'} ({err})") from None
+        self.api = rbd.RBD()
+
+    def _open(self, path: str):
+        name, _sep, snapshot = path.partition("@")
+        try:
+            return rbd.Image(self.ioctx, name, snapshot=snapshot or None, read_only=True)
+        except rbd.ImageNotFound:
+            raise self.not_found(path) from None
+
+    def stat(self, path: str) -> ObjectInfo:
+        image = self._open(path)
+        try:
+            return ObjectInfo(path, image.size())
+        finally:
+            image.close()
+
+    def list(self, prefix: str = "", marker: str | None = None,
+             page_size: int = 1000) -> Iterator[ObjectInfo]:
+        # librbd lists a pool's names in one call; only the names are held, never the images
+        names = sorted(n for n in self.api.list(self.ioctx)
+                       if n.startswith(prefix) and not n.endswith(PARTIAL)
+                       and (marker is None or n > marker))
+        for name in names:
+            try:
+                yield self.stat(name)
+            except StorageNotFoundError:
+                continue  # deleted while listing
+
+    def reader(self, path: str, offset: int = 0):
+        return _RbdReader(self._open(path), offset)
+
+    def writer(self, path: str, resume: bool = False) -> Writer:
+        return _RbdWriter(self, path, resume)
+
+    def delete(self, path: str) -> None:
+        try:
+            self.api.remove(self.ioctx, path)
+        except rbd.ImageNotFound:
+            raise self.not_found(path) from None
+        except rbd.ImageHasSnapshots:
+            raise StoreOpsError(f"rbd store: {path!r} has snapshots; it belongs to something "
+                                "else (Glance?), not deleted") from None
+
+    def close(self) -> None:
+        self.ioctx.close()
+        self._cluster.shutdown()
+

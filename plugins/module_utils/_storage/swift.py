@@ -1,0 +1,255 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The swift store driver: objects of one Swift container, through an openstacksdk connection.
+
+openstacksdk rather than python-swiftclient: it is already the collection's dependency, and it
+shares the modules' authentication (Keystone token renewal included). Every request path is
+percent-encoded from the names (``swift_quote``). Beyond the driver interface, ``SwiftDriver``
+offers what only Swift has: its own listing entries, an object's headers, an SLO's manifest,
+the container's headers, and the delete of one object alone (a manifest without its segments);
+``SwiftAccount`` lists an account's containers.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
+    ObjectInfo,
+    StorageDriver,
+    Stream,
+    Writer,
+)
+
+SEGMENT_SIZE = 64 * 2**20
+
+
+def swift_quote(path: str) -> str:
+    """A Swift path as a request path: every byte of the names but ``/`` percent-encoded.
+
+    Swift unquotes the request path once, so ``b%41`` must go as ``b%2541`` (else it reads
+    ``bA``), ``#`` and ``?`` as ``%23`` and ``%3F`` (else they start a fragment or a query).
+    Dots go as ``%2E``: the HTTP client resolves ``.`` and ``..`` segments away (``a/../b``
+    would address ``b``), but leaves escaped ones alone.
+    """
+    return quote(path, safe="/").replace(".", "%2E")
+
+
+class _SwiftHttp:
+    """Requests to one Swift account; a path is ``/container/object`` as Swift names it (unquoted)."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def request(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs):
+        """Queries go in ``params``; a status outside ``ok`` raises StoreOpsError."""
+        response = self._store.request(swift_quote(path), method, **kwargs)
+        if response.status_code not in ok:
+            raise StoreOpsError(f"swift store: {method} {path} failed with HTTP {response.status_code}",
+                                status_code=response.status_code)
+        return response
+
+    def stream(self, path: str, offset: int):
+        """The unchecked streamed response of a GET of ``path`` from ``offset``."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        return self._store.request(swift_quote(path), "GET", stream=True, headers=headers)
+
+    def listing(self, path: str, prefix: str, marker: str | None, page_size: int) -> Iterator[dict[str, Any]]:
+        """The listing entries of a container (``/name``) or of the account (``/``), paged."""
+        params = {"format": "json", "prefix": prefix, "limit": page_size}
+        if marker:
+            params["marker"] = marker
+        while True:
+            response = self.request("GET", path, ok=(200, 204, 404), params=params)
+            page = response.json() if response.status_code == 200 else []
+            yield from page
+            if len(page) < page_size:
+                return
+            params["marker"] = page[-1]["name"]
+
+
+class _HttpReader(Stream):
+    """A streamed HTTP body, read as stored (no content decoding); ``headers`` are the GET's."""
+
+    def __init__(self, response):
+        self._response = response
+        self.headers = response.headers
+
+    def read(self, size: int = -1) -> bytes:
+        return self._response.raw.read(None if size is None or size < 0 else size, decode_content=False)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class _SwiftWriter(Writer):
+    """Segments in ``<container>_segments/<path>/<number>``, an SLO manifest on commit.
+
+    The segments written so far are the resume point: a resumed writer lists them.
+    """
+
+    def __init__(self, driver: "SwiftDriver", path: str, resume: bool):
+        self._driver = driver
+        self._segments_driver = driver.segments()
+        self._path = path
+        self._buffer = bytearray()
+        self._segments: list[dict[str, Any]] = []
+        self._segments_driver.ensure_container()
+        existing = list(self._segments_driver.listing(f"{path}/"))
+        if resume:
+            self._segments = [{"path": self._segment_path(item["name"]), "etag": item["hash"],
+                               "size_bytes": item["bytes"]} for item in existing]
+        else:
+            for item in existing:
+                self._segments_driver.delete_only(item["name"])
+        self.size = sum(segment["size_bytes"] for segment in self._segments)
+
+    def _segment_path(self, name: str) -> str:
+        return f"/{self._segments_driver.container}/{name}"
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.size += len(data)
+        size = self._driver.segment_size
+        while len(self._buffer) >= size:
+            self._put_segment(bytes(self._buffer[:size]))
+            del self._buffer[:size]
+
+    def _put_segment(self, data: bytes) -> None:
+        name = f"{self._path}/{len(self._segments):08d}"
+        self._segments_driver.put(name, data)
+        self._segments.append({"path": self._segment_path(name), "etag": hashlib.md5(data).hexdigest(),
+                               "size_bytes": len(data)})
+
+    def commit(self) -> None:
+        if not self._segments:  # small: one plain object, no manifest
+            self._driver.put(self._path, bytes(self._buffer))
+            return
+        if self._buffer:
+            self._put_segment(bytes(self._buffer))
+        self._driver.put_manifest(self._path, self._segments)
+
+    def cancel(self) -> None:
+        for segment in self._segments:
+            self._segments_driver.delete_only(segment["path"].split("/", 2)[2])
+        self._segments = []
+
+
+class SwiftDriver(StorageDriver):
+    """Objects of one Swift container; a path is an object's name, as Swift stores it (unquoted)."""
+
+    kind = "swift"
+
+    def __init__(self, conn, container: str, segment_size: int = SEGMENT_SIZE):
+        self._conn = conn
+        self._http = _SwiftHttp(conn.object_store)
+        self.container = container
+        self.where = f"container {container}"
+        self.segment_size = segment_size
+
+    def _object(self, path: str) -> str:
+        return f"/{self.container}/{path}"
+
+    def segments(self) -> "SwiftDriver":
+        """The driver of the container this one's writers put their segments in (``<container>_segments``)."""
+        return SwiftDriver(self._conn, f"{self.container}_segments", self.segment_size)
+
+    def ensure_container(self) -> None:
+        self._http.request("PUT", f"/{self.container}", ok=(201, 202))
+
+    def container_headers(self) -> Mapping[str, str] | None:
+        """The container's headers (its versioning, say); None when there is no such container."""
+        response = self._http.request("HEAD", f"/{self.container}", ok=(200, 204, 404))
+        return None if response.status_code == 404 else response.headers
+
+    def container_exists(self) -> bool:
+        return self.container_headers() is not None
+
+    def head(self, path: str) -> Mapping[str, str]:
+        """The object's headers, as Swift describes it (a manifest as its assembled whole)."""
+        response = self._http.request("HEAD", self._object(path), ok=(200, 404))
+        if response.status_code == 404:
+            raise self.not_found(path)
+        return response.headers
+
+    def stat(self, path: str) -> ObjectInfo:
+        headers = self.head(path)
+        metadata = {key[len("X-Object-Meta-"):].lower(): value for key, value in headers.items()
+                    if key.lower().startswith("x-object-meta-")}
+        return ObjectInfo(path, int(headers.get("Content-Length", 0)),
+                          (headers.get("Etag") or "").strip('"') or None, headers.get("Last-Modified"),
+                          metadata)
+
+    def manifest(self, path: str) -> list[dict[str, Any]]:
+        """An SLO's own entries (``name`` as ``/container/object``, ``bytes``, ``hash``, ``range``...)."""
+        return self._http.request("GET", self._object(path), params={"multipart-manifest": "get"}).json()
+
+    def listing(self, prefix: str = "", marker: str | None = None,
+                page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Swift's own listing entries (``name``, ``bytes``, ``hash``, ``slo_etag``...), paged."""
+        return self._http.listing(f"/{self.container}", prefix, marker, page_size)
+
+    def list(self, prefix: str = "", marker: str | None = None,
+             page_size: int = 1000) -> Iterator[ObjectInfo]:
+        for item in self.listing(prefix, marker, page_size):
+            yield ObjectInfo(item["name"], item["bytes"], item.get("hash"), item.get("last_modified"))
+
+    def reader(self, path: str, offset: int = 0):
+        """A stream of the object, ``headers`` those of its GET (a manifest's describe the whole)."""
+        response = self._http.stream(self._object(path), offset)
+        if response.status_code not in (200, 206):
+            response.close()
+            if response.status_code == 404:
+                raise self.not_found(path)
+            if response.status_code == 416:  # offset at the end: nothing left to read
+                return io.BytesIO(b"")
+            raise StoreOpsError(f"swift store: GET {path} failed with HTTP {response.status_code}")
+        return _HttpReader(response)
+
+    def writer(self, path: str, resume: bool = False) -> Writer:
+        return _SwiftWriter(self, path, resume)
+
+    def put(self, path: str, data: bytes) -> None:
+        """One plain object in one PUT; Swift checks it against its MD5 and answers once it is stored."""
+        self._http.request("PUT", self._object(path), ok=(201,), data=data,
+                           headers={"ETag": hashlib.md5(data).hexdigest()})
+
+    def put_manifest(self, path: str, segments: list[dict[str, Any]]) -> None:
+        """An SLO of ``segments`` (each ``path``, ``etag``, ``size_bytes``), which Swift checks."""
+        self._http.request("PUT", self._object(path), ok=(201,), params={"multipart-manifest": "put"},
+                           json=segments)
+
+    def delete_only(self, path: str) -> None:
+        """Delete this object alone (a manifest without its segments); one already gone is no error."""
+        self._http.request("DELETE", self._object(path), ok=(200, 204, 404))
+
+    def delete(self, path: str) -> None:
+        # an SLO goes with its segments; the manifest delete refuses plain objects
+        is_slo = self.head(path).get("X-Static-Large-Object", "").lower() == "true"
+        self._http.request("DELETE", self._object(path), ok=(200, 204, 404),
+                           params={"multipart-manifest": "delete"} if is_slo else None)
+
+
+class SwiftAccount:
+    """The Swift account of a connection: its name, its containers, a driver for each."""
+
+    def __init__(self, conn, segment_size: int = SEGMENT_SIZE):
+        self._conn = conn
+        self._http = _SwiftHttp(conn.object_store)
+        self._segment_size = segment_size
+
+    def name(self) -> str:
+        """The account, as the object-store endpoint ends (``AUTH_<project>``)."""
+        return self._conn.object_store.get_endpoint().rstrip("/").rpartition("/")[2]
+
+    def containers(self) -> Iterator[str]:
+        return (item["name"] for item in self._http.listing("/", "", None, 1000))
+
+    def container(self, name: str) -> SwiftDriver:
+        return SwiftDriver(self._conn, name, self._segment_size)

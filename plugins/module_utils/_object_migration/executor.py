@@ -53,6 +53,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     aligned_part_sizes,
     delete_proof,
     multipart_etag,
+    needs_segment_etags,
     part_size_for,
     plan_object,
 )
@@ -62,14 +63,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     dlo_prefix,
     object_id,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import (
-    ALREADY_DONE,
-    CONFLICT,
-    COPIED,
-    FAILED,
-    PLANNED,
-    ObjectResult,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import ObjectResult, Outcome
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import (
     DLO,
     EMPTY_MD5,
@@ -281,16 +275,16 @@ class ObjectMigrator:
 
     def _one(self, work: _Work) -> ObjectResult:
         began = time.monotonic()
-        result = ObjectResult(work.container, work.listed["name"], work.bucket, PLANNED)
+        result = ObjectResult(work.container, work.listed["name"], work.bucket, Outcome.PLANNED)
         try:
             key = self._source_key(work)
             result = replace(result, kind=key.kind, size=key.size)
             result = self._migrate(work, key, result)
         except StorageConflictError as err:
-            result = replace(result, outcome=CONFLICT, reason=redact_text(str(err)), fix=CONFLICT_FIX)
+            result = replace(result, outcome=Outcome.CONFLICT, reason=redact_text(str(err)), fix=CONFLICT_FIX)
         except Exception as err:  # pylint: disable=broad-except
             # one object's surprise must not stop the others; the run reports it
-            result = replace(result, outcome=FAILED, **_failure(err))
+            result = replace(result, outcome=Outcome.FAILED, **_failure(err))
         result = replace(result, seconds=time.monotonic() - began)
         self._note(result, result.outcome)
         return result
@@ -308,11 +302,12 @@ class ObjectMigrator:
     def _migrate(self, work: _Work, key: SourceKey, result: ObjectResult) -> ObjectResult:
         swift, s3 = self._swift_for(work.container), self._s3_for(work.bucket)
         found = _stat_or_none(s3, key.name) if work.in_bucket else None
-        step = plan_object(key, found, self.options.on_conflict, lambda: self._segment_aligned_etags(swift, key))
+        recomputed = self._segment_aligned_etags(swift, key) if needs_segment_etags(key, found) else ()
+        step = plan_object(key, found, self.options.on_conflict, recomputed)
         if isinstance(step, Conflict):
-            return replace(result, outcome=CONFLICT, reason=step.reason, fix=CONFLICT_FIX)
+            return replace(result, outcome=Outcome.CONFLICT, reason=step.reason, fix=CONFLICT_FIX)
         if isinstance(step, Current):
-            result = replace(result, outcome=ALREADY_DONE, md5=step.md5)
+            result = replace(result, outcome=Outcome.ALREADY_DONE, md5=step.md5)
             if self.options.delete_source and not self.options.dry_run:
                 # an earlier run copied it but did not delete: the copy is proven again, from its bytes
                 return self._delete_proven(swift, s3, result, _Evidence(key.etag, step.target_etag))
@@ -332,8 +327,6 @@ class ObjectMigrator:
 
     def _segment_aligned_etags(self, swift: SwiftDriver, key: SourceKey) -> tuple[str, ...]:
         """The S3 ETag this run's copy has when its parts follow the source's segments (else none)."""
-        if key.kind == PLAIN:
-            return ()
         manifest = self._manifests.of(SourceObject.from_headers(key.name, swift.head(key.name)), swift.container)
         if not aligned_part_sizes(manifest.segments):
             return ()
@@ -341,7 +334,7 @@ class ObjectMigrator:
 
     def _copy(self, swift: SwiftDriver, s3: S3Driver, result: ObjectResult, condition: dict[str, str],
               resume: bool) -> tuple[ObjectResult, _Evidence]:
-        """Stream the source into its key, then check what S3 shows: the result COPIED, and its evidence."""
+        """Stream the source into its key, then check what S3 shows: the result (copied), and its evidence."""
         name = result.name
         with swift.reader(name) as stream:
             source = SourceObject.from_headers(name, stream.headers)
@@ -370,7 +363,7 @@ class ObjectMigrator:
                 s3.replace_metadata(name, sent.etag, with_record(fields, check.whole.hexdigest(), sent.etag))
         md5 = check.whole.hexdigest()
         found = self._verify(s3, source, md5, sent.etag)
-        copied = replace(result, outcome=COPIED, kind=source.kind, size=source.size, md5=md5,
+        copied = replace(result, outcome=Outcome.COPIED, kind=source.kind, size=source.size, md5=md5,
                          bytes_read=check.read, bytes_sent=sent.bytes_sent, bytes_resumed=sent.bytes_resumed,
                          upload_id=sent.upload_id, unsupported=unsupported)
         return copied, _Evidence(source.etag, found.etag, md5, sent.etag, manifest)

@@ -17,12 +17,22 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Iterable, Mapping, Union
+from typing import Any, Collection, Iterable, Mapping, Union
 from urllib.parse import unquote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import IDENTITY_KEYS, MD5, S3_ETAG, SOURCE_ETAG, source_identity
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import PLAIN, Segment, SourceObject
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import (
+    IDENTITY_KEYS,
+    MD5,
+    S3_ETAG,
+    SOURCE_ETAG,
+    source_identity,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import (
+    PLAIN,
+    Segment,
+    SourceObject,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo
 
 MIB = 2**20
@@ -121,9 +131,20 @@ class KeyVerdict:
     reason: str = ""
 
 
+def _unrecorded_multipart(metadata: Mapping[str, str], etag: str) -> bool:
+    """A multipart key whose S3 ETag and MD5 were never recorded."""
+    return metadata.get(S3_ETAG) is None and metadata.get(MD5) is None and "-" in etag
+
+
+def needs_segment_etags(source: SourceKey, found: ObjectInfo | None) -> bool:
+    """Whether ``classify_key`` needs the ETags the source's segments make to tell what ``found`` is."""
+    return (found is not None and source.kind != PLAIN and _unrecorded_multipart(found.metadata, found.etag or "")
+            and {key: found.metadata.get(key) for key in IDENTITY_KEYS}
+            == source_identity(source.account, source.container, source.name))
+
+
 def classify_key(source: SourceKey, found_etag: str | None, found_size: int | None,
-                 found_metadata: Mapping[str, str] | None,
-                 recomputable: Callable[[], Collection[str]] = tuple) -> KeyVerdict:
+                 found_metadata: Mapping[str, str] | None, recomputed: Collection[str] = ()) -> KeyVerdict:
     """Whether the key S3 holds (None: none) is this collection's copy of ``source``.
 
     Ours when its recorded identity is the source's and its ETag is the one this collection
@@ -131,7 +152,8 @@ def classify_key(source: SourceKey, found_etag: str | None, found_size: int | No
     that); then CURRENT if it holds the source's version, else STALE (copied again). Keys of
     0.1.0 carry no identity: ours when their recorded source ETag and MD5 are the source's.
     A key with this identity but no recorded ETag is an unfinished copy of ours only when its
-    ETag is one of ``recomputable()`` (asked only then): the ETags this run can recompute.
+    ETag is one of ``recomputed``: the ETags this run's copy would have (``needs_segment_etags``
+    says when they matter).
     Anything else is a CONFLICT: someone else wrote the key, which is never overwritten
     unasked. Metadata decides here; deleting a source needs more (``delete_proof``).
     """
@@ -145,10 +167,10 @@ def classify_key(source: SourceKey, found_etag: str | None, found_size: int | No
             other = "/".join(unquote(recorded[key] or "?") for key in IDENTITY_KEYS)
             return KeyVerdict(CONFLICT, f"the key holds the copy of another Swift object ({other})")
         written = metadata.get(S3_ETAG)
-        if written is None and metadata.get(MD5) is None and "-" in etag:
+        if _unrecorded_multipart(metadata, etag):
             # killed between completing a multipart upload and recording its ETag, or a
             # multipart write by someone else that kept this identity: only the ETag tells
-            if etag in recomputable():
+            if etag in recomputed:
                 return KeyVerdict(STALE, "an unfinished copy by this collection: copied again")
             return KeyVerdict(CONFLICT, f"the key names this source but records no ETag, and its S3 ETag {etag} "
                                         "is not one the source's segments make")
@@ -199,13 +221,13 @@ ObjectStep = Union[Current, Copy, Conflict]
 
 
 def plan_object(source: SourceKey, found: ObjectInfo | None, on_conflict: str,
-                recomputable: Callable[[], Collection[str]] = tuple) -> ObjectStep:
+                recomputed: Collection[str] = ()) -> ObjectStep:
     """What to do with ``source``, given the key S3 holds for it (``found``, None: none).
 
-    ``recomputable`` is ``classify_key``'s; ``on_conflict: overwrite`` copies over a conflict.
+    ``recomputed`` is ``classify_key``'s; ``on_conflict: overwrite`` copies over a conflict.
     """
     found_etag = found.etag if found else None
-    verdict = classify_key(source, found_etag, found and found.size, found and found.metadata, recomputable)
+    verdict = classify_key(source, found_etag, found and found.size, found and found.metadata, recomputed)
     if verdict.state == CURRENT:
         return Current(found.metadata[MD5], found_etag)
     if verdict.state == CONFLICT:

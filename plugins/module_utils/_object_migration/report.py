@@ -12,14 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import (
-    ALREADY_DONE,
-    CONFLICT,
-    COPIED,
-    FAILED,
-    PLANNED,
-    ObjectResult,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import ObjectResult, Outcome
 
 ALREADY_MIGRATED = "already migrated: same source ETag and size"
 
@@ -29,10 +22,9 @@ class ObjectReport:
 
     def __init__(self, buckets: dict[str, str], bucket_created: dict[str, bool], cap: int):
         self._cap = cap
-        self.counts = {"objects": 0, COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, CONFLICT: 0, FAILED: 0,
-                       "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 0}
-        self.containers = {c: {"container": c, "bucket": bucket, "bucket_created": bucket_created[c],
-                               "objects": 0, COPIED: 0, ALREADY_DONE: 0, PLANNED: 0, CONFLICT: 0, FAILED: 0,
+        none_yet = {"objects": 0, **dict.fromkeys(Outcome.ALL, 0)}
+        self.counts = {**none_yet, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 0}
+        self.containers = {c: {"container": c, "bucket": bucket, "bucket_created": bucket_created[c], **none_yet,
                                "bytes": 0}
                            for c, bucket in buckets.items()}
         self.bytes = {"bytes_planned": 0, "bytes_sent": 0, "bytes_read": 0, "bytes_resumed": 0}
@@ -48,19 +40,19 @@ class ObjectReport:
         entry = self.containers[outcome.container]
         entry["objects"] += 1
         entry[outcome.outcome] += 1
-        if outcome.outcome in (COPIED, PLANNED):
+        if outcome.outcome in (Outcome.COPIED, Outcome.PLANNED):
             entry["bytes"] += outcome.size
             self.bytes["bytes_planned"] += outcome.size
         self.bytes["bytes_sent"] += outcome.bytes_sent
         self.bytes["bytes_read"] += outcome.bytes_read
         self.bytes["bytes_resumed"] += outcome.bytes_resumed
-        if outcome.outcome in (COPIED, PLANNED, CONFLICT, FAILED):
+        if outcome.outcome in (Outcome.COPIED, Outcome.PLANNED, Outcome.CONFLICT, Outcome.FAILED):
             self._keep("objects", outcome.detail)
-        if outcome.outcome == ALREADY_DONE:
+        if outcome.outcome == Outcome.ALREADY_DONE:
             self._keep("already_migrated", lambda: {**outcome.detail(), "reason": outcome.reason or ALREADY_MIGRATED})
-        if outcome.outcome == CONFLICT:
+        if outcome.outcome == Outcome.CONFLICT:
             self._keep("conflicts", outcome.detail)
-        if outcome.outcome == FAILED:
+        if outcome.outcome == Outcome.FAILED:
             self._keep("failures", outcome.detail)
         if outcome.unsupported:
             self._keep("unsupported_metadata", lambda: {"container": outcome.container, "name": outcome.name,

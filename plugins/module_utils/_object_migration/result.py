@@ -12,7 +12,17 @@ from typing import Any, Mapping
 
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import PLAIN
 
-COPIED, ALREADY_DONE, PLANNED, CONFLICT, FAILED = "copied", "already_done", "planned", "conflict", "failed"
+
+
+class Outcome:
+    """What became of one object: ``ObjectResult.outcome`` is one of these."""
+
+    COPIED = "copied"
+    ALREADY_DONE = "already_done"  # its copy was current
+    PLANNED = "planned"  # check mode: it would be copied
+    CONFLICT = "conflict"  # someone else wrote its key
+    FAILED = "failed"
+    ALL = (COPIED, ALREADY_DONE, PLANNED, CONFLICT, FAILED)
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class ObjectResult:
     def detail(self) -> dict[str, Any]:
         detail = {"container": self.container, "name": self.name, "bucket": self.bucket,
                   "outcome": self.outcome, "size": self.size, "kind": self.kind}
-        if self.outcome == COPIED:
+        if self.outcome == Outcome.COPIED:
             detail.update(md5=self.md5, bytes_sent=self.bytes_sent, bytes_resumed=self.bytes_resumed,
                           seconds=round(self.seconds, 3))
         optional = {"upload_id": self.upload_id, "source_deleted": self.source_deleted,

@@ -28,12 +28,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     is_segment_container,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.report import ObjectReport
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import (
-    CONFLICT,
-    COPIED,
-    FAILED,
-    PLANNED,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import Outcome
 
 JOURNAL_KIND = "storeops.openstack.swift_object_migrate"
 
@@ -90,7 +85,7 @@ def migrate_objects(conn, request: MigrationRequest, check_mode: bool) -> dict[s
         journal.close()
         ends.close()
     counts = report.counts
-    result = {"changed": bool(created or counts[COPIED] or counts["source_deleted"] or counts[PLANNED]
+    result = {"changed": bool(created or counts[Outcome.COPIED] or counts["source_deleted"] or counts[Outcome.PLANNED]
                               or (check_mode and not all(exists.values()))),
               **report.result(time.monotonic() - began), "skipped_containers": skipped_containers}
     if journal.written:
@@ -103,12 +98,12 @@ def _raise_for_failures(result: dict[str, Any], on_conflict: str) -> None:
     counts = result["counts"]
     failed = result["failures"]
     if failed:
-        raise StoreOpsError(f"{counts[FAILED]} of {counts['objects']} objects failed; "
+        raise StoreOpsError(f"{counts[Outcome.FAILED]} of {counts['objects']} objects failed; "
                             f"first: {failed[0]['container']}/{failed[0]['name']}: {failed[0]['reason']} "
                             f"(fix: {failed[0]['fix']})", **result)
     conflicts = result["conflicts"]
     if conflicts and on_conflict == "fail":
-        raise StoreOpsError(f"{counts[CONFLICT]} of {counts['objects']} keys are not this "
+        raise StoreOpsError(f"{counts[Outcome.CONFLICT]} of {counts['objects']} keys are not this "
                             f"collection's copies (on_conflict: fail); first: {conflicts[0]['bucket']}/"
                             f"{conflicts[0]['name']}: {conflicts[0]['reason']} (fix: {conflicts[0]['fix']})",
                             **result)

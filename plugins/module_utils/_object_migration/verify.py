@@ -1,6 +1,6 @@
 # Copyright: storeops.openstack contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Checks while copying: the bytes read are the bytes Swift promised, and an unfinished upload's parts are this source's.
+"""Checks while copying: the bytes read are those Swift promised, an unfinished upload's parts the source's.
 
 A plain object's promise is its ETag; a manifest's is every segment's ETag, checked at each
 segment boundary (``StreamCheck``). Resuming re-reads the bytes of the parts an earlier run
@@ -14,8 +14,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import SourceMismatchError, StoreOpsError
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import EMPTY_MD5, PLAIN, Segment, SourceObject
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    SourceMismatchError,
+    StoreOpsError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import (
+    EMPTY_MD5,
+    PLAIN,
+    Segment,
+    SourceObject,
+)
 
 
 class ResumeMismatchError(StoreOpsError):

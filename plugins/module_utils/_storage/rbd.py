@@ -23,6 +23,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
     Writer,
 )
 
+DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
+
 try:
     import rados
     import rbd
@@ -31,7 +33,6 @@ except ImportError:
 else:
     RBD_IMPORT_ERROR = None
 
-DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
 
 class _RbdReader(Stream):
     def __init__(self, image, offset: int):

@@ -122,10 +122,12 @@ class S3MultipartWriter(Writer):
     unheld: S3 checks it against that MD5, and the writer waits for S3's answer at its end.
     """
 
-    def __init__(self, driver: "S3Driver", path: str, layout: PartLayout, options: WriteOptions, resume: bool):
+    def __init__(self, driver: "S3Driver", client, path: str, layout: PartLayout, options: WriteOptions,
+                 resume: bool):
+        """``client``: the driver's boto3 client; ``resume`` adopts this user's unfinished upload of ``path``."""
         self._driver = driver
         self._condition = dict(options.condition)
-        self._client = driver.client
+        self._client = client
         self._path = path
         self._parts: list[dict[str, Any]] = []
         self._in_flight: list[tuple[dict[str, Any], Future]] = []
@@ -313,7 +315,7 @@ class S3Driver(StorageDriver):
     def __init__(self, client, bucket: str, owner_id: Callable[[], str], part_size: int = PART_SIZE,
                  uploads_in_flight: int = 2):
         """``owner_id()``: the canonical ID of the client's user, whose unfinished uploads are this run's."""
-        self.client = client
+        self._client = client
         self.bucket = bucket
         self.where = f"bucket {bucket}"
         self._owner_id = owner_id
@@ -322,7 +324,7 @@ class S3Driver(StorageDriver):
 
     def stat(self, path: str) -> ObjectInfo:
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=path)
+            head = self._client.head_object(Bucket=self.bucket, Key=path)
         except ClientError as err:
             if _code(err) in _NOT_FOUND:
                 raise self.not_found(path) from None
@@ -336,7 +338,7 @@ class S3Driver(StorageDriver):
         if marker:
             params["StartAfter"] = marker
         while True:
-            page = self.client.list_objects_v2(**params)
+            page = self._client.list_objects_v2(**params)
             for item in page.get("Contents", []):
                 yield ObjectInfo(item["Key"], item["Size"], item.get("ETag", "").strip('"') or None,
                                  str(item.get("LastModified")))
@@ -348,7 +350,7 @@ class S3Driver(StorageDriver):
     def reader(self, path: str, offset: int = 0):
         ranged = {"Range": f"bytes={offset}-"} if offset else {}
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=path, **ranged)["Body"]
+            return self._client.get_object(Bucket=self.bucket, Key=path, **ranged)["Body"]
         except ClientError as err:
             if _code(err) in _NOT_FOUND:
                 raise self.not_found(path) from None
@@ -362,7 +364,7 @@ class S3Driver(StorageDriver):
         An upload another user started is never adopted: its parts are not this run's to finish.
         """
         own_id = self._owner_id()
-        uploads = [u for u in self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=path)
+        uploads = [u for u in self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=path)
                    .get("Uploads", []) if u["Key"] == path
                    and (u.get("Initiator") or u.get("Owner") or {}).get("ID") == own_id]
         uploads.sort(key=lambda upload: upload["Initiated"])
@@ -371,7 +373,7 @@ class S3Driver(StorageDriver):
     def uploaded_parts(self, path: str, upload_id: str) -> list[dict[str, Any]]:
         parts, marker = [], 0
         while True:
-            page = self.client.list_parts(Bucket=self.bucket, Key=path, UploadId=upload_id,
+            page = self._client.list_parts(Bucket=self.bucket, Key=path, UploadId=upload_id,
                                           PartNumberMarker=marker)
             parts += [{"PartNumber": p["PartNumber"], "ETag": p["ETag"], "Size": p["Size"]}
                       for p in page.get("Parts", [])]
@@ -388,7 +390,7 @@ class S3Driver(StorageDriver):
 
         ``resume`` goes on with this user's unfinished upload of the key, if there is one.
         """
-        return S3MultipartWriter(self, path, layout, options, resume)
+        return S3MultipartWriter(self, self._client, path, layout, options, resume)
 
     def put(self, path: str, data: bytes, options: WriteOptions | None = None) -> None:
         """One small object in one request; S3 checks it against its MD5.
@@ -398,7 +400,7 @@ class S3Driver(StorageDriver):
         options = options or WriteOptions()
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
         with _conditional(path):
-            self.client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5,
+            self._client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5,
                                    **options.condition, **options.fields)
 
     def replace_metadata(self, path: str, if_match: str, fields: Mapping[str, Any]) -> None:
@@ -408,12 +410,12 @@ class S3Driver(StorageDriver):
         given this metadata (StorageConflictError).
         """
         with _conditional(path):
-            self.client.copy_object(Bucket=self.bucket, Key=path, CopySource={"Bucket": self.bucket, "Key": path},
+            self._client.copy_object(Bucket=self.bucket, Key=path, CopySource={"Bucket": self.bucket, "Key": path},
                                     MetadataDirective="REPLACE", CopySourceIfMatch=if_match, **fields)
 
     def bucket_exists(self) -> bool:
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self._client.head_bucket(Bucket=self.bucket)
         except ClientError as err:
             if _code(err) in _NOT_FOUND:
                 return False
@@ -421,11 +423,11 @@ class S3Driver(StorageDriver):
         return True
 
     def create_bucket(self) -> None:
-        self.client.create_bucket(Bucket=self.bucket)
+        self._client.create_bucket(Bucket=self.bucket)
 
     def delete(self, path: str) -> None:
         self.stat(path)  # S3 deletes a missing key without complaint
-        self.client.delete_object(Bucket=self.bucket, Key=path)
+        self._client.delete_object(Bucket=self.bucket, Key=path)
 
 
 class S3Account:

@@ -1,4 +1,4 @@
-"""The pure decisions of swift_object_migrate: names, sizes, metadata, and the stream checks."""
+"""The pure decisions of swift_object_migrate: buckets, part sizes, what a key is, what to do, what proves a copy."""
 from __future__ import annotations
 
 import hashlib
@@ -6,10 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
-    InvalidInputError,
-    SourceMismatchError,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import (
     MD5,
     S3_ETAG,
@@ -17,7 +14,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     SOURCE_ETAG,
     SOURCE_NAME,
     source_identity,
-    target_fields,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import (
     ABSENT,
@@ -25,6 +21,9 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     CURRENT,
     MIB,
     STALE,
+    Conflict,
+    Copy,
+    Current,
     SourceKey,
     aligned_part_sizes,
     bucket_for,
@@ -34,23 +33,18 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     delete_proof,
     is_segment_container,
     multipart_etag,
+    needs_segment_etags,
     part_size_for,
+    plan_object,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import (
-    DLO,
     PLAIN,
     SLO,
     Segment,
     SourceObject,
-    dlo_etag,
-    listing_promise,
     slo_etag,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.verify import (
-    ResumeCheck,
-    ResumeMismatchError,
-    StreamCheck,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo
 
 
 def md5(data: bytes) -> str:
@@ -125,151 +119,10 @@ def test_part_size_refuses_what_cannot_fit():
         part_size_for(10000 * 5 * 2**30 + 1, 16 * MIB)
 
 
-def swift_headers(**extra):
-    # as requests hands them over: UTF-8 bytes decoded as latin-1
-    headers = {"Content-Length": "5", "Etag": md5(b"hello"), "Last-Modified": "Sat, 21 Nov 2026 10:00:00 GMT",
-               "Content-Type": "text/plain", "X-Object-Meta-Colour": "grün".encode().decode("latin-1"),
-               "X-Object-Meta-Owner": "ops", "Content-Disposition": "attachment",
-               "X-Delete-At": "4000000000", "X-Trans-Id": "tx1", "Expires": "Sun, 22 Nov 2026 10:00:00 GMT"}
-    headers.update(extra)
-    return headers
-
-
-def test_metadata_maps_to_s3_and_reports_what_it_cannot_hold():
-    source = SourceObject.from_headers("a", swift_headers())
-    fields, unsupported = target_fields(source, "AUTH_p", "c")
-    assert fields["ContentType"] == "text/plain"
-    assert fields["ContentDisposition"] == "attachment"
-    assert fields["Expires"].year == 2026
-    assert fields["Metadata"]["owner"] == "ops"
-    assert fields["Metadata"]["colour"] == "=?UTF-8?B?Z3LDvG4=?="  # RFC 2047: S3 metadata is ASCII
-    assert fields["Metadata"][SOURCE_ETAG] == md5(b"hello")
-    assert unsupported == {"x-delete-at": "4000000000"}
-    assert "x-trans-id" not in str(fields)
-
-
-def test_a_user_key_named_like_the_record_is_reported_not_overwritten():
-    source = SourceObject.from_headers("a", swift_headers(**{"X-Object-Meta-Storeops-Md5": "forged"}))
-    fields, unsupported = target_fields(source, "AUTH_p", "c")
-    assert "x-object-meta-storeops-md5" in unsupported
-    assert MD5 not in fields["Metadata"]
-
-
-def test_kinds_from_headers():
-    slo = SourceObject.from_headers("a", {"X-Static-Large-Object": "True", "Etag": '"abc"', "Content-Length": "9"})
-    dlo = SourceObject.from_headers("b", {"X-Object-Manifest": "c_segments/b/", "Etag": '"def"'})
-    assert (slo.kind, slo.etag, slo.size) == (SLO, "abc", 9)
-    assert (dlo.kind, dlo.manifest) == (DLO, "c_segments/b/")
-
-
-@pytest.mark.parametrize("header, manifest", [
-    ("c_segments/b%2541%20%231/", "c_segments/b%41 #1/"),  # quoted, as python-swiftclient writes it
-    ("c_segments/%C3%BC/", "c_segments/ü/"),
-    ("c_segments/\xc3\xbc/", "c_segments/ü/"),  # raw UTF-8, as http.client hands it over (latin-1)
-])
-def test_a_dlo_manifest_is_unquoted_as_swift_reads_it(header, manifest):
-    assert SourceObject.from_headers("d", {"X-Object-Manifest": header}).manifest == manifest
-
-
-def test_listing_promises():
-    assert listing_promise({"name": "a", "bytes": 5, "hash": "h"}) == ("h", 5)
-    assert listing_promise({"name": "a", "bytes": 9, "hash": "manifest", "slo_etag": '"s"'}) == ("s", 9)
-    assert listing_promise({"name": "a", "bytes": 0, "hash": md5(b"")}) is None  # maybe a DLO
-
-
-def feed(check, data, step):
-    for start in range(0, len(data), step):
-        check.feed(data[start:start + step])
-    return check.finish()
-
-
-def test_a_plain_object_checks_its_etag():
-    data = os.urandom(10000)
-    source = SourceObject("p", len(data), md5(data), "", PLAIN)
-    assert feed(StreamCheck(source), data, 999) == md5(data)
-    damaged = data[:-1] + b"!"
-    with pytest.raises(SourceMismatchError, match="damaged in Swift"):
-        feed(StreamCheck(source), damaged, 999)
-
-
-def slo(pieces):
-    segments = [Segment(f"/c_segments/s/{i}", len(p), md5(p)) for i, p in enumerate(pieces)]
-    source = SourceObject("s", sum(map(len, pieces)), slo_etag(segments), "", SLO)
-    return source, segments
-
-
-@pytest.mark.parametrize("step", [1, 7, 1000, 10**6])
-def test_a_manifest_checks_every_segment_whatever_the_chunking(step):
-    pieces = [os.urandom(300), b"", os.urandom(1), os.urandom(4096)]
-    source, segments = slo(pieces)
-    assert feed(StreamCheck(source, segments, slo_etag(segments)), b"".join(pieces), step) == md5(b"".join(pieces))
-
-
-def test_a_damaged_segment_stops_the_stream_at_that_segment():
-    pieces = [os.urandom(300), os.urandom(300), os.urandom(300)]
-    source, segments = slo(pieces)
-    check = StreamCheck(source, segments, slo_etag(segments))
-    check.feed(pieces[0])
-    with pytest.raises(SourceMismatchError, match=r"segment /c_segments/s/1 reads with MD5"):
-        check.feed(b"x" * 300)
-
-
-def test_a_short_stream_and_a_long_one_are_refused():
-    pieces = [os.urandom(300), os.urandom(300)]
-    source, segments = slo(pieces)
-    check = StreamCheck(source, segments, slo_etag(segments))
-    check.feed(pieces[0])
-    with pytest.raises(SourceMismatchError, match="read 300 bytes"):
-        check.finish()
-    with pytest.raises(SourceMismatchError, match="more than"):
-        StreamCheck(source, segments, slo_etag(segments)).feed(b"".join(pieces) + b"!")
-
-
-def test_a_manifest_whose_entries_do_not_make_its_etag_is_refused():
-    pieces = [os.urandom(300)]
-    source, segments = slo(pieces)
-    with pytest.raises(SourceMismatchError, match="manifest changed"):
-        feed(StreamCheck(source, segments, "0" * 32), pieces[0], 100)
-
-
-def test_ranged_segments_are_not_checked_against_their_whole_objects_etag():
-    # a range's bytes have no ETag of their own (the executor keeps such a source)
-    segments = [Segment("/c/whole", 100, md5(b"z" * 1000), "0-99")]
-    source = SourceObject("r", 100, slo_etag(segments), "", SLO)
-    assert feed(StreamCheck(source, segments, slo_etag(segments)), b"z" * 100, 10) == md5(b"z" * 100)
-
-
-def test_etags_swift_gives_manifests():
-    segments = [Segment("a", 1, md5(b"a")), Segment("b", 1, md5(b"b"))]
-    joined = hashlib.md5((md5(b"a") + md5(b"b")).encode()).hexdigest()
-    assert slo_etag(segments) == joined == dlo_etag(segments)
-    assert slo_etag([Segment("a", 1, md5(b"a"), "0-0")]) == hashlib.md5(f"{md5(b'a')}:0-0;".encode()).hexdigest()
-
-
 def test_multipart_etag():
     parts = [b"a" * 10, b"b" * 3]
     digests = [hashlib.md5(p).digest() for p in parts]
     assert multipart_etag(digests) == hashlib.md5(b"".join(digests)).hexdigest() + "-2"
-
-
-def uploaded(parts):
-    return [{"PartNumber": n, "Size": len(p), "ETag": f'"{md5(p)}"'} for n, p in enumerate(parts, 1)]
-
-
-@pytest.mark.parametrize("step", [1, 3, 5, 100])
-def test_resumed_parts_are_checked_against_the_bytes_read_again(step):
-    parts = [b"a" * 5, b"b" * 5]
-    check = ResumeCheck("k", uploaded(parts))
-    assert check.size == 10
-    data = memoryview(b"".join(parts))
-    for start in range(0, len(data), step):
-        check.feed(data[start:start + step])
-
-
-def test_a_resumed_part_from_other_bytes_is_refused():
-    check = ResumeCheck("k", uploaded([b"a" * 5, b"b" * 5]))
-    with pytest.raises(ResumeMismatchError, match="part 2"):
-        check.feed(memoryview(b"a" * 5 + b"c" * 5))
 
 
 def segs(*sizes_mib):
@@ -285,25 +138,6 @@ def test_segments_become_parts_whenever_s3_allows():
     assert aligned_part_sizes([Segment("r", 6 * MIB, "e", "0-10")]) is None
     assert aligned_part_sizes(None) is None
 
-
-def test_segments_hashed_by_the_upload_are_checked_without_hashing_the_stream_again():
-    pieces = [os.urandom(300), os.urandom(200)]
-    source, segments = slo(pieces)
-    check = StreamCheck(source, segments, slo_etag(segments), hashed_elsewhere=True)
-    check.feed(b"".join(pieces))
-    check.segment_hashed(0, hashlib.md5(pieces[0]).digest())
-    check.segment_hashed(1, hashlib.md5(pieces[1]).digest())
-    assert check.finish() == md5(b"".join(pieces))
-    other = StreamCheck(source, segments, slo_etag(segments), hashed_elsewhere=True)
-    with pytest.raises(SourceMismatchError, match="segment /c_segments/s/0"):
-        other.segment_hashed(0, hashlib.md5(b"other").digest())
-    unhashed = StreamCheck(source, segments, slo_etag(segments), hashed_elsewhere=True)
-    unhashed.feed(b"".join(pieces))
-    with pytest.raises(SourceMismatchError, match="ended in segment 1 of 2"):
-        unhashed.finish()
-
-
-# -- what a key found in S3 is ------------------------------------------------------------------
 
 SOURCE = SourceKey("AUTH_p", "photos", "a b/ü", md5(b"hello"), 5)
 
@@ -336,6 +170,22 @@ def test_our_multipart_copy_counts_with_the_etag_written_or_the_md5_an_s3_recomp
     assert classify_key(SOURCE, SOURCE.etag, 5, stamped).state == CURRENT  # AWS recomputes: the MD5
 
 
+def test_the_plan_for_a_key_follows_its_verdict():
+    assert plan_object(SOURCE, None, "skip") == Copy(None)
+    assert plan_object(SOURCE, ObjectInfo("k", 5, SOURCE.etag, metadata=ours()), "skip") == \
+        Current(SOURCE.etag, SOURCE.etag)
+    stale = plan_object(SOURCE, ObjectInfo("k", 5, SOURCE.etag, metadata=ours(**{SOURCE_ETAG: "old"})), "skip")
+    assert isinstance(stale, Copy) and stale.replaces == SOURCE.etag and "changed" in stale.reason
+
+
+@pytest.mark.parametrize("on_conflict", ["skip", "fail"])
+def test_a_conflict_is_planned_as_one_unless_overwrite_is_asked(on_conflict):
+    theirs = ObjectInfo("k", 3, "app-etag")
+    assert isinstance(plan_object(SOURCE, theirs, on_conflict), Conflict)
+    overwrite = plan_object(SOURCE, theirs, "overwrite")
+    assert overwrite.replaces == "app-etag" and overwrite.reason.startswith("overwritten (on_conflict: overwrite)")
+
+
 def test_the_swift_object_changed_since_our_copy_is_stale():
     assert classify_key(SourceKey("AUTH_p", "photos", "a b/ü", md5(b"hullo"), 5), SOURCE.etag, 5, ours()).state \
         == STALE
@@ -360,14 +210,24 @@ def test_the_copy_of_another_source_is_a_conflict():
 
 def test_an_unfinished_multipart_copy_of_ours_is_copied_again():
     unstamped = ours(**{MD5: None, S3_ETAG: None})
-    assert classify_key(SOURCE, "abc-2", 5, unstamped, lambda: ("abc-2",)).state == STALE
-    assert classify_key(SOURCE, "abc", 5, unstamped, lambda: ("abc",)).state == CONFLICT  # a single PUT records both
+    assert classify_key(SOURCE, "abc-2", 5, unstamped, ("abc-2",)).state == STALE
+    assert classify_key(SOURCE, "abc", 5, unstamped, ("abc",)).state == CONFLICT  # a single PUT records both
+
+
+def test_the_segments_etags_are_needed_only_for_an_unrecorded_multipart_key_naming_a_manifest():
+    manifest = SourceKey("AUTH_p", "photos", "a b/ü", "s" * 32, 5, SLO)
+    unstamped = ours(**{MD5: None, S3_ETAG: None})
+    assert needs_segment_etags(manifest, ObjectInfo("k", 5, "abc-2", metadata=unstamped))
+    assert not needs_segment_etags(manifest, ObjectInfo("k", 5, "abc", metadata=unstamped))  # a single PUT
+    assert not needs_segment_etags(manifest, ObjectInfo("k", 5, "abc-2", metadata=ours()))  # recorded
+    assert not needs_segment_etags(SOURCE, ObjectInfo("k", 5, "abc-2", metadata=unstamped))  # plain
+    assert not needs_segment_etags(manifest, None)
 
 
 def test_a_multipart_key_with_our_identity_but_an_etag_we_cannot_recompute_is_a_conflict():
     # an application's multipart write that kept the metadata of our unfinished copy
     unstamped = ours(**{MD5: None, S3_ETAG: None})
-    verdict = classify_key(SOURCE, "abc-2", 5, unstamped, lambda: ("def-2",))
+    verdict = classify_key(SOURCE, "abc-2", 5, unstamped, ("def-2",))
     assert verdict.state == CONFLICT and "not one the source's segments make" in verdict.reason
     assert classify_key(SOURCE, "abc-2", 5, unstamped).state == CONFLICT
 
@@ -384,7 +244,11 @@ def test_copies_by_0_1_0_count_as_ours_when_their_record_is_the_sources():
     assert classify_key(manifest, "abc-2", 5, {SOURCE_ETAG: "s" * 32, MD5: SOURCE.etag}).state == CURRENT
 
 
-# -- proof before the source goes ----------------------------------------------------------------
+def slo(pieces):
+    segments = [Segment(f"/c_segments/s/{i}", len(p), md5(p)) for i, p in enumerate(pieces)]
+    source = SourceObject("s", sum(map(len, pieces)), slo_etag(segments), "", SLO)
+    return source, segments
+
 
 def test_a_single_put_is_proven_by_its_etag_being_the_plain_sources_md5():
     source = SourceObject("p", 5, md5(b"hello"), "", PLAIN)

@@ -2,23 +2,18 @@
 from __future__ import annotations
 
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.report import ObjectReport
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import (
-    ALREADY_DONE,
-    COPIED,
-    FAILED,
-    ObjectResult,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import ObjectResult, Outcome
 
 
 def test_outcomes_beyond_the_cap_are_counted_not_kept():
     report = ObjectReport({"a": "bucket-a", "b": "bucket-b"}, {"a": True, "b": False}, cap=3)
     for number in range(1000):
-        outcome = [COPIED, ALREADY_DONE, FAILED][number % 3]
+        outcome = [Outcome.COPIED, Outcome.ALREADY_DONE, Outcome.FAILED][number % 3]
         report.add(ObjectResult("a" if number % 2 else "b", f"o{number}", "bucket", outcome, size=10,
-                           bytes_read=10 if outcome == COPIED else 0, unsupported={"x-delete-at": "1"}))
+                           bytes_read=10 if outcome == Outcome.COPIED else 0, unsupported={"x-delete-at": "1"}))
     result = report.result(elapsed=2.0)
-    assert result["counts"] == {"objects": 1000, COPIED: 334, ALREADY_DONE: 333, "planned": 0, "conflict": 0,
-                                FAILED: 333, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 1000}
+    assert result["counts"] == {"objects": 1000, "copied": 334, "already_done": 333, "planned": 0, "conflict": 0,
+                                "failed": 333, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 1000}
     assert [len(result[name]) for name in ("objects", "already_migrated", "failures", "unsupported_metadata")] \
         == [3, 3, 3, 3]
     assert [o["name"] for o in result["objects"]] == ["o0", "o2", "o3"]  # the first copied or failed

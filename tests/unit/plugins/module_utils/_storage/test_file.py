@@ -1,0 +1,80 @@
+"""The file driver on a temporary directory: the driver interface without a cloud."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    StorageNotFoundError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.file import FileDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
+
+
+def test_a_written_object_is_visible_only_once_committed(tmp_path):
+    driver = FileDriver(str(tmp_path))
+    writer = driver.writer("a/b")
+    writer.write(b"12345")
+    with pytest.raises(StorageNotFoundError, match=f"file store: no object 'a/b' in {tmp_path}"):
+        driver.stat("a/b")
+    assert list(driver.list()) == []  # a partial object is not listed
+    writer.commit()
+    assert driver.stat("a/b").size == 5
+
+
+def test_an_interrupted_writer_resumes_after_what_it_wrote(tmp_path):
+    driver = FileDriver(str(tmp_path))
+    first = driver.writer("obj")
+    first.write(b"abc")
+    first.close()
+    second = driver.writer("obj", resume=True)
+    assert second.size == 3
+    second.write(b"def")
+    second.commit()
+    with driver.reader("obj", offset=2) as stream:
+        assert stream.read() == b"cdef"
+
+
+def test_put_and_the_listing_in_path_order_after_a_marker(tmp_path):
+    driver = FileDriver(str(tmp_path))
+    for path in ("x-b", "x/a", "x-a", "y"):
+        driver.put(path, path.encode())
+    assert [item.path for item in driver.list("x")] == ["x-a", "x-b", "x/a"]
+    assert [item.path for item in driver.list("x", marker="x-a")] == ["x-b", "x/a"]
+
+
+def test_a_cancelled_writer_leaves_nothing(tmp_path):
+    driver = FileDriver(str(tmp_path))
+    writer = driver.writer("obj")
+    writer.write(b"abc")
+    writer.cancel()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_paths_never_leave_the_root(tmp_path):
+    driver = FileDriver(str(tmp_path / "root"))
+    for path in ("../outside", "", "a/../../b"):
+        with pytest.raises(InvalidInputError):
+            driver.stat(path)
+
+
+def test_delete_of_a_missing_object_is_not_found(tmp_path):
+    driver = FileDriver(str(tmp_path))
+    driver.put("obj", b"x")
+    driver.delete("obj")
+    with pytest.raises(StorageNotFoundError):
+        driver.delete("obj")
+
+
+def test_a_file_location_opens_a_file_driver_on_its_directory(tmp_path):
+    (tmp_path / "image-id").write_bytes(b"image")
+    kind, container, path = parse_location(f"file://{tmp_path}/image-id")
+    assert (kind, container, path) == ("file", str(tmp_path), "image-id")
+    with open_driver(kind, container, {}).reader(path) as stream:
+        assert stream.read() == b"image"
+
+
+def test_rbd_locations_name_pool_and_snapshot():
+    assert parse_location("rbd://fsid/images/abc/snap") == ("rbd", "images", "abc@snap")
+    with pytest.raises(InvalidInputError, match="use verification=metadata"):
+        parse_location("swift+http://swift/v1/AUTH_x/glance/abc")

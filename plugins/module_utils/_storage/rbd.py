@@ -157,4 +157,3 @@ class RbdDriver(StorageDriver):
     def close(self) -> None:
         self.ioctx.close()
         self._cluster.shutdown()
-

@@ -541,5 +541,3 @@ def translate_s3_error(err: Exception, endpoint: str = "") -> StoreOpsError | No
     if isinstance(err, BotoCoreError):
         return StoreOpsError(f"s3: {err}")
     return None
-
-

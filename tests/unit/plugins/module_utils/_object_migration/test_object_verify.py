@@ -7,7 +7,6 @@ import os
 import pytest
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import SourceMismatchError
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import MD5
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import (
     PLAIN,
     SLO,

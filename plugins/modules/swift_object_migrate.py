@@ -297,7 +297,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.base im
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import ON_CONFLICT
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import MAX_PART, MIB, MIN_PART
-from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.run import (
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.runner import (
     MigrationRequest,
     migrate_objects,
 )

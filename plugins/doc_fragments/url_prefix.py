@@ -12,15 +12,18 @@ options:
     description:
       - Where store url prefixes come from, in order of preference; each store takes its prefixes
         from the first source that has any for it.
-      - V(explicit) is O(stores); V(config) is O(glance_api_conf); V(api) is Glance's
+      - V(explicit) is O(url_prefixes); V(config) is O(glance_api_conf); V(api) is Glance's
         C(/v2/info/stores/detail) (admin only), which does not expose what swift and s3 prefixes need.
     type: list
     elements: str
     choices: [explicit, config, api]
     default: [explicit, config, api]
-  stores:
+  url_prefixes:
     description:
       - Url prefixes given explicitly.
+      - The alias O(stores) is deprecated and will be removed in 2.0.0, so that C(stores) means
+        target store ids everywhere, as in M(storeops.openstack.glance_image).
+    aliases: [stores]
     type: list
     elements: dict
     default: []

@@ -133,7 +133,7 @@ class GlanceStoreInfo(StoreOpsModule):
                               "read /v2/info/stores/detail (admin only by default)")
         conf = self.params["glance_api_conf"]
         prefixes, notes = resolve_prefixes(
-            self.params["url_prefix_sources"], self.params["stores"],
+            self.params["url_prefix_sources"], self.params["url_prefixes"],
             GlanceApiConf(conf).prefixes() if conf else None, detailed)
         stores = with_url_prefixes(describe_stores(listed, detailed), prefixes)
         return {

@@ -27,10 +27,10 @@ class Case:
 
 
 def conf_cases(extra: dict) -> list[Case]:
-    """The glance-api.conf and stores cases every module reading url prefixes shares."""
+    """The glance-api.conf and url_prefixes cases every module reading url prefixes shares."""
     return [
-        Case("url_prefix_not_a_string", {**extra, "stores": [{"id": "a", "url_prefix": 123}]},
-             "stores[0].url_prefix"),
+        Case("url_prefix_not_a_string", {**extra, "url_prefixes": [{"id": "a", "url_prefix": 123}]},
+             "url_prefixes[0].url_prefix"),
         Case("empty_swift_seed", {**extra, "glance_api_conf": "{empty_seed}"},
              "swift_store_multiple_containers_seed"),
         Case("conf_not_utf8", {**extra, "glance_api_conf": "{not_utf8}"}, "is not UTF-8 text"),

@@ -48,6 +48,17 @@ def test_url_prefixes_from_the_api_and_from_glance_api_conf(run, cloud):
     assert run.results["admin_conf"]["url_prefix_notes"] == []
 
 
+def test_the_old_name_stores_still_gives_url_prefixes_and_warns(run):
+    old_name = run.results["old_name"]
+    from_explicit = {s["id"]: s["url_prefixes"] for s in old_name["stores"]}
+    # the given prefix is no_log (it may hold credentials), so Ansible masks it in the result
+    assert from_explicit["swift"] == [{"url_prefix": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", "source": "explicit"}]
+    assert from_explicit["fast"] == []  # url_prefix_sources: [explicit] only
+    deprecations = old_name["deprecations"]
+    assert [d["collection_name"] for d in deprecations] == ["storeops.openstack"]
+    assert "stores" in deprecations[0]["msg"] and deprecations[0]["version"] == "2.0.0"
+
+
 def test_check_mode_returns_the_same(run):
     admin, check = run.results["admin"], run.results["admin_check"]
     assert check["changed"] is False

@@ -172,11 +172,11 @@ def matcher_from_options(params: dict[str, Any], conf, detailed: list[dict] | No
     ``conf`` is the GlanceApiConf of ``glance_api_conf`` or None; ``detailed`` the API's store
     details, or None when the API is not a source.
     """
-    prefixes, notes = resolve_prefixes(params["url_prefix_sources"], params["stores"],
+    prefixes, notes = resolve_prefixes(params["url_prefix_sources"], params["url_prefixes"],
                                        conf.prefixes() if conf else None, detailed)
     if not prefixes:
         raise InvalidInputError(
-            "no store url prefixes: give glance_api_conf or stores, or allow source api "
+            "no store url prefixes: give glance_api_conf or url_prefixes, or allow source api "
             "in url_prefix_sources")
     if conf is not None and conf.enabled_backends():
         order = [store for store, _kind in conf.enabled_backends()]

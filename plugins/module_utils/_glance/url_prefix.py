@@ -17,7 +17,7 @@ Formulas (glance_store 5.x ``_set_url_prefix``):
 - http: the scheme alone (the read-only store serves any http/https URL)
 
 Three sources, each returning ``(prefixes, notes)`` (a note is ``(store, what is missing)``): Glance's ``/v2/info/stores/detail``, a
-``glance-api.conf`` read on the host running the module, and explicit ``{id, url_prefix}`` items.
+``glance-api.conf`` read on the host running the module, and explicit ``{id, url_prefix}`` items (option ``url_prefixes``).
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -35,10 +35,14 @@ SOURCES = ("explicit", "config", "api")
 URL_PREFIX_ARGUMENT_SPEC = {
     "url_prefix_sources": {"type": "list", "elements": "str", "choices": list(SOURCES),
                            "default": list(SOURCES)},
-    "stores": {"type": "list", "elements": "dict", "default": [], "options": {
-        "id": {"type": "str", "required": True},
-        "url_prefix": {"type": "raw", "required": True, "no_log": True},
-    }},
+    # ``stores`` was the first name; it means target store ids in glance_image, so it goes
+    "url_prefixes": {"type": "list", "elements": "dict", "default": [], "aliases": ["stores"],
+                     "deprecated_aliases": [{"name": "stores", "version": "2.0.0",
+                                             "collection_name": "storeops.openstack"}],
+                     "options": {
+                         "id": {"type": "str", "required": True},
+                         "url_prefix": {"type": "raw", "required": True, "no_log": True},
+                     }},
     "glance_api_conf": {"type": "path"},
 }
 
@@ -117,7 +121,7 @@ def prefixes_from_api(detailed_stores: list[dict]) -> tuple[list[StorePrefix], l
             prefixes.append(StorePrefix(store_id, HTTP_PREFIX, "api"))
         else:
             notes.append((store_id, f"store {store_id} ({kind}): Glance's API does not expose what "
-                                    "its url prefix needs; give glance_api_conf or stores"))
+                                    "its url prefix needs; give glance_api_conf or url_prefixes"))
     return prefixes, notes
 
 
@@ -128,7 +132,7 @@ def prefixes_from_explicit(items: list[dict]) -> list[StorePrefix]:
         # ``raw`` lets a list through; its values are not echoed (they may hold credentials)
         if not values or not all(isinstance(value, str) and value for value in values):
             raise InvalidInputError(
-                f"stores[{n}].url_prefix (store {item['id']!r}): give a URL prefix string such as "
+                f"url_prefixes[{n}].url_prefix (store {item['id']!r}): give a URL prefix string such as "
                 "file:///var/lib/glance/images/, or a list of them")
         prefixes.extend(StorePrefix(item["id"], value, "explicit") for value in values)
     return prefixes

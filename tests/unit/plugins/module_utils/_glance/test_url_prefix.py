@@ -83,7 +83,7 @@ def test_explicit_accepts_one_or_several_prefixes():
 
 @pytest.mark.parametrize("value", [123, [], ["file:///a", 7], "", {"x": 1}])
 def test_explicit_refuses_what_is_not_a_prefix_string_naming_the_item(value):
-    with pytest.raises(InvalidInputError, match=r"^stores\[1\]\.url_prefix \(store 'b'\): give a URL"):
+    with pytest.raises(InvalidInputError, match=r"^url_prefixes\[1\]\.url_prefix \(store 'b'\): give a URL"):
         prefixes_from_explicit([{"id": "a", "url_prefix": "file:///a"}, {"id": "b", "url_prefix": value}])
 
 

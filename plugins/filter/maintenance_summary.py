@@ -8,8 +8,9 @@ name: maintenance_summary
 short_description: Summarise a maintenance run's stage results for its report
 version_added: 0.1.0
 description:
-  - Turns the registered results of the maintenance stages (image catalogue loop, location
-    backfill, store migration, verification) into one summary per stage (what changed, what was
+  - Turns the facts the maintenance stages publish (C(image_catalog_result),
+    C(location_backfill_result), C(store_migration_result), C(maintenance_verify_result); each
+    role's README, Returns) into one summary per stage (what changed, what was
     skipped and why, failures with the fix to try, bytes moved, durations, remaining work) and
     totals. Only fields chosen here reach the summary, never a module's invocation, and the
     summary is redacted as module results are (a failure may come from Ansible itself).
@@ -17,7 +18,7 @@ author:
   - storeops.openstack developers (@storeops)
 options:
   _input:
-    description: Stage name to registered result, for the stages that ran (C(catalog), C(backfill), C(migration), C(verify)).
+    description: Stage name to its published fact, for the stages that ran (C(catalog), C(backfill), C(migration), C(verify)).
     type: dict
     required: true
   durations:
@@ -62,9 +63,9 @@ def _stage(name: str, **values) -> dict:
 
 def _catalog(result: dict) -> dict:
     changes, failures, moved = [], [], 0
-    runs = result.get("results", [])
-    for run in runs:
-        name = run.get("item") or "?"  # the image_catalog role loops over the names
+    images = result.get("images", [])
+    for run in images:
+        name = run.get("name") or "?"
         if run.get("failed"):
             failures.append({"what": name, "error": run.get("msg", "failed"),
                              "fix": "check the entry's source, checksum and stores, then run again"})
@@ -77,7 +78,7 @@ def _catalog(result: dict) -> dict:
                 moved += (run.get("image") or {}).get("size") or 0
     return _stage("catalog", changed=len(changes), changes=changes, failures=failures,
                   bytes_moved=moved, remaining=len(failures),
-                  summary=f"{len(runs)} images: {len(changes)} changed, {len(failures)} failed")
+                  summary=f"{len(images)} images: {len(changes)} changed, {len(failures)} failed")
 
 
 def _module_failure(result: dict, what: str, fix: str) -> list:
@@ -150,7 +151,7 @@ def maintenance_summary(stage_results: dict, durations: dict | None = None) -> d
         result = stage_results.get(name)
         if not isinstance(result, dict):
             continue
-        if result.get("skipped") and "results" not in result:
+        if result.get("skipped") is True:  # a skipped task's register (store migration's is a list)
             stages.append(_stage(name, status="skipped", summary="switched off"))
             continue
         stage = BUILDERS[name](result)

@@ -134,7 +134,8 @@ def test_each_role_alone(run_playbook, seeded, glance):
     image = dict(seeded["vars"]["image_catalog_images"][1], name=f"{seeded['prefix']}-alone")
     catalog = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_images=[image])
     assert catalog.returncode == 0, catalog.output
-    assert catalog.results["catalog"]["results"][0]["changed"] is True
+    assert catalog.results["catalog"]["images"][0]["changed"] is True
+    assert catalog.results["catalog"]["changed"] == 1 and catalog.results["catalog"]["failed"] == 0
     backfill = run_playbook("role.yml", role_under_test="location_backfill",
                             location_backfill_glance_api_conf=seeded["vars"]["maintenance_glance_api_conf"],
                             location_backfill_journal_dir=str(seeded["work"] / "journals"))

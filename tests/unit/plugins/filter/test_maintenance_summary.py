@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary import maintenance_summary
 
-CATALOG = {"results": [
-    {"item": "cirros", "changed": True, "actions": [{"action": "create"}],
+CATALOG = {"changed": 1, "failed": 1, "images": [
+    {"name": "cirros", "changed": True, "actions": [{"action": "create"}],
      "store_outcomes": {"fast": "uploaded", "ceph": "copied"}, "image": {"size": 4000},
      "invocation": {"module_args": {"cloud": {"auth": {"password": "s3cret"}}}}},
-    {"item": "tools", "changed": False},
-    {"item": "broken", "failed": True, "msg": "filename: no such file"},
+    {"name": "tools", "changed": False},
+    {"name": "broken", "failed": True, "msg": "filename: no such file"},
 ]}
 MIGRATION = {"source_store": "swift", "target_store": "ceph", "bytes_copied": 1000,
              "counts": {"migrated": 1, "already_done": 2, "failed": 0, "remaining": 0},
@@ -31,7 +31,7 @@ def test_stages_report_changes_failures_with_fixes_and_bytes():
 
 
 def test_a_converged_run_has_nothing_left_to_do():
-    quiet = {"catalog": {"results": [{"item": {"name": "cirros"}, "changed": False}]},
+    quiet = {"catalog": {"changed": 0, "failed": 0, "images": [{"name": "cirros", "changed": False}]},
              "backfill": {"counts": {"written": 0, "skipped": 0, "failed": 0}},
              "migration": {**MIGRATION, "counts": {"migrated": 0, "already_done": 3}, "images": [],
                            "bytes_copied": 0},
@@ -50,10 +50,17 @@ def test_verification_findings_need_attention_and_switched_off_stages_show():
     assert summary["nothing_left_to_do"] is False
 
 
+def test_a_migration_that_left_out_named_images_is_summarised_not_switched_off():
+    # glance_store_migrate's ``skipped`` is a list of images; only a skipped task's is True
+    left_out = {**MIGRATION, "skipped": [{"id": "i9", "reason": "no copy in swift"}]}
+    migration, = maintenance_summary({"migration": left_out})["stages"]
+    assert migration["status"] == "changed" and migration["changed"] == 1
+
+
 def test_the_summary_is_redacted_like_a_module_result():
     # a failure Ansible reports itself (a template error, a timeout) never went through a module
-    catalog = {"results": [{"item": "web", "failed": True,
-                            "msg": "Request to https://alice:pa55@mirror/x.img?X-Amz-Signature=516 timed out"}]}
+    catalog = {"images": [{"name": "web", "failed": True,
+                           "msg": "Request to https://alice:pa55@mirror/x.img?X-Amz-Signature=516 timed out"}]}
     summary = maintenance_summary({"catalog": catalog})
     assert summary["stages"][0]["failures"][0]["error"] == \
         "Request to https://***@mirror/x.img?X-Amz-Signature=*** timed out"

@@ -16,8 +16,9 @@ Formulas (glance_store 5.x ``_set_url_prefix``):
 - cinder: ``cinder://<store id>``
 - http: the scheme alone (the read-only store serves any http/https URL)
 
-Three sources, each returning ``(prefixes, notes)`` (a note is ``(store, what is missing)``): Glance's ``/v2/info/stores/detail``, a
-``glance-api.conf`` read on the host running the module, and explicit ``{id, url_prefix}`` items (option ``url_prefixes``).
+Three sources, each returning ``(prefixes, notes)`` (a note is ``(store, what is missing)``):
+Glance's ``/v2/info/stores/detail``, a ``glance-api.conf`` read on the host running the module,
+and explicit ``{id, url_prefix}`` items (option ``url_prefixes``).
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """

@@ -132,6 +132,12 @@ def test_bad_vars_file_is_rejected_before_anything_is_touched(maintenance, seede
 
 def test_each_role_alone(run_playbook, seeded, glance):
     image = dict(seeded["vars"]["image_catalog_images"][1], name=f"{seeded['prefix']}-alone")
+    plan = run_playbook("role.yml", role_under_test="image_catalog", entry_point="plan",
+                        image_catalog_images=[image])
+    assert plan.returncode == 0, plan.output
+    assert plan.results["catalog_plan"]["changed"] == 1 and plan.results["catalog"] is None
+    assert "create" in [a["action"] for a in plan.results["catalog_plan"]["images"][0]["actions"]]
+    assert images_named(glance, image["name"]) == {}  # the plan changed nothing
     catalog = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_images=[image])
     assert catalog.returncode == 0, catalog.output
     assert catalog.results["catalog"]["images"][0]["changed"] is True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -62,3 +63,16 @@ def test_unknown_store_fails_the_preflight_clearly(migrate_store):
     assert failed.returncode != 0
     assert "target_store: Glance has no store 'nosuch'; its stores are ceph, cheap, fast, swift" in failed.output
     assert "Migrate the image data" not in failed.output
+
+
+def test_check_mode_of_the_playbook_moves_nothing(playbook_command, cloud, glance, tmp_path):
+    prefix = f"role-{uuid.uuid4().hex[:8]}"
+    image = glance.upload(f"{prefix}-a", "swift", os.urandom(2000))
+    argv, env = playbook_command("storeops.openstack.migrate_store", **{
+        "store_migration_cloud": cloud["admin_cloud"], "store_migration_source_store": "swift",
+        "store_migration_target_store": "ceph", "store_migration_glance_api_conf": cloud["glance"]["api_conf"],
+        "store_migration_name_pattern": f"{prefix}-*", "store_migration_journal_dir": str(tmp_path / "journals")})
+    proc = subprocess.run(argv + ["--check"], env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert glance.stores_of(image) == ["swift"]  # --check plans; it copies and deletes nothing
+    assert not (tmp_path / "journals").exists() or not any((tmp_path / "journals").iterdir())

@@ -122,9 +122,20 @@ options:
     type: list
     elements: str
   properties:
-    description: Properties to set (others the image has are left alone).
+    description: Properties to set; O(properties_state) says what happens to the others.
     type: dict
     default: {}
+  properties_state:
+    description:
+      - V(merge) leaves the image's other properties alone; V(exact) removes, in the same single
+        PATCH, every user property O(properties) does not name (C(os_distro) and C(os_version)
+        included).
+      - Never removed, whatever the state, Glance's core fields and the attributes it manages or
+        reserves (C(os_hash_*), C(os_glance_*), C(os_hidden), C(stores)), C(owner_specified.*)
+        (the recorded source hashes) and this collection's own C(storeops.openstack.*) markers.
+    type: str
+    choices: [merge, exact]
+    default: merge
   on_content_change:
     description: What to do when the image under O(name) has other content than the source.
     type: str
@@ -251,6 +262,7 @@ class GlanceImage(StoreOpsModule):
         "protected": {"type": "bool"},
         "tags": {"type": "list", "elements": "str"},
         "properties": {"type": "dict", "default": {}},
+        "properties_state": {"type": "str", "choices": ["merge", "exact"], "default": "merge"},
         "on_content_change": {"type": "str", "choices": ["fail", "replace"], "default": "fail"},
         "keep_versions": {"type": "int", "default": 1},
         "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
@@ -271,6 +283,7 @@ class GlanceImage(StoreOpsModule):
             disk_format=params["disk_format"], container_format=params["container_format"],
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
             tags=params["tags"], properties=params["properties"],
+            properties_exact=params["properties_state"] == "exact",
             on_content_change=params["on_content_change"], keep_versions=params["keep_versions"],
             upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
             timeout=params["timeout"])

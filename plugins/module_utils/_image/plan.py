@@ -27,6 +27,7 @@ from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._image.properties import json_pointer, user_properties
 from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import (
     Copy,
     Create,
@@ -212,7 +213,11 @@ def choose_image(images: list[dict[str, Any]], desired: Desired) -> dict[str, An
 
 
 def metadata_patch(image: dict[str, Any], desired: Desired, publish: bool) -> list[dict[str, Any]]:
-    """JSON-patch operations that make the image's metadata what is asked (none if it is)."""
+    """JSON-patch operations that make the image's metadata what is asked (none if it is).
+
+    With ``desired.properties_exact`` the user properties it does not name are removed in the
+    same patch (see ``properties.py`` for what is never removed).
+    """
     operations = []
 
     def put(path: str, value: Any) -> None:
@@ -227,7 +232,10 @@ def metadata_patch(image: dict[str, Any], desired: Desired, publish: bool) -> li
         put("/tags", sorted(set(desired.tags)))
     for key, value in desired.properties.items():
         if image.get(key) != value:
-            put(f"/{key.replace('~', '~0').replace('/', '~1')}", value)
+            put(json_pointer(key), value)
+    if desired.properties_exact:
+        operations += [{"op": "remove", "path": json_pointer(key)}
+                       for key in sorted(user_properties(image)) if key not in desired.properties]
     if publish and image.get("os_hidden"):
         put("/os_hidden", False)
     if publish and image.get(PENDING_KEY):

@@ -41,6 +41,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     predicted_image,
     target_stores,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.properties import user_properties
 from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Desired, Plan
 
 SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
@@ -64,6 +65,7 @@ class ImageRequest:
     fields: dict[str, Any]       # visibility, min_disk, min_ram, protected (None: leave)
     tags: list[str] | None
     properties: dict[str, Any]
+    properties_exact: bool       # properties_state: exact
     on_content_change: str
     keep_versions: int
     upload_method: str
@@ -128,7 +130,8 @@ def _desired(request: ImageRequest, source: Source, stores: list[str]) -> Desire
     return Desired(name=request.name, owner=request.owner, image_id=request.image_id,
                    has_content=bool(source.filename or source.url), stores=stores,
                    fields=request.fields, tags=request.tags, properties=properties,
-                   disk_format=request.disk_format, container_format=request.container_format)
+                   disk_format=request.disk_format, container_format=request.container_format,
+                   properties_exact=request.properties_exact)
 
 
 class _Planner:
@@ -180,4 +183,5 @@ def _summary(image: dict[str, Any] | None) -> dict[str, Any] | None:
 def _diff_view(image: dict[str, Any] | None) -> dict[str, Any]:
     if image is None:
         return {}
-    return {"stores": image_stores(image), **{k: image.get(k) for k in SUMMARY_FIELDS if k != "status"}}
+    return {"stores": image_stores(image), "properties": user_properties(image),
+            **{k: image.get(k) for k in SUMMARY_FIELDS if k != "status"}}

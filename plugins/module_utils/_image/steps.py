@@ -35,6 +35,7 @@ class Desired:
     properties: dict[str, str]
     disk_format: str
     container_format: str
+    properties_exact: bool = False   # properties_state: exact (remove user properties not named)
 
 
 @dataclass(frozen=True)

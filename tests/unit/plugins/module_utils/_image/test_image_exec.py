@@ -111,7 +111,7 @@ def request(**overrides):
     values = dict(name="cirros", image_id=None, owner="p1", owner_given=False, state="present",
                   stores=["fast"], all_stores=False, all_stores_must_succeed=True, disk_format="raw",
                   container_format="bare", fields={"visibility": "public"}, tags=None, properties={},
-                  on_content_change="fail", keep_versions=1, upload_method="auto", lease_seconds=60,
+                  properties_exact=False, on_content_change="fail", keep_versions=1, upload_method="auto", lease_seconds=60,
                   timeout=5)
     values.update(overrides)
     return ImageRequest(**values)
@@ -194,6 +194,17 @@ def test_a_missing_store_is_copied_and_metadata_patched(image_file):
     assert [a["action"] for a in result["actions"]] == ["copy", "update_metadata"]
     assert result["store_outcomes"] == {"ceph": "copied"} and result["image"]["tags"] == ["gold"]
     assert result["diff"]["before"]["stores"] == ["fast"] and result["diff"]["after"]["stores"] == ["fast", "ceph"]
+
+
+def test_exact_properties_check_mode_diff_shows_the_removal_and_a_rerun_changes_nothing(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, properties={"os_distro": "cirros", "os_version": "0.6"})
+    preview = run(glance, image_file, check_mode=True, properties={"os_distro": "cirros"},
+                  properties_exact=True)
+    assert preview["diff"]["before"]["properties"] == {"os_distro": "cirros", "os_version": "0.6"}
+    assert preview["diff"]["after"]["properties"] == {"os_distro": "cirros"}
+    assert run(glance, image_file, properties={"os_distro": "cirros"}, properties_exact=True)["changed"] is True
+    assert run(glance, image_file, properties={"os_distro": "cirros"}, properties_exact=True)["changed"] is False
 
 
 def test_replace_publishes_the_new_image_and_retires_the_old(image_file, tmp_path):

@@ -217,6 +217,26 @@ def test_metadata_patch_publishes_and_escapes_property_names():
     ]
 
 
+def test_exact_properties_remove_only_unnamed_user_properties_in_the_same_patch():
+    kept = {"os_hash_algo": "sha512", "os_hash_value": "c" * 128, "os_glance_importing_to_stores": "",
+            "owner_specified.openstack.sha256": SHA, "storeops.openstack.source_url": "http://x/a.img",
+            "os_hidden": False, "stores": "fast", "checksum": "d" * 32, "size": 3, "min_disk": 0}
+    current = image(os_distro="ubuntu", os_version="24.04", **{"hw_disk_bus": "scsi", "a/b": "1"}, **kept)
+    operations = metadata_patch(current, desired(properties={"hw_disk_bus": "virtio"}, properties_exact=True),
+                                publish=False)
+    assert operations == [
+        {"op": "replace", "path": "/hw_disk_bus", "value": "virtio"},
+        {"op": "remove", "path": "/a~1b"},
+        {"op": "remove", "path": "/os_distro"},
+        {"op": "remove", "path": "/os_version"},
+    ]
+    assert metadata_patch(current, desired(properties={"hw_disk_bus": "virtio"}), publish=False) == operations[:1]
+    after = steps.UpdateMetadata("i1", tuple(operations)).predict(current, desired())
+    assert metadata_patch(after, desired(properties={"hw_disk_bus": "virtio"}, properties_exact=True),
+                          publish=False) == []
+    assert all(after[key] == value for key, value in kept.items())
+
+
 LISTED = [{"id": "fast"}, {"id": "ceph"}, {"id": "web", "read-only": "true"}]
 
 

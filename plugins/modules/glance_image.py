@@ -81,6 +81,20 @@ options:
       - The source's expected hash, C(sha256:<hex>) or C(sha512:<hex>). Lets a run that finds the
         image skip reading O(filename); a file, or bytes Glance fetched from O(url), that do not
         match fail the run and leave no image behind.
+      - Or, as M(ansible.builtin.get_url) takes it, C(sha256:<URL>) or C(sha512:<URL>) of
+        upstream's checksums file (C(SHA256SUMS) and the like; GNU-style C(<hex>  <name>) or
+        C(<hex> *<name>) and BSD-style C(SHA256 (<name>) = <hex>) lines). The line used is the
+        one for the source's file name (the last path segment of O(url), the basename of
+        O(filename)) or O(checksum_name). The digest found is then used as a literal one: the bytes
+        that reach Glance are verified against it before the image is published, and when
+        upstream publishes a new digest for the same name (a C(latest) image), the image under
+        O(name) has other content and O(on_content_change) decides.
+    type: str
+  checksum_name:
+    description:
+      - The file name upstream's checksums file lists the source under, when it is not the
+        source's own (a O(url) that redirects, a renamed O(filename)). Only with a checksums-file
+        O(checksum).
     type: str
   stores:
     description: Stores the image must be in. Default, for a new image, Glance's default store.
@@ -230,11 +244,14 @@ notes:
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
-from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import (
-    check_readable_file,
-    parse_checksum,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import check_readable_file
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._image.checksums import (
+    fetch_text,
+    is_upstream,
+    resolve_checksum,
+    source_file_name,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
@@ -249,6 +266,7 @@ class GlanceImage(StoreOpsModule):
         "filename": {"type": "path"},
         "url": {"type": "str"},
         "checksum": {"type": "str"},
+        "checksum_name": {"type": "str"},
         "stores": {"type": "list", "elements": "str"},
         "all_stores": {"type": "bool", "default": False},
         "all_stores_must_succeed": {"type": "bool", "default": True},
@@ -298,11 +316,18 @@ class GlanceImage(StoreOpsModule):
             raise InvalidInputError("keep_versions must be 0 or more")
         if params["lease_seconds"] < 8:
             raise InvalidInputError("lease_seconds must be 8 or more (the lease is renewed every quarter)")
-        source = Source(filename=params["filename"], url=params["url"],
-                        checksum=parse_checksum(params["checksum"]) if params["checksum"] else None)
-        if source.filename and params["state"] == "present":
-            check_readable_file(source.filename)
-        return source
+        if params["checksum_name"] and not (params["checksum"] and is_upstream(params["checksum"])):
+            raise InvalidInputError("checksum_name: only a checksums-file checksum (sha256:<URL>) "
+                                    "uses it; remove checksum_name or give such a checksum")
+        if params["filename"] and params["state"] == "present":
+            check_readable_file(params["filename"])
+        checksum = None
+        # state: absent compares no content, so it fetches no checksums file
+        if params["checksum"] and not (params["state"] == "absent" and is_upstream(params["checksum"])):
+            name = params["checksum_name"] or source_file_name(params["filename"], params["url"])
+            checksum = resolve_checksum(params["checksum"], name,
+                                        lambda url: fetch_text(url, params["timeout"]))
+        return Source(filename=params["filename"], url=params["url"], checksum=checksum)
 
     def _owner(self) -> str:
         """The project id whose images this run considers (and owns new ones)."""

@@ -23,9 +23,7 @@ def glance(cloud):
 def web(tmp_path_factory):
     """A loopback HTTP server (a thread of this process) over a folder the tests write into."""
     folder = tmp_path_factory.mktemp("web")
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield folder, f"http://127.0.0.1:{server.server_address[1]}"
@@ -83,3 +81,44 @@ def test_exact_properties_remove_unnamed_user_properties_only(ensure, glance, ti
                    properties_state="exact")
     assert again["changed"] is False, again["actions"]
     glance.delete(f"/images/{image_id}")
+
+
+def test_checksums_file_verifies_a_filename_upload_and_a_wrong_line_leaves_nothing(ensure, glance, web,
+                                                                                  tiny):
+    folder, base = web
+    data = tiny.read_bytes()
+    (folder / "SUMS-ok").write_text(f"SHA256 (other.img) = {'0' * 64}\n"
+                                    f"{digest(data, 'sha256')} *{tiny.name}\n")
+    (folder / "SUMS-bad").write_text(f"{'0' * 64}  {tiny.name}\n")
+    wrong = ensure(filename=tiny, stores=["fast"], checksum=f"sha256:{base}/SUMS-bad")
+    assert wrong["failed"] is True and f"checksum: the file's sha256 is {digest(data, 'sha256')}" in wrong["msg"]
+    assert glance.get("/images", params={"name": ensure.image_name}).json()["images"] == []
+    made = ensure(filename=tiny, stores=["fast"], checksum=f"sha256:{base}/SUMS-ok")
+    assert made["changed"] is True and made["identity"] == "sha256:" + digest(data, "sha256"), made
+    image = glance.get(f"/images/{made['image']['id']}").json()
+    assert image["os_hash_value"] == digest(data, "sha512") and image["status"] == "active"
+    again = ensure(filename=tiny, stores=["fast"], checksum=f"sha256:{base}/SUMS-ok")
+    assert again["changed"] is False and again["identified_by"] == "owner_specified.openstack.sha256"
+    glance.delete(f"/images/{image['id']}")
+
+
+def test_a_new_upstream_checksum_of_a_latest_url_is_a_new_version(ensure, glance, web):
+    """Glance fetches ``latest.img`` from loopback; upstream then publishes new bytes and a new
+    SHA512SUMS under the same names, listed as ``checksum_name`` says."""
+    folder, base = web
+    options = {"url": f"{base}/latest.img", "stores": ["fast"], "checksum": f"sha512:{base}/SHA512SUMS",
+               "checksum_name": "distro-latest.img", "on_content_change": "replace", "keep_versions": 0}
+    versions = [os.urandom(65_536), os.urandom(65_536)]
+    ids = []
+    for data in versions:
+        (folder / "latest.img").write_bytes(data)
+        (folder / "SHA512SUMS").write_text(f"{digest(data, 'sha512')}  distro-latest.img\n")
+        made = ensure(**options)
+        assert made["changed"] is True and made["verified_by"] == "os_hash_value", made
+        assert made["identity"] == "sha512:" + digest(data, "sha512")
+        assert ensure(**options)["changed"] is False
+        ids.append(made["image"]["id"])
+    assert [a["action"] for a in made["actions"]] == ["create", "retire", "delete_old_version"]
+    current = glance.get("/images", params={"name": ensure.image_name}).json()["images"]
+    assert [i["id"] for i in current] == [ids[1]] and current[0]["os_hash_value"] == digest(versions[1], "sha512")
+    glance.delete(f"/images/{ids[1]}")

@@ -150,6 +150,23 @@ options:
     type: str
     choices: [merge, exact]
     default: merge
+  members:
+    description:
+      - Projects (names or ids) the image is shared with; it must be V(shared) (O(visibility)).
+        Members are added (and with O(members_state=exact) others removed) in one pass, a new
+        image's only once it is published. Omitted, the image's members are left alone.
+    type: list
+    elements: str
+  members_state:
+    description: V(present) adds the O(members) missing; V(exact) also removes the others.
+    type: str
+    choices: [present, exact]
+    default: present
+  accept_as:
+    description:
+      - A clouds.yaml cloud of a consumer, one of O(members): its project accepts the membership
+        (as the consumer would), so the image shows in that project's image list.
+    type: str
   on_content_change:
     description: What to do when the image under O(name) has other content than the source.
     type: str
@@ -243,6 +260,7 @@ notes:
 """
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import open_connection
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import check_readable_file
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
@@ -253,6 +271,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.checksum
     source_file_name,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
+from ansible_collections.storeops.openstack.plugins.module_utils._image.members import Sharing
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 
@@ -281,6 +300,9 @@ class GlanceImage(StoreOpsModule):
         "tags": {"type": "list", "elements": "str"},
         "properties": {"type": "dict", "default": {}},
         "properties_state": {"type": "str", "choices": ["merge", "exact"], "default": "merge"},
+        "members": {"type": "list", "elements": "str"},
+        "members_state": {"type": "str", "choices": ["present", "exact"], "default": "present"},
+        "accept_as": {"type": "str"},
         "on_content_change": {"type": "str", "choices": ["fail", "replace"], "default": "fail"},
         "keep_versions": {"type": "int", "default": 1},
         "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
@@ -304,8 +326,9 @@ class GlanceImage(StoreOpsModule):
             properties_exact=params["properties_state"] == "exact",
             on_content_change=params["on_content_change"], keep_versions=params["keep_versions"],
             upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
-            timeout=params["timeout"])
-        outcome = ensure_image(GlanceClient(self.conn), request, source, self.check_mode)
+            timeout=params["timeout"], sharing=self._sharing())
+        consumer = GlanceClient(open_connection({"cloud": params["accept_as"]})) if params["accept_as"] else None
+        outcome = ensure_image(GlanceClient(self.conn), request, source, self.check_mode, consumer)
         for warning in outcome.execution.warnings:
             self.ansible.warn(warning)
         return outcome.as_result(with_diff=self.ansible._diff)
@@ -329,16 +352,35 @@ class GlanceImage(StoreOpsModule):
                                         lambda url: fetch_text(url, params["timeout"]))
         return Source(filename=params["filename"], url=params["url"], checksum=checksum)
 
+    def _sharing(self) -> Sharing | None:
+        """The members asked for, as project ids; None leaves the image's members alone."""
+        members, accept_as = self.params["members"], self.params["accept_as"]
+        if members is None:
+            if accept_as:
+                raise InvalidInputError("accept_as: give members, the projects the image is shared with")
+            return None
+        ids = tuple(dict.fromkeys(self._project_id("members", member) for member in members))
+        consumer = None
+        if accept_as:
+            consumer = open_connection({"cloud": accept_as}).current_project_id
+            if consumer not in ids:
+                raise InvalidInputError(f"accept_as: cloud {accept_as!r} is project {consumer}, which is "
+                                        "not in members; add it to members")
+        return Sharing(ids, self.params["members_state"] == "exact", consumer)
+
+    def _project_id(self, option: str, project: str) -> str:
+        found = self.conn.identity.find_project(project, ignore_missing=True)
+        if found is None:
+            raise InvalidInputError(f"{option}: no project {project!r} is visible to these credentials; "
+                                    "give a project name or id")
+        return found.id
+
     def _owner(self) -> str:
         """The project id whose images this run considers (and owns new ones)."""
         owner, current = self.params["owner"], self.conn.current_project_id
         if not owner or owner == current:
             return current
-        project = self.conn.identity.find_project(owner, ignore_missing=True)
-        if project is None:
-            raise InvalidInputError(f"owner: no project {owner!r} is visible to these credentials; "
-                                    "give a project name or id")
-        return project.id
+        return self._project_id("owner", owner)
 
 
 def main():

@@ -23,7 +23,8 @@ def glance(cloud):
 def web(tmp_path_factory):
     """A loopback HTTP server (a thread of this process) over a folder the tests write into."""
     folder = tmp_path_factory.mktemp("web")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(http.server.SimpleHTTPRequestHandler, directory=str(folder)))
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield folder, f"http://127.0.0.1:{server.server_address[1]}"
@@ -122,3 +123,29 @@ def test_a_new_upstream_checksum_of_a_latest_url_is_a_new_version(ensure, glance
     current = glance.get("/images", params={"name": ensure.image_name}).json()["images"]
     assert [i["id"] for i in current] == [ids[1]] and current[0]["os_hash_value"] == digest(versions[1], "sha512")
     glance.delete(f"/images/{ids[1]}")
+
+
+def test_members_are_shared_accepted_by_the_consumer_then_removed_exactly(ensure, glance, cloud, tiny):
+    member = openstack.connect(cloud=cloud["member_cloud"])
+    member_project = member.current_project_id
+    options = {"filename": tiny, "stores": ["fast"], "visibility": "shared"}
+    private = ensure(**{**options, "visibility": "private"}, members=[member_project])
+    assert private["failed"] is True and private["msg"].startswith("members: Glance keeps members only on shared")
+    made = ensure(**options, members=["storeops-member"], accept_as=cloud["member_cloud"])
+    assert made["changed"] is True and not made.get("failed"), made
+    image_id = made["image"]["id"]
+    assert [a["action"] for a in made["actions"]] == ["create", "update_members"]
+    assert made["diff"]["after"]["members"] == {member_project: "accepted"}
+    members = glance.get(f"/images/{image_id}/members").json()["members"]
+    assert [(m["member_id"], m["status"]) for m in members] == [(member_project, "accepted")]
+    assert image_id in [i["id"] for i in member.image.get("/images", params={"name": ensure.image_name}).json()["images"]]
+    assert ensure(**options, members=[member_project], accept_as=cloud["member_cloud"])["changed"] is False
+    preview = ensure(**options, members=[], members_state="exact", check=True)
+    assert preview["changed"] is True and preview["diff"]["after"]["members"] == {}
+    assert len(glance.get(f"/images/{image_id}/members").json()["members"]) == 1
+    removed = ensure(**options, members=[], members_state="exact")
+    assert removed["actions"] == [{"action": "update_members", "image_id": image_id, "add": [],
+                                   "remove": [member_project], "accept": []}]
+    assert glance.get(f"/images/{image_id}/members").json()["members"] == []
+    assert ensure(**options, members=[], members_state="exact")["changed"] is False
+    glance.delete(f"/images/{image_id}")

@@ -116,6 +116,20 @@ class GlanceClient:
     def delete_image(self, image_id: str) -> None:
         self._send("DELETE", f"/images/{image_id}", ok=(204, 404))
 
+    def members(self, image_id: str) -> list[dict[str, Any]]:
+        """The image's members (``member_id``, ``status``), as its owner sees them."""
+        return self.get_json(f"/images/{image_id}/members")["members"]
+
+    def add_member(self, image_id: str, project_id: str) -> None:
+        self._send("POST", f"/images/{image_id}/members", json={"member": project_id})
+
+    def remove_member(self, image_id: str, project_id: str) -> None:
+        self._send("DELETE", f"/images/{image_id}/members/{project_id}", ok=(204, 404))
+
+    def set_member_status(self, image_id: str, project_id: str, status: str) -> None:
+        """As the member project: accept (or reject) the image shared with it."""
+        self._send("PUT", f"/images/{image_id}/members/{project_id}", json={"status": status})
+
     def delete_from_store(self, store: str, image_id: str) -> None:
         self._send("DELETE", f"/stores/{store}/{image_id}", ok=(204, 404))
 

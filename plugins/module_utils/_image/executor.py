@@ -40,6 +40,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.journal
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
+from ansible_collections.storeops.openstack.plugins.module_utils._image.members import UpdateMembers, apply_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     LEASE_FOR_KEY,
     LEASE_OF_KEY,
@@ -147,6 +148,7 @@ class Settings:
     upload_method: str = "auto"       # as requested; the concrete one is chosen on create
     new_owner: str | None = None
     poll_interval: float = 1.0
+    consumer: GlanceClient | None = None  # accept_as: the member project's own connection
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ class ImageExecutor:
             steps.Copy: self._copy_step,
             steps.UpdateMetadata: self._update_metadata,
             steps.DeleteStoreCopy: self._delete_store_copy,
+            UpdateMembers: lambda step, image: apply_members(self.glance, settings.consumer, step, image),
         }
 
     def converge(self, plan: steps.Plan, plan_next: Callable[[], steps.Plan]) -> ExecutionResult:

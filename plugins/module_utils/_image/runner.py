@@ -27,6 +27,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     lease_images,
     utc_now,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.members import MembersView, Sharing, with_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
     RETIRED_KEY,
@@ -71,6 +72,7 @@ class ImageRequest:
     upload_method: str
     lease_seconds: int
     timeout: int
+    sharing: Sharing | None = None   # members asked for (None: leave them)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class ImageRun:
     identity: str | None
     identified_by: str | None
     notes: tuple[str, ...]
+    members: MembersView | None = None
 
     def as_result(self, with_diff: bool) -> dict[str, Any]:
         execution = self.execution
@@ -98,11 +101,16 @@ class ImageRun:
         }
         if execution.changed and with_diff:
             result["diff"] = {"before": _diff_view(self.before), "after": _diff_view(self.after)}
+            if self.members:
+                result["diff"]["before"]["members"] = self.members.before
+                result["diff"]["after"]["members"] = self.members.after
         return result
 
 
-def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, check_mode: bool) -> ImageRun:
-    """Plan, then (unless ``check_mode`` or nothing is to be done) carry the plan out."""
+def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, check_mode: bool,
+                 consumer: GlanceClient | None = None) -> ImageRun:
+    """Plan, then (unless ``check_mode`` or nothing is to be done) carry the plan out;
+    ``consumer``: the connection of ``accept_as``."""
     stores = target_stores(glance.stores(), request.stores, request.all_stores,
                            for_upload=request.state == "present")
     desired = _desired(request, source, stores)
@@ -113,14 +121,16 @@ def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, ch
         after = predicted_image(first, desired)
     else:
         settings = Settings(request.timeout, request.all_stores_must_succeed, Lease(request.lease_seconds),
-                            request.upload_method, request.owner if request.owner_given else None)
+                            request.upload_method, request.owner if request.owner_given else None,
+                            consumer=consumer)
         executor = ImageExecutor(glance, desired, source, settings)
         execution = executor.converge(first, lambda: planner()[0])
         after = execution.image
     foreign = foreign_count(images, desired)
     notes = execution.notes + ((f"{foreign} image(s) of this name in other projects were left "
                                 f"alone (owner is {request.owner})",) if foreign else ())
-    return ImageRun(first.image, after, execution, source.identity, planner.identified_by, notes)
+    return ImageRun(first.image, after, execution, source.identity, planner.identified_by, notes,
+                    planner.members)
 
 
 def _desired(request: ImageRequest, source: Source, stores: list[str]) -> Desired:
@@ -140,6 +150,7 @@ class _Planner:
     def __init__(self, glance: GlanceClient, request: ImageRequest, desired: Desired, source: Source):
         self.glance, self.request, self.desired, self.source = glance, request, desired, source
         self.identified_by: str | None = None
+        self.members: MembersView | None = None  # of the first plan: the diff's
 
     def __call__(self) -> tuple[Plan, list[dict[str, Any]]]:
         glance, request, desired = self.glance, self.request, self.desired
@@ -153,6 +164,9 @@ class _Planner:
         relation, self.identified_by = relation_to_source(choose_image(images, desired), self.source)
         plan = plan_present(images, desired, relation, request.on_content_change, request.keep_versions,
                             utc_now(), lease_images(glance, request.name))
+        if request.sharing:
+            plan, members = with_members(plan, desired, request.sharing, glance.members)
+            self.members = self.members or members
         return plan, images
 
 

@@ -112,7 +112,7 @@ def request(**overrides):
                   stores=["fast"], all_stores=False, all_stores_must_succeed=True, disk_format="raw",
                   container_format="bare", fields={"visibility": "public"}, tags=None, properties={},
                   properties_exact=False, on_content_change="fail", keep_versions=1, upload_method="auto", lease_seconds=60,
-                  timeout=5)
+                  timeout=5, sharing=None)
     values.update(overrides)
     return ImageRequest(**values)
 

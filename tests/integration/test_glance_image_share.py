@@ -149,3 +149,26 @@ def test_members_are_shared_accepted_by_the_consumer_then_removed_exactly(ensure
     assert glance.get(f"/images/{image_id}/members").json()["members"] == []
     assert ensure(**options, members=[], members_state="exact")["changed"] is False
     glance.delete(f"/images/{image_id}")
+
+
+def test_catalogue_entries_pass_boot_sizes_hw_properties_checksum_files_and_members(run_playbook, glance,
+                                                                                      cloud, web, tiny):
+    folder, base = web
+    (folder / "CATALOGUE-SUMS").write_text(f"{digest(tiny.read_bytes(), 'sha256')}  upstream.img\n")
+    member_project = openstack.connect(cloud=cloud["member_cloud"]).current_project_id
+    entry = {"name": f"gis-cat-{uuid.uuid4().hex[:8]}", "filename": str(tiny), "stores": ["fast"],
+             "checksum": f"sha256:{base}/CATALOGUE-SUMS", "checksum_name": "upstream.img",
+             "min_disk": 2, "min_ram": 256, "properties": {"hw_disk_bus": "virtio"},
+             "properties_state": "exact", "visibility": "shared", "members": [member_project]}
+    runs = [run_playbook("role.yml", role_under_test="image_catalog", image_catalog_images=[entry])
+            for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[0].output
+    first, second = (run.results["catalog"]["results"][0] for run in runs)
+    assert first["changed"] is True and not first.get("failed"), first
+    assert second["changed"] is False, second["actions"]
+    image = glance.get(f"/images/{first['image']['id']}").json()
+    assert (image["min_disk"], image["min_ram"], image["hw_disk_bus"]) == (2, 256, "virtio")
+    assert image["owner_specified.openstack.sha256"] == digest(tiny.read_bytes(), "sha256")
+    members = glance.get(f"/images/{image['id']}/members").json()["members"]
+    assert [m["member_id"] for m in members] == [member_project]
+    glance.delete(f"/images/{image['id']}")

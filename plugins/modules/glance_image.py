@@ -62,9 +62,13 @@ options:
         the project the module runs as. Choosing another project needs admin rights.
     type: str
   state:
-    description: V(present), or V(absent) (the image, or with O(stores) only those stores' copies).
+    description:
+      - V(present), V(absent) (the image, or with O(stores) only those stores' copies), or
+        V(inactive): present and deactivated (Glance then refuses to download or copy it; a run
+        that must fill a missing store reactivates it, copies, and deactivates it again).
+        V(present) reactivates a deactivated image.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, inactive]
     default: present
   filename:
     description: Path of the image file on the host that runs the module; read once, streamed.
@@ -281,7 +285,7 @@ class GlanceImage(StoreOpsModule):
         "name": {"type": "str", "required": True},
         "id": {"type": "str"},
         "owner": {"type": "str"},
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "state": {"type": "str", "choices": ["present", "absent", "inactive"], "default": "present"},
         "filename": {"type": "path"},
         "url": {"type": "str"},
         "checksum": {"type": "str"},
@@ -342,7 +346,7 @@ class GlanceImage(StoreOpsModule):
         if params["checksum_name"] and not (params["checksum"] and is_upstream(params["checksum"])):
             raise InvalidInputError("checksum_name: only a checksums-file checksum (sha256:<URL>) "
                                     "uses it; remove checksum_name or give such a checksum")
-        if params["filename"] and params["state"] == "present":
+        if params["filename"] and params["state"] != "absent":
             check_readable_file(params["filename"])
         checksum = None
         # state: absent compares no content, so it fetches no checksums file

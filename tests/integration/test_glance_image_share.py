@@ -172,3 +172,23 @@ def test_catalogue_entries_pass_boot_sizes_hw_properties_checksum_files_and_memb
     members = glance.get(f"/images/{image['id']}/members").json()["members"]
     assert [m["member_id"] for m in members] == [member_project]
     glance.delete(f"/images/{image['id']}")
+
+
+def test_inactive_deactivates_and_present_reactivates(ensure, glance, tiny):
+    made = ensure(filename=tiny, stores=["fast"], state="inactive")
+    assert [a["action"] for a in made["actions"]] == ["create", "deactivate"], made
+    image_id = made["image"]["id"]
+    assert glance.get(f"/images/{image_id}").json()["status"] == "deactivated"
+    assert ensure(filename=tiny, stores=["fast"], state="inactive")["changed"] is False
+    copied = ensure(filename=tiny, stores=["fast", "cheap"], state="inactive")
+    assert [a["action"] for a in copied["actions"]] == ["reactivate", "copy", "deactivate"], copied
+    image = glance.get(f"/images/{image_id}").json()
+    assert image["status"] == "deactivated" and sorted(image["stores"].split(",")) == ["cheap", "fast"]
+    preview = ensure(filename=tiny, stores=["fast", "cheap"], check=True)
+    assert preview["diff"]["before"]["deactivated"] is True and preview["diff"]["after"]["deactivated"] is False
+    assert glance.get(f"/images/{image_id}").json()["status"] == "deactivated"
+    assert ensure(filename=tiny, stores=["fast", "cheap"])["actions"] == [{"action": "reactivate",
+                                                                          "image_id": image_id}]
+    assert glance.get(f"/images/{image_id}").json()["status"] == "active"
+    assert ensure(filename=tiny, stores=["fast", "cheap"])["changed"] is False
+    glance.delete(f"/images/{image_id}")

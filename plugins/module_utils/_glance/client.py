@@ -116,6 +116,10 @@ class GlanceClient:
     def delete_image(self, image_id: str) -> None:
         self._send("DELETE", f"/images/{image_id}", ok=(204, 404))
 
+    def image_action(self, image_id: str, action: str) -> None:
+        """``deactivate`` or ``reactivate`` the image."""
+        self._send("POST", f"/images/{image_id}/actions/{action}", ok=(204,))
+
     def members(self, image_id: str) -> list[dict[str, Any]]:
         """The image's members (``member_id``, ``status``), as its owner sees them."""
         return self.get_json(f"/images/{image_id}/members")["members"]

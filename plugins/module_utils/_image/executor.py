@@ -40,6 +40,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.journal
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
+from ansible_collections.storeops.openstack.plugins.module_utils._image.activation import (
+    Deactivate,
+    Reactivate,
+    apply_activation,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import UpdateMembers, apply_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     LEASE_FOR_KEY,
@@ -191,6 +196,8 @@ class ImageExecutor:
             steps.UpdateMetadata: self._update_metadata,
             steps.DeleteStoreCopy: self._delete_store_copy,
             UpdateMembers: lambda step, image: apply_members(self.glance, settings.consumer, step, image),
+            Reactivate: lambda step, image: apply_activation(self.glance, step, image),
+            Deactivate: lambda step, image: apply_activation(self.glance, step, image),
         }
 
     def converge(self, plan: steps.Plan, plan_next: Callable[[], steps.Plan]) -> ExecutionResult:

@@ -27,6 +27,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     lease_images,
     utc_now,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.activation import DEACTIVATED, with_activation
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import MembersView, Sharing, with_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
@@ -112,7 +113,7 @@ def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, ch
     """Plan, then (unless ``check_mode`` or nothing is to be done) carry the plan out;
     ``consumer``: the connection of ``accept_as``."""
     stores = target_stores(glance.stores(), request.stores, request.all_stores,
-                           for_upload=request.state == "present")
+                           for_upload=request.state != "absent")
     desired = _desired(request, source, stores)
     planner = _Planner(glance, request, desired, source)
     first, images = planner()
@@ -167,7 +168,7 @@ class _Planner:
         if request.sharing:
             plan, members = with_members(plan, desired, request.sharing, glance.members)
             self.members = self.members or members
-        return plan, images
+        return with_activation(plan, request.state == "inactive"), images
 
 
 def relation_to_source(current: dict[str, Any] | None, source: Source) -> tuple[str | None, str | None]:
@@ -198,4 +199,5 @@ def _diff_view(image: dict[str, Any] | None) -> dict[str, Any]:
     if image is None:
         return {}
     return {"stores": image_stores(image), "properties": user_properties(image),
+            "deactivated": image.get("status") == DEACTIVATED,
             **{k: image.get(k) for k in SUMMARY_FIELDS if k != "status"}}

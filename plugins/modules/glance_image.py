@@ -154,6 +154,14 @@ options:
     type: str
     choices: [merge, exact]
     default: merge
+  kernel:
+    description:
+      - The kernel image (name or id) of an AMI-style image, recorded as the C(kernel_id) property.
+        A name must match exactly one active image (the owner's first); otherwise give the id.
+    type: str
+  ramdisk:
+    description: The ramdisk image (name or id), recorded as C(ramdisk_id); as O(kernel).
+    type: str
   members:
     description:
       - Projects (names or ids) the image is shared with; it must be V(shared) (O(visibility)).
@@ -276,6 +284,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.checksum
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import Sharing
+from ansible_collections.storeops.openstack.plugins.module_utils._image.references import (
+    REFERENCE_PROPERTIES,
+    reference_properties,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 
@@ -304,6 +316,8 @@ class GlanceImage(StoreOpsModule):
         "tags": {"type": "list", "elements": "str"},
         "properties": {"type": "dict", "default": {}},
         "properties_state": {"type": "str", "choices": ["merge", "exact"], "default": "merge"},
+        "kernel": {"type": "str"},
+        "ramdisk": {"type": "str"},
         "members": {"type": "list", "elements": "str"},
         "members_state": {"type": "str", "choices": ["present", "exact"], "default": "present"},
         "accept_as": {"type": "str"},
@@ -320,19 +334,21 @@ class GlanceImage(StoreOpsModule):
     def run(self):
         params = self.params
         source = self._source()
+        glance, owner = GlanceClient(self.conn), self._owner()
+        references = reference_properties(glance, {k: params[k] for k in REFERENCE_PROPERTIES}, owner)
         request = ImageRequest(
-            name=params["name"], image_id=params["id"], owner=self._owner(),
+            name=params["name"], image_id=params["id"], owner=owner,
             owner_given=bool(params["owner"]), state=params["state"], stores=params["stores"],
             all_stores=params["all_stores"], all_stores_must_succeed=params["all_stores_must_succeed"],
             disk_format=params["disk_format"], container_format=params["container_format"],
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
-            tags=params["tags"], properties=params["properties"],
+            tags=params["tags"], properties={**params["properties"], **references},
             properties_exact=params["properties_state"] == "exact",
             on_content_change=params["on_content_change"], keep_versions=params["keep_versions"],
             upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
             timeout=params["timeout"], sharing=self._sharing())
         consumer = GlanceClient(open_connection({"cloud": params["accept_as"]})) if params["accept_as"] else None
-        outcome = ensure_image(GlanceClient(self.conn), request, source, self.check_mode, consumer)
+        outcome = ensure_image(glance, request, source, self.check_mode, consumer)
         for warning in outcome.execution.warnings:
             self.ansible.warn(warning)
         return outcome.as_result(with_diff=self.ansible._diff)

@@ -192,3 +192,20 @@ def test_inactive_deactivates_and_present_reactivates(ensure, glance, tiny):
     assert glance.get(f"/images/{image_id}").json()["status"] == "active"
     assert ensure(filename=tiny, stores=["fast", "cheap"])["changed"] is False
     glance.delete(f"/images/{image_id}")
+
+
+def test_kernel_and_ramdisk_by_name_or_id_and_a_chosen_id(ensure, glance, tiny):
+    parts = ensure(name=f"{ensure.image_name}-vmlinuz", filename=tiny, stores=["fast"])
+    kernel_id = parts["image"]["id"]
+    chosen = str(uuid.uuid4())
+    options = {"filename": tiny, "stores": ["fast"], "image_id": chosen,
+               "kernel": f"{ensure.image_name}-vmlinuz", "ramdisk": kernel_id}
+    made = ensure(**options)
+    assert made["changed"] is True and made["image"]["id"] == chosen, made
+    image = glance.get(f"/images/{chosen}").json()
+    assert image["kernel_id"] == kernel_id and image["ramdisk_id"] == kernel_id
+    assert ensure(**options)["changed"] is False
+    missing = ensure(**{**options, "kernel": "no-such-kernel-image"})
+    assert missing["failed"] is True and missing["msg"].startswith("kernel: no active image 'no-such-kernel-image'")
+    glance.delete(f"/images/{chosen}")
+    glance.delete(f"/images/{kernel_id}")

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import openstack
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +30,12 @@ def cloud() -> dict:
     facts = json.loads((state / "data" / "cloud.json").read_text())
     os.environ["OS_CLIENT_CONFIG_FILE"] = facts["clouds_yaml"]  # for openstacksdk in the tests
     return facts
+
+
+@pytest.fixture(scope="session")
+def admin_images(cloud):
+    """The admin's Glance image API (openstacksdk's proxy: ``get``, ``post``, ``delete``)."""
+    return openstack.connect(cloud=cloud["admin_cloud"]).image
 
 
 @pytest.fixture(scope="session")

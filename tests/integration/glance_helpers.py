@@ -54,3 +54,15 @@ def glance_swift(cloud: dict):
               "password": cloud["secrets"]["glance_password"], "project_name": "service",
               "user_domain_id": "default", "project_domain_id": "default"},
         region_name=cloud["region"], load_yaml_config=False, load_envvars=False).object_store
+
+
+def image_task(run_playbook, name: str):
+    """glance_image run through playbooks/image.yml with the options given (``name`` by default);
+    returns its registered result."""
+    def run(**options):
+        options.setdefault("name", name)
+        outcome = run_playbook("image.yml", **{k: str(v) if hasattr(v, "__fspath__") else v
+                                               for k, v in options.items()})
+        assert outcome.returncode == 0, outcome.output
+        return outcome.results["result"]
+    return run

@@ -13,6 +13,7 @@ import openstack
 import pytest
 
 from conftest import REPO
+from glance_helpers import image_task
 from process_tree import kill_tree, wait_for_module
 
 ALL_STORES = ["fast", "cheap", "swift", "ceph"]
@@ -39,13 +40,7 @@ def name():
 
 @pytest.fixture(scope="module")
 def ensure(run_playbook, name):
-    def run(**options):
-        options.setdefault("name", name)
-        outcome = run_playbook("image.yml", **{k: str(v) if hasattr(v, "__fspath__") else v
-                                               for k, v in options.items()})
-        assert outcome.returncode == 0, outcome.output
-        return outcome.results["result"]
-    return run
+    return image_task(run_playbook, name)
 
 
 def images_named(glance, name):

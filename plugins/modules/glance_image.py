@@ -64,7 +64,7 @@ options:
   state:
     description:
       - V(present), V(absent) (the image, or with O(stores) only those stores' copies), or
-        V(inactive): present and deactivated (Glance then refuses to download or copy it; a run
+        V(inactive), present and deactivated (Glance then refuses to download or copy it; a run
         that must fill a missing store reactivates it, copies, and deactivates it again).
         V(present) reactivates a deactivated image.
     type: str
@@ -89,7 +89,7 @@ options:
         upstream's checksums file (C(SHA256SUMS) and the like; GNU-style C(<hex>  <name>) or
         C(<hex> *<name>) and BSD-style C(SHA256 (<name>) = <hex>) lines). The line used is the
         one for the source's file name (the last path segment of O(url), the basename of
-        O(filename)) or O(checksum_name). The digest found is then used as a literal one: the bytes
+        O(filename)) or O(checksum_name). The digest found is then used as a literal one; the bytes
         that reach Glance are verified against it before the image is published, and when
         upstream publishes a new digest for the same name (a C(latest) image), the image under
         O(name) has other content and O(on_content_change) decides.
@@ -176,7 +176,7 @@ options:
     default: present
   accept_as:
     description:
-      - A clouds.yaml cloud of a consumer, one of O(members): its project accepts the membership
+      - A clouds.yaml cloud of a consumer, one of O(members); its project accepts the membership
         (as the consumer would), so the image shows in that project's image list.
     type: str
   on_content_change:

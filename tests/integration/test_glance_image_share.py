@@ -153,7 +153,7 @@ def test_catalogue_entries_pass_boot_sizes_hw_properties_checksum_files_and_memb
              "min_disk": 2, "min_ram": 256, "properties": {"hw_disk_bus": "virtio"},
              "properties_state": "exact", "visibility": "shared", "members": [member_project]}
     runs = [run_playbook("role.yml", role_under_test="image_catalog", image_catalog_images=[entry])
-            for _ in range(2)]
+            for _run in ("first", "again")]
     assert all(run.returncode == 0 for run in runs), runs[0].output
     first, second = (run.results["catalog"]["results"][0] for run in runs)
     assert first["changed"] is True and not first.get("failed"), first

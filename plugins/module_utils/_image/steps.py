@@ -5,7 +5,8 @@
 A plan is the image it starts from and a tuple of frozen steps. The planner (``plan.py``) makes
 it; the executor applies each step with its one handler; check mode returns the steps, and the
 diff comes from each step's ``predict``. A new kind of step goes here, its handler in
-``executor.py``.
+``executor.py``; steps of one option family (``members.py``, ``activation.py``) live in that
+family's file with the planning that adds them.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """

@@ -201,3 +201,19 @@ def test_kernel_and_ramdisk_by_name_or_id_and_a_chosen_id(ensure, admin_images, 
     assert missing["failed"] is True and missing["msg"].startswith("kernel: no active image 'no-such-kernel-image'")
     admin_images.delete(f"/images/{chosen}")
     admin_images.delete(f"/images/{kernel_id}")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"checksum": "sha256:{base}/NO-SUCH-SUMS"}, "checksum: cannot fetch the checksums file http://127.0.0.1:"),
+    ({"checksum": "sha256:{base}/CATALOGUE-SUMS"}, "lists no sha256 for 'tiny.img'; give checksum_name"),
+    ({"checksum": "sha256:" + "0" * 64, "checksum_name": "tiny.img"}, "checksum_name: only a checksums-file"),
+    ({"visibility": "shared", "members": [], "accept_as": "{member_cloud}"}, "which is not in members"),
+])
+def test_bad_sharing_and_checksum_input_is_one_line_and_changes_nothing(ensure, admin_images, cloud, web,
+                                                                       tiny, options, message):
+    (web[0] / "CATALOGUE-SUMS").write_text(f"{'0' * 64}  upstream.img\n")
+    filled = {k: v.format(base=web[1], member_cloud=cloud["member_cloud"]) if isinstance(v, str) else v
+              for k, v in options.items()}
+    failed = ensure(filename=tiny, stores=["fast"], **filled)
+    assert failed["failed"] is True and message in failed["msg"] and "\n" not in failed["msg"], failed
+    assert admin_images.get("/images", params={"name": ensure.image_name}).json()["images"] == []

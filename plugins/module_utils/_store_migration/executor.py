@@ -167,6 +167,10 @@ class Migrator:
             copied = item.size
         if item.action != FINISH:
             image = self._wait_for_target(item.image_id, retried=item.action == RETRY)
+        return self._finish(item, image, copied)
+
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int) -> Outcome:
+        """Verify the target copy, then remove the source copy (when asked to)."""
         self._verify(image, item)
         if not self.options.delete_source or self.options.source not in image_stores(image):
             return Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)

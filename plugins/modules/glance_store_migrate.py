@@ -127,7 +127,8 @@ options:
     default: 2.0
   target_access:
     description:
-      - How to read the target store's bytes for O(verification=data) when it is an rbd store. Values
+      - How to read the target store's bytes for O(verification=data) when it is an rbd store, and
+        to write them with O(method=direct). Values
         missing here are taken from O(glance_api_conf)'s section of the target store.
       - The files named must exist on the host running the module; this is checked before
         anything is copied.
@@ -291,7 +292,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import service_connection
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase, database_url
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
@@ -482,11 +483,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         return driver, f"direct: {how}; written to rbd pool {pool}; location registered via {why}", registrar
 
     def _database(self, conf) -> GlanceDatabase:
-        connection = self.params["database_connection"] or conf.database_connection()
-        if not connection:
-            raise InvalidInputError(
-                "backend=database needs database_connection, or glance_api_conf with a "
-                "[database] connection; or use backend=api")
+        connection = database_url(self.params["database_connection"], conf)
         self.ansible.no_log_values.add(connection)
         return GlanceDatabase(connection)
 

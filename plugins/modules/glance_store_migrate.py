@@ -373,32 +373,29 @@ class GlanceStoreMigrate(StoreOpsModule):
         plan = plan_migration(selected_images(glance, selection), selection, params["source_store"],
                               params["target_store"], matcher, params["limit"])
         options = self._options(conf, detailed)
-        direct = self._direct(conf, glance, detailed, options) if params["method"] == DIRECT else None
-        options = replace(options, method=params["method"], route=direct[1] if direct else "copy-image: Glance copies the bytes")
+        if params["method"] != DIRECT:
+            options = replace(options, route="copy-image: Glance copies the bytes")
+            return self._migrate(Migrator(glance, options, matcher, None), plan, notes)
+        target, route, registrar = self._direct(conf, glance, detailed, options)
+        options = replace(options, method=DIRECT, route=route)
         try:
-            return self._migrate(glance, options, matcher, plan, notes, direct)
+            return self._migrate(DirectMigrator(glance, options, matcher, None, target, registrar), plan, notes)
         finally:
-            if direct:
-                direct[0].close()
+            target.close()
 
-    def _migrate(self, glance, options, matcher, plan, notes, direct):
-        params = self.params
-        orphans = DirectMigrator(glance, options, matcher, None, direct[0], direct[2]).orphans() if direct else []
+    def _migrate(self, migrator: Migrator, plan, notes: list[str]) -> dict:
+        max_details = self.params["max_details"]
+        orphans = migrator.orphans()
         if self.check_mode or not (plan.planned or orphans):
-            output = MigrationResult.of_plan(options, plan).output(notes, params["max_details"])
+            output = MigrationResult.of_plan(migrator.options, plan).output(notes, max_details)
             return {**output, "orphans": orphans, "changed": output["changed"] or bool(orphans)}
-
-        journal = open_journal(params["journal_dir"], options)
+        migrator.journal = open_journal(self.params["journal_dir"], migrator.options)
         try:
-            if direct:
-                migrator = DirectMigrator(glance, options, matcher, journal, direct[0], direct[2])
-                migrator.remove_orphans(orphans)
-            else:
-                migrator = Migrator(glance, options, matcher, journal)
+            migrator.remove_orphans(orphans)
             result = migrator.run(plan)
         finally:
-            journal.close()
-        output = {**result.output(notes, params["max_details"]), "orphans": orphans}
+            migrator.journal.close()
+        output = {**result.output(notes, max_details), "orphans": orphans}
         output["changed"] = output["changed"] or bool(orphans)
         failure = result.failure()
         if failure:

@@ -36,7 +36,7 @@ def prefix():
 @pytest.fixture
 def direct(migrate):
     def run(prefix, **options):
-        return direct(prefix, method="direct", **options)
+        return migrate(prefix, method="direct", **options)
     return run
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
@@ -98,6 +98,7 @@ class DirectMigrator(Migrator):
         super().__init__(glance, options, matcher, journal, **kwargs)
         self.target = target
         self.registrar = registrar
+        self._read_back_here: set[str] = set()  # images whose target this run read back and verified
 
     def _apply(self, item: PlannedImage, image: dict[str, Any] | None) -> Outcome:
         if item.action == WAIT:
@@ -113,6 +114,11 @@ class DirectMigrator(Migrator):
         outcome = super()._finish(item, image, copied)
         self._confirm_download(item)
         return outcome
+
+    def _verify_data(self, image: dict[str, Any], item: PlannedImage, tagged: list[dict]) -> None:
+        if item.image_id in self._read_back_here:  # read back after the write: a second read proves nothing new
+            return
+        super()._verify_data(image, item, tagged)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -138,6 +144,7 @@ class DirectMigrator(Migrator):
                     f"find out what wrote it, remove it (rbd rm {self.target.where.split()[-1]}/{name}), "
                     "then re-run; the source copy is untouched")
             self.target.protect_glance_snapshot(name)
+            self._read_back_here.add(name)
             self._record(name, "write", "an earlier run's verified copy found", self.clock() - began)
             return 0
         source_url = self._source_location(image)
@@ -160,6 +167,7 @@ class DirectMigrator(Migrator):
             raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "
                              "it was removed and the source copy kept", "check the target store, then re-run")
         self.target.protect_glance_snapshot(name)
+        self._read_back_here.add(name)
         self._record(name, "write", f"{size} bytes written and read back", self.clock() - began)
         return size
 
@@ -222,7 +230,7 @@ class DirectMigrator(Migrator):
         return [name for name in self.target.partials()
                 if _IMAGE_ID.fullmatch(name) and self.glance.image(name) is None]
 
-    def remove_orphans(self, names: Iterable[str]) -> None:
+    def remove_orphans(self, names: list[str]) -> None:
         for name in names:
             self.target.delete_partial(name)
             self._record(name, "orphan", "partial target image of a deleted image removed", 0.0)

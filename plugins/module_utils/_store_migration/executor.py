@@ -178,6 +178,14 @@ class Migrator:
         return Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
                        bytes_copied=copied)
 
+    def orphans(self) -> list[str]:
+        """Target objects a killed run left for images Glance no longer has: copy-image leaves
+        none of this collection's (Glance cleans up its own)."""
+        return []
+
+    def remove_orphans(self, names: list[str]) -> None:
+        """Remove what ``orphans`` listed."""
+
     # -- steps ------------------------------------------------------------------------------
 
     def _start_copy(self, image_id: str, step: str) -> None:

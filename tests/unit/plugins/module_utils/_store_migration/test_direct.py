@@ -68,7 +68,7 @@ class FakeRbd:
     kind, pool, where = "rbd", "images", "pool images"
 
     def __init__(self, rot=False):
-        self.images, self.partial, self.snapped = {}, {}, set()
+        self.images, self.partial, self.snapped, self.reads = {}, {}, set(), []
         self.rot = rot  # what is read back differs from what was written
 
     def stat(self, name):
@@ -80,6 +80,7 @@ class FakeRbd:
         return _Writer(self, name)
 
     def reader(self, name, offset=0):
+        self.reads.append(name)
         data = self.images[name.partition("@")[0]]
         return _Reader(data[:-1] + b"?" if self.rot else data)
 
@@ -164,6 +165,7 @@ def test_bytes_written_verified_registered_before_the_source_is_removed(setup):
     _migrator, outcomes = run(glance, target)
     assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
     assert target.images == {image_id: data} and target.partial == {} and target.snapped == {image_id}
+    assert target.reads == [image_id]  # read back once, not again by the data verification
     assert glance.images[image_id]["stores"] == "ceph"
     assert glance.calls == [("delete", "swift"), ("download",)]  # confirmed after the removal
 

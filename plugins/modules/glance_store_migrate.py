@@ -23,7 +23,7 @@ description:
   - Images with a location in the source store but no store tag are refused (copy-image needs
     tagged sources); run M(storeops.openstack.glance_location_backfill) first. The store of an
     untagged location is found with the url prefix options.
-  - With O(method=direct) Glance carries no image data: the module streams each source copy from
+  - With O(method=direct) Glance carries no image data; the module streams each source copy from
     its store (Swift with the credentials of Glance's swift store, read from O(glance_api_conf) and
     its C(swift_store_config_file); or file, or rbd) into the rbd target in the layout Glance's rbd
     store writes (an image named after the image id in the store's pool, with the protected
@@ -264,8 +264,9 @@ method:
   type: str
 route:
   description:
-    - How the bytes move and the location is registered, and why, for instance
-      C(direct: swift read with the credentials of glance-api.conf's swift store; location registered via database).
+    - How the bytes move and the location is registered, and why; for O(method=direct) it names how
+      the source store is read (for Swift, with the credentials of glance-api.conf's swift store),
+      the target pool, and the registration route (V(database) or V(api)) with its reason.
   returned: always
   type: str
 orphans:

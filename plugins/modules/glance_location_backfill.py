@@ -179,7 +179,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import journal_path
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase, database_url
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
 
@@ -214,13 +214,7 @@ class GlanceLocationBackfill(StoreOpsModule):
         return self._backfill(conf)
 
     def _database(self, conf):
-        connection = self.params["database_connection"]
-        if not connection and conf is not None:
-            connection = conf.database_connection()
-        if not connection:
-            raise InvalidInputError(
-                "backend=database needs database_connection, or glance_api_conf with a "
-                "[database] connection")
+        connection = database_url(self.params["database_connection"], conf)
         self.ansible.no_log_values.add(connection)
         return GlanceDatabase(connection)
 

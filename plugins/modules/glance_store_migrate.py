@@ -23,6 +23,18 @@ description:
   - Images with a location in the source store but no store tag are refused (copy-image needs
     tagged sources); run M(storeops.openstack.glance_location_backfill) first. The store of an
     untagged location is found with the url prefix options.
+  - With O(method=direct) Glance carries no image data; the module streams each source copy from
+    its store (Swift with the credentials of Glance's swift store, read from O(glance_api_conf) and
+    its C(swift_store_config_file); or file, or rbd) into the rbd target in the layout Glance's rbd
+    store writes (an image named after the image id in the store's pool, with the protected
+    snapshot C(snap)), hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
+    only then registers the location (O(backend)); then removes the source copy through Glance and
+    downloads the image through Glance to confirm it serves the verified bytes. A corrupt source
+    is refused with the source kept. A killed run leaves at most an unregistered target image,
+    which the next run removes (uncommitted) or verifies and registers (committed); partial target
+    images of deleted images are listed in check mode (RV(orphans)) and removed by a run.
+  - O(method=direct) supports rbd target stores; multi-tenant Swift source stores are refused
+    (Glance holds no credentials for their accounts).
   - Every step is journaled (JSON Lines, mode 0600).
 author:
   - storeops.openstack developers (@storeops)
@@ -115,7 +127,8 @@ options:
     default: 2.0
   target_access:
     description:
-      - How to read the target store's bytes for O(verification=data) when it is an rbd store. Values
+      - How to read the target store's bytes for O(verification=data) when it is an rbd store, and
+        to write them with O(method=direct). Values
         missing here are taken from O(glance_api_conf)'s section of the target store.
       - The files named must exist on the host running the module; this is checked before
         anything is copied.
@@ -130,6 +143,27 @@ options:
       ceph_keyring:
         description: The keyring of O(target_access.ceph_user), if ceph.conf does not name it.
         type: path
+  method:
+    description:
+      - V(copy-image) has Glance copy the bytes (its C(copy-image) import); V(direct) moves them
+        store to store from this host, Glance touched only for metadata (see the description).
+    type: str
+    choices: [copy-image, direct]
+    default: copy-image
+  backend:
+    description:
+      - How O(method=direct) registers the new location. V(database) inserts the location row with
+        C(metadata.store) set to O(target_store) (needs O(database_connection) or O(glance_api_conf),
+        and SQLAlchemy with the database's driver). V(api) adds it with a C(PATCH) (needs Glance's
+        C(show_multiple_locations)); Glance re-derives the store tag, which is checked.
+    type: str
+    choices: [api, database]
+    default: database
+  database_connection:
+    description:
+      - SQLAlchemy URL of Glance's database, for O(backend=database) with O(method=direct). Defaults
+        to the C([database] connection) of O(glance_api_conf).
+    type: str
   journal_dir:
     description: Directory for the journal of a run that changes something.
     type: path
@@ -224,6 +258,24 @@ mb_per_second:
   description: RV(bytes_copied) per second of the run, in MB (10^6 bytes).
   returned: always
   type: float
+method:
+  description: O(method) as run.
+  returned: always
+  type: str
+route:
+  description:
+    - How the bytes move and the location is registered, and why; for O(method=direct) it names how
+      the source store is read (for Swift, with the credentials of glance-api.conf's swift store),
+      the target pool, and the registration route (V(database) or V(api)) with its reason.
+  returned: always
+  type: str
+orphans:
+  description:
+    - With O(method=direct), the ids of images deleted from Glance whose partial target image a killed
+      run left; check mode lists them, a run removes them.
+  returned: always
+  type: list
+  elements: str
 journal:
   description: Path of this run's journal, if it did anything.
   returned: when a step ran
@@ -231,6 +283,7 @@ journal:
 """
 
 import os
+from dataclasses import replace
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
@@ -238,18 +291,29 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     NotAuthorizedError,
     StoreOpsError,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import service_connection
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase, database_url
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF, RbdDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
+    API,
+    DATABASE,
+    ApiRegistrar,
+    DatabaseRegistrar,
+    DirectMigrator,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     Migrator,
     open_journal,
     selected_images,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
+    COPY_IMAGE,
     DATA,
+    DIRECT,
     METADATA,
     MigrationOptions,
 )
@@ -285,6 +349,9 @@ class GlanceStoreMigrate(StoreOpsModule):
             "ceph_user": {"type": "str"},
             "ceph_keyring": {"type": "path", "no_log": False},
         }},
+        "method": {"type": "str", "choices": [COPY_IMAGE, DIRECT], "default": COPY_IMAGE},
+        "backend": {"type": "str", "choices": [API, DATABASE], "default": DATABASE},
+        "database_connection": {"type": "str", "no_log": True},
         "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
         "max_details": {"type": "int", "default": 100},
         **URL_PREFIX_ARGUMENT_SPEC,
@@ -307,15 +374,30 @@ class GlanceStoreMigrate(StoreOpsModule):
         plan = plan_migration(selected_images(glance, selection), selection, params["source_store"],
                               params["target_store"], matcher, params["limit"])
         options = self._options(conf, detailed)
-        if self.check_mode or not plan.planned:
-            return MigrationResult.of_plan(options, plan).output(notes, params["max_details"])
-
-        journal = open_journal(params["journal_dir"], options)
+        if params["method"] != DIRECT:
+            options = replace(options, route="copy-image: Glance copies the bytes")
+            return self._migrate(Migrator(glance, options, matcher, None), plan, notes)
+        target, route, registrar = self._direct(conf, glance, detailed, options)
+        options = replace(options, method=DIRECT, route=route)
         try:
-            result = Migrator(glance, options, matcher, journal).run(plan)
+            return self._migrate(DirectMigrator(glance, options, matcher, None, target, registrar), plan, notes)
         finally:
-            journal.close()
-        output = result.output(notes, params["max_details"])
+            target.close()
+
+    def _migrate(self, migrator: Migrator, plan, notes: list[str]) -> dict:
+        max_details = self.params["max_details"]
+        orphans = migrator.orphans()
+        if self.check_mode or not (plan.planned or orphans):
+            output = MigrationResult.of_plan(migrator.options, plan).output(notes, max_details)
+            return {**output, "orphans": orphans, "changed": output["changed"] or bool(orphans)}
+        migrator.journal = open_journal(self.params["journal_dir"], migrator.options)
+        try:
+            migrator.remove_orphans(orphans)
+            result = migrator.run(plan)
+        finally:
+            migrator.journal.close()
+        output = {**result.output(notes, max_details), "orphans": orphans}
+        output["changed"] = output["changed"] or bool(orphans)
         failure = result.failure()
         if failure:
             raise StoreOpsError(failure, **output)
@@ -363,13 +445,45 @@ class GlanceStoreMigrate(StoreOpsModule):
         access = {**(conf.rbd_access(params["target_store"]) if conf else {}), **given}
         verify = params["verification"] or (DATA if params["delete_source"] else METADATA)
         target_type = next(store.get("type") for store in detailed if store["id"] == params["target_store"])
-        if verify == DATA and target_type == "rbd":
+        if (verify == DATA or params["method"] == DIRECT) and target_type == "rbd":
             self._check_ceph_files(access, given)
         return MigrationOptions(
             source=params["source_store"], target=params["target_store"], verify=verify,
             delete_source=params["delete_source"], concurrency=params["concurrency"],
             max_duration=params["max_duration"], copy_timeout=params["copy_timeout"],
             poll_interval=params["poll_interval"], access=access)
+
+    def _direct(self, conf, glance, detailed: list[dict], options: MigrationOptions):
+        """(target driver, route, registrar) for method=direct, every need checked before the first image."""
+        params = self.params
+        types = {store["id"]: store.get("type") for store in detailed}
+        source, target = params["source_store"], params["target_store"]
+        if types[target] != "rbd":
+            raise InvalidInputError(f"target_store: method=direct writes rbd stores only, and {target} is "
+                                    f"a {types[target]} store; use method=copy-image")
+        if conf is None:
+            raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
+                                    "and credentials; give the glance-api.conf Glance itself reads")
+        how = f"{types[source]} read from its store"
+        if types[source] == "swift":
+            options.access["swift_connection"] = service_connection(conf.swift_credentials(source))
+            how = "swift read with the credentials of glance-api.conf's swift store"
+        if params["backend"] == DATABASE:
+            registrar = DatabaseRegistrar(self._database(conf))
+            why = "database (backend=database: Glance's API re-derives store tags)"
+        else:
+            registrar = ApiRegistrar(glance)
+            why = "api (PATCH add, its store tag checked)"
+        pool, _ceph_conf = conf.rbd_store(target)
+        access = options.access
+        driver = RbdDriver(pool, access.get("ceph_conf") or DEFAULT_CEPH_CONF, access.get("ceph_user"),
+                           access.get("ceph_keyring"))
+        return driver, f"direct: {how}; written to rbd pool {pool}; location registered via {why}", registrar
+
+    def _database(self, conf) -> GlanceDatabase:
+        connection = database_url(self.params["database_connection"], conf)
+        self.ansible.no_log_values.add(connection)
+        return GlanceDatabase(connection)
 
     def _check_ceph_files(self, access: dict, given: dict) -> None:
         """Before anything is copied: a copy that cannot be read back would be left unverified."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 
 def _children() -> dict[int, list[int]]:
@@ -68,3 +70,26 @@ def kill_tree(pid: int) -> list[int]:
             except ProcessLookupError:
                 continue
     return tree
+
+
+def kill_module_when(argv: list[str], env: dict[str, str], cwd, module: str,
+                     ready: Callable[[], bool], timeout: float = 300) -> list[int]:
+    """Run a playbook, and once ``module`` runs and ``ready()`` holds (or ``timeout`` passed),
+    kill its whole tree; wait until the module's processes are gone and return their pids."""
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True,  # pylint: disable=consider-using-with
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_module(proc.pid, module)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not ready():
+            time.sleep(0.05)
+        wrappers = [pid for pid in descendants(proc.pid) if f"AnsiballZ_{module}" in command_line(pid)]
+    finally:
+        killed = kill_tree(proc.pid)
+        proc.wait()
+    assert wrappers and set(wrappers) <= set(killed)  # the module itself died, not only the playbook
+    deadline = time.monotonic() + 30  # SIGKILL lands once the process leaves the kernel (rbd I/O)
+    while any("AnsiballZ" in command_line(pid) for pid in wrappers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any("AnsiballZ" in command_line(pid) for pid in wrappers)
+    return wrappers

@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 
 from conftest import REPO
 from glance_helpers import Glance, glance_swift
-from process_tree import command_line, descendants, kill_tree, wait_for_module
+from process_tree import kill_module_when
 
 SEGMENTED = 12_000_000  # over the swift store's 8 MB large-object size: a manifest and segments
 
@@ -127,23 +125,8 @@ def test_killed_with_its_module_then_rerun_converges_without_copying_twice(
     argv, env = playbook_command("migrate.yml", name_pattern=f"{prefix}-*", journal_dir=str(journals),
                                  glance_api_conf=cloud["glance"]["api_conf"],
                                  out=str(tmp_path / "out.json"))
-    proc = subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True,  # pylint: disable=consider-using-with
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_module(proc.pid, "glance_store_migrate")
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not any(
-                f'"step": "{kill_at}"' in p.read_text() for p in journals.glob("*.jsonl")):
-            time.sleep(0.05)
-        module = [pid for pid in descendants(proc.pid) if "AnsiballZ_glance_store_migrate" in command_line(pid)]
-    finally:
-        killed = kill_tree(proc.pid)
-        proc.wait()
-    assert module and set(module) <= set(killed)  # the module itself died, not only the playbook
-    deadline = time.monotonic() + 30  # SIGKILL lands once the process leaves the kernel (rbd I/O)
-    while any("AnsiballZ" in command_line(pid) for pid in module) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any("AnsiballZ" in command_line(pid) for pid in module)
+    kill_module_when(argv, env, REPO, "glance_store_migrate", lambda: any(
+        f'"step": "{kill_at}"' in p.read_text() for p in journals.glob("*.jsonl")))
     first = [step for owner, step in journal_steps(next(journals.glob("*.jsonl"))) if owner == image_id]
     assert first[-1] == kill_at and "remove_source" not in first
     stores = glance.stores_of(image_id)

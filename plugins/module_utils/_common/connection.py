@@ -120,6 +120,13 @@ def open_connection(params: dict[str, Any]):
         raise InvalidInputError(_unknown_auth_key_message(params, kwargs, unknown)) from None
 
 
+def service_connection(auth: dict[str, str], region: str | None = None):
+    """A connection with a service's own password credentials (Glance's swift store account),
+    blind to clouds.yaml and OS_* variables so the caller's cloud cannot leak into it."""
+    return openstack.connect(auth=auth, auth_type="password", region_name=region,
+                             load_yaml_config=False, load_envvars=False)
+
+
 # keystoneauth hands unknown auth settings to the plugin's constructor
 _UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '([^']+)'")
 

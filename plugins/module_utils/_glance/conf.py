@@ -103,6 +103,46 @@ class GlanceApiConf:
         found = {"ceph_conf": self.get(store, "rbd_store_ceph_conf"), "ceph_user": self.get(store, "rbd_store_user")}
         return {key: value for key, value in found.items() if value}
 
+    def swift_credentials(self, store: str) -> dict[str, str]:
+        """The Keystone credentials Glance's swift store ``store`` uses, as openstacksdk's ``auth``.
+
+        They come from the reference file (``swift_store_config_file``) or from the store's own
+        ``swift_store_auth_address``/``_user``/``_key``; a ``user`` of ``project:user`` names both.
+        """
+        if self.get(store, "swift_store_multi_tenant", "false").lower() == "true":
+            raise InvalidInputError(
+                f"source_store: {store} is a multi-tenant swift store, whose objects are in each "
+                "project's account and whose credentials Glance does not hold; use method=copy-image")
+        config_file = self.get(store, "swift_store_config_file")
+        if config_file:
+            reference_name = self.get(store, "default_swift_reference", "ref1")
+            try:
+                reference = parse_ini(self._read_text(config_file)).get(reference_name)
+            except OSError as err:
+                raise InvalidInputError(
+                    f"glance_api_conf: cannot read {config_file} ({err.strerror}), the "
+                    f"swift_store_config_file of store {store}; run the module where Glance's "
+                    "swift credentials are readable, or use method=copy-image") from None
+            found = {key: (reference or {}).get(key, [None])[-1] for key in (
+                "auth_address", "user", "key", "user_domain_id", "project_domain_id")}
+            where = f"[{reference_name}] of {config_file}"
+        else:
+            found = {key: self.get(store, f"swift_store_{key}") for key in ("auth_address", "user", "key")}
+            where = f"[{store}] of {self.path}"
+        if not (found["auth_address"] and found["user"] and found["key"]):
+            raise InvalidInputError(
+                f"glance_api_conf: {where} has no auth_address, user and key for swift store "
+                f"{store}; give the file Glance itself reads, or use method=copy-image")
+        project, _sep, user = found["user"].rpartition(":")
+        return {"auth_url": found["auth_address"], "username": user, "password": found["key"],
+                "project_name": project, "user_domain_id": found.get("user_domain_id") or "default",
+                "project_domain_id": found.get("project_domain_id") or "default"}
+
+    def rbd_store(self, store: str) -> tuple[str, str]:
+        """(pool, ceph_conf) of an rbd store, with glance_store's defaults."""
+        return (self.get(store, "rbd_store_pool", "images"),
+                self.get(store, "rbd_store_ceph_conf") or "/etc/ceph/ceph.conf")
+
     def database_connection(self) -> str | None:
         return self.get("database", "connection")
 
@@ -136,9 +176,9 @@ class GlanceApiConf:
         return [(file_prefix(datadir), False) for datadir in datadirs]
 
     def _rbd_prefixes(self, store: str):
-        ceph_conf = self.get(store, "rbd_store_ceph_conf") or "/etc/ceph/ceph.conf"
+        pool, ceph_conf = self.rbd_store(store)
         fsid = (parse_ini(self._read_text(ceph_conf)).get("global", {}).get("fsid") or [None])[-1]
-        return [(rbd_prefix(fsid, self.get(store, "rbd_store_pool", "images")), False)]
+        return [(rbd_prefix(fsid, pool), False)]
 
     def _swift_prefixes(self, store: str):
         if self.get(store, "swift_store_multi_tenant", "false").lower() == "true":

@@ -74,6 +74,16 @@ class MetadataChange:
         return json.dumps(self.new)
 
 
+def database_url(given: str | None, conf) -> str:
+    """The SQLAlchemy URL of Glance's database: the ``database_connection`` option, else the
+    ``[database] connection`` of ``conf`` (a GlanceApiConf, or None)."""
+    connection = given or (conf.database_connection() if conf is not None else None)
+    if not connection:
+        raise InvalidInputError("backend=database needs database_connection, or glance_api_conf with a "
+                                "[database] connection")
+    return connection
+
+
 class GlanceDatabase:
     """An SQLAlchemy engine on Glance's database; ``session()`` gives the operations."""
 

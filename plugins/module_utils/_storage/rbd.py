@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import traceback
 from typing import Iterator
+from urllib.parse import quote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     MissingDependencyError,
@@ -24,6 +25,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 )
 
 DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
+GLANCE_SNAPSHOT = "snap"  # the protected snapshot glance_store's rbd driver makes and its URLs name
 
 try:
     import rados
@@ -144,6 +146,27 @@ class RbdDriver(StorageDriver):
 
     def writer(self, path: str, resume: bool = False) -> Writer:
         return _RbdWriter(self, path, resume)
+
+    def glance_location(self, name: str) -> str:
+        """The location URL Glance's rbd store gives image ``name``: ``rbd://fsid/pool/name/snap``."""
+        return f"rbd://{quote(self._cluster.get_fsid(), '')}/{quote(self.pool, '')}/{quote(name, '')}/{GLANCE_SNAPSHOT}"
+
+    def protect_glance_snapshot(self, name: str) -> None:
+        """Give image ``name`` the protected snapshot ``snap`` Glance's rbd store reads (and clones
+        from); either step already done is skipped, so a killed run's image can be finished."""
+        with rbd.Image(self.ioctx, name) as image:
+            if GLANCE_SNAPSHOT not in {snapshot["name"] for snapshot in image.list_snaps()}:
+                image.create_snap(GLANCE_SNAPSHOT)
+            if not image.is_protected_snap(GLANCE_SNAPSHOT):
+                image.protect_snap(GLANCE_SNAPSHOT)
+
+    def partials(self) -> list[str]:
+        """The names of the images whose writers were never committed (a killed run's), without suffix."""
+        return sorted(n[:-len(PARTIAL)] for n in self.api.list(self.ioctx) if n.endswith(PARTIAL))
+
+    def delete_partial(self, name: str) -> None:
+        """Drop an uncommitted writer's image (``name`` without its suffix)."""
+        self.delete(name + PARTIAL)
 
     def delete(self, path: str) -> None:
         try:

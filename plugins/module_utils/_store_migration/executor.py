@@ -167,12 +167,24 @@ class Migrator:
             copied = item.size
         if item.action != FINISH:
             image = self._wait_for_target(item.image_id, retried=item.action == RETRY)
+        return self._finish(item, image, copied)
+
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int) -> Outcome:
+        """Verify the target copy, then remove the source copy (when asked to)."""
         self._verify(image, item)
         if not self.options.delete_source or self.options.source not in image_stores(image):
             return Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
         self._remove_source_copy(item.image_id)
         return Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
                        bytes_copied=copied)
+
+    def orphans(self) -> list[str]:
+        """Target objects a killed run left for images Glance no longer has: copy-image leaves
+        none of this collection's (Glance cleans up its own)."""
+        return []
+
+    def remove_orphans(self, names: list[str]) -> None:
+        """Remove what ``orphans`` listed."""
 
     # -- steps ------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 METADATA, DATA = "metadata", "data"  # how a target copy is verified
+COPY_IMAGE, DIRECT = "copy-image", "direct"  # how the bytes move: through Glance, or store to store
 
 
 @dataclass(frozen=True)
@@ -23,4 +24,6 @@ class MigrationOptions:
     max_duration: float | None = None
     copy_timeout: float = 3600
     poll_interval: float = 2.0
-    access: dict[str, Any] | None = None   # how to read the target store's bytes (verification=data)
+    access: dict[str, Any] | None = None   # how to read the stores' bytes (verification=data, direct)
+    method: str = COPY_IMAGE
+    route: str = ""  # how the bytes move and the location is registered, and why (for check mode)

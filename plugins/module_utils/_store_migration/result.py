@@ -97,6 +97,7 @@ class MigrationResult:
             "changed": self.changed,
             "source_store": options.source, "target_store": options.target,
             "verification": options.verify, "delete_source": options.delete_source,
+            "method": options.method, "route": options.route,
             "counts": self.counts(),
             "bytes_planned": plan.bytes_planned, "bytes_copied": copied,
             "plan": [item.summary() for item in plan.planned[:max_details]],

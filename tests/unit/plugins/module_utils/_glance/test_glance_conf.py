@@ -112,3 +112,30 @@ def test_rbd_access_gives_what_the_store_section_names():
                          "rbd_store_user =\n")
     assert conf.rbd_access("ceph") == {"ceph_conf": "/etc/ceph/a.conf", "ceph_user": "glance"}
     assert conf.rbd_access("other") == {}
+
+
+def test_swift_credentials_come_from_the_reference_file():
+    conf = GlanceApiConf("/etc/glance/glance-api.conf", read)
+    assert conf.swift_credentials("legacy") == {
+        "auth_url": "http://ks:5000/v3", "username": "glance", "password": "s3cret",
+        "project_name": "service", "user_domain_id": "default", "project_domain_id": "default"}
+    assert conf.rbd_store("ceph") == ("glance-images", "/etc/ceph/ceph.conf")
+
+
+@pytest.mark.parametrize("store_lines, files, words", [
+    ("swift_store_multi_tenant = True\n", {}, "multi-tenant swift store"),
+    ("swift_store_config_file = /etc/glance/gone.conf\n", {}, "cannot read /etc/glance/gone.conf"),
+    ("swift_store_auth_address = http://ks/v3\n", {}, "has no auth_address, user and key"),
+])
+def test_swift_credentials_that_cannot_be_had_are_refused_in_one_line(store_lines, files, words):
+    conf = GlanceApiConf("g.conf", reader({"g.conf": "[s]\n" + store_lines, **files}))
+    with pytest.raises(InvalidInputError, match=words) as caught:
+        conf.swift_credentials("s")
+    assert "\n" not in str(caught.value)
+
+
+def test_swift_credentials_inline_in_the_store_section():
+    conf = GlanceApiConf("g.conf", reader({"g.conf": "[s]\nswift_store_auth_address = http://ks/v3\n"
+                                                     "swift_store_user = p:u\nswift_store_key = k\n"}))
+    assert conf.swift_credentials("s")["project_name"] == "p"
+    assert conf.swift_credentials("s")["username"] == "u"

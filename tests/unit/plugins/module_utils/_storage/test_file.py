@@ -77,4 +77,11 @@ def test_a_file_location_opens_a_file_driver_on_its_directory(tmp_path):
 def test_rbd_locations_name_pool_and_snapshot():
     assert parse_location("rbd://fsid/images/abc/snap") == ("rbd", "images", "abc@snap")
     with pytest.raises(InvalidInputError, match="use verification=metadata"):
-        parse_location("swift+http://swift/v1/AUTH_x/glance/abc")
+        parse_location("s3://key:secret@rgw/bucket/abc")
+
+
+def test_swift_locations_name_container_and_object_and_need_the_store_credentials():
+    assert parse_location("swift+http://swift/v1/AUTH_x/glance/abc") == ("swift", "glance", "abc")
+    assert parse_location("swift+config://ref1/glance/abc") == ("swift", "glance", "abc")
+    with pytest.raises(InvalidInputError, match="without the swift store's credentials"):
+        open_driver("swift", "glance", {})

@@ -1,0 +1,236 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Carry out a store migration plan with ``method=direct``: bytes go store to store, not through Glance.
+
+Per image: stream the source copy from its store into the target store in glance_store's own
+layout, hashing on the way; read the target back and hash it; only then register the location
+(through the database, or the API where Glance tags it right); then remove the source copy
+through Glance, and confirm Glance serves the image by downloading and hashing it.
+
+A killed run leaves at most an uncommitted partial target image, which the next run removes before
+writing again, or a committed target image that is not registered yet, which the next run reads
+back and registers only if its bytes are the image's. Partial images whose Glance image is gone
+are listed by ``orphans`` and removed by ``remove_orphans``.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Callable
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
+    Migrator,
+    StepFailed,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
+    COPY,
+    RETRY,
+    WAIT,
+    PlannedImage,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
+    IN_PROGRESS,
+    Outcome,
+)
+
+DATABASE, API = "database", "api"  # how a new location is registered
+_IMAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class DatabaseRegistrar:
+    """Registers a location with an INSERT of its row: Glance's API cannot tag every store's URL."""
+
+    route = DATABASE
+
+    def __init__(self, database: GlanceDatabase):
+        self._database = database
+
+    def register(self, image_id: str, url: str, store: str) -> None:
+        with self._database.session("location registration") as session, session.transaction():
+            session.insert_location(image_id, url, {"store": store})
+
+
+class ApiRegistrar:
+    """Registers a location with a PATCH add; Glance re-derives the store tag, which is checked."""
+
+    route = API
+
+    def __init__(self, glance: GlanceClient):
+        self._glance = glance
+
+    def register(self, image_id: str, url: str, store: str) -> None:
+        image = self._glance.patch(image_id, [{"op": "add", "path": "/locations/-",
+                                               "value": {"url": url, "metadata": {"store": store}}}])
+        tags = [(loc.get("metadata") or {}).get("store") for loc in image.get("locations") or []
+                if loc.get("url") == url]
+        if tags != [store]:
+            raise StepFailed(f"Glance registered the new location tagged {tags or 'with nothing'}, not {store}",
+                             "run glance_location_backfill with fix_mismatched, or use backend=database")
+
+
+def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
+    """(hex digest, size) of what ``stream`` reads, each chunk handed to ``sink`` on the way."""
+    digest, size = hashlib.new(algo), 0
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return digest.hexdigest(), size
+        digest.update(chunk)
+        size += len(chunk)
+        if sink is not None:
+            sink(chunk)
+
+
+class DirectMigrator(Migrator):
+    """The copy-image executor with the copy itself done here; ``target`` is the target store's
+    driver (rbd), ``registrar`` a DatabaseRegistrar or ApiRegistrar."""
+
+    def __init__(self, glance, options, matcher, journal, target, registrar, **kwargs):
+        super().__init__(glance, options, matcher, journal, **kwargs)
+        self.target = target
+        self.registrar = registrar
+        self._read_back_here: set[str] = set()  # images whose target this run read back and verified
+
+    def _apply(self, item: PlannedImage, image: dict[str, Any] | None) -> Outcome:
+        if item.action == WAIT:
+            raise StepFailed(f"Glance is copying it into {self.options.target} with copy-image now",
+                             "re-run later; that copy is not disturbed", outcome=IN_PROGRESS)
+        if item.action not in (COPY, RETRY):  # done, skipped, or registered already: as copy-image
+            return super()._apply(item, image)
+        copied = self._write_target(item, image)
+        image = self._register(item.image_id)
+        return self._finish(item, image, copied)
+
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int) -> Outcome:
+        outcome = super()._finish(item, image, copied)
+        self._confirm_download(item)
+        return outcome
+
+    def _verify_data(self, image: dict[str, Any], item: PlannedImage, tagged: list[dict]) -> None:
+        if item.image_id in self._read_back_here:  # read back after the write: a second read proves nothing new
+            return
+        super()._verify_data(image, item, tagged)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _expected(self, item: PlannedImage, image: dict[str, Any]) -> tuple[str, str, int]:
+        algo, value = image.get("os_hash_algo"), image.get("os_hash_value")
+        if not algo or not value:
+            raise StepFailed("the image has no os_hash_value, so the direct copy cannot be verified",
+                             "use method=copy-image for this image")
+        if item.hash_value and value != item.hash_value:
+            raise StepFailed("os_hash_value changed during the migration",
+                             "find out who changed the image; nothing was removed")
+        return algo, value, image.get("size") or 0
+
+    def _write_target(self, item: PlannedImage, image: dict[str, Any]) -> int:
+        """The target image written, read back and verified, with Glance's snapshot; the bytes copied."""
+        began, name = self.clock(), item.image_id
+        algo, expected, size = self._expected(item, image)
+        if self._target_exists(name):  # an earlier run committed it and was stopped before registering
+            if self._read_back(name, algo) != (expected, size):
+                raise StepFailed(
+                    f"an unregistered image {name} in the {self.options.target} store holds other bytes "
+                    "than the image's os_hash_value; it is not a finished copy of this collection's",
+                    f"find out what wrote it, remove it (rbd rm {self.target.where.split()[-1]}/{name}), "
+                    "then re-run; the source copy is untouched")
+            self.target.protect_glance_snapshot(name)
+            self._read_back_here.add(name)
+            self._record(name, "write", "an earlier run's verified copy found", self.clock() - began)
+            return 0
+        source_url = self._source_location(image)
+        kind, container, path = parse_location(source_url)
+        with self._driver(kind, container).reader(path) as stream, self.target.writer(name) as writer:
+            try:
+                got = hash_stream(stream, algo, writer.write)
+                if got != (expected, size):
+                    raise StepFailed(
+                        f"the {self.options.source} copy's {algo} or size ({got[1]} bytes) does not match "
+                        "the image's os_hash_value; nothing was registered and the source copy is kept",
+                        f"the {self.options.source} copy is corrupt: restore it from a backup or "
+                        "re-upload the image")
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+        if self._read_back(name, algo) != (expected, size):
+            self.target.delete(name)  # written by this run, unregistered: the source copy is kept
+            raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "
+                             "it was removed and the source copy kept", "check the target store, then re-run")
+        self.target.protect_glance_snapshot(name)
+        self._read_back_here.add(name)
+        self._record(name, "write", f"{size} bytes written and read back", self.clock() - began)
+        return size
+
+    def _target_exists(self, name: str) -> bool:
+        try:
+            self.target.stat(name)
+        except StorageNotFoundError:
+            return False
+        return True
+
+    def _read_back(self, name: str, algo: str) -> tuple[str, int]:
+        with self.target.reader(name) as stream:
+            return hash_stream(stream, algo)
+
+    def _source_location(self, image: dict[str, Any]) -> str:
+        urls = [loc["url"] for loc in image.get("locations") or []
+                if (loc.get("metadata") or {}).get("store") == self.options.source]
+        if not urls:
+            raise StepFailed(f"Glance shows no location tagged {self.options.source} to these credentials",
+                             "use admin credentials, with show_multiple_locations in Glance")
+        return urls[0]
+
+    def _register(self, image_id: str) -> dict[str, Any]:
+        began, url = self.clock(), self.target.glance_location(image_id)
+        image = self.glance.image(image_id)
+        if image is None:
+            raise StepFailed("the image was deleted during the copy",
+                             "re-run: the next run removes the copy of a deleted image")
+        if not any(loc.get("url") == url for loc in image.get("locations") or []):
+            self.registrar.register(image_id, url, self.options.target)
+            image = self.glance.image(image_id)
+        if image is None or self.options.target not in image_stores(image):
+            raise StepFailed(f"Glance does not list {self.options.target} after the registration",
+                             "re-run; the target copy is verified and registered once")
+        self._record(image_id, "register", f"via {self.registrar.route}", self.clock() - began)
+        return image
+
+    def _confirm_download(self, item: PlannedImage) -> None:
+        """Glance serves the image: downloaded through it, hashed. The bytes were already proven by
+        the read-back, so a failure here says so loudly and changes nothing."""
+        began = self.clock()
+        image = self.glance.image(item.image_id) or {}
+        algo, expected = image.get("os_hash_algo") or "sha512", image.get("os_hash_value")
+        digest, size = hashlib.new(algo), 0
+        for chunk in self.glance.download(item.image_id):
+            digest.update(chunk)
+            size += len(chunk)
+        if (digest.hexdigest(), size) != (expected, image.get("size")):
+            raise StepFailed(
+                f"Glance serves other bytes ({size} bytes) than os_hash_value after the migration, though "
+                f"the {self.options.target} copy was verified (stores: {image.get('stores')})",
+                "read Glance's log for this image; the target copy is verified and registered")
+        self._record(item.image_id, "download", "Glance serves the verified bytes", self.clock() - began)
+
+    # -- a killed run's leftovers -----------------------------------------------------------
+
+    def orphans(self) -> list[str]:
+        """Partial target images whose Glance image no longer exists."""
+        # only image-id names: another user of the pool may name its own images anything
+        return [name for name in self.target.partials()
+                if _IMAGE_ID.fullmatch(name) and self.glance.image(name) is None]
+
+    def remove_orphans(self, names: list[str]) -> None:
+        for name in names:
+            self.target.delete_partial(name)
+            self._record(name, "orphan", "partial target image of a deleted image removed", 0.0)

@@ -1,0 +1,250 @@
+"""The direct-path executor on fakes: a file source, an in-memory rbd-like target, a fake Glance."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo, Writer
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
+    ApiRegistrar,
+    DirectMigrator,
+    StepFailed,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
+    DIRECT,
+    MigrationOptions,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
+    Selection,
+    plan_migration,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
+    FAILED,
+    IN_PROGRESS,
+    MIGRATED,
+)
+
+NO_PREFIX = StoreMatcher([], [])
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self._data, self._at = data, 0
+
+    def read(self, size=-1):
+        chunk = self._data[self._at:self._at + size]
+        self._at += len(chunk)
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+
+class _Writer(Writer):
+    def __init__(self, target, name):
+        self._target, self._name = target, name
+        target.partial[name] = bytearray()
+
+    def write(self, data):
+        self._target.partial[self._name] += data
+
+    def commit(self):
+        self._target.images[self._name] = bytes(self._target.partial.pop(self._name))
+
+    def cancel(self):
+        self._target.partial.pop(self._name, None)
+
+
+class FakeRbd:
+    """The rbd target: committed images, uncommitted partial ones, protected snapshots."""
+
+    kind, pool, where = "rbd", "images", "pool images"
+
+    def __init__(self, rot=False):
+        self.images, self.partial, self.snapped, self.reads = {}, {}, set(), []
+        self.rot = rot  # what is read back differs from what was written
+
+    def stat(self, name):
+        if name.partition("@")[0] not in self.images:
+            raise StorageNotFoundError(name, backend="rbd", path=name)
+        return ObjectInfo(name, len(self.images[name.partition("@")[0]]))
+
+    def writer(self, name, resume=False):
+        return _Writer(self, name)
+
+    def reader(self, name, offset=0):
+        self.reads.append(name)
+        data = self.images[name.partition("@")[0]]
+        return _Reader(data[:-1] + b"?" if self.rot else data)
+
+    def delete(self, name):
+        self.images.pop(name)
+
+    def glance_location(self, name):
+        return f"rbd://fsid/images/{name}/snap"
+
+    def protect_glance_snapshot(self, name):
+        self.snapped.add(name)
+
+    def partials(self):
+        return sorted(self.partial)
+
+    def delete_partial(self, name):
+        self.partial.pop(name)
+
+    def close(self):
+        pass
+
+
+class FakeGlance:
+    def __init__(self, images):
+        self.images = {i["id"]: i for i in images}
+        self.calls = []
+
+    def image(self, image_id):
+        found = self.images.get(image_id)
+        return dict(found) if found else None
+
+    def delete_from_store(self, store, image_id):
+        self.calls.append(("delete", store))
+        found = self.images[image_id]
+        found["stores"] = ",".join(s for s in found["stores"].split(",") if s != store)
+        found["locations"] = [loc for loc in found["locations"] if loc["metadata"]["store"] != store]
+
+    def download(self, image_id):
+        self.calls.append(("download",))
+        yield self.served
+
+
+class FakeRegistrar:
+    route = "database"
+
+    def __init__(self, glance):
+        self.glance = glance
+        self.registered = []
+
+    def register(self, image_id, url, store):
+        self.registered.append(url)
+        found = self.glance.images[image_id]
+        found["stores"] += "," + store
+        found["locations"].append({"url": url, "metadata": {"store": store}})
+
+
+@pytest.fixture
+def setup(tmp_path):
+    data = b"image bytes " * 100_000  # over one read chunk
+    image_id = str(uuid.uuid4())
+    (tmp_path / image_id).write_bytes(data)
+    glance = FakeGlance([{"id": image_id, "name": "img", "size": len(data), "status": "active",
+                          "stores": "swift", "os_hash_algo": "sha512",
+                          "os_hash_value": hashlib.sha512(data).hexdigest(),
+                          "locations": [{"url": f"file://{tmp_path}/{image_id}",
+                                         "metadata": {"store": "swift"}}]}])
+    glance.served = data
+    return glance, image_id, data
+
+
+def run(glance, target, registrar=None):
+    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT)
+    migrator = DirectMigrator(glance, options, NO_PREFIX, None, target, registrar or FakeRegistrar(glance))
+    migrator._drivers[("rbd", "images")] = target  # the verification reads the target through it
+    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", NO_PREFIX, None)
+    return migrator, migrator.run(plan).outcomes
+
+
+def test_bytes_written_verified_registered_before_the_source_is_removed(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    _migrator, outcomes = run(glance, target)
+    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
+    assert target.images == {image_id: data} and target.partial == {} and target.snapped == {image_id}
+    assert target.reads == [image_id]  # read back once, not again by the data verification
+    assert glance.images[image_id]["stores"] == "ceph"
+    assert glance.calls == [("delete", "swift"), ("download",)]  # confirmed after the removal
+
+
+def test_corrupt_source_is_refused_nothing_written_or_registered(setup):
+    glance, image_id, _data = setup
+    glance.images[image_id]["os_hash_value"] = "0" * 128
+    target, registrar = FakeRbd(), FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar)
+    assert outcomes[0].outcome == FAILED and "does not match the image's os_hash_value" in outcomes[0].reason
+    assert target.images == {} and target.partial == {} and registrar.registered == []
+    assert glance.calls == []  # the source copy is kept
+
+
+def test_a_target_that_reads_back_wrong_is_removed_and_never_registered(setup):
+    glance, _image_id, _data = setup
+    target, registrar = FakeRbd(rot=True), FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar)
+    assert outcomes[0].outcome == FAILED and "read back differs" in outcomes[0].reason
+    assert target.images == {} and registrar.registered == [] and glance.calls == []
+
+
+def test_a_killed_runs_committed_copy_is_verified_and_registered_not_written_again(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    target.images[image_id] = data  # committed, then killed before the snapshot and registration
+    migrator, outcomes = run(glance, target)
+    assert outcomes[0].outcome == MIGRATED and outcomes[0].bytes_copied == 0
+    assert target.snapped == {image_id} and glance.images[image_id]["stores"] == "ceph"
+    assert migrator.orphans() == []
+
+
+def test_an_unregistered_target_with_other_bytes_is_left_alone(setup):
+    glance, image_id, _data = setup
+    target = FakeRbd()
+    target.images[image_id] = b"someone else's"
+    _migrator, outcomes = run(glance, target)
+    assert outcomes[0].outcome == FAILED and "holds other bytes" in outcomes[0].reason
+    assert target.images[image_id] == b"someone else's" and glance.calls == []
+
+
+def test_a_wrong_download_is_reported_loudly_after_the_verified_move(setup):
+    glance, image_id, _data = setup
+    glance.served = b"other"
+    _migrator, outcomes = run(glance, FakeRbd())
+    assert outcomes[0].outcome == FAILED and "Glance serves other bytes" in outcomes[0].reason
+    assert glance.images[image_id]["stores"] == "ceph"
+
+
+def test_a_copy_image_in_flight_is_not_disturbed(setup):
+    glance, image_id, _data = setup
+    glance.images[image_id]["os_glance_importing_to_stores"] = "ceph"
+    target = FakeRbd()
+    _migrator, outcomes = run(glance, target)
+    assert outcomes[0].outcome == IN_PROGRESS and target.images == {} and target.partial == {}
+
+
+def test_only_image_id_partials_of_deleted_images_are_orphans(setup):
+    glance, image_id, _data = setup
+    gone = str(uuid.uuid4())
+    target = FakeRbd()
+    target.partial.update({gone: bytearray(), image_id: bytearray(), "not-an-image": bytearray()})
+    migrator, _outcomes = DirectMigrator(glance, MigrationOptions("swift", "ceph"), NO_PREFIX, None,
+                                         target, FakeRegistrar(glance)), None
+    assert migrator.orphans() == [gone]
+    migrator.remove_orphans([gone])
+    assert sorted(target.partial) == sorted([image_id, "not-an-image"])
+
+
+class PatchingGlance:
+    def __init__(self, tag):
+        self.tag = tag
+
+    def patch(self, image_id, operations):
+        url = operations[0]["value"]["url"]
+        return {"locations": [{"url": url, "metadata": {"store": self.tag}}]}
+
+
+def test_the_api_route_checks_the_tag_glance_wrote():
+    ApiRegistrar(PatchingGlance("ceph")).register("id", "rbd://f/p/id/snap", "ceph")
+    with pytest.raises(StepFailed, match="tagged \\['other'\\], not ceph"):
+        ApiRegistrar(PatchingGlance("other")).register("id", "rbd://f/p/id/snap", "ceph")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import openstack
 
-from common import COLLECTIONS, REPO, facts, run_module, timed
+from common import CLOUD_DIR, COLLECTIONS, facts, run_module, timed
 from seed_legacy import upload
 
 SIZES_MIB = [256] * 6 + [64] * 6 + [16] * 8
@@ -172,7 +172,7 @@ def main() -> None:
     os.environ["OS_CLIENT_CONFIG_FILE"] = cloud["clouds_yaml"]
     image_api = openstack.connect(cloud=cloud["admin_cloud"]).image
     total_mb = sum(SIZES_MIB) * 1.048576
-    cli = [str(REPO / ".localcloud" / "venv-servers" / "bin" / "openstack"), "--os-cloud", cloud["admin_cloud"]]
+    cli = [str(CLOUD_DIR / "venv-servers" / "bin" / "openstack"), "--os-cloud", cloud["admin_cloud"]]
     files = image_files(options.workdir, SIZES_MIB)
     cleanup(image_api)
     modes = [(method, c) for method in methods for c in options.concurrency]

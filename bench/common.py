@@ -12,11 +12,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))  # the local cloud's seeding helpers
 COLLECTIONS = REPO / ".build" / "collections"
+CLOUD_DIR = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))  # a worktree uses main's cloud
 
 
 def facts() -> dict:
-    state = Path(os.environ.get("STOREOPS_CLOUD_DIR", REPO / ".localcloud"))
-    return json.loads((state / "data" / "cloud.json").read_text())
+    return json.loads((CLOUD_DIR / "data" / "cloud.json").read_text())
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -88,11 +88,14 @@ def test_direct_method_preflight_refuses_missing_credentials_in_one_line_before_
     assert (f"store_migration: method direct reads the stores with the credentials of glance-api.conf, and "
             f"store_migration_glance_api_conf {tmp_path / 'missing.conf'} is not a readable file: set it to "
             f"Glance's glance-api.conf, readable on localhost\n") in unreadable.output
-    no_url = migrate_store(prefix, store_migration_method="direct", store_migration_backend="database")
-    assert no_url.returncode != 0
-    assert ("store_migration: store_migration_backend database registers locations in Glance's database: "
-            "set store_migration_database_connection to its URL") in no_url.output
-    for refused in (unreadable, no_url):
-        assert "Plan the migration" not in refused.output  # nothing asked of Glance or a store
+    assert "Plan the migration" not in unreadable.output  # nothing asked of Glance or a store
     assert glance.stores_of(image) == ["swift"]
     assert not (tmp_path / "journals").exists()
+
+
+def test_direct_method_takes_the_database_url_from_glance_api_conf(migrate_store, glance):
+    prefix = f"role-{uuid.uuid4().hex[:8]}"
+    image = glance.upload(f"{prefix}-a", "swift", os.urandom(2000))
+    done = migrate_store(prefix, store_migration_method="direct", store_migration_backend="database")
+    assert done.returncode == 0, done.output
+    assert glance.stores_of(image) == ["ceph"]

@@ -1,7 +1,8 @@
 """The maintenance report's summary of stage results."""
 from __future__ import annotations
 
-from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary import maintenance_summary
+from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary import (
+    human_bytes, human_duration, maintenance_summary)
 
 CATALOG = {"changed": 1, "failed": 1, "images": [
     {"name": "cirros", "changed": True, "actions": [{"action": "create"}],
@@ -64,3 +65,32 @@ def test_the_summary_is_redacted_like_a_module_result():
     summary = maintenance_summary({"catalog": catalog})
     assert summary["stages"][0]["failures"][0]["error"] == \
         "Request to https://***@mirror/x.img?X-Amz-Signature=*** timed out"
+
+
+def test_store_changes_count_the_catalogue_uploads_and_the_migration_totals():
+    # the migration's images list holds only the first max_details: the totals are what count
+    migration = {**MIGRATION, "delete_source": True, "bytes_copied": 3_000_000_000,
+                 "counts": {"migrated": 3}}
+    summary = maintenance_summary({"catalog": CATALOG, "migration": migration})
+    assert summary["stores"] == [
+        {"store": "ceph", "images_added": 4, "bytes_added": 3_000_004_000, "images_removed": 0, "bytes_removed": 0},
+        {"store": "fast", "images_added": 1, "bytes_added": 4000, "images_removed": 0, "bytes_removed": 0},
+        {"store": "swift", "images_added": 0, "bytes_added": 0, "images_removed": 3, "bytes_removed": 3_000_000_000},
+    ]
+
+
+def test_a_migration_that_keeps_its_source_removes_nothing_and_a_quiet_run_has_no_stores():
+    kept = maintenance_summary({"migration": {**MIGRATION, "delete_source": False}})["stores"]
+    assert [(s["store"], s["images_added"], s["images_removed"]) for s in kept] == [("ceph", 1, 0)]
+    assert maintenance_summary({"migration": {**MIGRATION, "counts": {"migrated": 0}}})["stores"] == []
+
+
+def test_bytes_read_in_decimal_units_never_as_raw_counts():
+    assert [human_bytes(n) for n in (None, 0, 999, 1000, 4_000_000, 999_960_000, 1_300_000_000_000)] == \
+        ["0 B", "0 B", "999 B", "1.0 kB", "4.0 MB", "1.0 GB", "1.3 TB"]
+    assert human_bytes(31e18) == "31000.0 PB"  # the largest unit takes whatever is left
+
+
+def test_durations_read_in_seconds_minutes_or_hours():
+    assert [human_duration(s) for s in (None, 0, 4.24, 59.9, 200, 3599.6, 9660)] == \
+        ["-", "0.0 s", "4.2 s", "59.9 s", "3 min 20 s", "1 h 0 min", "2 h 41 min"]

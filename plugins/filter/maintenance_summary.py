@@ -36,10 +36,11 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(stages) (a list, in run order), C(totals), C(nothing_left_to_do), and C(stores): per
+    - C(stages) (a list, in run order), C(totals), C(nothing_left_to_do), and C(stores), per
       store the images and bytes this run added and removed (the catalogue's uploads, the
       migration's copies to its target and, with C(delete_source), removals from its source).
-    - Numbers stay plain numbers; the C(human_bytes) and C(human_duration) filters render them.
+    - Numbers stay plain numbers; the P(storeops.openstack.human_bytes#filter) and
+      P(storeops.openstack.human_duration#filter) filters render them.
   type: dict
 """
 
@@ -52,34 +53,6 @@ CHANGED = "changed"
 UNCHANGED = "unchanged"
 FAILED = "failed"
 ATTENTION = "attention"  # verification found something left
-
-
-BYTE_UNITS = ("kB", "MB", "GB", "TB", "PB")
-
-
-def human_bytes(count) -> str:
-    """Bytes in decimal units (MB is 10^6 bytes, as the modules' mb_per_second): ``1.3 TB``."""
-    value = float(count or 0)
-    if abs(value) < 1000:
-        return f"{int(value)} B"
-    for unit in BYTE_UNITS:
-        value /= 1000
-        if abs(value) < 999.95 or unit == BYTE_UNITS[-1]:
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable: the last unit returns")
-
-
-def human_duration(seconds) -> str:
-    """Seconds as ``4.2 s``, ``3 min 20 s`` or ``2 h 41 min``; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = int(round(seconds))
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def _stage(name: str, **values) -> dict:
@@ -225,5 +198,4 @@ def maintenance_summary(stage_results: dict, durations: dict | None = None) -> d
 
 class FilterModule:
     def filters(self):
-        return {"maintenance_summary": maintenance_summary, "human_bytes": human_bytes,
-                "human_duration": human_duration}
+        return {"maintenance_summary": maintenance_summary}

@@ -1,8 +1,7 @@
 """The maintenance report's summary of stage results."""
 from __future__ import annotations
 
-from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary import (
-    human_bytes, human_duration, maintenance_summary)
+from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary import maintenance_summary
 
 CATALOG = {"changed": 1, "failed": 1, "images": [
     {"name": "cirros", "changed": True, "actions": [{"action": "create"}],
@@ -84,13 +83,3 @@ def test_a_migration_that_keeps_its_source_removes_nothing_and_a_quiet_run_has_n
     assert [(s["store"], s["images_added"], s["images_removed"]) for s in kept] == [("ceph", 1, 0)]
     assert maintenance_summary({"migration": {**MIGRATION, "counts": {"migrated": 0}}})["stores"] == []
 
-
-def test_bytes_read_in_decimal_units_never_as_raw_counts():
-    assert [human_bytes(n) for n in (None, 0, 999, 1000, 4_000_000, 999_960_000, 1_300_000_000_000)] == \
-        ["0 B", "0 B", "999 B", "1.0 kB", "4.0 MB", "1.0 GB", "1.3 TB"]
-    assert human_bytes(31e18) == "31000.0 PB"  # the largest unit takes whatever is left
-
-
-def test_durations_read_in_seconds_minutes_or_hours():
-    assert [human_duration(s) for s in (None, 0, 4.24, 59.9, 200, 3599.6, 9660)] == \
-        ["-", "0.0 s", "4.2 s", "59.9 s", "3 min 20 s", "1 h 0 min", "2 h 41 min"]

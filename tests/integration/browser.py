@@ -48,7 +48,7 @@ def png_colours(png: bytes) -> set[bytes]:
         elif kind == b"IDAT":
             idat += body
         position += 12 + length
-    width, height, depth, colour_type, _, _, interlace = header
+    width, height, depth, colour_type, _compression, _filter_method, interlace = header
     assert depth == 8 and colour_type in (2, 6) and interlace == 0, header
     pixel = 3 if colour_type == 2 else 4
     stride = width * pixel

@@ -94,7 +94,7 @@ def test_full_run_converges_the_legacy_state(first_run, glance, seeded):
 
 def test_the_first_run_reads_in_a_browser_and_as_markdown(first_run, seeded, tmp_path):
     """Runs before the second run rewrites the reports: the totals must be the first run's."""
-    _, report = first_run
+    report = first_run[1]
     reports = Path(seeded["vars"]["maintenance_report_dir"])
     assert json.loads((reports / "report.json").read_text())["totals"] == report["totals"]
     colours = png_colours(screenshot(reports / "report.html", tmp_path / "report.png"))

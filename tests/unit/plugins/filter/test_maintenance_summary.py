@@ -82,4 +82,3 @@ def test_a_migration_that_keeps_its_source_removes_nothing_and_a_quiet_run_has_n
     kept = maintenance_summary({"migration": {**MIGRATION, "delete_source": False}})["stores"]
     assert [(s["store"], s["images_added"], s["images_removed"]) for s in kept] == [("ceph", 1, 0)]
     assert maintenance_summary({"migration": {**MIGRATION, "counts": {"migrated": 0}}})["stores"] == []
-

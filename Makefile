@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed
 # pytest exits 5 when a selection collects no test: say so instead of failing silently
 PYTEST = $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload bench-migrate bench-objects rclone
+.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload bench-migrate bench-objects rclone chromium changelog
 
 $(VENV_STAMP): requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,11 @@ sanity: $(VENV_STAMP)
 
 # offline (.ansible-lint): it resolves this collection from the built tarball's install
 lint: collection
+	$(BIN)/antsibull-changelog lint
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) $(BIN)/ansible-lint --profile production
 
-integration: $(VENV_STAMP) cloud
+# the report's test renders report.html in Debian's headless Chromium
+integration: $(VENV_STAMP) cloud chromium
 	$(PYTEST) tests/integration
 
 # benchmarks print ratios against the peer measured in the same run
@@ -69,6 +71,13 @@ bench-objects: $(VENV_STAMP) cloud collection rclone
 
 rclone:
 	@command -v rclone >/dev/null || $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q rclone
+
+# CHANGELOG.rst from changelogs/ (fragments included until the release consumes them)
+changelog: $(VENV_STAMP)
+	tools/changelog
+
+chromium:
+	@command -v chromium >/dev/null || $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium
 
 clean:
 	rm -rf $(BUILD)

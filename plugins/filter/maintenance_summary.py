@@ -35,7 +35,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(stages) (a list, in run order), C(totals) and C(nothing_left_to_do).
+  description:
+    - C(stages) (a list, in run order), C(totals), C(nothing_left_to_do), and C(stores), per
+      store the images and bytes this run added and removed (the catalogue's uploads, the
+      migration's copies to its target and, with C(delete_source), removals from its source).
+    - Numbers stay plain numbers; the P(storeops.openstack.human_bytes#filter) and
+      P(storeops.openstack.human_duration#filter) filters render them.
   type: dict
 """
 
@@ -142,6 +147,30 @@ def _verify(result: dict) -> dict:
     return stage
 
 
+def _store_changes(stage_results: dict) -> list:
+    """Per store, the images and bytes this run added and removed, from the stages' own records."""
+    stores: dict = {}
+
+    def account(store: str, sign: str, images: int, size) -> None:
+        entry = stores.setdefault(store, {"store": store, "images_added": 0, "bytes_added": 0,
+                                          "images_removed": 0, "bytes_removed": 0})
+        entry[f"images_{sign}"] += images
+        entry[f"bytes_{sign}"] += size or 0
+
+    catalog = stage_results.get("catalog")
+    for run in catalog.get("images", []) if isinstance(catalog, dict) else []:
+        if run.get("changed") and any(a.get("action") == "create" for a in run.get("actions", [])):
+            for store in sorted(run.get("store_outcomes") or {}):
+                account(store, "added", 1, (run.get("image") or {}).get("size"))
+    migration = stage_results.get("migration")
+    migrated = (migration.get("counts") or {}).get("migrated", 0) if isinstance(migration, dict) else 0
+    if migrated:  # the totals, not the images list (that holds only the first max_details)
+        account(migration.get("target_store", "?"), "added", migrated, migration.get("bytes_copied"))
+        if migration.get("delete_source"):
+            account(migration.get("source_store", "?"), "removed", migrated, migration.get("bytes_copied"))
+    return [stores[name] for name in sorted(stores)]
+
+
 BUILDERS = {"catalog": _catalog, "backfill": _backfill, "migration": _migration, "verify": _verify}
 
 
@@ -162,6 +191,7 @@ def maintenance_summary(stage_results: dict, durations: dict | None = None) -> d
               for key in ("changed", "bytes_moved", "remaining")}
     totals["failed"] = sum(len(stage["failures"]) for stage in stages)
     return redact({"stages": stages, "totals": totals,
+                   "stores": _store_changes(stage_results),
                    "nothing_left_to_do": totals["changed"] == 0 and totals["remaining"] == 0
                    and totals["failed"] == 0})
 

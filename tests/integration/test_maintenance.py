@@ -17,7 +17,9 @@ import pytest
 import testinfra
 import yaml
 from botocore.config import Config
+from markdown_it import MarkdownIt
 
+from browser import png_colours, rendered_dom, screenshot
 from cloud_secrets import cloud_secrets, leaked
 from conftest import REPO
 from glance_helpers import Glance
@@ -88,6 +90,26 @@ def test_full_run_converges_the_legacy_state(first_run, glance, seeded):
     catalogued = images[f"{seeded['prefix']}-catalog-cirros"]
     assert sorted(catalogued["stores"].split(",")) == ["ceph", "fast"]
     assert "Report:" in proc.stdout
+
+
+def test_the_first_run_reads_in_a_browser_and_as_markdown(first_run, seeded, tmp_path):
+    """Runs before the second run rewrites the reports: the totals must be the first run's."""
+    report = first_run[1]
+    reports = Path(seeded["vars"]["maintenance_report_dir"])
+    assert json.loads((reports / "report.json").read_text())["totals"] == report["totals"]
+    colours = png_colours(screenshot(reports / "report.html", tmp_path / "report.png"))
+    assert len(colours) > 20, f"the rendered page is blank ({len(colours)} colours)"
+    dom = rendered_dom(reports / "report.html")
+    totals = report["totals"]
+    assert f"{totals['failed']} failures, {totals['changed']} changes, {totals['remaining']} items left" in dom
+    assert "22.2 MB moved" in dom and str(totals["bytes_moved"]) not in dom  # human units, never raw bytes
+    assert dom.count("<svg") == len(report["stages"]) + len(report["stores"]) and "<script" not in dom
+    stores = {store["store"]: store for store in report["stores"]}
+    assert stores["swift"]["images_removed"] == 4 and stores["ceph"]["bytes_added"] == 22_200_000
+    html = MarkdownIt("commonmark").enable("table").render((reports / "report.md").read_text())
+    assert html.count("<table>") == 2  # the stages, and the stores
+    assert '<td style="text-align:right">16.2 MB</td>' in html  # the migration's bytes, right-aligned
+    assert str(report["stages"][2]["bytes_moved"]) not in html
 
 
 def test_second_run_reports_nothing_left_to_do(first_run, maintenance, seeded):

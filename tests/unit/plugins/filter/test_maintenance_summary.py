@@ -64,3 +64,21 @@ def test_the_summary_is_redacted_like_a_module_result():
     summary = maintenance_summary({"catalog": catalog})
     assert summary["stages"][0]["failures"][0]["error"] == \
         "Request to https://***@mirror/x.img?X-Amz-Signature=*** timed out"
+
+
+def test_store_changes_count_the_catalogue_uploads_and_the_migration_totals():
+    # the migration's images list holds only the first max_details: the totals are what count
+    migration = {**MIGRATION, "delete_source": True, "bytes_copied": 3_000_000_000,
+                 "counts": {"migrated": 3}}
+    summary = maintenance_summary({"catalog": CATALOG, "migration": migration})
+    assert summary["stores"] == [
+        {"store": "ceph", "images_added": 4, "bytes_added": 3_000_004_000, "images_removed": 0, "bytes_removed": 0},
+        {"store": "fast", "images_added": 1, "bytes_added": 4000, "images_removed": 0, "bytes_removed": 0},
+        {"store": "swift", "images_added": 0, "bytes_added": 0, "images_removed": 3, "bytes_removed": 3_000_000_000},
+    ]
+
+
+def test_a_migration_that_keeps_its_source_removes_nothing_and_a_quiet_run_has_no_stores():
+    kept = maintenance_summary({"migration": {**MIGRATION, "delete_source": False}})["stores"]
+    assert [(s["store"], s["images_added"], s["images_removed"]) for s in kept] == [("ceph", 1, 0)]
+    assert maintenance_summary({"migration": {**MIGRATION, "counts": {"migrated": 0}}})["stores"] == []

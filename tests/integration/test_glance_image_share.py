@@ -77,7 +77,7 @@ def test_exact_properties_remove_unnamed_user_properties_only(ensure, admin_imag
 
 
 def test_checksums_file_verifies_a_filename_upload_and_a_wrong_line_leaves_nothing(ensure, admin_images, web,
-                                                                                  tiny):
+                                                                                   tiny):
     folder, base = web
     data = tiny.read_bytes()
     (folder / "SUMS-ok").write_text(f"SHA256 (other.img) = {'0' * 64}\n"
@@ -143,8 +143,8 @@ def test_members_are_shared_accepted_by_the_consumer_then_removed_exactly(ensure
     admin_images.delete(f"/images/{image_id}")
 
 
-def test_catalogue_entries_pass_boot_sizes_hw_properties_checksum_files_and_members(run_playbook, admin_images,
-                                                                                      cloud, web, tiny):
+def test_catalogue_entries_pass_boot_sizes_hw_properties_checksum_files_and_members(
+        run_playbook, admin_images, cloud, web, tiny):
     folder, base = web
     (folder / "CATALOGUE-SUMS").write_text(f"{digest(tiny.read_bytes(), 'sha256')}  upstream.img\n")
     member_project = openstack.connect(cloud=cloud["member_cloud"]).current_project_id
@@ -210,7 +210,7 @@ def test_kernel_and_ramdisk_by_name_or_id_and_a_chosen_id(ensure, admin_images, 
     ({"visibility": "shared", "members": [], "accept_as": "{member_cloud}"}, "which is not in members"),
 ])
 def test_bad_sharing_and_checksum_input_is_one_line_and_changes_nothing(ensure, admin_images, cloud, web,
-                                                                       tiny, options, message):
+                                                                        tiny, options, message):
     (web[0] / "CATALOGUE-SUMS").write_text(f"{'0' * 64}  upstream.img\n")
     filled = {k: v.format(base=web[1], member_cloud=cloud["member_cloud"]) if isinstance(v, str) else v
               for k, v in options.items()}

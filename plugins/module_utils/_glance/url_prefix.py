@@ -37,13 +37,14 @@ URL_PREFIX_ARGUMENT_SPEC = {
     "url_prefix_sources": {"type": "list", "elements": "str", "choices": list(SOURCES),
                            "default": list(SOURCES)},
     # ``stores`` was the first name; it means target store ids in glance_image, so it goes
-    "url_prefixes": {"type": "list", "elements": "dict", "default": [], "aliases": ["stores"],
-                     "deprecated_aliases": [{"name": "stores", "version": "2.0.0",
-                                             "collection_name": "storeops.openstack"}],
-                     "options": {
-                         "id": {"type": "str", "required": True},
-                         "url_prefix": {"type": "raw", "required": True, "no_log": True},
-                     }},
+    "url_prefixes": {
+        "type": "list", "elements": "dict", "default": [], "aliases": ["stores"],
+        "deprecated_aliases": [{"name": "stores", "version": "2.0.0", "collection_name": "storeops.openstack"}],
+        "options": {
+            "id": {"type": "str", "required": True},
+            "url_prefix": {"type": "raw", "required": True, "no_log": True},
+        },
+    },
     "glance_api_conf": {"type": "path"},
 }
 

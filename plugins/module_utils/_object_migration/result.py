@@ -13,7 +13,6 @@ from typing import Any, Mapping
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.source import PLAIN
 
 
-
 class Outcome:
     """What became of one object: ``ObjectResult.outcome`` is one of these."""
 

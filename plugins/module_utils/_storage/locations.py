@@ -16,6 +16,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.file i
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF, RbdDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftDriver
 
+
 def parse_location(url: str) -> tuple[str, str, str]:
     """(driver kind, container, path) of a Glance location URL readable from here.
 

@@ -374,7 +374,7 @@ class S3Driver(StorageDriver):
         parts, marker = [], 0
         while True:
             page = self._client.list_parts(Bucket=self.bucket, Key=path, UploadId=upload_id,
-                                          PartNumberMarker=marker)
+                                           PartNumberMarker=marker)
             parts += [{"PartNumber": p["PartNumber"], "ETag": p["ETag"], "Size": p["Size"]}
                       for p in page.get("Parts", [])]
             if not page.get("IsTruncated"):
@@ -401,7 +401,7 @@ class S3Driver(StorageDriver):
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
         with _conditional(path):
             self._client.put_object(Bucket=self.bucket, Key=path, Body=data, ContentMD5=md5,
-                                   **options.condition, **options.fields)
+                                    **options.condition, **options.fields)
 
     def replace_metadata(self, path: str, if_match: str, fields: Mapping[str, Any]) -> None:
         """Rewrite an object's metadata: a copy onto itself (RGW copies no data: 0.05 s for 256 MiB).
@@ -411,7 +411,7 @@ class S3Driver(StorageDriver):
         """
         with _conditional(path):
             self._client.copy_object(Bucket=self.bucket, Key=path, CopySource={"Bucket": self.bucket, "Key": path},
-                                    MetadataDirective="REPLACE", CopySourceIfMatch=if_match, **fields)
+                                     MetadataDirective="REPLACE", CopySourceIfMatch=if_match, **fields)
 
     def bucket_exists(self) -> bool:
         try:
@@ -464,7 +464,6 @@ class S3Account:
 
     def bucket(self, name: str) -> S3Driver:
         return S3Driver(self._client, name, self.owner_id, self._part_size, self._uploads_in_flight)
-
 
 
 def _boto_config(pool_size: int):

@@ -10,7 +10,7 @@ def test_outcomes_beyond_the_cap_are_counted_not_kept():
     for number in range(1000):
         outcome = [Outcome.COPIED, Outcome.ALREADY_DONE, Outcome.FAILED][number % 3]
         report.add(ObjectResult("a" if number % 2 else "b", f"o{number}", "bucket", outcome, size=10,
-                           bytes_read=10 if outcome == Outcome.COPIED else 0, unsupported={"x-delete-at": "1"}))
+                                bytes_read=10 if outcome == Outcome.COPIED else 0, unsupported={"x-delete-at": "1"}))
     result = report.result(elapsed=2.0)
     assert result["counts"] == {"objects": 1000, "copied": 334, "already_done": 333, "planned": 0, "conflict": 0,
                                 "failed": 333, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 1000}

@@ -51,4 +51,4 @@ def test_every_request_of_the_driver_is_quoted():
     driver.reader("what?x=1").close()
     driver.segments().delete_only("a#1/00000000")
     assert conn.object_store.paths == ["/c%20%231/b%2541", "/c%20%231/what%3Fx%3D1",
-                                     "/c%20%231_segments/a%231/00000000"]
+                                       "/c%20%231_segments/a%231/00000000"]

@@ -35,8 +35,16 @@ description:
     the other deletes its own and adopts it.
   - Different content under the same name fails, or with O(on_content_change=replace) uploads the
     new image (marked with the id it replaces), then retires the old one (renamed with a
-    C(.retired-<time>) suffix, hidden), keeping O(keep_versions) retired versions. A replace that
-    failed after publishing (a copy timed out, the run died) is finished by the next run.
+    C(.retired-<time>) suffix, retired by O(retire)), keeping O(keep_versions) retired versions
+    and deleting those retired more than O(delete_after_days) ago. A replace that failed after
+    publishing (a copy timed out, the run died) is finished by the next run.
+  - Never deleted by the lifecycle policy, whatever it says: the current version, a C(protected)
+    image, and an image whose rbd snapshot has clones (checked with Ceph's bindings before the
+    DELETE, because Glance deletes the other stores' copies first and only then refuses). Those
+    are reported as C(keep_old_version) actions.
+  - With O(catalogue_name), the images the run makes or manages are marked with it
+    (C(storeops.openstack.catalogue)); images another catalogue marked are never adopted,
+    retired or deleted, and an entry whose name is taken by one fails.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
@@ -134,6 +142,46 @@ options:
     description: How many retired versions O(on_content_change=replace) keeps.
     type: int
     default: 1
+  retire:
+    description:
+      - How a replaced version is retired (it is always renamed with a C(.retired-<time>) suffix
+        and marked C(storeops.openstack.retired_from)).
+      - V(hide) sets C(os_hidden). V(community) makes it community-visible (bootable by id, listed
+        by nobody). V(delete) hides it and deletes it at once (when safe; O(keep_versions) is then 0).
+      - V(deactivate) hides and deactivates it (admin by default policy). A deactivated image's
+        bytes cannot be downloaded, booted, copied to another store (C(copy-image)) or migrated
+        (M(storeops.openstack.glance_store_migrate)) until it is reactivated.
+    type: str
+    choices: [hide, community, deactivate, delete]
+    default: hide
+  delete_after_days:
+    description:
+      - Delete retired versions retired this many days ago or more, even within O(keep_versions)
+        (checked on every run). Versions retired before their time was recorded
+        (C(storeops.openstack.retired_at)) only count towards O(keep_versions).
+    type: int
+  catalogue_name:
+    description:
+      - Id of the catalogue that manages this image; recorded on it. Images marked by another
+        catalogue are never touched.
+    type: str
+  ceph_access:
+    description:
+      - How to reach the rbd stores' pools to check a version's snapshot for clones before deleting
+        it. Without it, C(/etc/ceph/ceph.conf) with the default user; when the check cannot be
+        made, the version is kept.
+    type: dict
+    suboptions:
+      ceph_conf:
+        description: Path of C(ceph.conf).
+        type: path
+      ceph_user:
+        description: Ceph user (without C(client.)).
+        type: str
+      ceph_keyring:
+        description: Path of the user's keyring.
+        type: path
+        no_log: false
   upload_method:
     description:
       - V(direct) is C(PUT /file) into the first store, then C(copy-image) to the rest;
@@ -180,7 +228,8 @@ actions:
   description:
     - What the run did (in check mode, would do), in order. C(wait) is a wait for another run's
       live upload; C(yield) names the other run's image this run's new one lost to (and was
-      deleted for); neither changes anything.
+      deleted for); C(keep_old_version) names a retired version the policy would delete and why it
+      stays (protected, rbd clones); none of these changes anything. C(retire) names its policy.
   returned: always
   type: list
   elements: dict
@@ -225,6 +274,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import RETIRE_POLICIES, Lifecycle
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 
@@ -253,6 +303,12 @@ class GlanceImage(StoreOpsModule):
         "properties": {"type": "dict", "default": {}},
         "on_content_change": {"type": "str", "choices": ["fail", "replace"], "default": "fail"},
         "keep_versions": {"type": "int", "default": 1},
+        "retire": {"type": "str", "choices": list(RETIRE_POLICIES), "default": "hide"},
+        "delete_after_days": {"type": "int"},
+        "catalogue_name": {"type": "str"},
+        "ceph_access": {"type": "dict", "options": {
+            "ceph_conf": {"type": "path"}, "ceph_user": {"type": "str"},
+            "ceph_keyring": {"type": "path", "no_log": False}}},
         "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
         "lease_seconds": {"type": "int", "default": DEFAULT_LEASE_SECONDS},
     }
@@ -271,9 +327,10 @@ class GlanceImage(StoreOpsModule):
             disk_format=params["disk_format"], container_format=params["container_format"],
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
             tags=params["tags"], properties=params["properties"],
-            on_content_change=params["on_content_change"], keep_versions=params["keep_versions"],
+            on_content_change=params["on_content_change"],
+            lifecycle=Lifecycle(params["retire"], params["keep_versions"], params["delete_after_days"]),
             upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
-            timeout=params["timeout"])
+            timeout=params["timeout"], catalogue=params["catalogue_name"], ceph_access=params["ceph_access"])
         outcome = ensure_image(GlanceClient(self.conn), request, source, self.check_mode)
         for warning in outcome.execution.warnings:
             self.ansible.warn(warning)
@@ -283,6 +340,8 @@ class GlanceImage(StoreOpsModule):
         params = self.params
         if params["keep_versions"] < 0:
             raise InvalidInputError("keep_versions must be 0 or more")
+        if (params["delete_after_days"] or 0) < 0:
+            raise InvalidInputError("delete_after_days must be 0 or more")
         if params["lease_seconds"] < 8:
             raise InvalidInputError("lease_seconds must be 8 or more (the lease is renewed every quarter)")
         source = Source(filename=params["filename"], url=params["url"],

@@ -116,6 +116,10 @@ class GlanceClient:
     def delete_image(self, image_id: str) -> None:
         self._send("DELETE", f"/images/{image_id}", ok=(204, 404))
 
+    def deactivate(self, image_id: str) -> None:
+        """Glance then serves, copies and migrates none of its bytes (admin by default policy)."""
+        self._send("POST", f"/images/{image_id}/actions/deactivate", ok=(204,))
+
     def delete_from_store(self, store: str, image_id: str) -> None:
         self._send("DELETE", f"/stores/{store}/{image_id}", ok=(204, 404))
 

@@ -27,9 +27,13 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     lease_images,
     utc_now,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    CATALOGUE_KEY,
+    RETIRED_KEY,
+    Lifecycle,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
-    RETIRED_KEY,
     SAME,
     SOURCE_URL_KEY,
     UNKNOWN,
@@ -65,10 +69,12 @@ class ImageRequest:
     tags: list[str] | None
     properties: dict[str, Any]
     on_content_change: str
-    keep_versions: int
+    lifecycle: Lifecycle
     upload_method: str
     lease_seconds: int
     timeout: int
+    catalogue: str | None = None
+    ceph_access: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,8 @@ def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, ch
         after = predicted_image(first, desired)
     else:
         settings = Settings(request.timeout, request.all_stores_must_succeed, Lease(request.lease_seconds),
-                            request.upload_method, request.owner if request.owner_given else None)
+                            request.upload_method, request.owner if request.owner_given else None,
+                            ceph_access=request.ceph_access or {})
         executor = ImageExecutor(glance, desired, source, settings)
         execution = executor.converge(first, lambda: planner()[0])
         after = execution.image
@@ -125,10 +132,13 @@ def _desired(request: ImageRequest, source: Source, stores: list[str]) -> Desire
     properties = {k: str(v) for k, v in request.properties.items()}
     if source.url:  # readable by every user of the image: never with its credentials
         properties[SOURCE_URL_KEY] = redact_text(source.url)
+    if request.catalogue:
+        properties[CATALOGUE_KEY] = request.catalogue
     return Desired(name=request.name, owner=request.owner, image_id=request.image_id,
                    has_content=bool(source.filename or source.url), stores=stores,
                    fields=request.fields, tags=request.tags, properties=properties,
-                   disk_format=request.disk_format, container_format=request.container_format)
+                   disk_format=request.disk_format, container_format=request.container_format,
+                   catalogue=request.catalogue)
 
 
 class _Planner:
@@ -148,7 +158,7 @@ class _Planner:
             return plan_absent(images, desired, request.stores), images
         images += glance.images_where(**{RETIRED_KEY: request.name})  # renamed versions
         relation, self.identified_by = relation_to_source(choose_image(images, desired), self.source)
-        plan = plan_present(images, desired, relation, request.on_content_change, request.keep_versions,
+        plan = plan_present(images, desired, relation, request.on_content_change, request.lifecycle,
                             utc_now(), lease_images(glance, request.name))
         return plan, images
 

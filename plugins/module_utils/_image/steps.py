@@ -35,6 +35,7 @@ class Desired:
     properties: dict[str, str]
     disk_format: str
     container_format: str
+    catalogue: str | None = None     # catalogue_name: its images only, marked with it
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,10 @@ class DeleteLeftover(Step):
 
 @dataclass(frozen=True)
 class Retire(Step):
-    """Rename a replaced image out of the way and hide it (``on_content_change: replace``)."""
+    """Rename a replaced image out of the way and retire it by ``policy`` (``lifecycle.py``)."""
 
     image_id: str
+    policy: str = "hide"
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,15 @@ class DeleteOldVersion(Step):
     """A retired version beyond ``keep_versions``."""
 
     image_id: str
+
+
+@dataclass(frozen=True)
+class KeepOldVersion(Step):
+    """A retired version the policy would delete, kept: protected, or its rbd snapshot has clones."""
+
+    changes: ClassVar[bool] = False
+    image_id: str
+    reason: str
 
 
 @dataclass(frozen=True)

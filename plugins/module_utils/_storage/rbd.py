@@ -142,6 +142,14 @@ class RbdDriver(StorageDriver):
     def reader(self, path: str, offset: int = 0):
         return _RbdReader(self._open(path), offset)
 
+    def clones(self, path: str) -> list[str]:
+        """``pool/image`` of every clone of the snapshot ``path`` (``image@snap``)."""
+        image = self._open(path)
+        try:
+            return sorted(f"{pool}/{name}" for pool, name in image.list_children())
+        finally:
+            image.close()
+
     def writer(self, path: str, resume: bool = False) -> Writer:
         return _RbdWriter(self, path, resume)
 

@@ -18,6 +18,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     Source,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import PENDING_KEY, RETIRED_KEY
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import Lifecycle
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Create, Desired, Plan, Yield
 
@@ -111,7 +112,7 @@ def request(**overrides):
     values = dict(name="cirros", image_id=None, owner="p1", owner_given=False, state="present",
                   stores=["fast"], all_stores=False, all_stores_must_succeed=True, disk_format="raw",
                   container_format="bare", fields={"visibility": "public"}, tags=None, properties={},
-                  on_content_change="fail", keep_versions=1, upload_method="auto", lease_seconds=60,
+                  on_content_change="fail", lifecycle=Lifecycle(), upload_method="auto", lease_seconds=60,
                   timeout=5)
     values.update(overrides)
     return ImageRequest(**values)

@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._image import plan as _image_plan
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import Lifecycle
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
     LEASE_FOR_KEY,
@@ -47,9 +48,9 @@ def image(image_id="i1", **attrs):
             "visibility": "public", "tags": [], "created_at": LONG_AGO, "updated_at": LONG_AGO, **attrs}
 
 
-def plan_present(images, wanted, relation, on_content_change, keep_versions, now=NOW, leases=()):
-    return _image_plan.plan_present(images, wanted, relation, on_content_change, keep_versions, now,
-                                    leases)
+def plan_present(images, wanted, relation, on_content_change, keep_versions, now=NOW, leases=(), **policy):
+    return _image_plan.plan_present(images, wanted, relation, on_content_change,
+                                    Lifecycle(keep_versions=keep_versions, **policy), now, leases)
 
 
 SHA512 = {"os_hash_algo": "sha512", "os_hash_value": "c" * 128}

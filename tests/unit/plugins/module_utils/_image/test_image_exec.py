@@ -243,3 +243,65 @@ def test_the_renewer_patches_the_lease_while_the_run_works():
     (image_id, [operation]), = glance.patches
     assert image_id == "mine" and operation["path"] == f"/{PENDING_KEY}" and operation["op"] == "replace"
     assert operation["value"].startswith("run ") and " lease 8s until " in operation["value"]
+
+
+class LifecycleGlance(FakeGlance):
+    """Adds deactivation, and rbd locations on every image."""
+
+    def deactivate(self, image_id):
+        self.changes.append(("deactivate", image_id))
+        self.images[image_id]["status"] = "deactivated"
+
+    def image(self, image_id):
+        found = super().image(image_id)
+        if found:
+            found["locations"] = [{"url": f"rbd://fsid/images/{image_id}/snap", "metadata": {}}]
+        return found
+
+
+class FakeRbd:
+    def __init__(self, clones):
+        self.asked, self._clones = [], clones
+
+    def clones(self, path):
+        self.asked.append(path)
+        return self._clones
+
+    def close(self):
+        pass
+
+
+def replace_with(glance, tmp_path, lifecycle):
+    other = tmp_path / "other.img"
+    other.write_bytes(b"other bytes")
+    return ensure_image(glance, request(on_content_change="replace", lifecycle=lifecycle),
+                        Source(filename=str(other)), False).as_result(False)
+
+
+def test_deactivate_policy_deactivates_before_renaming(image_file, tmp_path):
+    glance = LifecycleGlance()
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="deactivate"))
+    assert result["actions"][1] == {"action": "retire", "image_id": "img-1", "policy": "deactivate"}
+    assert glance.changes.index(("deactivate", "img-1")) < len(glance.changes) - 1
+    assert glance.images["img-1"]["status"] == "deactivated" and glance.images["img-1"]["os_hidden"]
+
+
+@pytest.mark.parametrize("clones, kept", [(["vms/disk-1"], True), ([], False)])
+def test_delete_policy_keeps_a_version_whose_rbd_snapshot_has_clones(image_file, tmp_path, monkeypatch,
+                                                                     clones, kept):
+    glance, rbd = LifecycleGlance(), FakeRbd(clones)
+    opened = []
+    monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert opened == ["images"] and rbd.asked == ["img-1@snap"]
+    assert [a["action"] for a in result["actions"]][-1] == ("keep_old_version" if kept else "delete_old_version")
+    assert ("img-1" in glance.images) is kept
+
+
+def test_a_version_whose_locations_glance_hides_is_kept(image_file, tmp_path):
+    glance = FakeGlance()
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images

@@ -274,7 +274,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import RETIRE_POLICIES, Lifecycle
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    CEPH_ACCESS_ARGUMENT_SPEC,
+    RETIRE_POLICIES,
+    Lifecycle,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 
@@ -306,9 +310,7 @@ class GlanceImage(StoreOpsModule):
         "retire": {"type": "str", "choices": list(RETIRE_POLICIES), "default": "hide"},
         "delete_after_days": {"type": "int"},
         "catalogue_name": {"type": "str"},
-        "ceph_access": {"type": "dict", "options": {
-            "ceph_conf": {"type": "path"}, "ceph_user": {"type": "str"},
-            "ceph_keyring": {"type": "path", "no_log": False}}},
+        "ceph_access": CEPH_ACCESS_ARGUMENT_SPEC,
         "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
         "lease_seconds": {"type": "int", "default": DEFAULT_LEASE_SECONDS},
     }

@@ -18,6 +18,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     Source,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import PENDING_KEY, RETIRED_KEY
+from ansible_collections.storeops.openstack.plugins.module_utils._image.catalogue import collect
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import Lifecycle
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Create, Desired, Plan, Yield
@@ -305,3 +306,19 @@ def test_a_version_whose_locations_glance_hides_is_kept(image_file, tmp_path):
     run(glance, image_file)
     result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
     assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+
+
+def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image_file):
+    glance = FakeGlance()
+    for name, catalogue in (("kept", "a"), ("dropped", "a"), ("theirs", "b"), ("unmarked", None)):
+        run(glance, image_file, name=name, catalogue=catalogue)
+    before = {i: dict(image) for i, image in glance.images.items()}
+    planned = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=True).as_result()
+    assert glance.images == before and planned["changed"]
+    dropped = next(i for i, image in glance.images.items() if image["name"] == "dropped")
+    assert planned["actions"] == [{"name": "dropped", "action": "retire", "image_id": dropped, "policy": "hide"}]
+    assert collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result() == planned
+    assert glance.images[dropped][RETIRED_KEY] == "dropped" and glance.images[dropped]["os_hidden"]
+    assert {image["name"] for image in glance.images.values()} >= {"kept", "theirs", "unmarked"}
+    again = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result()
+    assert again == {"changed": False, "actions": [], "retired": []}

@@ -103,10 +103,17 @@ options:
     type: bool
     default: true
   disk_format:
-    description: Disk format of a new image.
+    description:
+      - Disk format of a new image. Before a new image is made from O(filename), the file is
+        inspected with oslo.utils' format inspector (the one Glance uses): the format found must
+        be this one, or becomes it with V(detect) (O(url) needs a format: Glance inspects what it
+        fetches). A qcow2 with a backing file or an external data file, a VMDK whose extents point
+        to other files, and any file the inspector finds unsafe are refused before any byte is
+        sent. After the upload, Glance's C(virtual_size) must be the inspector's.
+      - V(ami), V(ari), V(aki) and V(ploop) have no inspector; only the safety checks apply.
     type: str
     default: qcow2
-    choices: [ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2, vdi, iso, ploop]
+    choices: [detect, ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2, vdi, iso, ploop]
   container_format:
     description: Container format of a new image.
     type: str
@@ -257,6 +264,14 @@ verified_by:
       image was made.
   returned: always
   type: str
+inspection:
+  description:
+    - What decided a new image's format. For O(filename), C(inspected_by) is
+      C(oslo.utils format inspector) with the C(disk_format) and C(virtual_size) it found (also in
+      check mode); for O(url), C(inspected_by) is C(glance) with the C(disk_format) and
+      C(virtual_size) Glance recorded after its import. Null when no image was made.
+  returned: always
+  type: dict
 notes:
   description:
     - Things worth knowing (unverifiable hash algorithms, waits on Glance's import lock, another
@@ -274,6 +289,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
+from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import DETECT, GLANCE_DISK_FORMATS
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
     CEPH_ACCESS_ARGUMENT_SPEC,
     RETIRE_POLICIES,
@@ -295,8 +311,7 @@ class GlanceImage(StoreOpsModule):
         "stores": {"type": "list", "elements": "str"},
         "all_stores": {"type": "bool", "default": False},
         "all_stores_must_succeed": {"type": "bool", "default": True},
-        "disk_format": {"type": "str", "default": "qcow2", "choices": [
-            "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]},
+        "disk_format": {"type": "str", "default": "qcow2", "choices": [DETECT, *GLANCE_DISK_FORMATS]},
         "container_format": {"type": "str", "default": "bare", "choices": [
             "ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]},
         "visibility": {"type": "str", "choices": ["public", "private", "shared", "community"]},
@@ -350,6 +365,8 @@ class GlanceImage(StoreOpsModule):
                         checksum=parse_checksum(params["checksum"]) if params["checksum"] else None)
         if source.filename and params["state"] == "present":
             check_readable_file(source.filename)
+        if params["url"] and params["disk_format"] == DETECT:
+            raise InvalidInputError("disk_format: detect inspects a filename; give the url's disk_format")
         return source
 
     def _owner(self) -> str:

@@ -317,6 +317,8 @@ def test_url_is_imported_by_glance_and_rerun_is_unchanged(run_playbook, glance, 
     assert image["status"] == "active" and sorted(image["stores"].split(",")) == ["cheap", "fast"]
     assert image["os_hash_value"] == sha(path, "sha512")
     assert image["storeops.openstack.source_url"] == url and image["os_hidden"] is False
+    assert first["inspection"] == {"inspected_by": "glance", "disk_format": image["disk_format"],
+                                   "virtual_size": image["virtual_size"]}
     again = run_playbook("image.yml", name=fresh, url=url, stores=["fast", "cheap"]).results["result"]
     assert again["changed"] is False
     glance.delete(f"/images/{image['id']}")

@@ -41,6 +41,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores 
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import RbdDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
+from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import Inspection
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import DEACTIVATE, retire_operations
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     LEASE_FOR_KEY,
@@ -74,6 +75,7 @@ class Source:
     checksum: tuple[str, str] | None = None               # (algorithm, hex) as given
     hashes: dict[str, str] = field(default_factory=dict)  # known: the checksum, or all once read
     read: bool = False
+    inspection: Inspection | None = None                  # the file's format, before a create
 
     def __post_init__(self):
         if self.checksum:
@@ -396,6 +398,11 @@ class ImageExecutor:
         if not hashes:  # web-download: Glance fetched the bytes, this run never saw them
             return self._verify_fetched(image)
         self.source.learn(hashes, uploaded=True)
+        inspected = self.source.inspection
+        if inspected and image.get("virtual_size") not in (None, inspected.virtual_size):
+            raise StoreOpsError(f"Glance's virtual_size of the stored image is {image['virtual_size']}, "
+                                f"the file's {inspected.disk_format} header says {inspected.virtual_size}; "
+                                "the new image was deleted")
         if algo not in hashes:
             self._notes.append(f"Glance hashes with {algo}, which is not computed locally: "
                                "verified by size only")

@@ -11,7 +11,7 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import hash_file
@@ -27,6 +27,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     lease_images,
     utc_now,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import DETECT, inspect_file
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
     CATALOGUE_KEY,
     RETIRED_KEY,
@@ -45,7 +46,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     predicted_image,
     target_stores,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Desired, Plan
+from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Create, Desired, Plan, Wait
 
 SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
                   "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
@@ -87,6 +88,7 @@ class ImageRun:
     identity: str | None
     identified_by: str | None
     notes: tuple[str, ...]
+    inspection: dict[str, Any] | None = None
 
     def as_result(self, with_diff: bool) -> dict[str, Any]:
         execution = self.execution
@@ -99,6 +101,7 @@ class ImageRun:
             "identified_by": self.identified_by,
             "verified_by": execution.verified_by,
             "notes": list(self.notes),
+            "inspection": self.inspection,
         }
         if execution.changed and with_diff:
             result["diff"] = {"before": _diff_view(self.before), "after": _diff_view(self.after)}
@@ -112,6 +115,11 @@ def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, ch
     desired = _desired(request, source, stores)
     planner = _Planner(glance, request, desired, source)
     first, images = planner()
+    if source.filename and any(isinstance(step, (Create, Wait)) for step in first.steps):
+        # before any byte is sent: a wait may end in this run creating the image after all
+        source.inspection = inspect_file(source.filename, desired.disk_format)
+        if desired.disk_format == DETECT:
+            desired = replace(desired, disk_format=source.inspection.disk_format)
     if check_mode or not first.steps:
         execution = ExecutionResult(first.steps, first.image)
         after = predicted_image(first, desired)
@@ -125,7 +133,20 @@ def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, ch
     foreign = foreign_count(images, desired)
     notes = execution.notes + ((f"{foreign} image(s) of this name in other projects were left "
                                 f"alone (owner is {request.owner})",) if foreign else ())
-    return ImageRun(first.image, after, execution, source.identity, planner.identified_by, notes)
+    return ImageRun(first.image, after, execution, source.identity, planner.identified_by, notes,
+                    _inspection(source, execution))
+
+
+def _inspection(source: Source, execution: ExecutionResult) -> dict[str, Any] | None:
+    """What decided the new image's format: the file's inspection, or Glance's own for a url."""
+    if source.inspection:
+        return {"inspected_by": "oslo.utils format inspector", "disk_format": source.inspection.disk_format,
+                "virtual_size": source.inspection.virtual_size}
+    created = any(isinstance(step, Create) for step in execution.steps)
+    if source.url and created and execution.image:
+        return {"inspected_by": "glance", "disk_format": execution.image.get("disk_format"),
+                "virtual_size": execution.image.get("virtual_size")}
+    return None
 
 
 def _desired(request: ImageRequest, source: Source, stores: list[str]) -> Desired:

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StoreOpsError
+from image_files import write_qcow2
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._image import executor as _image_exec
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
@@ -322,3 +323,21 @@ def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image
     assert {image["name"] for image in glance.images.values()} >= {"kept", "theirs", "unmarked"}
     again = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result()
     assert again == {"changed": False, "actions": [], "retired": []}
+
+
+def test_an_unsafe_file_is_refused_before_anything_is_sent(tmp_path):
+    glance, path = FakeGlance(), tmp_path / "bad.qcow2"
+    write_qcow2(path, backing_file=b"/etc/shadow")
+    with pytest.raises(InvalidInputError, match="unsafe qcow2"):
+        ensure_image(glance, request(disk_format="detect"), Source(filename=str(path)), False)
+    assert glance.changes == [] and glance.images == {}
+
+
+def test_glances_virtual_size_must_be_the_inspectors(image_file, monkeypatch):
+    glance = FakeGlance()
+    original = glance._store
+    monkeypatch.setattr(glance, "_store", lambda image_id, data, stores: (
+        original(image_id, data, stores), glance.images[image_id].update(virtual_size=1)))
+    with pytest.raises(StoreOpsError, match="virtual_size of the stored image is 1"):
+        run(glance, image_file)
+    assert [i for i in glance.images.values() if i["name"] == "cirros"] == []

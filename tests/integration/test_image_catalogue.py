@@ -1,4 +1,4 @@
-"""glance_image's lifecycle policy and a catalogue's garbage collection, against the local cloud."""
+"""glance_image's lifecycle policy, file format checks and a catalogue's garbage collection, on the local cloud."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,7 @@ import pytest
 import rados
 import rbd
 
+from image_files import write_qcow2
 from test_glance_image import glance  # noqa: F401  pylint: disable=unused-import
 
 
@@ -100,3 +101,24 @@ def test_catalogue_collects_only_its_own_images_check_mode_first(run_playbook, e
     assert glance.get(f"/images/{foreign}").json()["name"] == f"{name}-theirs"
     again = run_playbook("role.yml", **run, image_catalog_images=entries[:1])
     assert again.results["gc"] == {**again.results["gc"], "changed": False, "retired": []}
+
+
+def test_a_qcow2_with_a_backing_file_is_refused_before_any_byte_is_sent(ensure, glance, tmp_path, name):
+    path = tmp_path / "backed.qcow2"
+    write_qcow2(path, backing_file=b"/etc/passwd")
+    result = ensure(filename=str(path), disk_format="qcow2")
+    assert result["failed"] and "unsafe qcow2 image (Image has a backing file)" in result["msg"]
+    assert "\n" not in result["msg"]
+    for hidden in ("false", "true"):
+        assert glance.get("/images", params={"name": name, "os_hidden": hidden}).json()["images"] == []
+
+
+def test_detect_fills_the_format_and_glance_agrees_on_the_virtual_size(ensure, glance, tmp_path):
+    path = tmp_path / "small.qcow2"
+    write_qcow2(path, virtual_size=64 << 20)
+    result = ensure(filename=str(path), disk_format="detect")
+    assert result["inspection"] == {"inspected_by": "oslo.utils format inspector", "disk_format": "qcow2",
+                                    "virtual_size": 64 << 20}
+    stored = glance.get(f"/images/{result['image']['id']}").json()
+    assert stored["disk_format"] == "qcow2" and stored["virtual_size"] == 64 << 20
+    assert ensure(filename=str(path), disk_format="detect")["changed"] is False

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from image_files import write_qcow2
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    MissingDependencyError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import Inspection, inspect_file
 
 
@@ -27,3 +32,9 @@ def test_a_raw_files_virtual_size_is_its_size(tmp_path):
     path = tmp_path / "raw.img"
     path.write_bytes(b"\x01" * 3_000_000)
     assert inspect_file(str(path), "raw") == Inspection("raw", 3_000_000)
+
+
+def test_without_oslo_utils_the_error_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "oslo_utils.imageutils", None)  # import fails
+    with pytest.raises(MissingDependencyError, match=r"needs oslo.utils .*\(pip install oslo.utils\)$"):
+        inspect_file(str(tmp_path / "any"), "raw")

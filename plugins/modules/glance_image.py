@@ -38,7 +38,7 @@ description:
     C(.retired-<time>) suffix, retired by O(retire)), keeping O(keep_versions) retired versions
     and deleting those retired more than O(delete_after_days) ago. A replace that failed after
     publishing (a copy timed out, the run died) is finished by the next run.
-  - Never deleted by the lifecycle policy, whatever it says: the current version, a C(protected)
+  - Never deleted by the lifecycle policy, whatever it says, are the current version, a C(protected)
     image, and an image whose rbd snapshot has clones (checked with Ceph's bindings before the
     DELETE, because Glance deletes the other stores' copies first and only then refuses). Those
     are reported as C(keep_old_version) actions.
@@ -105,8 +105,8 @@ options:
   disk_format:
     description:
       - Disk format of a new image. Before a new image is made from O(filename), the file is
-        inspected with oslo.utils' format inspector (the one Glance uses): the format found must
-        be this one, or becomes it with V(detect) (O(url) needs a format: Glance inspects what it
+        inspected with oslo.utils' format inspector (the one Glance uses); the format found must
+        be this one, or becomes it with V(detect) (O(url) needs a format, Glance inspects what it
         fetches). A qcow2 with a backing file or an external data file, a VMDK whose extents point
         to other files, and any file the inspector finds unsafe are refused before any byte is
         sent. After the upload, Glance's C(virtual_size) must be the inspector's.

@@ -18,7 +18,7 @@ description:
     version (renamed with a C(.retired-<time>) suffix, marked C(storeops.openstack.retired_from)).
   - With O(retire=delete) the image is deleted, except a C(protected) image or one whose rbd
     snapshot has clones (checked before the DELETE; Glance would delete the other stores' copies
-    first and only then refuse): those are kept and reported as C(keep_old_version) actions.
+    first and only then refuse); those are kept and reported as C(keep_old_version) actions.
   - Run it in check mode first to see what it would retire.
 author:
   - storeops.openstack developers (@storeops)

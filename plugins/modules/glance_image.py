@@ -188,7 +188,6 @@ options:
       ceph_keyring:
         description: Path of the user's keyring.
         type: path
-        no_log: false
   upload_method:
     description:
       - V(direct) is C(PUT /file) into the first store, then C(copy-image) to the rest;

@@ -30,6 +30,7 @@ attributes:
     description: Returns the actions that would be taken and changes nothing.
   diff_mode:
     support: none
+    description: The actions say what changed.
 options:
   catalogue_name:
     description: The catalogue's id, as given to glance_image's O(storeops.openstack.glance_image#module:catalogue_name).
@@ -65,7 +66,6 @@ options:
       ceph_keyring:
         description: Path of the user's keyring.
         type: path
-        no_log: false
 """
 
 EXAMPLES = r"""

@@ -101,8 +101,9 @@ def test_content_change_fails_by_default_and_changes_nothing(ensure, glance, fil
     assert images_named(glance, name) == before
 
 
-def test_replace_uploads_verifies_and_retires_keeping_versions(ensure, glance, files, name):
-    old_id = images_named(glance, name)[0]["id"]
+def test_replace_uploads_verifies_and_retires_keeping_versions(ensure, glance, files, name, cloud):
+    old_id = images_named(glance, name)[0]["id"]  # in the rbd store too: its clones are checked
+    ceph = {"ceph_conf": cloud["ceph"]["conf"], "ceph_user": "admin"}
     result = ensure(filename=files[1], stores=["fast"], on_content_change="replace", keep_versions=1)
     assert result["changed"] is True and result["image"]["id"] != old_id
     retired = glance.get(f"/images/{old_id}").json()
@@ -110,7 +111,8 @@ def test_replace_uploads_verifies_and_retires_keeping_versions(ensure, glance, f
     assert retired["storeops.openstack.retired_from"] == name
     assert [i["id"] for i in images_named(glance, name)] == [result["image"]["id"]]
     newest_retired = result["image"]["id"]
-    again = ensure(filename=files[0], stores=["fast"], on_content_change="replace", keep_versions=1)
+    again = ensure(filename=files[0], stores=["fast"], on_content_change="replace", keep_versions=1,
+                   ceph_access=ceph)
     assert [a["action"] for a in again["actions"]] == ["create", "retire", "delete_old_version"]
     assert glance.get(f"/images/{old_id}").status_code == 404
     assert glance.get(f"/images/{newest_retired}").json()["os_hidden"] is True

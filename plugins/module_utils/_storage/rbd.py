@@ -103,7 +103,11 @@ class RbdDriver(StorageDriver):
         self.pool = pool
         self.where = f"pool {pool}"
         options = {"keyring": keyring} if keyring else {}
-        self._cluster = rados.Rados(conffile=ceph_conf, rados_id=user, conf=options)
+        try:  # a missing or unreadable ceph.conf fails here, before any connection
+            self._cluster = rados.Rados(conffile=ceph_conf, rados_id=user, conf=options)
+        except rados.Error as err:
+            raise StoreOpsError(f"rbd store: cannot read {ceph_conf} ({err}); give the ceph.conf "
+                                "of the cluster") from None
         try:
             self._cluster.connect(timeout=connect_timeout)
             self.ioctx = self._cluster.open_ioctx(pool)

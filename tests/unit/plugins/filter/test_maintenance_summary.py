@@ -64,3 +64,11 @@ def test_the_summary_is_redacted_like_a_module_result():
     summary = maintenance_summary({"catalog": catalog})
     assert summary["stages"][0]["failures"][0]["error"] == \
         "Request to https://***@mirror/x.img?X-Amz-Signature=*** timed out"
+
+
+def test_the_catalogues_garbage_collection_is_a_change():
+    catalog = {**CATALOG, "images": CATALOG["images"][:2], "gc": {"retired": ["old-1"], "changed": True}}
+    stage, = maintenance_summary({"catalog": catalog})["stages"]
+    assert stage["status"] == "changed"
+    assert stage["changes"] == ["cirros: create (ceph copied, fast uploaded)",
+                                "retired (no longer in the catalogue): old-1"]

@@ -81,6 +81,9 @@ def _catalog(result: dict) -> dict:
             changes.append(f"{name}: {actions}" + (f" ({outcomes})" if outcomes else ""))
             if any(a.get("action") == "create" for a in run.get("actions", [])):
                 moved += (run.get("image") or {}).get("size") or 0
+    # image_catalog_exclusive: the catalogue's images it no longer lists, retired
+    changes += [f"retired (no longer in the catalogue): {image_id}"
+                for image_id in (result.get("gc") or {}).get("retired", [])]
     return _stage("catalog", changed=len(changes), changes=changes, failures=failures,
                   bytes_moved=moved, remaining=len(failures),
                   summary=f"{len(images)} images: {len(changes)} changed, {len(failures)} failed")

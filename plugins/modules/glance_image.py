@@ -35,8 +35,16 @@ description:
     the other deletes its own and adopts it.
   - Different content under the same name fails, or with O(on_content_change=replace) uploads the
     new image (marked with the id it replaces), then retires the old one (renamed with a
-    C(.retired-<time>) suffix, hidden), keeping O(keep_versions) retired versions. A replace that
-    failed after publishing (a copy timed out, the run died) is finished by the next run.
+    C(.retired-<time>) suffix, retired by O(retire)), keeping O(keep_versions) retired versions
+    and deleting those retired more than O(delete_after_days) ago. A replace that failed after
+    publishing (a copy timed out, the run died) is finished by the next run.
+  - Never deleted by the lifecycle policy, whatever it says, are the current version, a C(protected)
+    image, and an image whose rbd snapshot has clones (checked with Ceph's bindings before the
+    DELETE, because Glance deletes the other stores' copies first and only then refuses). Those
+    are reported as C(keep_old_version) actions.
+  - With O(catalogue_name), the images the run makes or manages are marked with it
+    (C(storeops.openstack.catalogue)); images another catalogue marked are never adopted,
+    retired or deleted, and an entry whose name is taken by one fails.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
@@ -113,10 +121,17 @@ options:
     type: bool
     default: true
   disk_format:
-    description: Disk format of a new image.
+    description:
+      - Disk format of a new image. Before a new image is made from O(filename), the file is
+        inspected with oslo.utils' format inspector (the one Glance uses); the format found must
+        be this one, or becomes it with V(detect) (O(url) needs a format, Glance inspects what it
+        fetches). A qcow2 with a backing file or an external data file, a VMDK whose extents point
+        to other files, and any file the inspector finds unsafe are refused before any byte is
+        sent. After the upload, Glance's C(virtual_size) must be the inspector's.
+      - V(ami), V(ari), V(aki) and V(ploop) have no inspector; only the safety checks apply.
     type: str
     default: qcow2
-    choices: [ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2, vdi, iso, ploop]
+    choices: [detect, ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2, vdi, iso, ploop]
   container_format:
     description: Container format of a new image.
     type: str
@@ -188,6 +203,45 @@ options:
     description: How many retired versions O(on_content_change=replace) keeps.
     type: int
     default: 1
+  retire:
+    description:
+      - How a replaced version is retired (it is always renamed with a C(.retired-<time>) suffix
+        and marked C(storeops.openstack.retired_from)).
+      - V(hide) sets C(os_hidden). V(community) makes it community-visible (bootable by id, listed
+        by nobody). V(delete) hides it and deletes it at once (when safe; O(keep_versions) is then 0).
+      - V(deactivate) hides and deactivates it (admin by default policy). A deactivated image's
+        bytes cannot be downloaded, booted, copied to another store (C(copy-image)) or migrated
+        (M(storeops.openstack.glance_store_migrate)) until it is reactivated.
+    type: str
+    choices: [hide, community, deactivate, delete]
+    default: hide
+  delete_after_days:
+    description:
+      - Delete retired versions retired this many days ago or more, even within O(keep_versions)
+        (checked on every run). Versions retired before their time was recorded
+        (C(storeops.openstack.retired_at)) only count towards O(keep_versions).
+    type: int
+  catalogue_name:
+    description:
+      - Id of the catalogue that manages this image; recorded on it. Images marked by another
+        catalogue are never touched.
+    type: str
+  ceph_access:
+    description:
+      - How to reach the rbd stores' pools to check a version's snapshot for clones before deleting
+        it. Without it, C(/etc/ceph/ceph.conf) with the default user; when the check cannot be
+        made, the version is kept.
+    type: dict
+    suboptions:
+      ceph_conf:
+        description: Path of C(ceph.conf).
+        type: path
+      ceph_user:
+        description: Ceph user (without C(client.)).
+        type: str
+      ceph_keyring:
+        description: Path of the user's keyring.
+        type: path
   upload_method:
     description:
       - V(direct) is C(PUT /file) into the first store, then C(copy-image) to the rest;
@@ -234,7 +288,8 @@ actions:
   description:
     - What the run did (in check mode, would do), in order. C(wait) is a wait for another run's
       live upload; C(yield) names the other run's image this run's new one lost to (and was
-      deleted for); neither changes anything.
+      deleted for); C(keep_old_version) names a retired version the policy would delete and why it
+      stays (protected, rbd clones); none of these changes anything. C(retire) names its policy.
   returned: always
   type: list
   elements: dict
@@ -262,6 +317,14 @@ verified_by:
       image was made.
   returned: always
   type: str
+inspection:
+  description:
+    - What decided a new image's format. For O(filename), C(inspected_by) is
+      C(oslo.utils format inspector) with the C(disk_format) and C(virtual_size) it found (also in
+      check mode); for O(url), C(inspected_by) is C(glance) with the C(disk_format) and
+      C(virtual_size) Glance recorded after its import. Null when no image was made.
+  returned: always
+  type: dict
 notes:
   description:
     - Things worth knowing (unverifiable hash algorithms, waits on Glance's import lock, another
@@ -283,6 +346,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.checksum
     source_file_name,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
+from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import DETECT, GLANCE_DISK_FORMATS
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    CEPH_ACCESS_ARGUMENT_SPEC,
+    RETIRE_POLICIES,
+    Lifecycle,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import Sharing
 from ansible_collections.storeops.openstack.plugins.module_utils._image.references import (
     REFERENCE_PROPERTIES,
@@ -305,8 +374,7 @@ class GlanceImage(StoreOpsModule):
         "stores": {"type": "list", "elements": "str"},
         "all_stores": {"type": "bool", "default": False},
         "all_stores_must_succeed": {"type": "bool", "default": True},
-        "disk_format": {"type": "str", "default": "qcow2", "choices": [
-            "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]},
+        "disk_format": {"type": "str", "default": "qcow2", "choices": [DETECT, *GLANCE_DISK_FORMATS]},
         "container_format": {"type": "str", "default": "bare", "choices": [
             "ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]},
         "visibility": {"type": "str", "choices": ["public", "private", "shared", "community"]},
@@ -323,6 +391,10 @@ class GlanceImage(StoreOpsModule):
         "accept_as": {"type": "str"},
         "on_content_change": {"type": "str", "choices": ["fail", "replace"], "default": "fail"},
         "keep_versions": {"type": "int", "default": 1},
+        "retire": {"type": "str", "choices": list(RETIRE_POLICIES), "default": "hide"},
+        "delete_after_days": {"type": "int"},
+        "catalogue_name": {"type": "str"},
+        "ceph_access": CEPH_ACCESS_ARGUMENT_SPEC,
         "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
         "lease_seconds": {"type": "int", "default": DEFAULT_LEASE_SECONDS},
     }
@@ -344,9 +416,11 @@ class GlanceImage(StoreOpsModule):
             fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
             tags=params["tags"], properties={**params["properties"], **references},
             properties_exact=params["properties_state"] == "exact",
-            on_content_change=params["on_content_change"], keep_versions=params["keep_versions"],
+            on_content_change=params["on_content_change"],
+            lifecycle=Lifecycle(params["retire"], params["keep_versions"], params["delete_after_days"]),
             upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
-            timeout=params["timeout"], sharing=self._sharing())
+            timeout=params["timeout"], sharing=self._sharing(), catalogue=params["catalogue_name"],
+            ceph_access=params["ceph_access"])
         consumer = GlanceClient(open_connection({"cloud": params["accept_as"]})) if params["accept_as"] else None
         outcome = ensure_image(glance, request, source, self.check_mode, consumer)
         for warning in outcome.execution.warnings:
@@ -357,6 +431,8 @@ class GlanceImage(StoreOpsModule):
         params = self.params
         if params["keep_versions"] < 0:
             raise InvalidInputError("keep_versions must be 0 or more")
+        if (params["delete_after_days"] or 0) < 0:
+            raise InvalidInputError("delete_after_days must be 0 or more")
         if params["lease_seconds"] < 8:
             raise InvalidInputError("lease_seconds must be 8 or more (the lease is renewed every quarter)")
         if params["checksum_name"] and not (params["checksum"] and is_upstream(params["checksum"])):
@@ -364,6 +440,8 @@ class GlanceImage(StoreOpsModule):
                                     "uses it; remove checksum_name or give such a checksum")
         if params["filename"] and params["state"] != "absent":
             check_readable_file(params["filename"])
+        if params["url"] and params["disk_format"] == DETECT:
+            raise InvalidInputError("disk_format: detect inspects a filename; give the url's disk_format")
         checksum = None
         # state: absent compares no content, so it fetches no checksums file
         if params["checksum"] and not (params["state"] == "absent" and is_upstream(params["checksum"])):

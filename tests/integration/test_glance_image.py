@@ -96,8 +96,9 @@ def test_content_change_fails_by_default_and_changes_nothing(ensure, glance, fil
     assert images_named(glance, name) == before
 
 
-def test_replace_uploads_verifies_and_retires_keeping_versions(ensure, glance, files, name):
-    old_id = images_named(glance, name)[0]["id"]
+def test_replace_uploads_verifies_and_retires_keeping_versions(ensure, glance, files, name, cloud):
+    old_id = images_named(glance, name)[0]["id"]  # in the rbd store too: its clones are checked
+    ceph = {"ceph_conf": cloud["ceph"]["conf"], "ceph_user": "admin"}
     result = ensure(filename=files[1], stores=["fast"], on_content_change="replace", keep_versions=1)
     assert result["changed"] is True and result["image"]["id"] != old_id
     retired = glance.get(f"/images/{old_id}").json()
@@ -105,7 +106,8 @@ def test_replace_uploads_verifies_and_retires_keeping_versions(ensure, glance, f
     assert retired["storeops.openstack.retired_from"] == name
     assert [i["id"] for i in images_named(glance, name)] == [result["image"]["id"]]
     newest_retired = result["image"]["id"]
-    again = ensure(filename=files[0], stores=["fast"], on_content_change="replace", keep_versions=1)
+    again = ensure(filename=files[0], stores=["fast"], on_content_change="replace", keep_versions=1,
+                   ceph_access=ceph)
     assert [a["action"] for a in again["actions"]] == ["create", "retire", "delete_old_version"]
     assert glance.get(f"/images/{old_id}").status_code == 404
     assert glance.get(f"/images/{newest_retired}").json()["os_hidden"] is True
@@ -312,6 +314,8 @@ def test_url_is_imported_by_glance_and_rerun_is_unchanged(run_playbook, glance, 
     assert image["status"] == "active" and sorted(image["stores"].split(",")) == ["cheap", "fast"]
     assert image["os_hash_value"] == sha(path, "sha512")
     assert image["storeops.openstack.source_url"] == url and image["os_hidden"] is False
+    assert first["inspection"] == {"inspected_by": "glance", "disk_format": image["disk_format"],
+                                   "virtual_size": image["virtual_size"]}
     again = run_playbook("image.yml", name=fresh, url=url, stores=["fast", "cheap"]).results["result"]
     assert again["changed"] is False
     glance.delete(f"/images/{image['id']}")

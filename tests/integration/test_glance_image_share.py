@@ -155,7 +155,7 @@ def test_catalogue_entries_pass_boot_sizes_hw_properties_checksum_files_and_memb
     runs = [run_playbook("role.yml", role_under_test="image_catalog", image_catalog_images=[entry])
             for _run in ("first", "again")]
     assert all(run.returncode == 0 for run in runs), runs[0].output
-    first, second = (run.results["catalog"]["results"][0] for run in runs)
+    first, second = (run.results["catalog"]["images"][0] for run in runs)
     assert first["changed"] is True and not first.get("failed"), first
     assert second["changed"] is False, second["actions"]
     image = admin_images.get(f"/images/{first['image']['id']}").json()

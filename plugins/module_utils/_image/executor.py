@@ -36,15 +36,18 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import HashingReader
-from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import utc_stamp
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import RbdDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
 from ansible_collections.storeops.openstack.plugins.module_utils._image.activation import (
     Deactivate,
     Reactivate,
     apply_activation,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import Inspection
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import DEACTIVATE, retire_operations
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import UpdateMembers, apply_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     LEASE_FOR_KEY,
@@ -53,7 +56,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     OS_HASH,
     PENDING_KEY,
     REPLACES_KEY,
-    RETIRED_KEY,
     SHA256_KEYS,
     is_pending,
     lease_live,
@@ -79,6 +81,7 @@ class Source:
     checksum: tuple[str, str] | None = None               # (algorithm, hex) as given
     hashes: dict[str, str] = field(default_factory=dict)  # known: the checksum, or all once read
     read: bool = False
+    inspection: Inspection | None = None                  # the file's format, before a create
 
     def __post_init__(self):
         if self.checksum:
@@ -110,6 +113,14 @@ class Lease:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class _Kept(Exception):
+    """A retired version is not deleted after all; ``step`` says why."""
+
+    def __init__(self, step: steps.KeepOldVersion):
+        super().__init__(step.reason)
+        self.step = step
 
 
 class _PlanAgain(Exception):
@@ -154,6 +165,7 @@ class Settings:
     new_owner: str | None = None
     poll_interval: float = 1.0
     consumer: GlanceClient | None = None  # accept_as: the member project's own connection
+    ceph_access: dict[str, Any] = field(default_factory=dict)  # to check rbd clones before deleting
 
 
 @dataclass(frozen=True)
@@ -188,7 +200,8 @@ class ImageExecutor:
         self._apply: dict[type, Callable[[Any, dict[str, Any] | None], dict[str, Any] | None]] = {
             steps.Wait: self._wait,
             steps.DeleteLeftover: self._delete_other,
-            steps.DeleteOldVersion: self._delete_other,
+            steps.DeleteOldVersion: self._delete_old_version,
+            steps.KeepOldVersion: self._keep,
             steps.Delete: self._delete,
             steps.Create: self._create,
             steps.Retire: self._retire,
@@ -219,7 +232,10 @@ class ImageExecutor:
         """Apply the plan's steps in order; returns the image they left."""
         image = plan.image
         for step in plan.steps:
-            image = self._apply[type(step)](step, image)
+            try:
+                image = self._apply[type(step)](step, image)
+            except _Kept as kept:
+                step = kept.step
             self._done.append(step)
         return image
 
@@ -227,9 +243,45 @@ class ImageExecutor:
         self._done.append(step)
         raise _PlanAgain(wait_for=step.image_id)
 
-    def _delete_other(self, step: steps.DeleteLeftover | steps.DeleteOldVersion, image):
+    def _delete_other(self, step: steps.DeleteLeftover, image):
         self.glance.delete_image(step.image_id)
         return image
+
+    def _keep(self, _step: steps.KeepOldVersion, image):
+        return image
+
+    def _delete_old_version(self, step: steps.DeleteOldVersion, image):
+        """Deleted only once no rbd clone hangs on its snapshot: Glance would delete the other
+        stores' copies before it found the clones and refused."""
+        reason = self._rbd_clones(step.image_id)
+        if reason:
+            raise _Kept(steps.KeepOldVersion(step.image_id, reason))
+        self.glance.delete_image(step.image_id)
+        return image
+
+    def _rbd_clones(self, image_id: str) -> str | None:
+        """Why the image's rbd snapshots forbid deleting it (clones, or unknowable), or None."""
+        image = self.glance.image(image_id)
+        if image is None:
+            return None
+        if "locations" not in image and "direct_url" not in image:
+            return "Glance does not show its locations, so rbd clones cannot be checked"
+        urls = [location["url"] for location in image.get("locations") or []] or [image.get("direct_url") or ""]
+        for url in urls:
+            if not url.startswith("rbd://"):
+                continue
+            _kind, pool, path = parse_location(url)
+            try:
+                driver = open_driver(RbdDriver.kind, pool, self.settings.ceph_access)
+            except StoreOpsError as err:
+                return f"rbd clones cannot be checked ({err}); give ceph_access"
+            try:
+                clones = driver.clones(path)
+            finally:
+                driver.close()
+            if clones:
+                return f"its rbd snapshot {pool}/{path} has clones ({', '.join(clones)})"
+        return None
 
     def _delete(self, step: steps.Delete, _image):
         self.glance.delete_image(step.image_id)
@@ -356,6 +408,11 @@ class ImageExecutor:
         if not hashes:  # web-download: Glance fetched the bytes, this run never saw them
             return self._verify_fetched(image)
         self.source.learn(hashes, uploaded=True)
+        inspected = self.source.inspection
+        if inspected and image.get("virtual_size") not in (None, inspected.virtual_size):
+            raise StoreOpsError(f"Glance's virtual_size of the stored image is {image['virtual_size']}, "
+                                f"the file's {inspected.disk_format} header says {inspected.virtual_size}; "
+                                "the new image was deleted")
         if algo not in hashes:
             self._notes.append(f"Glance hashes with {algo}, which is not computed locally: "
                                "verified by size only")
@@ -442,10 +499,7 @@ class ImageExecutor:
         return image
 
     def _retire(self, step: steps.Retire, image):
-        name, stamp = self.desired.name, utc_stamp(compact=True)
-        self.glance.patch(step.image_id, [
-            {"op": "replace", "path": "/name", "value": f"{name}.retired-{stamp}"},
-            {"op": "replace", "path": "/os_hidden", "value": True},
-            {"op": "add", "path": f"/{RETIRED_KEY}", "value": name},
-        ])
+        if step.policy == DEACTIVATE:  # first: a run killed after it retires the image again
+            self.glance.image_action(step.image_id, "deactivate")
+        self.glance.patch(step.image_id, retire_operations(self.desired.name, step.policy, utc_now()))
         return image

@@ -27,6 +27,13 @@ from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    RETIRED_KEY,
+    Lifecycle,
+    foreign_catalogue,
+    refuse_foreign,
+    versions_to_delete,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.properties import json_pointer, user_properties
 from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import (
     Copy,
@@ -36,6 +43,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.steps im
     DeleteOldVersion,
     DeleteStoreCopy,
     Desired,
+    KeepOldVersion,
     Plan,
     Retire,
     Step,
@@ -47,8 +55,6 @@ SHA256_KEYS = ("owner_specified.openstack.sha256", "owner_specified.shade.sha256
 MD5_KEY = "owner_specified.openstack.md5"
 # Marks an image this module created and has not published yet; the value is the lease.
 PENDING_KEY = "storeops.openstack.pending"
-# Marks an older version retired by on_content_change=replace (value: the name it had).
-RETIRED_KEY = "storeops.openstack.retired_from"
 # A lease image (data-less, hidden) keeps a pending image alive: the run renews the lease there,
 # never on the pending image, because a PATCH saves the whole image row and would undo the
 # status, size and hash Glance writes meanwhile. Its properties name the image and the name.
@@ -143,7 +149,9 @@ def is_retired(image: dict[str, Any], name: str) -> bool:
 
 
 def owned(images: list[dict[str, Any]], desired: Desired) -> list[dict[str, Any]]:
-    return [i for i in images if i.get("owner") == desired.owner]
+    """The owner's images, less those another catalogue manages."""
+    return [i for i in images if i.get("owner") == desired.owner
+            and not foreign_catalogue(i, desired.catalogue)]
 
 
 def foreign_count(images: list[dict[str, Any]], desired: Desired) -> int:
@@ -244,12 +252,16 @@ def metadata_patch(image: dict[str, Any], desired: Desired, publish: bool) -> li
 
 
 def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str | None,
-                 on_content_change: str, keep_versions: int, now: datetime,
+                 on_content_change: str, lifecycle: Lifecycle, now: datetime,
                  leases: list[dict[str, Any]] = ()) -> Plan:
     """``relation`` is identify() of the chosen image, or None without content.
 
     A live pending image (another run's upload) makes the whole plan a wait; plan again after it.
+    An image of this name that another catalogue manages is refused, never shadowed.
     """
+    for image in images:
+        if image.get("name") == desired.name and image.get("owner") == desired.owner:
+            refuse_foreign(image, desired.catalogue)
     steps: list[Step] = []
     pending = pending_images(images, desired)
     current = choose_image(images, desired)
@@ -264,7 +276,7 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
     steps += [DeleteLeftover(lease_id, "lease")
               for lease_id in orphan_leases(images, list(leases), desired, now)]
     retiring = unfinished_replaces(images, desired)
-    steps += [Retire(image_id) for image_id in retiring]
+    steps += [Retire(image_id, lifecycle.retire) for image_id in retiring]
     if current is None:
         if not desired.has_content:
             raise InvalidInputError(
@@ -277,7 +289,8 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
             raise InvalidInputError(
                 f"image {current['id']} ({desired.name}) has other content than the source; set "
                 "on_content_change: replace to upload the new content and retire the old image")
-        steps += [Create(tuple(desired.stores), replaces=current["id"]), Retire(current["id"])]
+        steps += [Create(tuple(desired.stores), replaces=current["id"]),
+                  Retire(current["id"], lifecycle.retire)]
         retiring = [current["id"], *retiring]
     else:
         missing = [s for s in desired.stores if s not in image_stores(current)]
@@ -286,11 +299,13 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
         operations = metadata_patch(current, desired, publish=False)
         if operations:
             steps.append(UpdateMetadata(current["id"], tuple(operations)))
-    if retiring:
-        older = sorted((i for i in owned(images, desired)
-                        if is_retired(i, desired.name) and i["id"] not in retiring), key=_age, reverse=True)
-        steps += [DeleteOldVersion(image_id)
-                  for image_id in [*retiring, *(i["id"] for i in older)][keep_versions:]]
+    by_id = {i["id"]: i for i in images}
+    older = sorted((i for i in owned(images, desired)
+                    if is_retired(i, desired.name) and i["id"] not in retiring), key=_age, reverse=True)
+    if retiring or lifecycle.delete_after_days is not None:  # age retires versions on any run
+        delete, kept = versions_to_delete([by_id[i] for i in retiring], older, lifecycle, now)
+        steps += [DeleteOldVersion(image_id) for image_id in delete]
+        steps += [KeepOldVersion(image_id, reason) for image_id, reason in kept]
     return Plan(tuple(steps), current)
 
 

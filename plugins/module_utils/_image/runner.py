@@ -11,7 +11,7 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import hash_file
@@ -28,10 +28,15 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     utc_now,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.activation import DEACTIVATED, with_activation
+from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import DETECT, inspect_file
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    CATALOGUE_KEY,
+    RETIRED_KEY,
+    Lifecycle,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import MembersView, Sharing, with_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
-    RETIRED_KEY,
     SAME,
     SOURCE_URL_KEY,
     UNKNOWN,
@@ -44,7 +49,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     target_stores,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.properties import user_properties
-from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Desired, Plan
+from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Create, Desired, Plan, Wait
 
 SUMMARY_FIELDS = ("id", "name", "status", "visibility", "owner", "size", "os_hash_algo",
                   "os_hash_value", "os_hidden", "protected", "min_disk", "min_ram", "tags", "disk_format")
@@ -69,11 +74,13 @@ class ImageRequest:
     properties: dict[str, Any]
     properties_exact: bool       # properties_state: exact
     on_content_change: str
-    keep_versions: int
+    lifecycle: Lifecycle
     upload_method: str
     lease_seconds: int
     timeout: int
     sharing: Sharing | None = None   # members asked for (None: leave them)
+    catalogue: str | None = None
+    ceph_access: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class ImageRun:
     identified_by: str | None
     notes: tuple[str, ...]
     members: MembersView | None = None
+    inspection: dict[str, Any] | None = None
 
     def as_result(self, with_diff: bool) -> dict[str, Any]:
         execution = self.execution
@@ -99,6 +107,7 @@ class ImageRun:
             "identified_by": self.identified_by,
             "verified_by": execution.verified_by,
             "notes": list(self.notes),
+            "inspection": self.inspection,
         }
         if execution.changed and with_diff:
             result["diff"] = {"before": _diff_view(self.before), "after": _diff_view(self.after)}
@@ -117,13 +126,18 @@ def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, ch
     desired = _desired(request, source, stores)
     planner = _Planner(glance, request, desired, source)
     first, images = planner()
+    if source.filename and any(isinstance(step, (Create, Wait)) for step in first.steps):
+        # before any byte is sent: a wait may end in this run creating the image after all
+        source.inspection = inspect_file(source.filename, desired.disk_format)
+        if desired.disk_format == DETECT:
+            desired = replace(desired, disk_format=source.inspection.disk_format)
     if check_mode or not first.steps:
         execution = ExecutionResult(first.steps, first.image)
         after = predicted_image(first, desired)
     else:
         settings = Settings(request.timeout, request.all_stores_must_succeed, Lease(request.lease_seconds),
                             request.upload_method, request.owner if request.owner_given else None,
-                            consumer=consumer)
+                            consumer=consumer, ceph_access=request.ceph_access or {})
         executor = ImageExecutor(glance, desired, source, settings)
         execution = executor.converge(first, lambda: planner()[0])
         after = execution.image
@@ -131,18 +145,32 @@ def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, ch
     notes = execution.notes + ((f"{foreign} image(s) of this name in other projects were left "
                                 f"alone (owner is {request.owner})",) if foreign else ())
     return ImageRun(first.image, after, execution, source.identity, planner.identified_by, notes,
-                    planner.members)
+                    planner.members, _inspection(source, execution))
+
+
+def _inspection(source: Source, execution: ExecutionResult) -> dict[str, Any] | None:
+    """What decided the new image's format: the file's inspection, or Glance's own for a url."""
+    if source.inspection:
+        return {"inspected_by": "oslo.utils format inspector", "disk_format": source.inspection.disk_format,
+                "virtual_size": source.inspection.virtual_size}
+    created = any(isinstance(step, Create) for step in execution.steps)
+    if source.url and created and execution.image:
+        return {"inspected_by": "glance", "disk_format": execution.image.get("disk_format"),
+                "virtual_size": execution.image.get("virtual_size")}
+    return None
 
 
 def _desired(request: ImageRequest, source: Source, stores: list[str]) -> Desired:
     properties = {k: str(v) for k, v in request.properties.items()}
     if source.url:  # readable by every user of the image: never with its credentials
         properties[SOURCE_URL_KEY] = redact_text(source.url)
+    if request.catalogue:
+        properties[CATALOGUE_KEY] = request.catalogue
     return Desired(name=request.name, owner=request.owner, image_id=request.image_id,
                    has_content=bool(source.filename or source.url), stores=stores,
                    fields=request.fields, tags=request.tags, properties=properties,
                    disk_format=request.disk_format, container_format=request.container_format,
-                   properties_exact=request.properties_exact)
+                   properties_exact=request.properties_exact, catalogue=request.catalogue)
 
 
 class _Planner:
@@ -163,7 +191,7 @@ class _Planner:
             return plan_absent(images, desired, request.stores), images
         images += glance.images_where(**{RETIRED_KEY: request.name})  # renamed versions
         relation, self.identified_by = relation_to_source(choose_image(images, desired), self.source)
-        plan = plan_present(images, desired, relation, request.on_content_change, request.keep_versions,
+        plan = plan_present(images, desired, relation, request.on_content_change, request.lifecycle,
                             utc_now(), lease_images(glance, request.name))
         if request.sharing:
             plan, members = with_members(plan, desired, request.sharing, glance.members)

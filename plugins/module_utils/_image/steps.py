@@ -37,6 +37,7 @@ class Desired:
     disk_format: str
     container_format: str
     properties_exact: bool = False   # properties_state: exact (remove user properties not named)
+    catalogue: str | None = None     # catalogue_name: its images only, marked with it
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,10 @@ class DeleteLeftover(Step):
 
 @dataclass(frozen=True)
 class Retire(Step):
-    """Rename a replaced image out of the way and hide it (``on_content_change: replace``)."""
+    """Rename a replaced image out of the way and retire it by ``policy`` (``lifecycle.py``)."""
 
     image_id: str
+    policy: str = "hide"
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,15 @@ class DeleteOldVersion(Step):
     """A retired version beyond ``keep_versions``."""
 
     image_id: str
+
+
+@dataclass(frozen=True)
+class KeepOldVersion(Step):
+    """A retired version the policy would delete, kept: protected, or its rbd snapshot has clones."""
+
+    changes: ClassVar[bool] = False
+    image_id: str
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,11 @@ class RbdDriver(StorageDriver):
         self.pool = pool
         self.where = f"pool {pool}"
         options = {"keyring": keyring} if keyring else {}
-        self._cluster = rados.Rados(conffile=ceph_conf, rados_id=user, conf=options)
+        try:  # a missing or unreadable ceph.conf fails here, before any connection
+            self._cluster = rados.Rados(conffile=ceph_conf, rados_id=user, conf=options)
+        except rados.Error as err:
+            raise StoreOpsError(f"rbd store: cannot read {ceph_conf} ({err}); give the ceph.conf "
+                                "of the cluster") from None
         try:
             self._cluster.connect(timeout=connect_timeout)
             self.ioctx = self._cluster.open_ioctx(pool)
@@ -143,6 +147,14 @@ class RbdDriver(StorageDriver):
 
     def reader(self, path: str, offset: int = 0):
         return _RbdReader(self._open(path), offset)
+
+    def clones(self, path: str) -> list[str]:
+        """``pool/image`` of every clone of the snapshot ``path`` (``image@snap``)."""
+        image = self._open(path)
+        try:
+            return sorted(f"{pool}/{name}" for pool, name in image.list_children())
+        finally:
+            image.close()
 
     def writer(self, path: str, resume: bool = False) -> Writer:
         return _RbdWriter(self, path, resume)

@@ -82,3 +82,11 @@ def test_a_migration_that_keeps_its_source_removes_nothing_and_a_quiet_run_has_n
     kept = maintenance_summary({"migration": {**MIGRATION, "delete_source": False}})["stores"]
     assert [(s["store"], s["images_added"], s["images_removed"]) for s in kept] == [("ceph", 1, 0)]
     assert maintenance_summary({"migration": {**MIGRATION, "counts": {"migrated": 0}}})["stores"] == []
+
+
+def test_the_catalogues_garbage_collection_is_a_change():
+    catalog = {**CATALOG, "images": CATALOG["images"][:2], "gc": {"retired": ["old-1"], "changed": True}}
+    stage, = maintenance_summary({"catalog": catalog})["stages"]
+    assert stage["status"] == "changed"
+    assert stage["changes"] == ["cirros: create (ceph copied, fast uploaded)",
+                                "retired (no longer in the catalogue): old-1"]

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StoreOpsError
+from image_files import write_qcow2
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._image import executor as _image_exec
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
@@ -18,6 +19,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.executor
     Source,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import PENDING_KEY, RETIRED_KEY
+from ansible_collections.storeops.openstack.plugins.module_utils._image.catalogue import collect
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import Lifecycle
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
 from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import Create, Desired, Plan, Yield
 
@@ -111,8 +114,8 @@ def request(**overrides):
     values = dict(name="cirros", image_id=None, owner="p1", owner_given=False, state="present",
                   stores=["fast"], all_stores=False, all_stores_must_succeed=True, disk_format="raw",
                   container_format="bare", fields={"visibility": "public"}, tags=None, properties={},
-                  properties_exact=False, on_content_change="fail", keep_versions=1, upload_method="auto", lease_seconds=60,
-                  timeout=5, sharing=None)
+                  properties_exact=False, on_content_change="fail", lifecycle=Lifecycle(), upload_method="auto",
+                  lease_seconds=60, timeout=5, sharing=None)
     values.update(overrides)
     return ImageRequest(**values)
 
@@ -253,3 +256,99 @@ def test_the_renewer_patches_the_lease_while_the_run_works():
     (image_id, [operation]), = glance.patches
     assert image_id == "mine" and operation["path"] == f"/{PENDING_KEY}" and operation["op"] == "replace"
     assert operation["value"].startswith("run ") and " lease 8s until " in operation["value"]
+
+
+class LifecycleGlance(FakeGlance):
+    """Adds deactivation, and rbd locations on every image."""
+
+    def image_action(self, image_id, action):
+        self.changes.append((action, image_id))
+        self.images[image_id]["status"] = "deactivated" if action == "deactivate" else "active"
+
+    def image(self, image_id):
+        found = super().image(image_id)
+        if found:
+            found["locations"] = [{"url": f"rbd://fsid/images/{image_id}/snap", "metadata": {}}]
+        return found
+
+
+class FakeRbd:
+    def __init__(self, clones):
+        self.asked, self._clones = [], clones
+
+    def clones(self, path):
+        self.asked.append(path)
+        return self._clones
+
+    def close(self):
+        pass
+
+
+def replace_with(glance, tmp_path, lifecycle):
+    other = tmp_path / "other.img"
+    other.write_bytes(b"other bytes")
+    return ensure_image(glance, request(on_content_change="replace", lifecycle=lifecycle),
+                        Source(filename=str(other)), False).as_result(False)
+
+
+def test_deactivate_policy_deactivates_before_renaming(image_file, tmp_path):
+    glance = LifecycleGlance()
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="deactivate"))
+    assert result["actions"][1] == {"action": "retire", "image_id": "img-1", "policy": "deactivate"}
+    assert glance.changes.index(("deactivate", "img-1")) < len(glance.changes) - 1
+    assert glance.images["img-1"]["status"] == "deactivated" and glance.images["img-1"]["os_hidden"]
+
+
+@pytest.mark.parametrize("clones, kept", [(["vms/disk-1"], True), ([], False)])
+def test_delete_policy_keeps_a_version_whose_rbd_snapshot_has_clones(image_file, tmp_path, monkeypatch,
+                                                                     clones, kept):
+    glance, rbd = LifecycleGlance(), FakeRbd(clones)
+    opened = []
+    monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert opened == ["images"] and rbd.asked == ["img-1@snap"]
+    assert [a["action"] for a in result["actions"]][-1] == ("keep_old_version" if kept else "delete_old_version")
+    assert ("img-1" in glance.images) is kept
+
+
+def test_a_version_whose_locations_glance_hides_is_kept(image_file, tmp_path):
+    glance = FakeGlance()
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+
+
+def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image_file):
+    glance = FakeGlance()
+    for name, catalogue in (("kept", "a"), ("dropped", "a"), ("theirs", "b"), ("unmarked", None)):
+        run(glance, image_file, name=name, catalogue=catalogue)
+    before = {i: dict(image) for i, image in glance.images.items()}
+    planned = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=True).as_result()
+    assert glance.images == before and planned["changed"]
+    dropped = next(i for i, image in glance.images.items() if image["name"] == "dropped")
+    assert planned["actions"] == [{"name": "dropped", "action": "retire", "image_id": dropped, "policy": "hide"}]
+    assert collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result() == planned
+    assert glance.images[dropped][RETIRED_KEY] == "dropped" and glance.images[dropped]["os_hidden"]
+    assert {image["name"] for image in glance.images.values()} >= {"kept", "theirs", "unmarked"}
+    again = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result()
+    assert again == {"changed": False, "actions": [], "retired": []}
+
+
+def test_an_unsafe_file_is_refused_before_anything_is_sent(tmp_path):
+    glance, path = FakeGlance(), tmp_path / "bad.qcow2"
+    write_qcow2(path, backing_file=b"/etc/shadow")
+    with pytest.raises(InvalidInputError, match="unsafe qcow2"):
+        ensure_image(glance, request(disk_format="detect"), Source(filename=str(path)), False)
+    assert glance.changes == [] and glance.images == {}
+
+
+def test_glances_virtual_size_must_be_the_inspectors(image_file, monkeypatch):
+    glance = FakeGlance()
+    original = glance._store
+    monkeypatch.setattr(glance, "_store", lambda image_id, data, stores: (
+        original(image_id, data, stores), glance.images[image_id].update(virtual_size=1)))
+    with pytest.raises(StoreOpsError, match="virtual_size of the stored image is 1"):
+        run(glance, image_file)
+    assert [i for i in glance.images.values() if i["name"] == "cirros"] == []

@@ -7,6 +7,11 @@ import pytest
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._image import plan as _image_plan
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    CATALOGUE_KEY,
+    RETIRED_AT_KEY,
+    Lifecycle,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
     LEASE_FOR_KEY,
@@ -47,9 +52,9 @@ def image(image_id="i1", **attrs):
             "visibility": "public", "tags": [], "created_at": LONG_AGO, "updated_at": LONG_AGO, **attrs}
 
 
-def plan_present(images, wanted, relation, on_content_change, keep_versions, now=NOW, leases=()):
-    return _image_plan.plan_present(images, wanted, relation, on_content_change, keep_versions, now,
-                                    leases)
+def plan_present(images, wanted, relation, on_content_change, keep_versions, now=NOW, leases=(), **policy):
+    return _image_plan.plan_present(images, wanted, relation, on_content_change,
+                                    Lifecycle(keep_versions=keep_versions, **policy), now, leases)
 
 
 SHA512 = {"os_hash_algo": "sha512", "os_hash_value": "c" * 128}
@@ -304,3 +309,30 @@ def test_an_expired_lease_whose_image_is_gone_is_deleted_a_live_one_kept():
         [image()], desired(), SAME, "fail", 1, NOW,
         [lease_image("old", "gone", NOW - timedelta(hours=1)), lease_image("new", "i1", NOW)]).steps == (
         steps.DeleteLeftover("old", "lease"),)
+
+
+def test_retire_policy_names_the_retire_and_delete_keeps_none():
+    plan = plan_present([image()], desired(), DIFFERENT, "replace", 3, retire="community")
+    assert plan.steps == (steps.Create(("fast",), replaces="i1"), steps.Retire("i1", "community"))
+    plan = plan_present([image()], desired(), DIFFERENT, "replace", 3, retire="delete")
+    assert plan.steps[-1] == steps.DeleteOldVersion("i1")
+
+
+def test_delete_after_days_deletes_aged_versions_on_any_run_but_never_protected_ones():
+    aged = [image("r1", name="cirros.retired-1", **{RETIRED_KEY: "cirros", RETIRED_AT_KEY: "2026-11-01T00:00:00Z"}),
+            image("r2", name="cirros.retired-2", protected=True,
+                  **{RETIRED_KEY: "cirros", RETIRED_AT_KEY: "2026-11-02T00:00:00Z"}),
+            image("r3", name="cirros.retired-3", **{RETIRED_KEY: "cirros", RETIRED_AT_KEY: "2026-11-30T00:00:00Z"}),
+            image("r4", name="cirros.retired-4", **{RETIRED_KEY: "cirros"})]  # age unknown
+    plan = plan_present([image(), *aged], desired(), SAME, "fail", 5, delete_after_days=7)
+    assert plan.steps == (steps.DeleteOldVersion("r1"), steps.KeepOldVersion("r2", "protected"))
+    assert plan_present([image(), *aged], desired(), SAME, "fail", 5).steps == ()
+
+
+def test_another_catalogues_images_are_refused_and_never_deleted():
+    theirs = image(**{CATALOGUE_KEY: "b"})
+    with pytest.raises(InvalidInputError, match="belongs to catalogue 'b', not 'a'"):
+        plan_present([theirs], desired(catalogue="a"), SAME, "fail", 1)
+    retired = image("r1", name="cirros.retired-1", **{RETIRED_KEY: "cirros", CATALOGUE_KEY: "b"})
+    plan = plan_present([image(), retired], desired(catalogue="a"), DIFFERENT, "replace", 0)
+    assert steps.DeleteOldVersion("r1") not in plan.steps and steps.DeleteOldVersion("i1") in plan.steps

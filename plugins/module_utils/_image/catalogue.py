@@ -1,0 +1,91 @@
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A catalogue's garbage collection: its images whose names it no longer lists are retired.
+
+An image belongs to a catalogue when it carries the catalogue's id (``CATALOGUE_KEY``, written by
+glance_image's ``catalogue_name``) and the run's project owns it; no other image is looked at, so
+two catalogues on one cloud never touch each other's images. Of those, each current version
+(published, neither retired nor pending) whose name is not in the catalogue is retired by the
+policy, and with ``retire: delete`` deleted when that is safe (``lifecycle.py``). Versions already
+retired are left to their entries' policy; a pending image is another run's upload.
+
+``plan_collection`` is pure; ``collect`` carries its plans out with glance_image's executor.
+
+This is a private module_utils file of storeops.openstack; its API may change without notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
+    ImageExecutor,
+    Lease,
+    Settings,
+    Source,
+    utc_now,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    CATALOGUE_KEY,
+    RETIRED_KEY,
+    Lifecycle,
+    versions_to_delete,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import PENDING_KEY
+from ansible_collections.storeops.openstack.plugins.module_utils._image.steps import (
+    DeleteOldVersion,
+    Desired,
+    KeepOldVersion,
+    Plan,
+    Retire,
+)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What a collection did (or, in check mode, would do), image by image."""
+
+    plans: tuple[Plan, ...]
+    done: tuple[tuple[str, tuple[Any, ...]], ...]   # (name, steps) as carried out
+
+    def as_result(self) -> dict[str, Any]:
+        actions = [{"name": name, **step.as_dict()} for name, done in self.done for step in done]
+        return {"changed": any(step.changes for _name, done in self.done for step in done),
+                "actions": actions,
+                "retired": sorted(plan.image["id"] for plan in self.plans)}
+
+
+def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[str], owner: str,
+                    lifecycle: Lifecycle) -> tuple[Plan, ...]:
+    """One plan per current version of ``catalogue`` whose name ``names`` no longer holds."""
+    kept_names = set(names)
+    stale = sorted((i for i in images if i.get(CATALOGUE_KEY) == catalogue and i.get("owner") == owner
+                    and not i.get(RETIRED_KEY) and not i.get(PENDING_KEY)
+                    and i.get("name") not in kept_names), key=lambda i: (i.get("name") or "", i["id"]))
+    plans = []
+    for image in stale:
+        delete, kept = versions_to_delete([image], [], lifecycle, utc_now())
+        plans.append(Plan((Retire(image["id"], lifecycle.retire),
+                           *(DeleteOldVersion(image_id) for image_id in delete),
+                           *(KeepOldVersion(image_id, reason) for image_id, reason in kept)), image))
+    return tuple(plans)
+
+
+def collect(glance: GlanceClient, catalogue: str, names: list[str], owner: str, lifecycle: Lifecycle,
+            ceph_access: dict[str, Any], check_mode: bool) -> Collection:
+    plans = plan_collection(glance.images_where(**{CATALOGUE_KEY: catalogue}), catalogue, names, owner,
+                            lifecycle)
+    if check_mode:
+        return Collection(plans, tuple((plan.image["name"], plan.steps) for plan in plans))
+    settings = Settings(timeout=0, all_stores_must_succeed=True, lease=Lease(60), ceph_access=ceph_access)
+    done = []
+    for plan in plans:
+        name = plan.image["name"]
+        desired = Desired(name=name, owner=owner, image_id=plan.image["id"], has_content=False, stores=[],
+                          fields={}, tags=None, properties={}, disk_format="", container_format="",
+                          catalogue=catalogue)
+        executor = ImageExecutor(glance, desired, Source(), settings)
+        done.append((name, executor.converge(plan, Plan).steps))  # nothing waits: no plan again
+    return Collection(plans, tuple(done))

@@ -1,0 +1,124 @@
+"""glance_image's lifecycle policy, file format checks and a catalogue's garbage collection, on the local cloud."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import rados
+import rbd
+
+from image_files import write_qcow2
+from test_glance_image import glance  # noqa: F401  pylint: disable=unused-import
+
+
+@pytest.fixture
+def name():
+    return f"lc-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def sources(tmp_path):
+    made = []
+    for index in range(3):
+        path = tmp_path / f"v{index}.img"
+        path.write_bytes(os.urandom(64 * 1024))
+        made.append(str(path))
+    return made
+
+
+@pytest.fixture
+def ensure(run_playbook, name):
+    def run(**options):
+        options.setdefault("name", name)
+        outcome = run_playbook("image.yml", **options)
+        assert outcome.returncode == 0, outcome.output
+        return outcome.results["result"]
+    return run
+
+
+def actions(result):
+    return [action["action"] for action in result["actions"]]
+
+
+@pytest.mark.parametrize("policy, check", [
+    ("community", lambda image: image["visibility"] == "community" and not image["os_hidden"]),
+    ("deactivate", lambda image: image["status"] == "deactivated" and image["os_hidden"]),
+])
+def test_retire_policy_retires_the_replaced_version_its_way(ensure, glance, sources, name, policy, check):
+    old = ensure(filename=sources[0])["image"]["id"]
+    result = ensure(filename=sources[1], on_content_change="replace", retire=policy)
+    assert actions(result) == ["create", "retire"] and result["actions"][1]["policy"] == policy
+    retired = glance.get(f"/images/{old}").json()
+    assert check(retired), retired
+    assert retired["storeops.openstack.retired_from"] == name and retired["storeops.openstack.retired_at"]
+    again = ensure(filename=sources[1], on_content_change="replace", retire=policy)
+    assert again["changed"] is False and actions(again) == []
+
+
+def test_delete_keeps_a_version_whose_rbd_snapshot_has_clones_until_they_are_gone(ensure, glance, cloud,
+                                                                                   sources):
+    access = {"ceph_conf": cloud["ceph"]["conf"], "ceph_user": "admin"}
+    old = ensure(filename=sources[0], stores=["fast", "ceph"])["image"]["id"]
+    clone = f"lc-clone-{uuid.uuid4().hex[:8]}"
+    with rados.Rados(conffile=access["ceph_conf"], rados_id="admin") as cluster, \
+            cluster.open_ioctx(cloud["ceph"]["rbd_pool"]) as ioctx:
+        rbd.RBD().clone(ioctx, old, "snap", ioctx, clone)
+        try:
+            result = ensure(filename=sources[1], stores=["fast", "ceph"], on_content_change="replace",
+                            retire="delete", ceph_access=access)
+            assert actions(result) == ["create", "retire", "keep_old_version"], result["actions"]
+            assert clone in result["actions"][2]["reason"]
+            kept = glance.get(f"/images/{old}").json()
+            assert kept["status"] == "active" and sorted(kept["stores"].split(",")) == ["ceph", "fast"]
+        finally:
+            rbd.RBD().remove(ioctx, clone)
+    result = ensure(filename=sources[1], stores=["fast", "ceph"], delete_after_days=0, ceph_access=access)
+    assert actions(result) == ["delete_old_version"]
+    assert glance.get(f"/images/{old}").status_code == 404
+
+
+def test_catalogue_collects_only_its_own_images_check_mode_first(run_playbook, ensure, glance, sources, name):
+    catalogue, other = f"cat-{name}", f"other-{name}"
+    entries = [{"name": f"{name}-keep", "filename": sources[0]}, {"name": f"{name}-drop", "filename": sources[1]}]
+    run = {"role_under_test": "image_catalog", "image_catalog_name": catalogue, "image_catalog_exclusive": True}
+    assert run_playbook("role.yml", **run, image_catalog_images=entries).returncode == 0
+    theirs = ensure(name=f"{name}-drop", filename=sources[2], catalogue_name=other)  # same name, another catalogue
+    assert theirs["failed"] and "belongs to catalogue" in theirs["msg"]
+    foreign = ensure(name=f"{name}-theirs", filename=sources[2], catalogue_name=other)["image"]["id"]
+    dropped = glance.get("/images", params={"name": f"{name}-drop"}).json()["images"][0]["id"]
+
+    planned = run_playbook("role.yml", **run, image_catalog_images=entries[:1], entry_point="plan")
+    assert planned.returncode == 0, planned.output
+    assert planned.results["catalog_plan"]["gc"]["retired"] == [dropped] and planned.results["catalog_plan"]["gc"]["changed"]
+    assert glance.get(f"/images/{dropped}").json()["name"] == f"{name}-drop"
+
+    done = run_playbook("role.yml", **run, image_catalog_images=entries[:1])
+    assert done.returncode == 0, done.output
+    assert done.results["catalog"]["gc"]["retired"] == [dropped]
+    retired = glance.get(f"/images/{dropped}").json()
+    assert retired["os_hidden"] and retired["storeops.openstack.retired_from"] == f"{name}-drop"
+    assert glance.get(f"/images/{foreign}").json()["name"] == f"{name}-theirs"
+    again = run_playbook("role.yml", **run, image_catalog_images=entries[:1])
+    assert again.results["catalog"]["gc"] == {**again.results["catalog"]["gc"], "changed": False, "retired": []}
+
+
+def test_a_qcow2_with_a_backing_file_is_refused_before_any_byte_is_sent(ensure, glance, tmp_path, name):
+    path = tmp_path / "backed.qcow2"
+    write_qcow2(path, backing_file=b"/etc/passwd")
+    result = ensure(filename=str(path), disk_format="qcow2")
+    assert result["failed"] and "unsafe qcow2 image (Image has a backing file)" in result["msg"]
+    assert "\n" not in result["msg"]
+    for hidden in ("false", "true"):
+        assert glance.get("/images", params={"name": name, "os_hidden": hidden}).json()["images"] == []
+
+
+def test_detect_fills_the_format_and_glance_agrees_on_the_virtual_size(ensure, glance, tmp_path):
+    path = tmp_path / "small.qcow2"
+    write_qcow2(path, virtual_size=64 << 20)
+    result = ensure(filename=str(path), disk_format="detect")
+    assert result["inspection"] == {"inspected_by": "oslo.utils format inspector", "disk_format": "qcow2",
+                                    "virtual_size": 64 << 20}
+    stored = glance.get(f"/images/{result['image']['id']}").json()
+    assert stored["disk_format"] == "qcow2" and stored["virtual_size"] == 64 << 20
+    assert ensure(filename=str(path), disk_format="detect")["changed"] is False

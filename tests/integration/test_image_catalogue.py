@@ -56,8 +56,8 @@ def test_retire_policy_retires_the_replaced_version_its_way(ensure, glance, sour
     assert again["changed"] is False and actions(again) == []
 
 
-def test_delete_keeps_a_version_whose_rbd_snapshot_has_clones_until_they_are_gone(ensure, glance, cloud,
-                                                                                   sources):
+def test_delete_keeps_a_version_whose_rbd_snapshot_has_clones_until_they_are_gone(
+        ensure, glance, cloud, sources):
     access = {"ceph_conf": cloud["ceph"]["conf"], "ceph_user": "admin"}
     old = ensure(filename=sources[0], stores=["fast", "ceph"])["image"]["id"]
     clone = f"lc-clone-{uuid.uuid4().hex[:8]}"

@@ -49,6 +49,7 @@ author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
   - storeops.openstack.auth
+  - storeops.openstack.ceph_access
 attributes:
   check_mode:
     support: full
@@ -226,22 +227,6 @@ options:
       - Id of the catalogue that manages this image; recorded on it. Images marked by another
         catalogue are never touched.
     type: str
-  ceph_access:
-    description:
-      - How to reach the rbd stores' pools to check a version's snapshot for clones before deleting
-        it. Without it, C(/etc/ceph/ceph.conf) with the default user; when the check cannot be
-        made, the version is kept.
-    type: dict
-    suboptions:
-      ceph_conf:
-        description: Path of C(ceph.conf).
-        type: path
-      ceph_user:
-        description: Ceph user (without C(client.)).
-        type: str
-      ceph_keyring:
-        description: Path of the user's keyring.
-        type: path
   upload_method:
     description:
       - V(direct) is C(PUT /file) into the first store, then C(copy-image) to the rest;

@@ -24,6 +24,7 @@ author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
   - storeops.openstack.auth
+  - storeops.openstack.ceph_access
 attributes:
   check_mode:
     support: full
@@ -51,21 +52,6 @@ options:
     type: str
     choices: [hide, community, deactivate, delete]
     default: hide
-  ceph_access:
-    description:
-      - How to reach the rbd stores' pools to check for clones before deleting. Without it,
-        C(/etc/ceph/ceph.conf) with the default user; when the check cannot be made, the image is kept.
-    type: dict
-    suboptions:
-      ceph_conf:
-        description: Path of C(ceph.conf).
-        type: path
-      ceph_user:
-        description: Ceph user (without C(client.)).
-        type: str
-      ceph_keyring:
-        description: Path of the user's keyring.
-        type: path
 """
 
 EXAMPLES = r"""

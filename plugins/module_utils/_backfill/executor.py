@@ -35,9 +35,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill.resul
     UndoReport,
     WriteOutcome,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
     StoreOpsError,
+    bug_report,
+    known_error,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
@@ -76,10 +79,13 @@ def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | 
                         if outcome.landed:
                             journal.record(outcome.plan)
                         report.add_outcome(outcome)
-    except StoreOpsError as err:
-        if journal is not None and journal.written:  # what did land can still be undone
-            err.details.setdefault("journal", journal.path)
-        raise
+    except Exception as err:  # pylint: disable=broad-except
+        if journal is None or not journal.written:
+            raise
+        known = _with_journal(err, journal.path)
+        if known is err:
+            raise
+        raise known from err
     finally:
         if journal is not None:
             journal.close()
@@ -87,6 +93,17 @@ def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | 
     if journal is not None and journal.written:
         report.journal = journal.path
     return report
+
+
+def _with_journal(err: Exception, path: str) -> StoreOpsError:
+    """``err`` as an expected failure that names the journal, so what did land can still be undone."""
+    known = known_error(err, translate_sdk_error)
+    if known is None:  # a bug stops the run too, but the journal of what landed must not be lost
+        report = bug_report(err)
+        known = StoreOpsError(f"{report['reason']} (a bug: please report it with its traceback)",
+                              bug=report["bug"], traceback=report["traceback"])
+    known.details.setdefault("journal", path)
+    return known
 
 
 class ApiBackend:
@@ -128,8 +145,11 @@ class ApiBackend:
         try:  # Glance takes /locations only whole
             stored = self.glance.patch(plans[0].image_id,
                                        [{"op": "replace", "path": "/locations", "value": value}])
-        except StoreOpsError as err:
-            return [WriteOutcome(plan, FAILED, str(err)) for plan in writes]
+        except Exception as err:  # pylint: disable=broad-except
+            # one image's failure must not stop the others: their landed writes still get journaled
+            known = known_error(err, translate_sdk_error)
+            reason = bug_report(err)["reason"] if known is None else str(known)
+            return [WriteOutcome(plan, FAILED, reason) for plan in writes]
         stored_stores = {loc["url"]: (loc.get("metadata") or {}).get("store")
                          for loc in stored.get("locations", [])}
         return [_api_outcome(plan, stored_stores.get(plan.url)) for plan in writes]

@@ -91,3 +91,16 @@ def test_the_catalogues_garbage_collection_is_a_change():
     assert stage["status"] == "changed"
     assert stage["changes"] == ["cirros: create (ceph copied, fast uploaded)",
                                 "retired (no longer in the catalogue): old-1"]
+
+
+def test_a_failed_catalogue_entry_adds_nothing_to_its_stores():
+    broken = {"name": "half", "failed": True, "changed": True, "msg": "boom", "actions": [{"action": "create"}],
+              "store_outcomes": {"fast": "uploaded"}, "image": {"size": 4000}}
+    summary = maintenance_summary({"catalog": {"images": [broken]}})
+    assert summary["stores"] == [] and summary["totals"]["bytes_moved"] == 0
+
+
+def test_an_empty_msg_still_says_failed():
+    summary = maintenance_summary({"catalog": {"images": [{"name": "x", "failed": True, "msg": ""}]},
+                                   "backfill": {"failed": True, "msg": ""}})
+    assert [stage["failures"][0]["error"] for stage in summary["stages"]] == ["failed", "failed"]

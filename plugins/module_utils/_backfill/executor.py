@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import time
 from contextlib import closing
-from typing import Any, Iterable, Iterator, Protocol
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import Journal
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import (
@@ -51,14 +52,15 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.databas
 )
 
 
+# applies a page's plans: the outcome of each write (the other plans give context, as the API needs)
+Apply = Callable[[tuple[LocationPlan, ...]], Iterable[WriteOutcome]]
+
+
 class Backend(Protocol):
     """Where locations are read and written: ``ApiBackend`` or ``DatabaseBackend``."""
 
-    def pages(self, image_ids: list[str] | None) -> Iterator[Page]:
-        ...
-
-    def apply(self, plans: tuple[LocationPlan, ...]) -> Iterable[WriteOutcome]:
-        """The outcome of each of the plans' writes (the other plans give context, as the API needs)."""
+    def pages(self, image_ids: list[str] | None) -> Iterator[tuple[Page, Apply]]:
+        """Each page with what applies its plans (for the database, inside the page's transaction)."""
 
 
 def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | None, report: Report,
@@ -71,11 +73,11 @@ def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | 
     started = time.monotonic()
     try:
         with closing(backend.pages(image_ids)) as pages:
-            for page in pages:
+            for page, apply in pages:
                 plans = planner.plan(page)
                 report.add_page(page, plans)
                 if journal is not None and any(plan.action == WRITE for plan in plans):
-                    for outcome in backend.apply(plans):
+                    for outcome in apply(plans):
                         if outcome.landed:
                             journal.record(outcome.plan)
                         report.add_outcome(outcome)
@@ -114,7 +116,7 @@ class ApiBackend:
         self.page_size = page_size
         self.concurrency = concurrency
 
-    def pages(self, image_ids: list[str] | None) -> Iterator[Page]:
+    def pages(self, image_ids: list[str] | None) -> Iterator[tuple[Page, Apply]]:
         images = (self.glance.iter_images_by_id(image_ids, self.page_size) if image_ids
                   else self.glance.iter_images(self.page_size))
         while True:
@@ -127,7 +129,7 @@ class ApiBackend:
                     "(show_multiple_locations off, or not admin); use backend=database")
             yield Page(tuple(image["id"] for image in chunk), tuple(
                 Location(image["id"], location["url"], location.get("metadata") or {})
-                for image in chunk for location in image["locations"]))
+                for image in chunk for location in image["locations"])), self.apply
 
     def apply(self, plans: tuple[LocationPlan, ...]) -> Iterator[WriteOutcome]:
         """One PATCH of ``/locations`` per image with a write, ``concurrency`` at a time."""
@@ -165,40 +167,37 @@ def _api_outcome(plan: LocationPlan, got: str | None) -> WriteOutcome:
 class DatabaseBackend:
     """Glance's ``image_locations`` table: keyset pages by id, one transaction per page.
 
-    ``apply`` works on the page ``pages`` yielded last, inside that page's transaction, which
-    commits when the next page is asked for; each update only applies if the row's metadata is
-    still what was read (a concurrent change wins).
+    Each page comes with what applies its plans inside that page's transaction, which commits
+    when the next page is asked for; each update only applies if the row's metadata is still
+    what was read (a concurrent change wins).
     """
 
     def __init__(self, database: GlanceDatabase, batch_size: int):
         self.database = database
         self.batch_size = batch_size
-        self._session: GlanceDatabaseSession | None = None
 
-    def pages(self, image_ids: list[str] | None) -> Iterator[Page]:
+    def pages(self, image_ids: list[str] | None) -> Iterator[tuple[Page, Apply]]:
         after_id = 0
         with self.database.session("backfill") as session:
-            self._session = session
-            try:
-                while True:
-                    with session.transaction():
-                        rows = session.location_page(after_id, self.batch_size, image_ids)
-                        yield Page(tuple(dict.fromkeys(row.image_id for row in rows)), tuple(
-                            Location(row.image_id, row.url, row.metadata, row.id, row.raw_metadata)
-                            for row in rows))
-                    if len(rows) < self.batch_size:
-                        return
-                    after_id = rows[-1].id
-            finally:
-                self._session = None
+            while True:
+                with session.transaction():
+                    rows = session.location_page(after_id, self.batch_size, image_ids)
+                    yield Page(tuple(dict.fromkeys(row.image_id for row in rows)), tuple(
+                        Location(row.image_id, row.url, row.metadata, row.id, row.raw_metadata)
+                        for row in rows)), partial(_apply_in, session)
+                if len(rows) < self.batch_size:
+                    return
+                after_id = rows[-1].id
 
-    def apply(self, plans: tuple[LocationPlan, ...]) -> list[WriteOutcome]:
-        writes = [plan for plan in plans if plan.action == WRITE]
-        landed = self._session.update_metadata([
-            MetadataChange(plan.location_id, plan.location.version, plan.after) for plan in writes])
-        return [WriteOutcome(plan, WRITTEN) if plan.location_id in landed
-                else WriteOutcome(plan, CONFLICTS, "changed by someone else since it was read")
-                for plan in writes]
+
+def _apply_in(session: GlanceDatabaseSession, plans: tuple[LocationPlan, ...]) -> list[WriteOutcome]:
+    """The page's writes in ``session``'s open transaction: WRITTEN, or CONFLICTS where the row changed."""
+    writes = [plan for plan in plans if plan.action == WRITE]
+    landed = session.update_metadata([
+        MetadataChange(plan.location_id, plan.location.version, plan.after) for plan in writes])
+    return [WriteOutcome(plan, WRITTEN) if plan.location_id in landed
+            else WriteOutcome(plan, CONFLICTS, "changed by someone else since it was read")
+            for plan in writes]
 
 
 def undo(database: GlanceDatabase, entries: Iterable[dict[str, Any]], image_ids: list[str] | None,

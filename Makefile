@@ -76,8 +76,11 @@ rclone:
 changelog: $(VENV_STAMP)
 	tools/changelog
 
+# apt-get update only when the package lists do not know chromium yet (a fresh container has none)
 chromium:
-	@command -v chromium >/dev/null || $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium
+	@command -v chromium >/dev/null || { sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		apt-cache show chromium >/dev/null 2>&1 || $$sudo apt-get update -q; \
+		$$sudo apt-get install -y -q chromium; }
 
 clean:
 	rm -rf $(BUILD)

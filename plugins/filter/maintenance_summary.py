@@ -66,13 +66,13 @@ def _stage(name: str, **values) -> dict:
     return stage
 
 
-def _catalog(result: dict) -> dict:
-    changes, failures, moved = [], [], 0
+def _catalog(result: dict) -> tuple[dict, list]:
+    changes, failures, moved, store_changes = [], [], 0, []
     images = result.get("images", [])
     for run in images:
         name = run.get("name") or "?"
         if run.get("failed"):
-            failures.append({"what": name, "error": run.get("msg", "failed"),
+            failures.append({"what": name, "error": run.get("msg") or "failed",
                              "fix": "check the entry's source, checksum and stores, then run again"})
         elif run.get("changed"):
             actions = ", ".join(a.get("action", "?") for a in run.get("actions", []))
@@ -80,20 +80,22 @@ def _catalog(result: dict) -> dict:
                                  sorted((run.get("store_outcomes") or {}).items()))
             changes.append(f"{name}: {actions}" + (f" ({outcomes})" if outcomes else ""))
             if any(a.get("action") == "create" for a in run.get("actions", [])):
-                moved += (run.get("image") or {}).get("size") or 0
+                size = (run.get("image") or {}).get("size") or 0
+                moved += size
+                store_changes += [(store, "added", 1, size) for store in run.get("store_outcomes") or {}]
     # image_catalog_exclusive: the catalogue's images it no longer lists, retired
     changes += [f"retired (no longer in the catalogue): {image_id}"
                 for image_id in (result.get("gc") or {}).get("retired", [])]
     return _stage("catalog", changed=len(changes), changes=changes, failures=failures,
                   bytes_moved=moved, remaining=len(failures),
-                  summary=f"{len(images)} images: {len(changes)} changed, {len(failures)} failed")
+                  summary=f"{len(images)} images: {len(changes)} changed, {len(failures)} failed"), store_changes
 
 
 def _module_failure(result: dict, what: str, fix: str) -> list:
-    return [{"what": what, "error": result.get("msg", "failed"), "fix": fix}] if result.get("failed") else []
+    return [{"what": what, "error": result.get("msg") or "failed", "fix": fix}] if result.get("failed") else []
 
 
-def _backfill(result: dict) -> dict:
+def _backfill(result: dict) -> tuple[dict, list]:
     counts = result.get("counts") or {}
     skipped = [{"what": f"image {p.get('image_id')} location {p.get('url')}", "why": p.get("reason", "")}
                for p in result.get("problems", [])]
@@ -110,10 +112,10 @@ def _backfill(result: dict) -> dict:
                           f"{counts.get('images_scanned', 0)} images: {written} tagged, "
                           f"{counts.get('correct', 0)} already right, "
                           f"{counts.get('unmatched', 0)} match no store",
-                  journal=result.get("journal"))
+                  journal=result.get("journal")), []
 
 
-def _migration(result: dict) -> dict:
+def _migration(result: dict) -> tuple[dict, list]:
     counts = result.get("counts") or {}
     images = result.get("images", [])
     failures = [{"what": f"image {i['id']} ({i.get('name', '')})", "error": i.get("reason", ""),
@@ -126,19 +128,24 @@ def _migration(result: dict) -> dict:
                 for i in images if i.get("outcome") in ("skipped", "in_progress")]
     migrated = counts.get("migrated", 0)
     remaining = result.get("left_after_run", counts.get("remaining", 0))
+    copied = result.get("bytes_copied", 0)
+    # the totals, not the images list (that holds only the first max_details)
+    store_changes = [(result.get("target_store", "?"), "added", migrated, copied)] if migrated else []
+    if migrated and result.get("delete_source"):
+        store_changes.append((result.get("source_store", "?"), "removed", migrated, copied))
     return _stage("migration", changed=migrated,
                   changes=[f"image {i['id']} ({i.get('name', '')}): {i.get('reason', '')}"
                            for i in images if i.get("outcome") == "migrated"],
-                  skipped=skipped, failures=failures, bytes_moved=result.get("bytes_copied", 0),
+                  skipped=skipped, failures=failures, bytes_moved=copied,
                   remaining=remaining,
                   summary=f"{result.get('source_store', '?')} to {result.get('target_store', '?')}: "
                           f"{migrated} migrated, {counts.get('already_done', 0)} already done, "
                           f"{counts.get('failed', 0)} failed, {remaining} left",
                   throughput_mb_per_second=result.get("mb_per_second"),
-                  journal=result.get("journal"))
+                  journal=result.get("journal")), store_changes
 
 
-def _verify(result: dict) -> dict:
+def _verify(result: dict) -> tuple[dict, list]:
     findings = {key: value for key, value in result.items() if isinstance(value, int) and value}
     skipped = [{"what": key.replace("_", " "), "why": f"{value} found after the run"}
                for key, value in sorted(findings.items())]
@@ -147,30 +154,21 @@ def _verify(result: dict) -> dict:
                    ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in sorted(findings.items())))
     if findings:
         stage["status"] = ATTENTION
-    return stage
+    return stage, []
 
 
-def _store_changes(stage_results: dict) -> list:
-    """Per store, the images and bytes this run added and removed, from the stages' own records."""
+def _store_changes(store_changes: list) -> list:
+    """Per store, the images and bytes this run added and removed: the stages' own records, added up.
+
+    Each builder returns its ``(store, "added" or "removed", images, bytes)`` records with its stage,
+    so a store's numbers count exactly what the stage counts (a failed image adds nothing).
+    """
     stores: dict = {}
-
-    def account(store: str, sign: str, images: int, size) -> None:
+    for store, sign, images, size in store_changes:
         entry = stores.setdefault(store, {"store": store, "images_added": 0, "bytes_added": 0,
                                           "images_removed": 0, "bytes_removed": 0})
         entry[f"images_{sign}"] += images
         entry[f"bytes_{sign}"] += size or 0
-
-    catalog = stage_results.get("catalog")
-    for run in catalog.get("images", []) if isinstance(catalog, dict) else []:
-        if run.get("changed") and any(a.get("action") == "create" for a in run.get("actions", [])):
-            for store in sorted(run.get("store_outcomes") or {}):
-                account(store, "added", 1, (run.get("image") or {}).get("size"))
-    migration = stage_results.get("migration")
-    migrated = (migration.get("counts") or {}).get("migrated", 0) if isinstance(migration, dict) else 0
-    if migrated:  # the totals, not the images list (that holds only the first max_details)
-        account(migration.get("target_store", "?"), "added", migrated, migration.get("bytes_copied"))
-        if migration.get("delete_source"):
-            account(migration.get("source_store", "?"), "removed", migrated, migration.get("bytes_copied"))
     return [stores[name] for name in sorted(stores)]
 
 
@@ -178,7 +176,7 @@ BUILDERS = {"catalog": _catalog, "backfill": _backfill, "migration": _migration,
 
 
 def maintenance_summary(stage_results: dict, durations: dict | None = None) -> dict:
-    stages = []
+    stages, store_changes = [], []
     for name in ORDER:
         result = stage_results.get(name)
         if not isinstance(result, dict):
@@ -186,7 +184,8 @@ def maintenance_summary(stage_results: dict, durations: dict | None = None) -> d
         if result.get("skipped") is True:  # a skipped task's register (store migration's is a list)
             stages.append(_stage(name, status="skipped", summary="switched off"))
             continue
-        stage = BUILDERS[name](result)
+        stage, changes = BUILDERS[name](result)
+        store_changes += changes
         seconds = (durations or {}).get(name)
         stage["duration_seconds"] = round(float(seconds), 1) if seconds is not None else None
         stages.append(stage)
@@ -194,7 +193,7 @@ def maintenance_summary(stage_results: dict, durations: dict | None = None) -> d
               for key in ("changed", "bytes_moved", "remaining")}
     totals["failed"] = sum(len(stage["failures"]) for stage in stages)
     return redact({"stages": stages, "totals": totals,
-                   "stores": _store_changes(stage_results),
+                   "stores": _store_changes(store_changes),
                    "nothing_left_to_do": totals["changed"] == 0 and totals["remaining"] == 0
                    and totals["failed"] == 0})
 

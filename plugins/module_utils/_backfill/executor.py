@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import time
 from contextlib import closing
-from typing import Any, Iterable, Iterator, Protocol
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import Journal
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import (
@@ -35,9 +36,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill.resul
     UndoReport,
     WriteOutcome,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
     StoreOpsError,
+    bug_report,
+    known_error,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
@@ -48,14 +52,15 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.databas
 )
 
 
+# applies a page's plans: the outcome of each write (the other plans give context, as the API needs)
+Apply = Callable[[tuple[LocationPlan, ...]], Iterable[WriteOutcome]]
+
+
 class Backend(Protocol):
     """Where locations are read and written: ``ApiBackend`` or ``DatabaseBackend``."""
 
-    def pages(self, image_ids: list[str] | None) -> Iterator[Page]:
-        ...
-
-    def apply(self, plans: tuple[LocationPlan, ...]) -> Iterable[WriteOutcome]:
-        """The outcome of each of the plans' writes (the other plans give context, as the API needs)."""
+    def pages(self, image_ids: list[str] | None) -> Iterator[tuple[Page, Apply]]:
+        """Each page with what applies its plans (for the database, inside the page's transaction)."""
 
 
 def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | None, report: Report,
@@ -68,18 +73,21 @@ def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | 
     started = time.monotonic()
     try:
         with closing(backend.pages(image_ids)) as pages:
-            for page in pages:
+            for page, apply in pages:
                 plans = planner.plan(page)
                 report.add_page(page, plans)
                 if journal is not None and any(plan.action == WRITE for plan in plans):
-                    for outcome in backend.apply(plans):
+                    for outcome in apply(plans):
                         if outcome.landed:
                             journal.record(outcome.plan)
                         report.add_outcome(outcome)
-    except StoreOpsError as err:
-        if journal is not None and journal.written:  # what did land can still be undone
-            err.details.setdefault("journal", journal.path)
-        raise
+    except Exception as err:  # pylint: disable=broad-except
+        if journal is None or not journal.written:
+            raise
+        known = _with_journal(err, journal.path)
+        if known is err:
+            raise
+        raise known from err
     finally:
         if journal is not None:
             journal.close()
@@ -87,6 +95,17 @@ def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | 
     if journal is not None and journal.written:
         report.journal = journal.path
     return report
+
+
+def _with_journal(err: Exception, path: str) -> StoreOpsError:
+    """``err`` as an expected failure that names the journal, so what did land can still be undone."""
+    known = known_error(err, translate_sdk_error)
+    if known is None:  # a bug stops the run too, but the journal of what landed must not be lost
+        report = bug_report(err)
+        known = StoreOpsError(f"{report['reason']} (a bug: please report it with its traceback)",
+                              bug=report["bug"], traceback=report["traceback"])
+    known.details.setdefault("journal", path)
+    return known
 
 
 class ApiBackend:
@@ -97,7 +116,7 @@ class ApiBackend:
         self.page_size = page_size
         self.concurrency = concurrency
 
-    def pages(self, image_ids: list[str] | None) -> Iterator[Page]:
+    def pages(self, image_ids: list[str] | None) -> Iterator[tuple[Page, Apply]]:
         images = (self.glance.iter_images_by_id(image_ids, self.page_size) if image_ids
                   else self.glance.iter_images(self.page_size))
         while True:
@@ -110,7 +129,7 @@ class ApiBackend:
                     "(show_multiple_locations off, or not admin); use backend=database")
             yield Page(tuple(image["id"] for image in chunk), tuple(
                 Location(image["id"], location["url"], location.get("metadata") or {})
-                for image in chunk for location in image["locations"]))
+                for image in chunk for location in image["locations"])), self.apply
 
     def apply(self, plans: tuple[LocationPlan, ...]) -> Iterator[WriteOutcome]:
         """One PATCH of ``/locations`` per image with a write, ``concurrency`` at a time."""
@@ -128,8 +147,11 @@ class ApiBackend:
         try:  # Glance takes /locations only whole
             stored = self.glance.patch(plans[0].image_id,
                                        [{"op": "replace", "path": "/locations", "value": value}])
-        except StoreOpsError as err:
-            return [WriteOutcome(plan, FAILED, str(err)) for plan in writes]
+        except Exception as err:  # pylint: disable=broad-except
+            # one image's failure must not stop the others: their landed writes still get journaled
+            known = known_error(err, translate_sdk_error)
+            reason = bug_report(err)["reason"] if known is None else str(known)
+            return [WriteOutcome(plan, FAILED, reason) for plan in writes]
         stored_stores = {loc["url"]: (loc.get("metadata") or {}).get("store")
                          for loc in stored.get("locations", [])}
         return [_api_outcome(plan, stored_stores.get(plan.url)) for plan in writes]
@@ -145,40 +167,37 @@ def _api_outcome(plan: LocationPlan, got: str | None) -> WriteOutcome:
 class DatabaseBackend:
     """Glance's ``image_locations`` table: keyset pages by id, one transaction per page.
 
-    ``apply`` works on the page ``pages`` yielded last, inside that page's transaction, which
-    commits when the next page is asked for; each update only applies if the row's metadata is
-    still what was read (a concurrent change wins).
+    Each page comes with what applies its plans inside that page's transaction, which commits
+    when the next page is asked for; each update only applies if the row's metadata is still
+    what was read (a concurrent change wins).
     """
 
     def __init__(self, database: GlanceDatabase, batch_size: int):
         self.database = database
         self.batch_size = batch_size
-        self._session: GlanceDatabaseSession | None = None
 
-    def pages(self, image_ids: list[str] | None) -> Iterator[Page]:
+    def pages(self, image_ids: list[str] | None) -> Iterator[tuple[Page, Apply]]:
         after_id = 0
         with self.database.session("backfill") as session:
-            self._session = session
-            try:
-                while True:
-                    with session.transaction():
-                        rows = session.location_page(after_id, self.batch_size, image_ids)
-                        yield Page(tuple(dict.fromkeys(row.image_id for row in rows)), tuple(
-                            Location(row.image_id, row.url, row.metadata, row.id, row.raw_metadata)
-                            for row in rows))
-                    if len(rows) < self.batch_size:
-                        return
-                    after_id = rows[-1].id
-            finally:
-                self._session = None
+            while True:
+                with session.transaction():
+                    rows = session.location_page(after_id, self.batch_size, image_ids)
+                    yield Page(tuple(dict.fromkeys(row.image_id for row in rows)), tuple(
+                        Location(row.image_id, row.url, row.metadata, row.id, row.raw_metadata)
+                        for row in rows)), partial(_apply_in, session)
+                if len(rows) < self.batch_size:
+                    return
+                after_id = rows[-1].id
 
-    def apply(self, plans: tuple[LocationPlan, ...]) -> list[WriteOutcome]:
-        writes = [plan for plan in plans if plan.action == WRITE]
-        landed = self._session.update_metadata([
-            MetadataChange(plan.location_id, plan.location.version, plan.after) for plan in writes])
-        return [WriteOutcome(plan, WRITTEN) if plan.location_id in landed
-                else WriteOutcome(plan, CONFLICTS, "changed by someone else since it was read")
-                for plan in writes]
+
+def _apply_in(session: GlanceDatabaseSession, plans: tuple[LocationPlan, ...]) -> list[WriteOutcome]:
+    """The page's writes in ``session``'s open transaction: WRITTEN, or CONFLICTS where the row changed."""
+    writes = [plan for plan in plans if plan.action == WRITE]
+    landed = session.update_metadata([
+        MetadataChange(plan.location_id, plan.location.version, plan.after) for plan in writes])
+    return [WriteOutcome(plan, WRITTEN) if plan.location_id in landed
+            else WriteOutcome(plan, CONFLICTS, "changed by someone else since it was read")
+            for plan in writes]
 
 
 def undo(database: GlanceDatabase, entries: Iterable[dict[str, Any]], image_ids: list[str] | None,

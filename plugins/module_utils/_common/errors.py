@@ -10,6 +10,8 @@ from __future__ import annotations
 import traceback
 from typing import Callable
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+
 
 class StoreOpsError(Exception):
     """An expected failure, explained in one line that names the input or service and the fix."""
@@ -70,9 +72,11 @@ def known_error(err: BaseException, *translators: Callable[[BaseException], Stor
 
 
 def bug_report(err: BaseException) -> dict[str, str]:
-    """What an unexpected exception was, for one item's failure entry: its type and traceback.
+    """What an unexpected exception was, for one item's failure entry, redacted like every other text.
 
-    The caller redacts it like every other text (a traceback can quote URLs with credentials).
+    ``bug`` is its type, ``reason`` the one line an item's entry shows, ``traceback`` where it came
+    from (a traceback can quote URLs with credentials, so both texts leave here redacted).
     """
     return {"bug": type(err).__name__,
-            "traceback": "".join(traceback.format_exception(type(err), err, err.__traceback__))}
+            "reason": redact_text(f"{type(err).__name__}: {err}"),
+            "traceback": redact_text("".join(traceback.format_exception(type(err), err, err.__traceback__)))}

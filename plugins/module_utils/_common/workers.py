@@ -22,21 +22,36 @@ def as_finished(work: Callable[[Item], Result], items: Iterator[Item], concurren
     ``items`` is read only when an item starts (plus ``queued`` ready ones), so a long listing is
     never held whole and, once ``may_start()`` turns false (a time budget), what is left in the
     iterator is exactly what did not start. Items in flight always finish.
+
+    When an item raises, nothing more starts: the items running finish and every result that
+    did come is yielded, then the first error is raised. When the consumer stops early (or an
+    item raised), the queued items that had not started are cancelled, so nothing runs unseen.
     """
     window = concurrency + queued
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=name) as pool:
         in_flight: set = set()
-        while True:
-            while len(in_flight) < window and may_start():
-                item = next(items, _END)
-                if item is _END:
-                    break
-                in_flight.add(pool.submit(work, item))
-            if not in_flight:
-                return
-            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield future.result()
+        try:
+            while True:
+                while len(in_flight) < window and may_start():
+                    item = next(items, _END)
+                    if item is _END:
+                        break
+                    in_flight.add(pool.submit(work, item))
+                if not in_flight:
+                    return
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                error = next((f.exception() for f in finished if f.exception() is not None), None)
+                if error is not None:
+                    for future in in_flight:
+                        future.cancel()  # only the queued ones: a running item cannot be stopped
+                    finished |= wait(in_flight).done
+                    in_flight = set()
+                yield from (f.result() for f in finished if not f.cancelled() and f.exception() is None)
+                if error is not None:
+                    raise error
+        finally:
+            for future in in_flight:
+                future.cancel()
 
 
 _END = object()

@@ -576,8 +576,7 @@ def _failure(err: Exception) -> dict[str, str]:
     known = known_error(err, translate_s3_error)
     if known is None:  # a bug: recorded as one, with its traceback
         report = bug_report(err)
-        return {"reason": redact_text(f"{report['bug']}: {err}"), "traceback": redact_text(report["traceback"]),
-                "fix": BUG_FIX}
+        return {"reason": report["reason"], "traceback": report["traceback"], "fix": BUG_FIX}
     return {"reason": redact_text(str(known)), "fix": _fix_for(known)}
 
 

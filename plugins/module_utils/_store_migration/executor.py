@@ -138,8 +138,8 @@ class Migrator:
             known = known_error(err, translate_sdk_error)
             if known is None:
                 report = bug_report(err)
-                outcome = Outcome(item, FAILED, redact_text(f"{report['bug']}: {err}"), BUG_FIX,
-                                  bug=report["bug"], traceback=redact_text(report["traceback"]))
+                outcome = Outcome(item, FAILED, report["reason"], BUG_FIX,
+                                  bug=report["bug"], traceback=report["traceback"])
             else:
                 outcome = Outcome(item, FAILED, redact_text(str(known)), RERUN_FIX)
         outcome = replace(outcome, seconds=self.clock() - began)

@@ -6,7 +6,7 @@ from ansible_collections.storeops.openstack.plugins.filter.maintenance_summary i
 CATALOG = {"changed": 1, "failed": 1, "images": [
     {"name": "cirros", "changed": True, "actions": [{"action": "create"}],
      "store_outcomes": {"fast": "uploaded", "ceph": "copied"}, "image": {"size": 4000},
-     "invocation": {"module_args": {"cloud": {"auth": {"password": "s3cret"}}}}},
+     "invocation": {"module_args": {"filename": "planted-in-the-invocation"}}},
     {"name": "tools", "changed": False},
     {"name": "broken", "failed": True, "msg": "filename: no such file"},
 ]}
@@ -27,7 +27,8 @@ def test_stages_report_changes_failures_with_fixes_and_bytes():
     assert migration["status"] == "changed" and migration["bytes_moved"] == 1000
     assert summary["totals"] == {"changed": 2, "bytes_moved": 5000, "remaining": 1, "failed": 1}
     assert summary["nothing_left_to_do"] is False
-    assert "s3cret" not in repr(summary)  # only chosen fields, never the invocation
+    assert "planted-in-the-invocation" not in repr(summary)  # only chosen fields, never the invocation
+    assert "invocation" not in repr(summary)
 
 
 def test_a_converged_run_has_nothing_left_to_do():
@@ -90,3 +91,16 @@ def test_the_catalogues_garbage_collection_is_a_change():
     assert stage["status"] == "changed"
     assert stage["changes"] == ["cirros: create (ceph copied, fast uploaded)",
                                 "retired (no longer in the catalogue): old-1"]
+
+
+def test_a_failed_catalogue_entry_adds_nothing_to_its_stores():
+    broken = {"name": "half", "failed": True, "changed": True, "msg": "boom", "actions": [{"action": "create"}],
+              "store_outcomes": {"fast": "uploaded"}, "image": {"size": 4000}}
+    summary = maintenance_summary({"catalog": {"images": [broken]}})
+    assert summary["stores"] == [] and summary["totals"]["bytes_moved"] == 0
+
+
+def test_an_empty_msg_still_says_failed():
+    summary = maintenance_summary({"catalog": {"images": [{"name": "x", "failed": True, "msg": ""}]},
+                                   "backfill": {"failed": True, "msg": ""}})
+    assert [stage["failures"][0]["error"] for stage in summary["stages"]] == ["failed", "failed"]

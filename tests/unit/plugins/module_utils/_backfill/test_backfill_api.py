@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from keystoneauth1 import exceptions as ksa_exceptions
 
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.executor import ApiBackend, backfill
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import Journal, read_journal
@@ -12,6 +14,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill.resul
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     CloudRequestError,
     InvalidInputError,
+    StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
@@ -115,6 +118,50 @@ def test_hidden_locations_stop_the_run_with_the_fix_and_keep_the_journal_of_what
     glance = FakeGlance([image("a", ("file:///srv/images/a", None)), image("b", ("file:///srv/images/b", None)),
                          {"id": "c"}])
     with pytest.raises(InvalidInputError, match="use backend=database") as raised:
+        run(glance, tmp_path)
+    assert raised.value.details["journal"] == str(tmp_path / "j.jsonl")
+    assert sorted(e["image_id"] for e in read_journal(raised.value.details["journal"])) == ["a", "b"]
+
+
+class SlowAndBrokenGlance(FakeGlance):
+    """``b`` fails at once with an error no translator knows; ``a`` lands 0.2 s later."""
+
+    def patch(self, image_id, operations):
+        if image_id == "b":
+            raise ConnectionError("connection reset by swift+http://svc:key@ks/v3")
+        time.sleep(0.2)
+        return super().patch(image_id, operations)
+
+
+def test_a_write_that_lands_while_another_fails_unexpectedly_is_journaled(tmp_path):
+    glance = SlowAndBrokenGlance([image(name, (f"file:///srv/images/{name}", None)) for name in "ab"])
+    report = run(glance, tmp_path)
+    assert [e["image_id"] for e in read_journal(report.journal)] == ["a"]
+    assert (report.counts["written"], report.counts["failed"]) == (1, 1)
+    (problem,) = report.problems
+    assert problem["image_id"] == "b" and problem["reason"].startswith("ConnectionError: connection reset")
+    assert "key@" not in problem["reason"]
+
+
+def test_an_sdk_error_of_one_patch_is_that_images_one_line_failure(tmp_path):
+    class RefusingGlance(FakeGlance):
+        def patch(self, image_id, operations):
+            raise ksa_exceptions.ConnectFailure("Unable to establish connection to http://glance:9292")
+
+    report = run(RefusingGlance([image("a", ("file:///srv/images/a", None))]), tmp_path)
+    assert report.problems[0]["reason"].startswith("cannot reach the cloud: Unable to establish")
+
+
+@pytest.mark.parametrize("failure", [ksa_exceptions.ConnectFailure("Unable to establish connection"),
+                                     KeyError("a bug")])
+def test_any_error_that_stops_the_run_names_the_journal_of_what_landed(tmp_path, failure):
+    class BreaksAfterTheFirstPage(FakeGlance):
+        def iter_images(self, page_size):
+            yield from self.images[:2]
+            raise failure
+
+    glance = BreaksAfterTheFirstPage([image(name, (f"file:///srv/images/{name}", None)) for name in "abc"])
+    with pytest.raises(StoreOpsError) as raised:
         run(glance, tmp_path)
     assert raised.value.details["journal"] == str(tmp_path / "j.jsonl")
     assert sorted(e["image_id"] for e in read_journal(raised.value.details["journal"])) == ["a", "b"]

@@ -93,14 +93,11 @@ class TagsImg2AfterEachRead:
         self.backend, self.engine = database_backend(url), engine
 
     def pages(self, image_ids):
-        for page in self.backend.pages(image_ids):
+        for page, apply in self.backend.pages(image_ids):
             with self.engine.begin() as conn:
                 conn.execute(sqlalchemy.text(
                     "UPDATE image_locations SET meta_data = '{\"store\": \"x\"}' WHERE image_id = 'img-2'"))
-            yield page
-
-    def apply(self, plans):
-        return self.backend.apply(plans)
+            yield page, apply
 
 
 def test_a_row_changed_after_it_was_read_is_a_conflict_and_left_alone(database, tmp_path):
@@ -250,3 +247,16 @@ def test_a_locked_database_is_one_line(database, tmp_path):
         with pytest.raises(CloudRequestError, match=r"\(database is locked\); another writer held the rows"):
             run(url + "?timeout=0.1", Journal(str(tmp_path / "j.jsonl"), "database"))
         holder.exec_driver_sql("ROLLBACK")
+
+
+def test_a_page_is_applied_in_its_own_session_whatever_else_reads_the_back_end(database):
+    url, engine = database
+    backend = database_backend(url, batch_size=2)
+    first = backend.pages(["img-1", "img-2"])
+    page, apply = next(first)
+    other = backend.pages(["img-4"])
+    next(other)
+    other.close()  # another reader of the same back end came and went
+    assert [outcome.kind for outcome in apply(PLANNER.plan(page))] == ["written", "written"]
+    list(first)  # the page's transaction commits as the next page is asked for
+    assert (stores(engine)["img-1"], stores(engine)["img-2"], stores(engine)["img-4"]) == ("fast", "fast", None)

@@ -32,3 +32,14 @@ def test_an_error_no_translator_knows_is_a_bug_with_its_traceback():
     report = bug_report(raised.value)
     assert report["bug"] == "KeyError"
     assert "in deep" in report["traceback"] and "KeyError: 'missing'" in report["traceback"]
+
+
+def test_a_bug_report_is_redacted_and_carries_its_reason():
+    def deep():
+        raise ValueError("cannot open swift+https://tenant:user:s3cr3t@host/v1/AUTH_x/c")
+
+    with pytest.raises(ValueError) as raised:
+        deep()
+    report = bug_report(raised.value)
+    assert report["reason"] == "ValueError: cannot open swift+https://***@host/v1/AUTH_x/c"
+    assert "s3cr3t" not in report["traceback"] and "in deep" in report["traceback"]

@@ -58,3 +58,35 @@ def test_a_bug_in_one_item_reaches_the_caller():
 
     with pytest.raises(KeyError):
         list(as_finished(work, iter(range(4)), 1))
+
+
+def test_when_one_item_raises_the_results_of_the_others_running_still_come_first():
+    one_runs = threading.Event()
+
+    def work(item):
+        if item == 0:
+            one_runs.wait(5)
+            raise KeyError("bug")
+        one_runs.set()
+        time.sleep(0.1)
+        return item
+
+    results, came = as_finished(work, iter(range(6)), 2), []
+    with pytest.raises(KeyError):
+        for result in results:
+            came.append(result)
+    assert came == [1]  # item 1 was running when 0 raised; nothing started after
+
+
+def test_a_consumer_that_stops_early_leaves_the_queued_items_unstarted():
+    started = []
+
+    def work(item):
+        started.append(item)
+        time.sleep(0.05)
+        return item
+
+    results = as_finished(work, iter(range(10)), 1, queued=3)
+    assert next(results) == 0
+    results.close()
+    assert started in ([0], [0, 1])  # 1 may have been picked up already; 2 and 3 were only queued

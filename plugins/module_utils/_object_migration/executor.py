@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     SourceMismatchError,
     StorageConflictError,
@@ -573,7 +574,7 @@ def _version(headers: Mapping[str, str]) -> tuple[str, str | None]:
 
 def _failure(err: Exception) -> dict[str, str]:
     """An object's failure entry: an expected error's reason and fix, or a bug with its traceback."""
-    known = known_error(err, translate_s3_error)
+    known = known_error(err, translate_s3_error, translate_sdk_error)  # S3's, or Swift's through openstacksdk
     if known is None:  # a bug: recorded as one, with its traceback
         report = bug_report(err)
         return {"reason": report["reason"], "traceback": report["traceback"], "fix": BUG_FIX}

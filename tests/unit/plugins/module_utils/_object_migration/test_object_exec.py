@@ -221,3 +221,15 @@ def test_a_bug_in_one_object_is_recorded_as_a_bug_with_its_traceback():
     assert result.outcome == "failed" and result.reason.startswith("KeyError: ")
     assert "Traceback" in result.traceback and result.detail()["traceback"] == result.traceback
     assert "bug" in result.fix
+
+
+def test_a_swift_connection_failure_in_one_object_is_an_expected_failure_not_a_bug():
+    ksa_exceptions = pytest.importorskip("keystoneauth1.exceptions")
+
+    class UnreachableSwift(FakeSwift):
+        def reader(self, _name, offset=0):
+            raise ksa_exceptions.ConnectFailure("Unable to establish connection to http://swift:8080")
+
+    result = migrate(UnreachableSwift(), FakeS3())
+    assert result.outcome == "failed" and result.reason.startswith("cannot reach the cloud: ")
+    assert not result.traceback and "bug" not in result.fix

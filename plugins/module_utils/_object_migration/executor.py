@@ -124,6 +124,15 @@ class _Sent:
     upload_id: str | None = None
 
 
+class _Stopped(Exception):
+    """``cause`` ended an object after ``result`` was reached: the failure's result keeps it."""
+
+    def __init__(self, result: ObjectResult, cause: Exception):
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
+
+
 @dataclass(frozen=True)
 class _Evidence:
     """What may prove a copy: the source ETag it was made from, S3's ETag, what this run read and sent."""
@@ -281,11 +290,11 @@ class ObjectMigrator:
             key = self._source_key(work)
             result = replace(result, kind=key.kind, size=key.size)
             result = self._migrate(work, key, result)
-        except StorageConflictError as err:
-            result = replace(result, outcome=Outcome.CONFLICT, reason=redact_text(str(err)), fix=CONFLICT_FIX)
+        except _Stopped as stopped:  # what was done before the failure (a copy, an upload) stays in the result
+            result = _ended_by(stopped.result, stopped.cause)
         except Exception as err:  # pylint: disable=broad-except
             # one object's surprise must not stop the others; the run reports it
-            result = replace(result, outcome=Outcome.FAILED, **_failure(err))
+            result = _ended_by(result, err)
         result = replace(result, seconds=time.monotonic() - began)
         self._note(result, result.outcome)
         return result
@@ -311,7 +320,7 @@ class ObjectMigrator:
             result = replace(result, outcome=Outcome.ALREADY_DONE, md5=step.md5)
             if self.options.delete_source and not self.options.dry_run:
                 # an earlier run copied it but did not delete: the copy is proven again, from its bytes
-                return self._delete_proven(swift, s3, result, _Evidence(key.etag, step.target_etag))
+                return self._deleting_proven(swift, s3, result, _Evidence(key.etag, step.target_etag))
             return result
         result = replace(result, reason=step.reason)
         if self.options.dry_run:
@@ -323,8 +332,16 @@ class ObjectMigrator:
             result, evidence = self._copy(swift, s3, result, condition, resume=False)
         self._note(result, "verified")
         if self.options.delete_source:
-            return self._delete_proven(swift, s3, result, evidence)
+            return self._deleting_proven(swift, s3, result, evidence)
         return result
+
+    def _deleting_proven(self, swift: SwiftDriver, s3: S3Driver, result: ObjectResult,
+                         evidence: _Evidence) -> ObjectResult:
+        """``_delete_proven``; a failure there keeps the copy's result (S3 holds the copy)."""
+        try:
+            return self._delete_proven(swift, s3, result, evidence)
+        except Exception as err:  # pylint: disable=broad-except
+            raise _Stopped(result, err) from err
 
     def _segment_aligned_etags(self, swift: SwiftDriver, key: SourceKey) -> tuple[str, ...]:
         """The S3 ETag this run's copy has when its parts follow the source's segments (else none)."""
@@ -358,7 +375,14 @@ class ObjectMigrator:
                                     tuple(bytes.fromhex(s.etag) for s in check.segments) if aligned else None,
                                     check.segment_hashed if aligned else None)
                 writer = s3.multipart_writer(name, layout, WriteOptions(fields, condition), resume=resume)
-                sent = _send_parts(writer, chunks, check, bool(aligned))
+                try:
+                    sent = _send_parts(writer, chunks, check, bool(aligned))
+                except ResumeMismatchError:
+                    raise  # the caller starts afresh
+                except Exception as err:  # pylint: disable=broad-except
+                    # the upload left to resume (or cancelled) is named in the failure's result
+                    raise _Stopped(replace(result, upload_id=writer.upload_id,
+                                           bytes_resumed=writer.resumed_bytes), err) from err
                 # the whole stream's MD5 and S3's ETag are known only now; S3 keeps metadata only by a
                 # copy onto itself, made only while the key still holds what this run completed
                 s3.replace_metadata(name, sent.etag, with_record(fields, check.whole.hexdigest(), sent.etag))
@@ -570,6 +594,13 @@ def _head_or_none(swift: SwiftDriver, name: str) -> Mapping[str, str] | None:
 def _version(headers: Mapping[str, str]) -> tuple[str, str | None]:
     """What tells one write of a Swift object from another: its ETag and its X-Timestamp."""
     return headers.get("Etag", "").strip('"'), headers.get("X-Timestamp")
+
+
+def _ended_by(result: ObjectResult, err: Exception) -> ObjectResult:
+    """``result`` as ``err`` ended it: a conflict (the key is someone else's), or a failure."""
+    if isinstance(err, StorageConflictError):
+        return replace(result, outcome=Outcome.CONFLICT, reason=redact_text(str(err)), fix=CONFLICT_FIX)
+    return replace(result, outcome=Outcome.FAILED, **_failure(err))
 
 
 def _failure(err: Exception) -> dict[str, str]:

@@ -346,7 +346,7 @@ class ObjectMigrator:
     def _segment_aligned_etags(self, swift: SwiftDriver, key: SourceKey) -> tuple[str, ...]:
         """The S3 ETag this run's copy has when its parts follow the source's segments (else none)."""
         manifest = self._manifests.of(SourceObject.from_headers(key.name, swift.head(key.name)), swift.container)
-        if not aligned_part_sizes(manifest.segments):
+        if manifest is None or not aligned_part_sizes(manifest.segments):  # None: it is plain now
             return ()
         return (multipart_etag(bytes.fromhex(segment.etag) for segment in manifest.segments),)
 

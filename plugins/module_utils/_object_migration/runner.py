@@ -39,7 +39,7 @@ class MigrationRequest:
 
     s3_endpoint_url: str
     s3_access_key: str
-    s3_secret_key: str
+    s3_secret_key: str = field(repr=False)  # a traceback or a log showing the request leaves it out
     s3_region: str = "us-east-1"
     s3_verify: bool | str = True  # a CA bundle's path, or whether to check certificates
     containers: tuple[str, ...] = ()  # none: every container of the account

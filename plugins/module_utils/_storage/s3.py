@@ -435,6 +435,9 @@ class S3Account:
 
     def __init__(self, client, endpoint: str, part_size: int = PART_SIZE, uploads_in_flight: int = 2):
         self._client = client
+        # every client this account is given speaks to RGW, not only the one ``connect`` builds
+        client.meta.events.register("before-sign.s3.CopyObject", _rgw_copy_condition,
+                                    unique_id="storeops-rgw-copy-condition")
         self.endpoint = endpoint
         self._part_size = part_size
         self._uploads_in_flight = uploads_in_flight
@@ -452,7 +455,6 @@ class S3Account:
         client = boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             region_name=region, verify=verify, config=_boto_config(pool_size))
-        client.meta.events.register("before-sign.s3.CopyObject", _rgw_copy_condition)
         return cls(client, endpoint, part_size, uploads_in_flight)
 
     def owner_id(self) -> str:

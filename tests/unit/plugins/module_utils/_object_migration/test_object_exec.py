@@ -92,8 +92,9 @@ class FakeS3:
 
     def put(self, path, data, options):
         found = self.keys.get(path)
-        expected = options.condition.get("IfMatch")
-        if (found.etag if found else None) != expected:
+        condition = options.condition
+        if ("IfNoneMatch" in condition and found) or \
+                ("IfMatch" in condition and (found.etag if found else None) != condition["IfMatch"]):
             raise StorageConflictError(f"{path} changed")
         self.puts.append((path, data, options))
         self.keys[path] = ObjectInfo(path, len(data), hashlib.md5(data).hexdigest(),

@@ -84,7 +84,10 @@ class StorageDriver:
         raise NotImplementedError
 
     def put(self, path: str, data: bytes) -> None:
-        """One whole small object at a new path, durable once this returns (a journal puts one per flush)."""
+        """One whole small object, durable once this returns (a journal puts one per flush, each at a new path).
+
+        An object already at ``path``: the s3 store refuses it (StorageConflictError), the others replace it.
+        """
         writer = self.writer(path)
         try:
             writer.write(data)

@@ -68,7 +68,8 @@ class WriteOptions:
     """What an S3 write carries besides its bytes."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)  # PutObject's arguments: Metadata, ContentType...
-    condition: Mapping[str, str] = field(default_factory=dict)  # ``write_condition(...)``; none: unconditional
+    # ``write_condition(...)``; by default no key may be at the path; an empty one: unconditional, as in S3
+    condition: Mapping[str, str] = field(default_factory=lambda: write_condition(None))
 
 
 class _PartBody:
@@ -275,6 +276,8 @@ class S3MultipartWriter(Writer):
 
         This narrows the window in which an application's write is overwritten to milliseconds.
         """
+        if not self._condition:
+            return
         try:
             found = self._driver.stat(self._path).etag
         except StorageNotFoundError:
@@ -395,7 +398,8 @@ class S3Driver(StorageDriver):
     def put(self, path: str, data: bytes, options: WriteOptions | None = None) -> None:
         """One small object in one request; S3 checks it against its MD5.
 
-        A key that changed against ``options.condition`` meanwhile raises StorageConflictError.
+        A key that does not meet ``options.condition`` (by default: any key at ``path``) raises
+        StorageConflictError and stays as it is.
         """
         options = options or WriteOptions()
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()

@@ -103,6 +103,25 @@ def test_a_put_carries_its_md5_condition_and_fields():
     assert put["ContentType"] == "text/plain" and put["Key"] == "k"
 
 
+def test_a_write_without_a_condition_of_its_own_expects_no_key_at_its_path():
+    client = FakeClient("app-etag")
+    bucket(client).put("k", b"abc")
+    assert client.puts[0]["IfNoneMatch"] == "*"
+    writer = bucket(client).writer("k")
+    writer.write(b"abcdef")
+    with pytest.raises(StorageConflictError, match="it now has ETag app-etag"):
+        writer.commit()
+
+
+def test_an_empty_condition_is_unconditional_for_a_put_and_a_multipart_upload_alike():
+    client = FakeClient("app-etag")
+    bucket(client).put("k", b"abc", WriteOptions(condition={}))
+    writer = bucket(client).multipart_writer("k", PartLayout(4), WriteOptions(condition={}))
+    writer.write(b"abcdef")
+    writer.commit()
+    assert "IfNoneMatch" not in client.puts[0] and client.completed == ["ours"]
+
+
 def test_a_refused_conditional_put_is_a_conflict():
     with pytest.raises(StorageConflictError, match="the conditional write was refused"):
         bucket(FakeClient(refuse_writes=True)).put("k", b"abc", WriteOptions(condition=write_condition("seen")))

@@ -370,10 +370,11 @@ class ObjectMigrator:
                 s3.put(name, data, WriteOptions(with_record(fields, md5, md5), condition))
                 sent = _Sent(md5, len(data))
             else:
-                # one part per segment when aligned: S3 checks each against its segment's ETag
-                layout = PartLayout(part_size, tuple(aligned) if aligned else None,
-                                    tuple(bytes.fromhex(s.etag) for s in check.segments) if aligned else None,
-                                    check.segment_hashed if aligned else None)
+                if aligned:  # one part per segment: S3 checks each against its segment's ETag
+                    layout = PartLayout(part_size, tuple(aligned), tuple(bytes.fromhex(s.etag) for s in check.segments),
+                                        check.segment_hashed)
+                else:
+                    layout = PartLayout(part_size)
                 writer = s3.multipart_writer(name, layout, WriteOptions(fields, condition), resume=resume)
                 try:
                     sent = _send_parts(writer, chunks, check, bool(aligned))

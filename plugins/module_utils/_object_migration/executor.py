@@ -78,6 +78,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     ResumeMismatchError,
     StreamCheck,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import or_none
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.s3 import (
     PartLayout,
     S3Account,
@@ -311,7 +312,7 @@ class ObjectMigrator:
 
     def _migrate(self, work: _Work, key: SourceKey, result: ObjectResult) -> ObjectResult:
         swift, s3 = self._swift_for(work.container), self._s3_for(work.bucket)
-        found = _stat_or_none(s3, key.name) if work.in_bucket else None
+        found = or_none(s3.stat, key.name) if work.in_bucket else None
         recomputed = self._segment_aligned_etags(swift, key) if needs_segment_etags(key, found) else ()
         step = plan_object(key, found, self.options.on_conflict, recomputed)
         if isinstance(step, Conflict):
@@ -471,7 +472,7 @@ class ObjectMigrator:
         promised = {object_id(entry.name): entry for entry in manifest.named} if manifest else {}
         for segment in deletable:
             holder = self._swift_for(segment[0])
-            found = _head_or_none(holder, segment[1])
+            found = or_none(holder.head, segment[1])
             entry = promised[segment]
             if found is not None and (found.get("Etag", "").strip('"'),
                                       int(found.get("Content-Length", -1))) != (entry.etag, entry.size):
@@ -504,7 +505,7 @@ class ObjectMigrator:
         segment = check.current_segment
         if segment is not None:
             container, name = object_id(segment.name)
-            found = _head_or_none(self._swift_for(container), name)
+            found = or_none(self._swift_for(container).head, name)
             now = found.get("Etag", "").strip('"') if found is not None else "none (it is gone)"
             if now != segment.etag and not segment.byte_range:
                 return SourceMismatchError(
@@ -576,20 +577,6 @@ def _read_back(s3: S3Driver, source: SourceObject, manifest: Manifest | None) ->
                                    "metadata says; source kept") from None
     finally:
         body.close()
-
-
-def _stat_or_none(s3: S3Driver, name: str):
-    try:
-        return s3.stat(name)
-    except StorageNotFoundError:
-        return None
-
-
-def _head_or_none(swift: SwiftDriver, name: str) -> Mapping[str, str] | None:
-    try:
-        return swift.head(name)
-    except StorageNotFoundError:
-        return None
 
 
 def _version(headers: Mapping[str, str]) -> tuple[str, str | None]:

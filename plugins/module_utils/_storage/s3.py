@@ -29,13 +29,13 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     MissingDependencyError,
     SourceMismatchError,
     StorageConflictError,
-    StorageNotFoundError,
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
     ObjectInfo,
     StorageDriver,
     Writer,
+    or_none,
 )
 
 try:
@@ -278,10 +278,8 @@ class S3MultipartWriter(Writer):
         """
         if not self._condition:
             return
-        try:
-            found = self._driver.stat(self._path).etag
-        except StorageNotFoundError:
-            found = None
+        now = or_none(self._driver.stat, self._path)
+        found = now and now.etag
         if found != self._condition.get("IfMatch"):
             raise StorageConflictError(f"s3: {self._path} changed in S3 while this run wrote it "
                                        f"(it now has ETag {found or 'none'})")

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Mapping
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     SourceMismatchError,
     StorageConflictError,
@@ -77,6 +78,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     ResumeMismatchError,
     StreamCheck,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import or_none
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.s3 import (
     PartLayout,
     S3Account,
@@ -121,6 +123,15 @@ class _Sent:
     bytes_sent: int
     bytes_resumed: int = 0
     upload_id: str | None = None
+
+
+class _Stopped(Exception):
+    """``cause`` ended an object after ``result`` was reached: the failure's result keeps it."""
+
+    def __init__(self, result: ObjectResult, cause: Exception):
+        super().__init__(str(cause))
+        self.result = result
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -280,11 +291,11 @@ class ObjectMigrator:
             key = self._source_key(work)
             result = replace(result, kind=key.kind, size=key.size)
             result = self._migrate(work, key, result)
-        except StorageConflictError as err:
-            result = replace(result, outcome=Outcome.CONFLICT, reason=redact_text(str(err)), fix=CONFLICT_FIX)
+        except _Stopped as stopped:  # what was done before the failure (a copy, an upload) stays in the result
+            result = _ended_by(stopped.result, stopped.cause)
         except Exception as err:  # pylint: disable=broad-except
             # one object's surprise must not stop the others; the run reports it
-            result = replace(result, outcome=Outcome.FAILED, **_failure(err))
+            result = _ended_by(result, err)
         result = replace(result, seconds=time.monotonic() - began)
         self._note(result, result.outcome)
         return result
@@ -301,7 +312,7 @@ class ObjectMigrator:
 
     def _migrate(self, work: _Work, key: SourceKey, result: ObjectResult) -> ObjectResult:
         swift, s3 = self._swift_for(work.container), self._s3_for(work.bucket)
-        found = _stat_or_none(s3, key.name) if work.in_bucket else None
+        found = or_none(s3.stat, key.name) if work.in_bucket else None
         recomputed = self._segment_aligned_etags(swift, key) if needs_segment_etags(key, found) else ()
         step = plan_object(key, found, self.options.on_conflict, recomputed)
         if isinstance(step, Conflict):
@@ -310,7 +321,7 @@ class ObjectMigrator:
             result = replace(result, outcome=Outcome.ALREADY_DONE, md5=step.md5)
             if self.options.delete_source and not self.options.dry_run:
                 # an earlier run copied it but did not delete: the copy is proven again, from its bytes
-                return self._delete_proven(swift, s3, result, _Evidence(key.etag, step.target_etag))
+                return self._deleting_proven(swift, s3, result, _Evidence(key.etag, step.target_etag))
             return result
         result = replace(result, reason=step.reason)
         if self.options.dry_run:
@@ -322,13 +333,21 @@ class ObjectMigrator:
             result, evidence = self._copy(swift, s3, result, condition, resume=False)
         self._note(result, "verified")
         if self.options.delete_source:
-            return self._delete_proven(swift, s3, result, evidence)
+            return self._deleting_proven(swift, s3, result, evidence)
         return result
+
+    def _deleting_proven(self, swift: SwiftDriver, s3: S3Driver, result: ObjectResult,
+                         evidence: _Evidence) -> ObjectResult:
+        """``_delete_proven``; a failure there keeps the copy's result (S3 holds the copy)."""
+        try:
+            return self._delete_proven(swift, s3, result, evidence)
+        except Exception as err:  # pylint: disable=broad-except
+            raise _Stopped(result, err) from err
 
     def _segment_aligned_etags(self, swift: SwiftDriver, key: SourceKey) -> tuple[str, ...]:
         """The S3 ETag this run's copy has when its parts follow the source's segments (else none)."""
         manifest = self._manifests.of(SourceObject.from_headers(key.name, swift.head(key.name)), swift.container)
-        if not aligned_part_sizes(manifest.segments):
+        if manifest is None or not aligned_part_sizes(manifest.segments):  # None: it is plain now
             return ()
         return (multipart_etag(bytes.fromhex(segment.etag) for segment in manifest.segments),)
 
@@ -352,12 +371,20 @@ class ObjectMigrator:
                 s3.put(name, data, WriteOptions(with_record(fields, md5, md5), condition))
                 sent = _Sent(md5, len(data))
             else:
-                # one part per segment when aligned: S3 checks each against its segment's ETag
-                layout = PartLayout(part_size, tuple(aligned) if aligned else None,
-                                    tuple(bytes.fromhex(s.etag) for s in check.segments) if aligned else None,
-                                    check.segment_hashed if aligned else None)
+                if aligned:  # one part per segment: S3 checks each against its segment's ETag
+                    layout = PartLayout(part_size, tuple(aligned), tuple(bytes.fromhex(s.etag) for s in check.segments),
+                                        check.segment_hashed)
+                else:
+                    layout = PartLayout(part_size)
                 writer = s3.multipart_writer(name, layout, WriteOptions(fields, condition), resume=resume)
-                sent = _send_parts(writer, chunks, check, bool(aligned))
+                try:
+                    sent = _send_parts(writer, chunks, check, bool(aligned))
+                except ResumeMismatchError:
+                    raise  # the caller starts afresh
+                except Exception as err:  # pylint: disable=broad-except
+                    # the upload left to resume (or cancelled) is named in the failure's result
+                    raise _Stopped(replace(result, upload_id=writer.upload_id,
+                                           bytes_resumed=writer.resumed_bytes), err) from err
                 # the whole stream's MD5 and S3's ETag are known only now; S3 keeps metadata only by a
                 # copy onto itself, made only while the key still holds what this run completed
                 s3.replace_metadata(name, sent.etag, with_record(fields, check.whole.hexdigest(), sent.etag))
@@ -445,7 +472,7 @@ class ObjectMigrator:
         promised = {object_id(entry.name): entry for entry in manifest.named} if manifest else {}
         for segment in deletable:
             holder = self._swift_for(segment[0])
-            found = _head_or_none(holder, segment[1])
+            found = or_none(holder.head, segment[1])
             entry = promised[segment]
             if found is not None and (found.get("Etag", "").strip('"'),
                                       int(found.get("Content-Length", -1))) != (entry.etag, entry.size):
@@ -478,7 +505,7 @@ class ObjectMigrator:
         segment = check.current_segment
         if segment is not None:
             container, name = object_id(segment.name)
-            found = _head_or_none(self._swift_for(container), name)
+            found = or_none(self._swift_for(container).head, name)
             now = found.get("Etag", "").strip('"') if found is not None else "none (it is gone)"
             if now != segment.etag and not segment.byte_range:
                 return SourceMismatchError(
@@ -552,28 +579,21 @@ def _read_back(s3: S3Driver, source: SourceObject, manifest: Manifest | None) ->
         body.close()
 
 
-def _stat_or_none(s3: S3Driver, name: str):
-    try:
-        return s3.stat(name)
-    except StorageNotFoundError:
-        return None
-
-
-def _head_or_none(swift: SwiftDriver, name: str) -> Mapping[str, str] | None:
-    try:
-        return swift.head(name)
-    except StorageNotFoundError:
-        return None
-
-
 def _version(headers: Mapping[str, str]) -> tuple[str, str | None]:
     """What tells one write of a Swift object from another: its ETag and its X-Timestamp."""
     return headers.get("Etag", "").strip('"'), headers.get("X-Timestamp")
 
 
+def _ended_by(result: ObjectResult, err: Exception) -> ObjectResult:
+    """``result`` as ``err`` ended it: a conflict (the key is someone else's), or a failure."""
+    if isinstance(err, StorageConflictError):
+        return replace(result, outcome=Outcome.CONFLICT, reason=redact_text(str(err)), fix=CONFLICT_FIX)
+    return replace(result, outcome=Outcome.FAILED, **_failure(err))
+
+
 def _failure(err: Exception) -> dict[str, str]:
     """An object's failure entry: an expected error's reason and fix, or a bug with its traceback."""
-    known = known_error(err, translate_s3_error)
+    known = known_error(err, translate_s3_error, translate_sdk_error)  # S3's, or Swift's through openstacksdk
     if known is None:  # a bug: recorded as one, with its traceback
         report = bug_report(err)
         return {"reason": report["reason"], "traceback": report["traceback"], "fix": BUG_FIX}

@@ -136,11 +136,19 @@ def _unrecorded_multipart(metadata: Mapping[str, str], etag: str) -> bool:
     return metadata.get(S3_ETAG) is None and metadata.get(MD5) is None and "-" in etag
 
 
+def _recorded_identity(metadata: Mapping[str, str]) -> dict[str, str | None]:
+    """The Swift object a key says it is the copy of (all None: it says none)."""
+    return {key: metadata.get(key) for key in IDENTITY_KEYS}
+
+
+def _names_source(recorded: Mapping[str, str | None], source: SourceKey) -> bool:
+    return recorded == source_identity(source.account, source.container, source.name)
+
+
 def needs_segment_etags(source: SourceKey, found: ObjectInfo | None) -> bool:
     """Whether ``classify_key`` needs the ETags the source's segments make to tell what ``found`` is."""
     return (found is not None and source.kind != PLAIN and _unrecorded_multipart(found.metadata, found.etag or "")
-            and {key: found.metadata.get(key) for key in IDENTITY_KEYS}
-            == source_identity(source.account, source.container, source.name))
+            and _names_source(_recorded_identity(found.metadata), source))
 
 
 def classify_key(source: SourceKey, found_etag: str | None, found_size: int | None,
@@ -161,9 +169,9 @@ def classify_key(source: SourceKey, found_etag: str | None, found_size: int | No
         return KeyVerdict(ABSENT)
     metadata = found_metadata or {}
     etag = found_etag or ""
-    recorded = {key: metadata.get(key) for key in IDENTITY_KEYS}
+    recorded = _recorded_identity(metadata)
     if any(recorded.values()):
-        if recorded != source_identity(source.account, source.container, source.name):
+        if not _names_source(recorded, source):
             other = "/".join(unquote(recorded[key] or "?") for key in IDENTITY_KEYS)
             return KeyVerdict(CONFLICT, f"the key holds the copy of another Swift object ({other})")
         written = metadata.get(S3_ETAG)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, journal_path
@@ -39,7 +39,7 @@ class MigrationRequest:
 
     s3_endpoint_url: str
     s3_access_key: str
-    s3_secret_key: str
+    s3_secret_key: str = field(repr=False)  # a traceback or a log showing the request leaves it out
     s3_region: str = "us-east-1"
     s3_verify: bool | str = True  # a CA bundle's path, or whether to check certificates
     containers: tuple[str, ...] = ()  # none: every container of the account
@@ -56,10 +56,16 @@ class MigrationRequest:
     max_details: int = 100
 
 
-def migrate_objects(conn, request: MigrationRequest, check_mode: bool) -> dict[str, Any]:
-    ends = ObjectEnds(conn, request.s3_endpoint_url, request.s3_access_key, request.s3_secret_key,
+def _object_ends(conn, request: MigrationRequest) -> ObjectEnds:
+    return ObjectEnds(conn, request.s3_endpoint_url, request.s3_access_key, request.s3_secret_key,
                       request.s3_region, request.s3_verify, request.part_size_mb * MIB,
                       request.uploads_per_object, request.concurrency)
+
+
+def migrate_objects(conn, request: MigrationRequest, check_mode: bool,
+                    ends_for: Callable[[Any, MigrationRequest], ObjectEnds] = _object_ends) -> dict[str, Any]:
+    """The run; ``ends_for`` makes its ObjectEnds (a test gives small fakes)."""
+    ends = ends_for(conn, request)
     containers, skipped_containers = _containers(ends, request)
     restoring = ends.restoring_containers(containers) if request.delete_source else []
     if restoring:

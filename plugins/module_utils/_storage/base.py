@@ -14,12 +14,23 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
 
 CHUNK = 4 * 2**20  # what a copy reads at a time
 PARTIAL = ".partial"  # suffix of an object being written: invisible to stat and list
+
+
+_Found = TypeVar("_Found")
+
+
+def or_none(look_up: Callable[[str], _Found], path: str) -> _Found | None:
+    """``look_up(path)`` (a driver's ``stat``, Swift's ``head``), or None when no object is there."""
+    try:
+        return look_up(path)
+    except StorageNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -84,7 +95,10 @@ class StorageDriver:
         raise NotImplementedError
 
     def put(self, path: str, data: bytes) -> None:
-        """One whole small object at a new path, durable once this returns (a journal puts one per flush)."""
+        """One whole small object, durable once this returns (a journal puts one per flush, each at a new path).
+
+        An object already at ``path``: the s3 store refuses it (StorageConflictError), the others replace it.
+        """
         writer = self.writer(path)
         try:
             writer.write(data)

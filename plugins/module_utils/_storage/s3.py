@@ -29,13 +29,13 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     MissingDependencyError,
     SourceMismatchError,
     StorageConflictError,
-    StorageNotFoundError,
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
     ObjectInfo,
     StorageDriver,
     Writer,
+    or_none,
 )
 
 try:
@@ -68,7 +68,8 @@ class WriteOptions:
     """What an S3 write carries besides its bytes."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)  # PutObject's arguments: Metadata, ContentType...
-    condition: Mapping[str, str] = field(default_factory=dict)  # ``write_condition(...)``; none: unconditional
+    # ``write_condition(...)``; by default no key may be at the path; an empty one: unconditional, as in S3
+    condition: Mapping[str, str] = field(default_factory=lambda: write_condition(None))
 
 
 class _PartBody:
@@ -275,10 +276,10 @@ class S3MultipartWriter(Writer):
 
         This narrows the window in which an application's write is overwritten to milliseconds.
         """
-        try:
-            found = self._driver.stat(self._path).etag
-        except StorageNotFoundError:
-            found = None
+        if not self._condition:
+            return
+        now = or_none(self._driver.stat, self._path)
+        found = now and now.etag
         if found != self._condition.get("IfMatch"):
             raise StorageConflictError(f"s3: {self._path} changed in S3 while this run wrote it "
                                        f"(it now has ETag {found or 'none'})")
@@ -395,7 +396,8 @@ class S3Driver(StorageDriver):
     def put(self, path: str, data: bytes, options: WriteOptions | None = None) -> None:
         """One small object in one request; S3 checks it against its MD5.
 
-        A key that changed against ``options.condition`` meanwhile raises StorageConflictError.
+        A key that does not meet ``options.condition`` (by default: any key at ``path``) raises
+        StorageConflictError and stays as it is.
         """
         options = options or WriteOptions()
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
@@ -435,6 +437,9 @@ class S3Account:
 
     def __init__(self, client, endpoint: str, part_size: int = PART_SIZE, uploads_in_flight: int = 2):
         self._client = client
+        # every client this account is given speaks to RGW, not only the one ``connect`` builds
+        client.meta.events.register("before-sign.s3.CopyObject", _rgw_copy_condition,
+                                    unique_id="storeops-rgw-copy-condition")
         self.endpoint = endpoint
         self._part_size = part_size
         self._uploads_in_flight = uploads_in_flight
@@ -452,7 +457,6 @@ class S3Account:
         client = boto3.client(
             "s3", endpoint_url=endpoint, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
             region_name=region, verify=verify, config=_boto_config(pool_size))
-        client.meta.events.register("before-sign.s3.CopyObject", _rgw_copy_condition)
         return cls(client, endpoint, part_size, uploads_in_flight)
 
     def owner_id(self) -> str:

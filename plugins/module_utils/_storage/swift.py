@@ -19,7 +19,10 @@ import io
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    StorageConflictError,
+    StoreOpsError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
     ObjectInfo,
     StorageDriver,
@@ -91,7 +94,9 @@ class _HttpReader(Stream):
 class _SwiftWriter(Writer):
     """Segments in ``<container>_segments/<path>/<number>``, an SLO manifest on commit.
 
-    The segments written so far are the resume point: a resumed writer lists them.
+    The segments written so far are the resume point: a resumed writer lists them. A fresh writer
+    refuses a path that already has segments (python-swiftclient keeps its own there): it deletes
+    only the segments it wrote or resumed.
     """
 
     def __init__(self, driver: "SwiftDriver", path: str, resume: bool):
@@ -100,18 +105,22 @@ class _SwiftWriter(Writer):
         self._path = path
         self._buffer = bytearray()
         self._segments: list[dict[str, Any]] = []
+        self._names: list[str] = []  # the segments' object names, which ``cancel`` deletes
         self._segments_driver.ensure_container()
         existing = list(self._segments_driver.listing(f"{path}/"))
-        if resume:
-            self._segments = [{"path": self._segment_path(item["name"]), "etag": item["hash"],
-                               "size_bytes": item["bytes"]} for item in existing]
-        else:
-            for item in existing:
-                self._segments_driver.delete_only(item["name"])
+        if existing and not resume:
+            raise StorageConflictError(
+                f"swift store: {len(existing)} segment(s) already under {self._segments_driver.container}/{path}/ "
+                "(another upload's, perhaps python-swiftclient's); nothing was deleted: resume the upload, or "
+                "remove them once you checked whose they are", path=path)
+        for item in existing:
+            self._add_segment(item["name"], item["hash"], item["bytes"])
         self.size = sum(segment["size_bytes"] for segment in self._segments)
 
-    def _segment_path(self, name: str) -> str:
-        return f"/{self._segments_driver.container}/{name}"
+    def _add_segment(self, name: str, etag: str, size: int) -> None:
+        self._names.append(name)
+        self._segments.append({"path": f"/{self._segments_driver.container}/{name}", "etag": etag,
+                               "size_bytes": size})
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -124,8 +133,7 @@ class _SwiftWriter(Writer):
     def _put_segment(self, data: bytes) -> None:
         name = f"{self._path}/{len(self._segments):08d}"
         self._segments_driver.put(name, data)
-        self._segments.append({"path": self._segment_path(name), "etag": hashlib.md5(data).hexdigest(),
-                               "size_bytes": len(data)})
+        self._add_segment(name, hashlib.md5(data).hexdigest(), len(data))
 
     def commit(self) -> None:
         if not self._segments:  # small: one plain object, no manifest
@@ -136,9 +144,9 @@ class _SwiftWriter(Writer):
         self._driver.put_manifest(self._path, self._segments)
 
     def cancel(self) -> None:
-        for segment in self._segments:
-            self._segments_driver.delete_only(segment["path"].split("/", 2)[2])
-        self._segments = []
+        for name in self._names:
+            self._segments_driver.delete_only(name)
+        self._segments, self._names = [], []
 
 
 class SwiftDriver(StorageDriver):

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     StorageConflictError,
     StorageNotFoundError,
+    StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
     ObjectEnds,
@@ -21,6 +22,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     SOURCE_ETAG,
     source_identity,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import SourceKey
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import ObjectResult
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo
 
@@ -90,8 +92,9 @@ class FakeS3:
 
     def put(self, path, data, options):
         found = self.keys.get(path)
-        expected = options.condition.get("IfMatch")
-        if (found.etag if found else None) != expected:
+        condition = options.condition
+        if ("IfNoneMatch" in condition and found) or \
+                ("IfMatch" in condition and (found.etag if found else None) != condition["IfMatch"]):
             raise StorageConflictError(f"{path} changed")
         self.puts.append((path, data, options))
         self.keys[path] = ObjectInfo(path, len(data), hashlib.md5(data).hexdigest(),
@@ -221,3 +224,77 @@ def test_a_bug_in_one_object_is_recorded_as_a_bug_with_its_traceback():
     assert result.outcome == "failed" and result.reason.startswith("KeyError: ")
     assert "Traceback" in result.traceback and result.detail()["traceback"] == result.traceback
     assert "bug" in result.fix
+
+
+def test_a_swift_connection_failure_in_one_object_is_an_expected_failure_not_a_bug():
+    ksa_exceptions = pytest.importorskip("keystoneauth1.exceptions")
+
+    class UnreachableSwift(FakeSwift):
+        def reader(self, _name, offset=0):
+            raise ksa_exceptions.ConnectFailure("Unable to establish connection to http://swift:8080")
+
+    result = migrate(UnreachableSwift(), FakeS3())
+    assert result.outcome == "failed" and result.reason.startswith("cannot reach the cloud: ")
+    assert not result.traceback and "bug" not in result.fix
+
+
+def test_a_failure_after_the_copy_keeps_what_the_copy_did_in_the_result():
+    class FlakySwift(FakeSwift):
+        heads = 0
+
+        def head(self, name):
+            self.heads += 1
+            if self.heads > 1:  # the stream's own HEAD passes; the one before the delete fails
+                raise StoreOpsError(f"{name}: Swift answered 503")
+            return super().head(name)
+
+    swift, s3 = FlakySwift(), FakeS3()
+    result = migrate(swift, s3, delete_source=True)
+    assert result.outcome == "failed" and "503" in result.reason and swift.deleted == []
+    assert (result.md5, result.bytes_sent, result.bytes_read) == (ETAG, 14, 14)  # S3 holds the copy
+
+
+def test_a_stream_that_breaks_mid_upload_reports_the_upload_it_leaves_to_resume():
+    size = PART + 10
+
+    class BreakingStream(_Stream):
+        def __init__(self, headers, _data):
+            super().__init__(headers, b"")
+            self._chunks = iter([b"x" * PART])
+
+        def read(self, _size):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                raise OSError("connection reset")
+            return chunk
+
+    class BigSwift(FakeSwift):
+        def __init__(self):
+            super().__init__({"Etag": "e" * 32, "X-Timestamp": "1"}, b"x" * size)
+
+        def reader(self, _name, offset=0):
+            return BreakingStream(self.head("o"), None)
+
+    class Writer:
+        upload_id, resumed_parts, resumed_bytes, size = "upload-1", [], 0, 0
+
+        def write(self, data):
+            self.size += len(data)
+
+        def close(self):
+            pass
+
+    class UploadingS3(FakeS3):
+        def multipart_writer(self, *_args, **_kwargs):
+            return Writer()
+
+    result = migrate(BigSwift(), UploadingS3())
+    assert result.outcome == "failed" and "broke at byte" in result.reason
+    assert result.upload_id == "upload-1" and result.bytes_resumed == 0
+
+
+def test_a_manifest_that_became_a_plain_object_has_no_segment_etags():
+    # listed as an SLO; rewritten as a plain object before its HEAD: no manifest, no segment ETags
+    migrator = ObjectMigrator(lambda _c: FakeSwift(), lambda _b: None, ObjectOptions(part_size=PART))
+    key = SourceKey("AUTH_p", "c", "o", ETAG, len(DATA), "slo")
+    assert migrator._segment_aligned_etags(FakeSwift(), key) == ()  # pylint: disable=protected-access

@@ -20,6 +20,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     slo_etag,
 )
 
+from segment_samples import md5
+
 
 def swift_headers(**extra):
     # as requests hands them over: UTF-8 bytes decoded as latin-1
@@ -29,10 +31,6 @@ def swift_headers(**extra):
                "X-Delete-At": "4000000000", "X-Trans-Id": "tx1", "Expires": "Sun, 22 Nov 2026 10:00:00 GMT"}
     headers.update(extra)
     return headers
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
 
 
 def test_metadata_maps_to_s3_and_reports_what_it_cannot_hold():

@@ -42,13 +42,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     SLO,
     Segment,
     SourceObject,
-    slo_etag,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo
 
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
+from segment_samples import md5, slo
 
 
 @pytest.mark.parametrize("name", ["backups", "a.b-c", "abc", "x" * 63])
@@ -242,12 +239,6 @@ def test_copies_by_0_1_0_count_as_ours_when_their_record_is_the_sources():
         == CONFLICT  # the source changed: whose is it? not provably ours
     manifest = SourceKey("AUTH_p", "photos", "a b/ü", "s" * 32, 5, SLO)
     assert classify_key(manifest, "abc-2", 5, {SOURCE_ETAG: "s" * 32, MD5: SOURCE.etag}).state == CURRENT
-
-
-def slo(pieces):
-    segments = [Segment(f"/c_segments/s/{i}", len(p), md5(p)) for i, p in enumerate(pieces)]
-    source = SourceObject("s", sum(map(len, pieces)), slo_etag(segments), "", SLO)
-    return source, segments
 
 
 def test_a_single_put_is_proven_by_its_etag_being_the_plain_sources_md5():

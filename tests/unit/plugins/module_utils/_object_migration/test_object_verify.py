@@ -20,15 +20,13 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
     StreamCheck,
 )
 
+from segment_samples import md5, slo
+
 
 def feed(check, data, step):
     for start in range(0, len(data), step):
         check.feed(data[start:start + step])
     return check.finish()
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
 
 
 def test_a_plain_object_checks_its_etag():
@@ -38,12 +36,6 @@ def test_a_plain_object_checks_its_etag():
     damaged = data[:-1] + b"!"
     with pytest.raises(SourceMismatchError, match="damaged in Swift"):
         feed(StreamCheck(source), damaged, 999)
-
-
-def slo(pieces):
-    segments = [Segment(f"/c_segments/s/{i}", len(p), md5(p)) for i, p in enumerate(pieces)]
-    source = SourceObject("s", sum(map(len, pieces)), slo_etag(segments), "", SLO)
-    return source, segments
 
 
 @pytest.mark.parametrize("step", [1, 7, 1000, 10**6])

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import datetime
+import types
 
+import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
@@ -27,6 +30,8 @@ def client_error(code, operation="PutObject"):
 
 class FakeClient:
     """One bucket's key ``k`` with the ETag ``key_etag`` (None: no key); writes are recorded."""
+
+    meta = types.SimpleNamespace(events=types.SimpleNamespace(register=lambda *_args, **_kwargs: None))
 
     def __init__(self, key_etag=None, uploads=(), refuse_writes=False):
         self.key_etag = key_etag
@@ -98,6 +103,25 @@ def test_a_put_carries_its_md5_condition_and_fields():
     assert put["ContentType"] == "text/plain" and put["Key"] == "k"
 
 
+def test_a_write_without_a_condition_of_its_own_expects_no_key_at_its_path():
+    client = FakeClient("app-etag")
+    bucket(client).put("k", b"abc")
+    assert client.puts[0]["IfNoneMatch"] == "*"
+    writer = bucket(client).writer("k")
+    writer.write(b"abcdef")
+    with pytest.raises(StorageConflictError, match="it now has ETag app-etag"):
+        writer.commit()
+
+
+def test_an_empty_condition_is_unconditional_for_a_put_and_a_multipart_upload_alike():
+    client = FakeClient("app-etag")
+    bucket(client).put("k", b"abc", WriteOptions(condition={}))
+    writer = bucket(client).multipart_writer("k", PartLayout(4), WriteOptions(condition={}))
+    writer.write(b"abcdef")
+    writer.commit()
+    assert "IfNoneMatch" not in client.puts[0] and client.completed == ["ours"]
+
+
 def test_a_refused_conditional_put_is_a_conflict():
     with pytest.raises(StorageConflictError, match="the conditional write was refused"):
         bucket(FakeClient(refuse_writes=True)).put("k", b"abc", WriteOptions(condition=write_condition("seen")))
@@ -162,3 +186,40 @@ def test_s3_errors_name_what_to_fix():
                               "match the access key: check s3_secret_key"
     assert translated.details["s3_error"] == "SignatureDoesNotMatch"
     assert translate_s3_error(KeyError("x")) is None
+
+
+class _Body:
+    def __init__(self, xml):
+        self._xml = xml.encode()
+
+    def stream(self, **_kwargs):
+        yield self._xml
+
+
+def sent_copy(status, xml):
+    """A real boto3 client whose requests never leave: each is recorded just before it is sent."""
+    client = boto3.client("s3", endpoint_url="http://s3.invalid", aws_access_key_id="a",
+                          aws_secret_access_key="s", region_name="us-east-1")
+    sent = []
+
+    def answer(request, **_kwargs):
+        sent.append(request)
+        return AWSResponse(request.url, status, {}, _Body(xml))
+
+    client.meta.events.register("before-send.s3", answer)
+    return S3Account(client, "http://s3.invalid").bucket("b"), sent
+
+
+def test_a_metadata_rewrite_sends_its_condition_as_s3_and_rgw_read_it():
+    driver, sent = sent_copy(200, '<CopyObjectResult><ETag>"new"</ETag></CopyObjectResult>')
+    driver.replace_metadata("k", "seen-etag", {"Metadata": {"a": "b"}})
+    (request,) = sent
+    assert request.headers["x-amz-copy-source-if-match"] == b"seen-etag"
+    assert request.headers["x-amz-copy-if-match"] == b"seen-etag"  # RGW 16 reads only this one
+    assert request.headers["x-amz-metadata-directive"] == b"REPLACE" and request.headers["x-amz-meta-a"] == b"b"
+
+
+def test_a_metadata_rewrite_refused_by_its_condition_is_a_conflict():
+    driver, _sent = sent_copy(412, "<Error><Code>PreconditionFailed</Code><Message>m</Message></Error>")
+    with pytest.raises(StorageConflictError, match="k changed in S3.*the conditional write was refused"):
+        driver.replace_metadata("k", "seen-etag", {"Metadata": {"a": "b"}})

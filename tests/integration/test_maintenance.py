@@ -99,8 +99,8 @@ def test_the_first_run_reads_in_a_browser_and_as_markdown(first_run, seeded, tmp
     reports = Path(seeded["vars"]["maintenance_report_dir"])
     assert json.loads((reports / "report.json").read_text())["totals"] == report["totals"]
     colours = png_colours(screenshot(reports / "report.html", tmp_path / "report.png"))
-    bar = re.search(r"\.bar-changed \{ fill: #([0-9a-f]{3}); \}", (reports / "report.html").read_text()).group(1)
-    changed_bar = bytes(int(digit * 2, 16) for digit in bar)  # #2a8 is 22 aa 88
+    bar_colour = re.search(r"\.bar-changed \{ fill: #([0-9a-f]{3}); \}", (reports / "report.html").read_text()).group(1)
+    changed_bar = bytes(int(digit * 2, 16) for digit in bar_colour)  # #2a8 is 22 aa 88
     assert changed_bar in {colour[:3] for colour in colours}, "the page shows no bar: not the report rendered"
     dom = rendered_dom(reports / "report.html")
     totals = report["totals"]

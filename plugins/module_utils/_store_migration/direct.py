@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from typing import Any, Callable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
@@ -38,7 +39,9 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     PlannedImage,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
+    ALREADY_DONE,
     IN_PROGRESS,
+    MIGRATED,
     Outcome,
 )
 
@@ -106,13 +109,16 @@ class DirectMigrator(Migrator):
                              "re-run later; that copy is not disturbed", outcome=IN_PROGRESS)
         if item.action not in (COPY, RETRY):  # done, skipped, or registered already: as copy-image
             return super()._apply(item, image)
+        self._check_target_location(item.image_id)
         copied = self._write_target(item, image)
-        image = self._register(item.image_id)
-        return self._finish(item, image, copied)
+        image, registered = self._register(item.image_id)
+        return self._finish(item, image, copied, registered)
 
-    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int) -> Outcome:
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, registered: bool = False) -> Outcome:
         outcome = super()._finish(item, image, copied)
         self._confirm_download(item)
+        if registered and outcome.outcome == ALREADY_DONE:  # an earlier run's copy, registered by this one
+            outcome = replace(outcome, outcome=MIGRATED, reason=f"{outcome.reason}; location registered")
         return outcome
 
     def _verify_data(self, image: dict[str, Any], item: PlannedImage, tagged: list[dict]) -> None:
@@ -190,20 +196,35 @@ class DirectMigrator(Migrator):
                              "use admin credentials, with show_multiple_locations in Glance")
         return urls[0]
 
-    def _register(self, image_id: str) -> dict[str, Any]:
+    def _check_target_location(self, image_id: str) -> None:
+        """Before anything is written: Glance reads only locations under its own target prefix
+        (``rbd://fsid/pool/`` of glance-api.conf), and target_access may name another cluster."""
+        url = self.target.glance_location(image_id)
+        store, why = self.matcher.best(url)
+        if store != self.options.target:
+            why = why or f"it is under the {store} store's prefix"
+            raise StepFailed(
+                f"the copy's location {url} is not under glance-api.conf's {self.options.target} store "
+                f"({why}), so Glance could not read it; nothing was written",
+                f"give target_access the ceph.conf of the {self.options.target} store's cluster")
+
+    def _register(self, image_id: str) -> tuple[dict[str, Any], bool]:
+        """The image with its target location, and whether this run registered that location."""
         began, url = self.clock(), self.target.glance_location(image_id)
         image = self.glance.image(image_id)
         if image is None:
             raise StepFailed("the image was deleted during the copy",
                              "re-run: the next run removes the copy of a deleted image")
-        if not any(loc.get("url") == url for loc in image.get("locations") or []):
+        registered = not any(loc.get("url") == url for loc in image.get("locations") or [])
+        if registered:
             self.registrar.register(image_id, url, self.options.target)
             image = self.glance.image(image_id)
         if image is None or self.options.target not in image_stores(image):
             raise StepFailed(f"Glance does not list {self.options.target} after the registration",
                              "re-run; the target copy is verified and registered once")
-        self._record(image_id, "register", f"via {self.registrar.route}", self.clock() - began)
-        return image
+        self._record(image_id, "register", f"via {self.registrar.route}" if registered else "registered already",
+                     self.clock() - began)
+        return image, registered
 
     def _confirm_download(self, item: PlannedImage) -> None:
         """Glance serves the image: downloaded through it, hashed. The bytes were already proven by

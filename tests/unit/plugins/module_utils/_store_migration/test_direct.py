@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo, Writer
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     ApiRegistrar,
@@ -23,12 +24,15 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     plan_migration,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
+    ALREADY_DONE,
     FAILED,
     IN_PROGRESS,
     MIGRATED,
 )
 
 NO_PREFIX = StoreMatcher([], [])
+# glance-api.conf's prefixes: the fake target's URLs (rbd://fsid/images/...) are the ceph store's
+CEPH_PREFIX = StoreMatcher([StorePrefix("ceph", "rbd://fsid/images/", "config")], ["ceph", "swift"])
 
 
 class _Reader:
@@ -151,11 +155,11 @@ def setup(tmp_path):
     return glance, image_id, data
 
 
-def run(glance, target, registrar=None):
-    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT)
-    migrator = DirectMigrator(glance, options, NO_PREFIX, None, target, registrar or FakeRegistrar(glance))
+def run(glance, target, registrar=None, matcher=CEPH_PREFIX, **options):
+    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT, **options)
+    migrator = DirectMigrator(glance, options, matcher, None, target, registrar or FakeRegistrar(glance))
     migrator._drivers[("rbd", "images")] = target  # the verification reads the target through it
-    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", NO_PREFIX, None)
+    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", matcher, None)
     return migrator, migrator.run(plan).outcomes
 
 
@@ -196,6 +200,26 @@ def test_a_killed_runs_committed_copy_is_verified_and_registered_not_written_aga
     assert outcomes[0].outcome == MIGRATED and outcomes[0].bytes_copied == 0
     assert target.snapped == {image_id} and glance.images[image_id]["stores"] == "ceph"
     assert migrator.orphans() == []
+
+
+def test_a_location_outside_the_target_stores_prefix_is_never_written_nor_registered(setup):
+    glance, _image_id, _data = setup
+    target, registrar = FakeRbd(), FakeRegistrar(glance)
+    other_cluster = StoreMatcher([StorePrefix("ceph", "rbd://other-fsid/images/", "config")], ["ceph", "swift"])
+    _migrator, outcomes = run(glance, target, registrar, matcher=other_cluster)
+    assert outcomes[0].outcome == FAILED and "is not under glance-api.conf's ceph store" in outcomes[0].reason
+    assert target.images == {} and target.partial == {} and registrar.registered == [] and glance.calls == []
+
+
+def test_registering_an_earlier_runs_copy_is_a_change_though_the_source_is_kept(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    target.images[image_id] = data  # committed by a killed run, not registered
+    _migrator, outcomes = run(glance, target, delete_source=False)
+    assert outcomes[0].outcome == MIGRATED and "location registered" in outcomes[0].reason
+    assert glance.images[image_id]["stores"] == "swift,ceph"
+    _migrator, outcomes = run(glance, target, delete_source=False)
+    assert outcomes[0].outcome == ALREADY_DONE  # the re-run changes nothing
 
 
 def test_an_unregistered_target_with_other_bytes_is_left_alone(setup):

@@ -172,6 +172,23 @@ class RbdDriver(StorageDriver):
             if not image.is_protected_snap(GLANCE_SNAPSHOT):
                 image.protect_snap(GLANCE_SNAPSHOT)
 
+    def delete_glance_image(self, name: str) -> None:
+        """Remove image ``name`` with its Glance snapshot (one this collection wrote and never
+        registered); an image with other snapshots is someone else's and is kept."""
+        try:
+            with rbd.Image(self.ioctx, name) as image:
+                snapshots = {snapshot["name"] for snapshot in image.list_snaps()}
+                if snapshots - {GLANCE_SNAPSHOT}:
+                    raise StoreOpsError(f"rbd store: {name!r} has snapshots {sorted(snapshots)}; it belongs "
+                                        "to something else, not deleted")
+                if snapshots:
+                    if image.is_protected_snap(GLANCE_SNAPSHOT):
+                        image.unprotect_snap(GLANCE_SNAPSHOT)
+                    image.remove_snap(GLANCE_SNAPSHOT)
+        except rbd.ImageNotFound:
+            return
+        self.delete(name)
+
     def partials(self) -> list[str]:
         """The names of the images whose writers were never committed (a killed run's), without suffix."""
         return sorted(n[:-len(PARTIAL)] for n in self.api.list(self.ioctx) if n.endswith(PARTIAL))

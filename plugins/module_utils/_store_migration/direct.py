@@ -10,7 +10,9 @@ through Glance, and confirm Glance serves the image by downloading and hashing i
 A killed run leaves at most an uncommitted partial target image, which the next run removes before
 writing again, or a committed target image that is not registered yet, which the next run reads
 back and registers only if its bytes are the image's. Partial images whose Glance image is gone
-are listed by ``orphans`` and removed by ``remove_orphans``.
+are listed by ``orphans`` and removed by ``remove_orphans``; a committed copy whose image was
+deleted during the copy is removed by the run that wrote it, and a location is only inserted
+while its image is active.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -42,6 +44,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     ALREADY_DONE,
     IN_PROGRESS,
     MIGRATED,
+    SKIPPED,
     Outcome,
 )
 
@@ -57,9 +60,10 @@ class DatabaseRegistrar:
     def __init__(self, database: GlanceDatabase):
         self._database = database
 
-    def register(self, image_id: str, url: str, store: str) -> None:
+    def register(self, image_id: str, url: str, store: str) -> bool:
+        """Whether the location was added: not to an image deleted (or no longer active) meanwhile."""
         with self._database.session("location registration") as session, session.transaction():
-            session.insert_location(image_id, url, {"store": store})
+            return session.insert_location(image_id, url, {"store": store})
 
 
 class ApiRegistrar:
@@ -70,7 +74,8 @@ class ApiRegistrar:
     def __init__(self, glance: GlanceClient):
         self._glance = glance
 
-    def register(self, image_id: str, url: str, store: str) -> None:
+    def register(self, image_id: str, url: str, store: str) -> bool:
+        """True: Glance refuses a location of a deleted image itself (the PATCH fails)."""
         image = self._glance.patch(image_id, [{"op": "add", "path": "/locations/-",
                                                "value": {"url": url, "metadata": {"store": store}}}])
         tags = [(loc.get("metadata") or {}).get("store") for loc in image.get("locations") or []
@@ -78,6 +83,7 @@ class ApiRegistrar:
         if tags != [store]:
             raise StepFailed(f"Glance registered the new location tagged {tags or 'with nothing'}, not {store}",
                              "run glance_location_backfill with fix_mismatched, or use backend=database")
+        return True
 
 
 def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
@@ -110,8 +116,8 @@ class DirectMigrator(Migrator):
         if item.action not in (COPY, RETRY):  # done, skipped, or registered already: as copy-image
             return super()._apply(item, image)
         self._check_target_location(item.image_id)
-        copied = self._write_target(item, image)
-        image, registered = self._register(item.image_id)
+        copied, written = self._write_target(item, image)
+        image, registered = self._register(item.image_id, written)
         return self._finish(item, image, copied, registered)
 
     def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, registered: bool = False) -> Outcome:
@@ -138,8 +144,9 @@ class DirectMigrator(Migrator):
                              "find out who changed the image; nothing was removed")
         return algo, value, image.get("size") or 0
 
-    def _write_target(self, item: PlannedImage, image: dict[str, Any]) -> int:
-        """The target image written, read back and verified, with Glance's snapshot; the bytes copied."""
+    def _write_target(self, item: PlannedImage, image: dict[str, Any]) -> tuple[int, bool]:
+        """The target image written, read back and verified, with Glance's snapshot; the bytes
+        copied, and whether this run wrote it (not an earlier run)."""
         began, name = self.clock(), item.image_id
         algo, expected, size = self._expected(item, image)
         if self._target_exists(name):  # an earlier run committed it and was stopped before registering
@@ -152,7 +159,7 @@ class DirectMigrator(Migrator):
             self.target.protect_glance_snapshot(name)
             self._read_back_here.add(name)
             self._record(name, "write", "an earlier run's verified copy found", self.clock() - began)
-            return 0
+            return 0, False
         source_url = self._source_location(image)
         kind, container, path = parse_location(source_url)
         with self._driver(kind, container).reader(path) as stream, self.target.writer(name) as writer:
@@ -175,7 +182,7 @@ class DirectMigrator(Migrator):
         self.target.protect_glance_snapshot(name)
         self._read_back_here.add(name)
         self._record(name, "write", f"{size} bytes written and read back", self.clock() - began)
-        return size
+        return size, True
 
     def _target_exists(self, name: str) -> bool:
         try:
@@ -208,16 +215,17 @@ class DirectMigrator(Migrator):
                 f"({why}), so Glance could not read it; nothing was written",
                 f"give target_access the ceph.conf of the {self.options.target} store's cluster")
 
-    def _register(self, image_id: str) -> tuple[dict[str, Any], bool]:
-        """The image with its target location, and whether this run registered that location."""
+    def _register(self, image_id: str, written: bool) -> tuple[dict[str, Any], bool]:
+        """The image with its target location, and whether this run registered that location;
+        ``written``: this run wrote the target image."""
         began, url = self.clock(), self.target.glance_location(image_id)
         image = self.glance.image(image_id)
         if image is None:
-            raise StepFailed("the image was deleted during the copy",
-                             "re-run: the next run removes the copy of a deleted image")
+            raise self._image_gone(image_id, written)
         registered = not any(loc.get("url") == url for loc in image.get("locations") or [])
         if registered:
-            self.registrar.register(image_id, url, self.options.target)
+            if not self.registrar.register(image_id, url, self.options.target):
+                raise self._image_gone(image_id, written)
             image = self.glance.image(image_id)
         if image is None or self.options.target not in image_stores(image):
             raise StepFailed(f"Glance does not list {self.options.target} after the registration",
@@ -225,6 +233,20 @@ class DirectMigrator(Migrator):
         self._record(image_id, "register", f"via {self.registrar.route}" if registered else "registered already",
                      self.clock() - began)
         return image, registered
+
+    def _image_gone(self, name: str, written: bool) -> StepFailed:
+        """The image was deleted (or left active) during the copy: its unregistered target image
+        would leak, so the one this run wrote is removed; an earlier run's is only reported."""
+        if not written:
+            return StepFailed(
+                "the image was deleted or deactivated during the migration; an earlier run's unregistered "
+                f"copy {self.target.pool}/{name} is kept (this run did not write it)",
+                f"if the image is gone for good: rbd snap unprotect {self.target.pool}/{name}@snap; "
+                f"rbd snap rm {self.target.pool}/{name}@snap; rbd rm {self.target.pool}/{name}")
+        self.target.delete_glance_image(name)
+        self._record(name, "discard", "the image was deleted during the copy: this run's copy removed", 0.0)
+        return StepFailed("the image was deleted or deactivated during the copy; the copy this run wrote "
+                          "was removed, nothing was registered", "nothing to do", outcome=SKIPPED)
 
     def _confirm_download(self, item: PlannedImage) -> None:
         """Glance serves the image: downloaded through it, hashed. The bytes were already proven by

@@ -28,6 +28,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     FAILED,
     IN_PROGRESS,
     MIGRATED,
+    SKIPPED,
 )
 
 NO_PREFIX = StoreMatcher([], [])
@@ -97,6 +98,10 @@ class FakeRbd:
     def protect_glance_snapshot(self, name):
         self.snapped.add(name)
 
+    def delete_glance_image(self, name):
+        self.snapped.discard(name)
+        self.images.pop(name, None)
+
     def partials(self):
         return sorted(self.partial)
 
@@ -135,10 +140,13 @@ class FakeRegistrar:
         self.registered = []
 
     def register(self, image_id, url, store):
+        found = self.glance.images.get(image_id)
+        if found is None or found["status"] != "active":  # as the conditional INSERT
+            return False
         self.registered.append(url)
-        found = self.glance.images[image_id]
         found["stores"] += "," + store
         found["locations"].append({"url": url, "metadata": {"store": store}})
+        return True
 
 
 @pytest.fixture
@@ -220,6 +228,31 @@ def test_registering_an_earlier_runs_copy_is_a_change_though_the_source_is_kept(
     assert glance.images[image_id]["stores"] == "swift,ceph"
     _migrator, outcomes = run(glance, target, delete_source=False)
     assert outcomes[0].outcome == ALREADY_DONE  # the re-run changes nothing
+
+
+class DeletedDuringTheCopy(FakeRbd):
+    """The image is deleted in Glance once the copy is committed, before its registration."""
+
+    def __init__(self, glance, deactivate=False):
+        super().__init__()
+        self.glance, self.deactivate = glance, deactivate
+
+    def protect_glance_snapshot(self, name):
+        super().protect_glance_snapshot(name)
+        if self.deactivate:  # the registrar sees it, Glance's image read just before did not
+            self.glance.images[name]["status"] = "deactivated"
+        else:
+            self.glance.images.pop(name)
+
+
+@pytest.mark.parametrize("deactivate", [False, True])
+def test_an_image_deleted_during_the_copy_leaves_no_copy_behind(setup, deactivate):
+    glance, _image_id, _data = setup
+    target, registrar = DeletedDuringTheCopy(glance, deactivate), FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar)
+    assert outcomes[0].outcome == SKIPPED and "the copy this run wrote was removed" in outcomes[0].reason
+    assert target.images == {} and target.snapped == set() and registrar.registered == []
+    assert glance.calls == []
 
 
 def test_an_unregistered_target_with_other_bytes_is_left_alone(setup):

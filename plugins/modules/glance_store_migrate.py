@@ -272,7 +272,8 @@ route:
 orphans:
   description:
     - With O(method=direct), the ids of images deleted from Glance whose partial target image a killed
-      run left; check mode lists them, a run removes them.
+      run left, of this run's shard (O(shard_index)); check mode lists them, a run lists those it
+      removed. One that cannot be removed does not stop the run: RV(notes) says why.
   returned: always
   type: list
   elements: str
@@ -376,28 +377,26 @@ class GlanceStoreMigrate(StoreOpsModule):
         options = self._options(conf, detailed)
         if params["method"] != DIRECT:
             options = replace(options, route="copy-image: Glance copies the bytes")
-            return self._migrate(Migrator(glance, options, matcher, None), plan, notes)
+            return self._migrate(Migrator(glance, options, matcher, None), plan, selection, notes)
         target, route, registrar = self._direct(conf, glance, detailed, options)
         options = replace(options, method=DIRECT, route=route)
         try:
-            return self._migrate(DirectMigrator(glance, options, matcher, None, target, registrar), plan, notes)
+            return self._migrate(DirectMigrator(glance, options, matcher, None, target, registrar), plan,
+                                 selection, notes)
         finally:
             target.close()
 
-    def _migrate(self, migrator: Migrator, plan, notes: list[str]) -> dict:
+    def _migrate(self, migrator: Migrator, plan, selection: Selection, notes: list[str]) -> dict:
         max_details = self.params["max_details"]
-        orphans = migrator.orphans()
+        orphans = migrator.orphans(selection)
         if self.check_mode or not (plan.planned or orphans):
-            output = MigrationResult.of_plan(migrator.options, plan).output(notes, max_details)
-            return {**output, "orphans": orphans, "changed": output["changed"] or bool(orphans)}
+            return MigrationResult.of_plan(migrator.options, plan, orphans).output(notes, max_details)
         migrator.journal = open_journal(self.params["journal_dir"], migrator.options)
         try:
-            migrator.remove_orphans(orphans)
-            result = migrator.run(plan)
+            result = migrator.run(plan, orphans)
         finally:
             migrator.journal.close()
-        output = {**result.output(notes, max_details), "orphans": orphans}
-        output["changed"] = output["changed"] or bool(orphans)
+        output = result.output(notes, max_details)
         failure = result.failure()
         if failure:
             raise StoreOpsError(failure, **output)

@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
@@ -39,6 +40,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     RETRY,
     WAIT,
     PlannedImage,
+    Selection,
+    in_shard,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
     ALREADY_DONE,
@@ -267,13 +270,28 @@ class DirectMigrator(Migrator):
 
     # -- a killed run's leftovers -----------------------------------------------------------
 
-    def orphans(self) -> list[str]:
-        """Partial target images whose Glance image no longer exists."""
+    def orphans(self, selection: Selection) -> tuple[str, ...]:
+        """Partial target images of ``selection``'s shard whose Glance image no longer exists:
+        shard runs go on at once, each removes its own shard's."""
         # only image-id names: another user of the pool may name its own images anything
-        return [name for name in self.target.partials()
-                if _IMAGE_ID.fullmatch(name) and self.glance.image(name) is None]
+        return tuple(name for name in self.target.partials()
+                     if _IMAGE_ID.fullmatch(name) and in_shard(name, selection.shard_index, selection.shard_count)
+                     and self.glance.image(name) is None)
 
-    def remove_orphans(self, names: list[str]) -> None:
+    def remove_orphans(self, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        removed, kept = [], []
         for name in names:
-            self.target.delete_partial(name)
+            try:
+                self.target.delete_partial(name)
+            except StorageNotFoundError:  # another run of this shard removed it first
+                self._record(name, "orphan", "partial target image already gone", 0.0)
+                continue
+            except Exception as err:  # pylint: disable=broad-except
+                # one leftover that cannot go must not stop the migration: it is reported
+                why = redact_text(f"{type(err).__name__}: {err}")
+                kept.append(f"{name}: {why}")
+                self._record(name, "orphan", "partial target image not removed", 0.0, why)
+                continue
+            removed.append(name)
             self._record(name, "orphan", "partial target image of a deleted image removed", 0.0)
+        return tuple(removed), tuple(kept)

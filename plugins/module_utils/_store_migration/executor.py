@@ -110,9 +110,11 @@ class Migrator:
 
     # -- the run ----------------------------------------------------------------------------
 
-    def run(self, plan: MigrationPlan) -> MigrationResult:
-        """Apply the plan's items in order, ``concurrency`` at a time, within the time budget."""
+    def run(self, plan: MigrationPlan, orphans: tuple[str, ...] = ()) -> MigrationResult:
+        """Remove the ``orphans``, then apply the plan's items in order, ``concurrency`` at a
+        time, within the time budget."""
         started, budget = self.clock(), self.options.max_duration
+        removed, kept = self.remove_orphans(orphans)
         queue = iter(plan.planned)
 
         def in_budget() -> bool:
@@ -125,7 +127,8 @@ class Migrator:
         return MigrationResult(self.options, plan, ran=True, outcomes=outcomes,
                                unstarted=tuple(queue),  # out of time: what is queued stays for the next run
                                seconds=self.clock() - started,
-                               journal=self.journal.path if self.journal and self.journal.written else None)
+                               journal=self.journal.path if self.journal and self.journal.written else None,
+                               orphans=removed, orphans_kept=kept)
 
     def _migrate(self, item: PlannedImage) -> Outcome:
         began = self.clock()
@@ -178,13 +181,14 @@ class Migrator:
         return Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
                        bytes_copied=copied)
 
-    def orphans(self) -> list[str]:
-        """Target objects a killed run left for images Glance no longer has: copy-image leaves
-        none of this collection's (Glance cleans up its own)."""
-        return []
+    def orphans(self, selection: Selection) -> tuple[str, ...]:
+        """Target objects a killed run left for images Glance no longer has, of ``selection``'s
+        shard: copy-image leaves none of this collection's (Glance cleans up its own)."""
+        return ()
 
-    def remove_orphans(self, names: list[str]) -> None:
-        """Remove what ``orphans`` listed."""
+    def remove_orphans(self, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Remove what ``orphans`` listed: (the names removed, "<name>: why" of each kept)."""
+        return (), ()
 
     # -- steps ------------------------------------------------------------------------------
 

@@ -106,7 +106,8 @@ class FakeRbd:
         return sorted(self.partial)
 
     def delete_partial(self, name):
-        self.partial.pop(name)
+        if self.partial.pop(name, None) is None:
+            raise StorageNotFoundError(name, backend="rbd", path=name)
 
     def close(self):
         pass
@@ -207,7 +208,6 @@ def test_a_killed_runs_committed_copy_is_verified_and_registered_not_written_aga
     migrator, outcomes = run(glance, target)
     assert outcomes[0].outcome == MIGRATED and outcomes[0].bytes_copied == 0
     assert target.snapped == {image_id} and glance.images[image_id]["stores"] == "ceph"
-    assert migrator.orphans() == []
 
 
 def test_a_location_outside_the_target_stores_prefix_is_never_written_nor_registered(setup):
@@ -280,16 +280,47 @@ def test_a_copy_image_in_flight_is_not_disturbed(setup):
     assert outcomes[0].outcome == IN_PROGRESS and target.images == {} and target.partial == {}
 
 
+def _orphan_setup(glance, image_id, count=6):
+    gone = sorted(str(uuid.uuid4()) for _ in range(count))
+    target = FakeRbd()
+    target.partial.update({name: bytearray() for name in [*gone, image_id, "not-an-image"]})
+    migrator = DirectMigrator(glance, MigrationOptions("swift", "ceph"), CEPH_PREFIX, None,
+                              target, FakeRegistrar(glance))
+    return migrator, target, gone
+
+
 def test_only_image_id_partials_of_deleted_images_are_orphans(setup):
     glance, image_id, _data = setup
-    gone = str(uuid.uuid4())
-    target = FakeRbd()
-    target.partial.update({gone: bytearray(), image_id: bytearray(), "not-an-image": bytearray()})
-    migrator, _outcomes = DirectMigrator(glance, MigrationOptions("swift", "ceph"), NO_PREFIX, None,
-                                         target, FakeRegistrar(glance)), None
-    assert migrator.orphans() == [gone]
-    migrator.remove_orphans([gone])
+    migrator, target, gone = _orphan_setup(glance, image_id)
+    assert migrator.orphans(Selection()) == tuple(gone)  # the live image's partial is not one
+    assert migrator.remove_orphans(tuple(gone)) == (tuple(gone), ())
     assert sorted(target.partial) == sorted([image_id, "not-an-image"])
+
+
+def test_shard_runs_each_take_their_own_orphans(setup):
+    glance, image_id, _data = setup
+    migrator, _target, gone = _orphan_setup(glance, image_id, count=20)
+    shards = [migrator.orphans(Selection(shard_index=n, shard_count=3)) for n in range(3)]
+    assert sorted(name for shard in shards for name in shard) == gone
+    assert all(shards) and not set(shards[0]) & set(shards[1])
+
+
+class FlakyRbd(FakeRbd):
+    def delete_partial(self, name):
+        if name == self.broken:
+            raise OSError("rbd: image busy")
+        super().delete_partial(name)
+
+
+def test_an_orphan_gone_already_or_not_removable_does_not_stop_the_others(setup):
+    glance, image_id, _data = setup
+    migrator, target, gone = _orphan_setup(glance, image_id, count=3)
+    migrator.target = flaky = FlakyRbd()
+    flaky.partial, flaky.broken = target.partial, gone[1]
+    del flaky.partial[gone[0]]  # another run of this shard removed it after the listing
+    removed, kept = migrator.remove_orphans(tuple(gone))
+    assert removed == (gone[2],) and kept == (f"{gone[1]}: OSError: rbd: image busy",)
+    assert sorted(flaky.partial) == sorted([gone[1], image_id, "not-an-image"])
 
 
 class PatchingGlance:

@@ -298,13 +298,15 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.databas
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF, RbdDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     API,
     DATABASE,
     ApiRegistrar,
     DatabaseRegistrar,
     DirectMigrator,
+    check_direct_stores,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     Migrator,
@@ -366,6 +368,8 @@ class GlanceStoreMigrate(StoreOpsModule):
         glance = GlanceClient(self.conn)
         detailed = self._stores(glance)
         matcher, notes = matcher_from_options(params, conf, detailed)
+        if params["method"] == DIRECT:
+            check_direct_stores(detailed, params["source_store"], params["target_store"], conf)
         selection = Selection(
             image_ids=tuple(dict.fromkeys(params["image_ids"])) if params["image_ids"] else None,
             name_pattern=params["name_pattern"], owner=params["owner"],
@@ -378,8 +382,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         if params["method"] != DIRECT:
             options = replace(options, route="copy-image: Glance copies the bytes")
             return self._migrate(Migrator(glance, options, matcher, None), plan, selection, notes)
-        target, route, registrar = self._direct(conf, glance, detailed, options)
-        options = replace(options, method=DIRECT, route=route)
+        target, options, registrar = self._direct(conf, glance, detailed, options)
         try:
             return self._migrate(DirectMigrator(glance, options, matcher, None, target, registrar), plan,
                                  selection, notes)
@@ -453,31 +456,29 @@ class GlanceStoreMigrate(StoreOpsModule):
             poll_interval=params["poll_interval"], access=access)
 
     def _direct(self, conf, glance, detailed: list[dict], options: MigrationOptions):
-        """(target driver, route, registrar) for method=direct, every need checked before the first image."""
+        """(target driver, options with the source's access and the route, registrar) for
+        method=direct, every need checked before the first image."""
         params = self.params
-        types = {store["id"]: store.get("type") for store in detailed}
-        source, target = params["source_store"], params["target_store"]
-        if types[target] != "rbd":
-            raise InvalidInputError(f"target_store: method=direct writes rbd stores only, and {target} is "
-                                    f"a {types[target]} store; use method=copy-image")
-        if conf is None:
-            raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
-                                    "and credentials; give the glance-api.conf Glance itself reads")
-        how = f"{types[source]} read from its store"
-        if types[source] == "swift":
-            options.access["swift_connection"] = service_connection(conf.swift_credentials(source))
+        source = params["source_store"]
+        source_type = next(store.get("type") for store in detailed if store["id"] == source)
+        if source_type == "swift":
+            options = replace(options, source_access={
+                "swift_connection": service_connection(conf.swift_credentials(source))})
             how = "swift read with the credentials of glance-api.conf's swift store"
+        elif source_type == "rbd":  # its own cluster's access, which may not be the target's
+            options = replace(options, source_access=conf.rbd_access(source))
+            how = "rbd read with the ceph.conf and user of glance-api.conf's rbd store"
+        else:
+            how = "file read from its directory"
         if params["backend"] == DATABASE:
             registrar = DatabaseRegistrar(self._database(conf))
             why = "database (backend=database: Glance's API re-derives store tags)"
         else:
             registrar = ApiRegistrar(glance)
             why = "api (PATCH add, its store tag checked)"
-        pool, _ceph_conf = conf.rbd_store(target)
-        access = options.access
-        driver = RbdDriver(pool, access.get("ceph_conf") or DEFAULT_CEPH_CONF, access.get("ceph_user"),
-                           access.get("ceph_keyring"))
-        return driver, f"direct: {how}; written to rbd pool {pool}; location registered via {why}", registrar
+        pool, _ceph_conf = conf.rbd_store(params["target_store"])
+        route = f"direct: {how}; written to rbd pool {pool}; location registered via {why}"
+        return open_driver("rbd", pool, options.access), replace(options, method=DIRECT, route=route), registrar
 
     def _database(self, conf) -> GlanceDatabase:
         connection = database_url(self.params["database_connection"], conf)

@@ -24,7 +24,10 @@ import re
 from dataclasses import replace
 from typing import Any, Callable
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    StorageNotFoundError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
@@ -32,6 +35,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores 
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
+    SOURCE,
     Migrator,
     StepFailed,
 )
@@ -52,6 +56,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
 )
 
 DATABASE, API = "database", "api"  # how a new location is registered
+READABLE_SOURCES = ("swift", "file", "rbd")  # the store types this host reads a copy from
 _IMAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -87,6 +92,26 @@ class ApiRegistrar:
             raise StepFailed(f"Glance registered the new location tagged {tags or 'with nothing'}, not {store}",
                              "run glance_location_backfill with fix_mismatched, or use backend=database")
         return True
+
+
+def check_direct_stores(detailed: list[dict], source: str, target: str, conf) -> None:
+    """method=direct's needs of the stores (``detailed``: Glance's store details, ``conf`` the
+    GlanceApiConf or None), checked before anything is planned: InvalidInputError when unmet."""
+    stores = {store["id"]: store for store in detailed}
+    source_type, target_type = stores[source].get("type"), stores[target].get("type")
+    if target_type != "rbd":
+        raise InvalidInputError(f"target_store: method=direct writes rbd stores only, and {target} is "
+                                f"a {target_type} store; use method=copy-image")
+    if source_type not in READABLE_SOURCES:
+        raise InvalidInputError(f"source_store: method=direct reads {', '.join(READABLE_SOURCES)} stores only, "
+                                f"and {source} is a {source_type} store; use method=copy-image")
+    if conf is None:
+        raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
+                                "and credentials; give the glance-api.conf Glance itself reads")
+    pool, served = conf.rbd_store(target)[0], (stores[target].get("properties") or {}).get("pool")
+    if served and served != pool:
+        raise InvalidInputError(f"glance_api_conf: its {target} store names pool {pool}, but Glance "
+                                f"reports pool {served}; give the glance-api.conf Glance itself reads")
 
 
 def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
@@ -165,7 +190,7 @@ class DirectMigrator(Migrator):
             return 0, False
         source_url = self._source_location(image)
         kind, container, path = parse_location(source_url)
-        with self._driver(kind, container).reader(path) as stream, self.target.writer(name) as writer:
+        with self._driver(kind, container, SOURCE).reader(path) as stream, self.target.writer(name) as writer:
             try:
                 got = hash_stream(stream, algo, writer.write)
                 if got != (expected, size):

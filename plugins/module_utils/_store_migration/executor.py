@@ -63,6 +63,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     Outcome,
 )
 
+SOURCE, TARGET = "source", "target"  # whose access opens a store's driver
 JOURNAL_KIND = "storeops.openstack.glance_store_migrate"
 PAGE_SIZE = 200
 # Glance's copy-image compares the copied bytes with os_hash_value and fails with this
@@ -307,12 +308,15 @@ class Migrator:
                 size += len(chunk)
         return digest.hexdigest(), size
 
-    def _driver(self, kind: str, container: str):
-        # one connection per back end, shared by the workers (librados is thread-safe)
+    def _driver(self, kind: str, container: str, role: str = TARGET):
+        """The driver of a container of the source or the target store, with that store's access:
+        an rbd source may be another cluster than the target."""
+        # one connection per store and back end, shared by the workers (librados is thread-safe)
+        access = self.options.source_access if role == SOURCE else self.options.access
         with self._drivers_lock:
-            if (kind, container) not in self._drivers:
-                self._drivers[kind, container] = open_driver(kind, container, self.options.access or {})
-            return self._drivers[kind, container]
+            if (role, kind, container) not in self._drivers:
+                self._drivers[role, kind, container] = open_driver(kind, container, access or {})
+            return self._drivers[role, kind, container]
 
     def _close_drivers(self) -> None:
         for driver in self._drivers.values():

@@ -6,7 +6,10 @@ import uuid
 
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    StorageNotFoundError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo, Writer
@@ -14,6 +17,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     ApiRegistrar,
     DirectMigrator,
     StepFailed,
+    check_direct_stores,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
     DIRECT,
@@ -167,7 +171,7 @@ def setup(tmp_path):
 def run(glance, target, registrar=None, matcher=CEPH_PREFIX, **options):
     options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT, **options)
     migrator = DirectMigrator(glance, options, matcher, None, target, registrar or FakeRegistrar(glance))
-    migrator._drivers[("rbd", "images")] = target  # the verification reads the target through it
+    migrator._drivers[("target", "rbd", "images")] = target  # the verification reads the target through it
     plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", matcher, None)
     return migrator, migrator.run(plan).outcomes
 
@@ -336,3 +340,41 @@ def test_the_api_route_checks_the_tag_glance_wrote():
     ApiRegistrar(PatchingGlance("ceph")).register("id", "rbd://f/p/id/snap", "ceph")
     with pytest.raises(StepFailed, match="tagged \\['other'\\], not ceph"):
         ApiRegistrar(PatchingGlance("other")).register("id", "rbd://f/p/id/snap", "ceph")
+
+
+class PoolConf:
+    def rbd_store(self, store):
+        return "images", "/etc/ceph/ceph.conf"
+
+
+STORES = [{"id": "swift", "type": "swift"}, {"id": "old-ceph", "type": "rbd"}, {"id": "s3", "type": "s3"},
+          {"id": "ceph", "type": "rbd", "properties": {"pool": "images"}}]
+
+
+@pytest.mark.parametrize("source", ["swift", "old-ceph"])
+def test_swift_and_rbd_sources_pass_the_direct_checks(source):
+    check_direct_stores(STORES, source, "ceph", PoolConf())
+
+
+@pytest.mark.parametrize("detailed, source, message", [
+    (STORES, "s3", "^source_store: method=direct reads swift, file, rbd stores only, and s3 is a s3 store"),
+    (STORES, "ceph", "^target_store: method=direct writes rbd stores only"),
+    ([*STORES[:3], {"id": "ceph", "type": "rbd", "properties": {"pool": "volumes"}}], "swift",
+     "^glance_api_conf: its ceph store names pool images, but Glance reports pool volumes"),
+])
+def test_direct_refuses_what_it_cannot_read_or_glance_would_not(detailed, source, message):
+    target = "swift" if source == "ceph" else "ceph"
+    with pytest.raises(InvalidInputError, match=message):
+        check_direct_stores(detailed, source, target, PoolConf())
+
+
+def test_an_rbd_source_is_read_with_its_own_access(tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("ansible_collections.storeops.openstack.plugins.module_utils._store_migration."
+                        "executor.open_driver", lambda kind, container, access: opened.append(access) or kind)
+    options = MigrationOptions("old-ceph", "ceph", access={"ceph_conf": "/target.conf"},
+                               source_access={"ceph_conf": "/source.conf"})
+    migrator = DirectMigrator(None, options, CEPH_PREFIX, None, FakeRbd(), None)
+    migrator._driver("rbd", "images", "source")
+    migrator._driver("rbd", "images")
+    assert opened == [{"ceph_conf": "/source.conf"}, {"ceph_conf": "/target.conf"}]

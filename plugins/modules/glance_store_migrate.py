@@ -23,18 +23,22 @@ description:
   - Images with a location in the source store but no store tag are refused (copy-image needs
     tagged sources); run M(storeops.openstack.glance_location_backfill) first. The store of an
     untagged location is found with the url prefix options.
-  - With O(method=direct) Glance carries no image data; the module streams each source copy from
+  - With O(method=direct) Glance does not carry the copy; the module streams each source copy from
     its store (Swift with the credentials of Glance's swift store, read from O(glance_api_conf) and
     its C(swift_store_config_file); or file, or rbd) into the rbd target in the layout Glance's rbd
     store writes (an image named after the image id in the store's pool, with the protected
     snapshot C(snap)), hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
     only then registers the location (O(backend)); then removes the source copy through Glance and
-    downloads the image through Glance to confirm it serves the verified bytes. A corrupt source
-    is refused with the source kept. A killed run leaves at most an unregistered target image,
+    downloads the image once through Glance to confirm it serves the verified bytes (not with
+    O(delete_source=false), when Glance still serves the source copy, nor for an image without
+    C(os_hash_value): the result's reason says so). A corrupt source is refused with the source
+    kept. An image deleted during its copy leaves no copy behind: the run that wrote it removes it. A killed run leaves at most an unregistered target image,
     which the next run removes (uncommitted) or verifies and registers (committed); partial target
     images of deleted images are listed in check mode (RV(orphans)) and removed by a run.
-  - O(method=direct) supports rbd target stores; multi-tenant Swift source stores are refused
-    (Glance holds no credentials for their accounts).
+  - O(method=direct) supports rbd target stores, and swift, file and rbd source stores (an rbd
+    source is read with the ceph.conf and user glance-api.conf gives that store); multi-tenant
+    Swift source stores are refused (Glance holds no credentials for their accounts), and so is a
+    glance-api.conf whose target pool is not the one Glance reports.
   - Every step is journaled (JSON Lines, mode 0600).
 author:
   - storeops.openstack developers (@storeops)

@@ -19,10 +19,9 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
@@ -32,12 +31,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.redact 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     SOURCE,
     Migrator,
     StepFailed,
+    hash_stream,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
     COPY,
@@ -114,17 +113,17 @@ def check_direct_stores(detailed: list[dict], source: str, target: str, conf) ->
                                 f"reports pool {served}; give the glance-api.conf Glance itself reads")
 
 
-def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
-    """(hex digest, size) of what ``stream`` reads, each chunk handed to ``sink`` on the way."""
-    digest, size = hashlib.new(algo), 0
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            return digest.hexdigest(), size
-        digest.update(chunk)
-        size += len(chunk)
-        if sink is not None:
-            sink(chunk)
+class _ChunkStream:
+    """An iterator of byte chunks read as a stream (``read`` hands out one chunk a call)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+
+    def read(self, _size: int = -1) -> bytes:
+        for chunk in self._chunks:
+            if chunk:  # an empty chunk is no end of the stream
+                return chunk
+        return b""
 
 
 class DirectMigrator(Migrator):
@@ -150,10 +149,10 @@ class DirectMigrator(Migrator):
 
     def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, registered: bool = False) -> Outcome:
         outcome = super()._finish(item, image, copied)
-        self._confirm_download(item)
+        unconfirmed = self._confirm_download(item)
         if registered and outcome.outcome == ALREADY_DONE:  # an earlier run's copy, registered by this one
             outcome = replace(outcome, outcome=MIGRATED, reason=f"{outcome.reason}; location registered")
-        return outcome
+        return replace(outcome, reason=f"{outcome.reason}; {unconfirmed}") if unconfirmed else outcome
 
     def _verify_data(self, image: dict[str, Any], item: PlannedImage, tagged: list[dict]) -> None:
         if item.image_id in self._read_back_here:  # read back after the write: a second read proves nothing new
@@ -276,22 +275,25 @@ class DirectMigrator(Migrator):
         return StepFailed("the image was deleted or deactivated during the copy; the copy this run wrote "
                           "was removed, nothing was registered", "nothing to do", outcome=SKIPPED)
 
-    def _confirm_download(self, item: PlannedImage) -> None:
-        """Glance serves the image: downloaded through it, hashed. The bytes were already proven by
-        the read-back, so a failure here says so loudly and changes nothing."""
+    def _confirm_download(self, item: PlannedImage) -> str:
+        """Glance serves the image: downloaded through it, hashed; or why that was not done. The
+        bytes were already proven by the read-back, so a failure here says so loudly and changes
+        nothing."""
+        if not self.options.delete_source:
+            return "download not confirmed: Glance may serve the kept source copy, which proves nothing"
         began = self.clock()
         image = self.glance.image(item.image_id) or {}
-        algo, expected = image.get("os_hash_algo") or "sha512", image.get("os_hash_value")
-        digest, size = hashlib.new(algo), 0
-        for chunk in self.glance.download(item.image_id):
-            digest.update(chunk)
-            size += len(chunk)
-        if (digest.hexdigest(), size) != (expected, image.get("size")):
+        algo, expected = image.get("os_hash_algo"), image.get("os_hash_value")
+        if not algo or not expected:
+            return "download not confirmed: the image has no os_hash_value to compare with"
+        got = hash_stream(_ChunkStream(self.glance.download(item.image_id)), algo)
+        if got != (expected, image.get("size")):
             raise StepFailed(
-                f"Glance serves other bytes ({size} bytes) than os_hash_value after the migration, though "
+                f"Glance serves other bytes ({got[1]} bytes) than os_hash_value after the migration, though "
                 f"the {self.options.target} copy was verified (stores: {image.get('stores')})",
                 "read Glance's log for this image; the target copy is verified and registered")
         self._record(item.image_id, "download", "Glance serves the verified bytes", self.clock() - began)
+        return ""
 
     # -- a killed run's leftovers -----------------------------------------------------------
 

@@ -89,6 +89,19 @@ def open_journal(directory: str, options: MigrationOptions) -> JsonlJournal:
                          "target": options.target, "verification": options.verify})
 
 
+def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
+    """(hex digest, size) of what ``stream`` reads, each chunk handed to ``sink`` on the way."""
+    digest, size = hashlib.new(algo), 0
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return digest.hexdigest(), size
+        digest.update(chunk)
+        size += len(chunk)
+        if sink is not None:
+            sink(chunk)
+
+
 class StepFailed(StoreOpsError):
     """One image's migration stopped; ``fix`` says what the operator can do."""
 
@@ -298,15 +311,8 @@ class Migrator:
 
     def _hash_location(self, url: str, algo: str) -> tuple[str, int]:
         kind, container, path = parse_location(url)
-        digest, size = hashlib.new(algo), 0
         with self._driver(kind, container).reader(path) as stream:
-            while True:
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
-                digest.update(chunk)
-                size += len(chunk)
-        return digest.hexdigest(), size
+            return hash_stream(stream, algo)
 
     def _driver(self, kind: str, container: str, role: str = TARGET):
         """The driver of a container of the source or the target store, with that store's access:

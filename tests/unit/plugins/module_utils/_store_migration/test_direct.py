@@ -21,6 +21,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
     DIRECT,
+    METADATA,
     MigrationOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
@@ -229,7 +230,8 @@ def test_registering_an_earlier_runs_copy_is_a_change_though_the_source_is_kept(
     target.images[image_id] = data  # committed by a killed run, not registered
     _migrator, outcomes = run(glance, target, delete_source=False)
     assert outcomes[0].outcome == MIGRATED and "location registered" in outcomes[0].reason
-    assert glance.images[image_id]["stores"] == "swift,ceph"
+    assert "download not confirmed: Glance may serve the kept source copy" in outcomes[0].reason
+    assert glance.images[image_id]["stores"] == "swift,ceph" and glance.calls == []  # nor downloaded
     _migrator, outcomes = run(glance, target, delete_source=False)
     assert outcomes[0].outcome == ALREADY_DONE  # the re-run changes nothing
 
@@ -274,6 +276,18 @@ def test_a_wrong_download_is_reported_loudly_after_the_verified_move(setup):
     _migrator, outcomes = run(glance, FakeRbd())
     assert outcomes[0].outcome == FAILED and "Glance serves other bytes" in outcomes[0].reason
     assert glance.images[image_id]["stores"] == "ceph"
+
+
+def test_an_image_without_os_hash_value_is_finished_without_a_false_confirmation(setup):
+    glance, image_id, data = setup
+    found = glance.images[image_id]
+    del found["os_hash_value"], found["os_hash_algo"]
+    found["stores"] = "swift,ceph"  # copied and registered earlier; the source copy is still there
+    found["locations"].append({"url": f"rbd://fsid/images/{image_id}/snap", "metadata": {"store": "ceph"}})
+    _migrator, outcomes = run(glance, FakeRbd(), verify=METADATA)
+    assert outcomes[0].outcome == MIGRATED, outcomes
+    assert "download not confirmed: the image has no os_hash_value" in outcomes[0].reason
+    assert glance.calls == [("delete", "swift")]
 
 
 def test_a_copy_image_in_flight_is_not_disturbed(setup):

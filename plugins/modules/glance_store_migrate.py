@@ -297,6 +297,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import service_connection
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import secrets_in
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase, database_url
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
@@ -466,8 +467,11 @@ class GlanceStoreMigrate(StoreOpsModule):
         source = params["source_store"]
         source_type = next(store.get("type") for store in detailed if store["id"] == source)
         if source_type == "swift":
-            options = replace(options, source_access={
-                "swift_connection": service_connection(conf.swift_credentials(source))})
+            auth, where = conf.swift_credentials(source)
+            self.ansible.no_log_values.update(secrets_in(auth))
+            region, interface = conf.swift_endpoint(source)
+            options = replace(options, source_access={"swift_connection": service_connection(
+                auth, f"glance_api_conf: the swift credentials in {where}", region, interface)})
             how = "swift read with the credentials of glance-api.conf's swift store"
         elif source_type == "rbd":  # its own cluster's access, which may not be the target's
             options = replace(options, source_access=conf.rbd_access(source))

@@ -163,6 +163,13 @@ class RbdDriver(StorageDriver):
         """The location URL Glance's rbd store gives image ``name``: ``rbd://fsid/pool/name/snap``."""
         return f"rbd://{quote(self._cluster.get_fsid(), '')}/{quote(self.pool, '')}/{quote(name, '')}/{GLANCE_SNAPSHOT}"
 
+    def glance_snapshot_of(self, name: str) -> str | None:
+        """``name@snap`` if image ``name`` has Glance's snapshot (what Glance serves), else None."""
+        with rbd.Image(self.ioctx, name, read_only=True) as image:
+            if GLANCE_SNAPSHOT in {snapshot["name"] for snapshot in image.list_snaps()}:
+                return f"{name}@{GLANCE_SNAPSHOT}"
+        return None
+
     def protect_glance_snapshot(self, name: str) -> None:
         """Give image ``name`` the protected snapshot ``snap`` Glance's rbd store reads (and clones
         from); either step already done is skipped, so a killed run's image can be finished."""

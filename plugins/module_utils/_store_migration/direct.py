@@ -177,7 +177,8 @@ class DirectMigrator(Migrator):
         began, name = self.clock(), item.image_id
         algo, expected, size = self._expected(item, image)
         if self._target_exists(name):  # an earlier run committed it and was stopped before registering
-            if self._read_back(name, algo) != (expected, size):
+            # the snapshot is what Glance serves: a head written to after it would prove nothing
+            if self._read_back(self.target.glance_snapshot_of(name) or name, algo) != (expected, size):
                 raise StepFailed(
                     f"an unregistered image {name} in the {self.options.target} store holds other bytes "
                     "than the image's os_hash_value; it is not a finished copy of this collection's",

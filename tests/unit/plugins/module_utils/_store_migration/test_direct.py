@@ -100,6 +100,9 @@ class FakeRbd:
     def glance_location(self, name):
         return f"rbd://fsid/images/{name}/snap"
 
+    def glance_snapshot_of(self, name):
+        return f"{name}@snap" if name in self.snapped else None
+
     def protect_glance_snapshot(self, name):
         self.snapped.add(name)
 
@@ -259,6 +262,15 @@ def test_an_image_deleted_during_the_copy_leaves_no_copy_behind(setup, deactivat
     assert outcomes[0].outcome == SKIPPED and "the copy this run wrote was removed" in outcomes[0].reason
     assert target.images == {} and target.snapped == set() and registrar.registered == []
     assert glance.calls == []
+
+
+def test_a_killed_runs_snapshot_not_its_head_is_what_is_verified(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    target.images[image_id] = data
+    target.snapped.add(image_id)  # killed after the snapshot, before the registration
+    _migrator, outcomes = run(glance, target)
+    assert outcomes[0].outcome == MIGRATED and target.reads == [f"{image_id}@snap"]
 
 
 def test_an_unregistered_target_with_other_bytes_is_left_alone(setup):

@@ -30,7 +30,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores, tagged_locations
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     SOURCE,
@@ -134,7 +134,6 @@ class DirectMigrator(Migrator):
         super().__init__(glance, options, matcher, journal, **kwargs)
         self.target = target
         self.registrar = registrar
-        self._read_back_here: set[str] = set()  # images whose target this run read back and verified
 
     def _apply(self, item: PlannedImage, image: dict[str, Any] | None) -> Outcome:
         if item.action == WAIT:
@@ -145,19 +144,15 @@ class DirectMigrator(Migrator):
         self._check_target_location(item.image_id)
         copied, written = self._write_target(item, image)
         image, registered = self._register(item.image_id, written)
-        return self._finish(item, image, copied, registered)
+        return self._finish(item, image, copied, read_back=True, registered=registered)
 
-    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, registered: bool = False) -> Outcome:
-        outcome = super()._finish(item, image, copied)
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, read_back: bool = False,
+                registered: bool = False) -> Outcome:
+        outcome = super()._finish(item, image, copied, read_back)
         unconfirmed = self._confirm_download(item)
         if registered and outcome.outcome == ALREADY_DONE:  # an earlier run's copy, registered by this one
             outcome = replace(outcome, outcome=MIGRATED, reason=f"{outcome.reason}; location registered")
         return replace(outcome, reason=f"{outcome.reason}; {unconfirmed}") if unconfirmed else outcome
-
-    def _verify_data(self, image: dict[str, Any], item: PlannedImage, tagged: list[dict]) -> None:
-        if item.image_id in self._read_back_here:  # read back after the write: a second read proves nothing new
-            return
-        super()._verify_data(image, item, tagged)
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -182,10 +177,9 @@ class DirectMigrator(Migrator):
                 raise StepFailed(
                     f"an unregistered image {name} in the {self.options.target} store holds other bytes "
                     "than the image's os_hash_value; it is not a finished copy of this collection's",
-                    f"find out what wrote it, remove it (rbd rm {self.target.where.split()[-1]}/{name}), "
+                    f"find out what wrote it, remove it (rbd rm {self.target.pool}/{name}), "
                     "then re-run; the source copy is untouched")
             self.target.protect_glance_snapshot(name)
-            self._read_back_here.add(name)
             self._record(name, "write", "an earlier run's verified copy found", self.clock() - began)
             return 0, False
         source_url = self._source_location(image)
@@ -208,7 +202,6 @@ class DirectMigrator(Migrator):
             raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "
                              "it was removed and the source copy kept", "check the target store, then re-run")
         self.target.protect_glance_snapshot(name)
-        self._read_back_here.add(name)
         self._record(name, "write", f"{size} bytes written and read back", self.clock() - began)
         return size, True
 
@@ -224,8 +217,7 @@ class DirectMigrator(Migrator):
             return hash_stream(stream, algo)
 
     def _source_location(self, image: dict[str, Any]) -> str:
-        urls = [loc["url"] for loc in image.get("locations") or []
-                if (loc.get("metadata") or {}).get("store") == self.options.source]
+        urls = [loc["url"] for loc in tagged_locations(image, self.options.source)]
         if not urls:
             raise StepFailed(f"Glance shows no location tagged {self.options.source} to these credentials",
                              "use admin credentials, with show_multiple_locations in Glance")

@@ -35,7 +35,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.redact 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
+    csv_stores,
+    image_stores,
+    tagged_locations,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
@@ -186,9 +190,10 @@ class Migrator:
             image = self._wait_for_target(item.image_id, retried=item.action == RETRY)
         return self._finish(item, image, copied)
 
-    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int) -> Outcome:
-        """Verify the target copy, then remove the source copy (when asked to)."""
-        self._verify(image, item)
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, read_back: bool = False) -> Outcome:
+        """Verify the target copy (``read_back``: its data was already read back by this run),
+        then remove the source copy (when asked to)."""
+        self._verify(image, item, read_back)
         if not self.options.delete_source or self.options.source not in image_stores(image):
             return Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
         self._remove_source_copy(item.image_id)
@@ -273,7 +278,7 @@ class Migrator:
                           f"(os_glance_failed_import; Glance's task says: {why})",
                           f"read Glance's log for image {image_id}; the {source} copy is untouched")
 
-    def _verify(self, image: dict[str, Any], item: PlannedImage) -> None:
+    def _verify(self, image: dict[str, Any], item: PlannedImage, read_back: bool = False) -> None:
         began = self.clock()
         target = self.options.target
         if target not in image_stores(image):
@@ -282,10 +287,10 @@ class Migrator:
             raise StepFailed("os_hash_value changed during the migration",
                              "find out who changed the image; nothing was removed")
         locations = image.get("locations")
-        tagged = [loc for loc in locations or [] if (loc.get("metadata") or {}).get("store") == target]
+        tagged = tagged_locations(image, target)
         if locations is not None and not tagged:
             raise StepFailed(f"no location is tagged with {target}", "run glance_location_backfill")
-        if self.options.verify == DATA:
+        if self.options.verify == DATA and not read_back:  # a second read would prove nothing new
             self._verify_data(image, item, tagged)
         self._record(item.image_id, "verify", f"{self.options.verify} ok", self.clock() - began)
 

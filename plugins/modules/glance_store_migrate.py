@@ -484,7 +484,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         else:
             registrar = ApiRegistrar(glance)
             why = "api (PATCH add, its store tag checked)"
-        pool, _ceph_conf = conf.rbd_store(params["target_store"])
+        pool = conf.rbd_pool(params["target_store"])
         route = f"direct: {how}; written to rbd pool {pool}; location registered via {why}"
         return open_driver("rbd", pool, options.access), replace(options, method=DIRECT, route=route), registrar
 

@@ -148,10 +148,9 @@ class GlanceApiConf:
         reference_name = self.get(store, "default_swift_reference", "ref1")
         return reference_name, parse_ini(self._read_text(self.get(store, "swift_store_config_file"))).get(reference_name)
 
-    def rbd_store(self, store: str) -> tuple[str, str]:
-        """(pool, ceph_conf) of an rbd store, with glance_store's defaults."""
-        return (self.get(store, "rbd_store_pool", "images"),
-                self.get(store, "rbd_store_ceph_conf") or "/etc/ceph/ceph.conf")
+    def rbd_pool(self, store: str) -> str:
+        """The pool of an rbd store, with glance_store's default."""
+        return self.get(store, "rbd_store_pool", "images")
 
     def database_connection(self) -> str | None:
         return self.get("database", "connection")
@@ -186,9 +185,9 @@ class GlanceApiConf:
         return [(file_prefix(datadir), False) for datadir in datadirs]
 
     def _rbd_prefixes(self, store: str):
-        pool, ceph_conf = self.rbd_store(store)
+        ceph_conf = self.rbd_access(store).get("ceph_conf", "/etc/ceph/ceph.conf")  # glance_store's default
         fsid = (parse_ini(self._read_text(ceph_conf)).get("global", {}).get("fsid") or [None])[-1]
-        return [(rbd_prefix(fsid, pool), False)]
+        return [(rbd_prefix(fsid, self.rbd_pool(store)), False)]
 
     def _swift_prefixes(self, store: str):
         if self.get(store, "swift_store_multi_tenant", "false").lower() == "true":

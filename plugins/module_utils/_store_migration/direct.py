@@ -107,7 +107,7 @@ def check_direct_stores(detailed: list[dict], source: str, target: str, conf) ->
     if conf is None:
         raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
                                 "and credentials; give the glance-api.conf Glance itself reads")
-    pool, served = conf.rbd_store(target)[0], (stores[target].get("properties") or {}).get("pool")
+    pool, served = conf.rbd_pool(target), (stores[target].get("properties") or {}).get("pool")
     if served and served != pool:
         raise InvalidInputError(f"glance_api_conf: its {target} store names pool {pool}, but Glance "
                                 f"reports pool {served}; give the glance-api.conf Glance itself reads")

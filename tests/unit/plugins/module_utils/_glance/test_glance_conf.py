@@ -120,7 +120,7 @@ def test_swift_credentials_come_from_the_reference_file():
         "auth_url": "http://ks:5000/v3", "username": "glance", "password": "s3cret",
         "project_name": "service", "user_domain_id": "default", "project_domain_id": "default"},
         "[ref2] of /etc/glance/swift.conf")
-    assert conf.rbd_store("ceph") == ("glance-images", "/etc/ceph/ceph.conf")
+    assert conf.rbd_pool("ceph") == "glance-images"
 
 
 @pytest.mark.parametrize("store_lines, files, words", [

@@ -369,8 +369,8 @@ def test_the_api_route_checks_the_tag_glance_wrote():
 
 
 class PoolConf:
-    def rbd_store(self, store):
-        return "images", "/etc/ceph/ceph.conf"
+    def rbd_pool(self, store):
+        return "images"
 
 
 STORES = [{"id": "swift", "type": "swift"}, {"id": "old-ceph", "type": "rbd"}, {"id": "s3", "type": "s3"},

@@ -299,7 +299,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import service_connection
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import secrets_in
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase, database_url
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import open_database
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
@@ -479,7 +479,8 @@ class GlanceStoreMigrate(StoreOpsModule):
         else:
             how = "file read from its directory"
         if params["backend"] == DATABASE:
-            registrar = DatabaseRegistrar(self._database(conf))
+            database = open_database(params["database_connection"], conf, self.ansible.no_log_values)
+            registrar = DatabaseRegistrar(database)
             why = "database (backend=database: Glance's API re-derives store tags)"
         else:
             registrar = ApiRegistrar(glance)
@@ -487,11 +488,6 @@ class GlanceStoreMigrate(StoreOpsModule):
         pool = conf.rbd_pool(params["target_store"])
         route = f"direct: {how}; written to rbd pool {pool}; location registered via {why}"
         return open_driver("rbd", pool, options.access), replace(options, method=DIRECT, route=route), registrar
-
-    def _database(self, conf) -> GlanceDatabase:
-        connection = database_url(self.params["database_connection"], conf)
-        self.ansible.no_log_values.add(connection)
-        return GlanceDatabase(connection)
 
     def _check_ceph_files(self, access: dict, given: dict) -> None:
         """Before anything is copied: a copy that cannot be read back would be left unverified."""

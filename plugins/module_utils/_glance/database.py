@@ -74,14 +74,16 @@ class MetadataChange:
         return json.dumps(self.new)
 
 
-def database_url(given: str | None, conf) -> str:
-    """The SQLAlchemy URL of Glance's database: the ``database_connection`` option, else the
-    ``[database] connection`` of ``conf`` (a GlanceApiConf, or None)."""
+def open_database(given: str | None, conf, secrets: set[str]) -> GlanceDatabase:
+    """Glance's database at the ``database_connection`` option, else at the ``[database]
+    connection`` of ``conf`` (a GlanceApiConf, or None); the URL, which holds the database
+    password, is added to ``secrets`` (the module's ``no_log_values``) before anything can print it."""
     connection = given or (conf.database_connection() if conf is not None else None)
     if not connection:
         raise InvalidInputError("backend=database needs database_connection, or glance_api_conf with a "
                                 "[database] connection")
-    return connection
+    secrets.add(connection)
+    return GlanceDatabase(connection)
 
 
 class GlanceDatabase:

@@ -13,6 +13,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import (
     GlanceDatabase,
     MetadataChange,
+    open_database,
     parse_metadata,
 )
 
@@ -99,3 +100,17 @@ def test_a_bad_connection_url_is_one_line_without_its_password():
                                            (json.dumps({"store": "a"}), {"store": "a"})])
 def test_metadata_that_is_no_json_object_counts_as_empty(raw, metadata):
     assert parse_metadata(raw) == metadata
+
+
+class ConnectionConf:
+    def database_connection(self):
+        return "sqlite:///conf.db"
+
+
+def test_open_database_takes_the_option_else_the_conf_and_keeps_the_url_secret():
+    secrets = set()
+    assert str(open_database("sqlite:///given.db", ConnectionConf(), secrets).engine.url) == "sqlite:///given.db"
+    assert str(open_database(None, ConnectionConf(), secrets).engine.url) == "sqlite:///conf.db"
+    assert secrets == {"sqlite:///given.db", "sqlite:///conf.db"}
+    with pytest.raises(InvalidInputError, match="^backend=database needs database_connection"):
+        open_database(None, None, secrets)

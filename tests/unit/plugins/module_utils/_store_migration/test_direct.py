@@ -311,7 +311,7 @@ def test_a_copy_image_in_flight_is_not_disturbed(setup):
 
 
 def _orphan_setup(glance, image_id, count=6):
-    gone = sorted(str(uuid.uuid4()) for _ in range(count))
+    gone = sorted(str(uuid.uuid4()) for _image in range(count))
     target = FakeRbd()
     target.partial.update({name: bytearray() for name in [*gone, image_id, "not-an-image"]})
     migrator = DirectMigrator(glance, MigrationOptions("swift", "ceph"), CEPH_PREFIX, None,

@@ -31,10 +31,11 @@ description:
     only then registers the location (O(backend)); then removes the source copy through Glance and
     downloads the image once through Glance to confirm it serves the verified bytes (not with
     O(delete_source=false), when Glance still serves the source copy, nor for an image without
-    C(os_hash_value): the result's reason says so). A corrupt source is refused with the source
-    kept. An image deleted during its copy leaves no copy behind: the run that wrote it removes it. A killed run leaves at most an unregistered target image,
-    which the next run removes (uncommitted) or verifies and registers (committed); partial target
-    images of deleted images are listed in check mode (RV(orphans)) and removed by a run.
+    C(os_hash_value); the result's reason says so). A corrupt source is refused with the source
+    kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
+    it). A killed run leaves at most an unregistered target image, which the next run removes
+    (uncommitted) or verifies and registers (committed); partial target images of deleted images
+    are listed in check mode (RV(orphans)) and removed by a run.
   - O(method=direct) supports rbd target stores, and swift, file and rbd source stores (an rbd
     source is read with the ceph.conf and user glance-api.conf gives that store); multi-tenant
     Swift source stores are refused (Glance holds no credentials for their accounts), and so is a
@@ -277,7 +278,7 @@ orphans:
   description:
     - With O(method=direct), the ids of images deleted from Glance whose partial target image a killed
       run left, of this run's shard (O(shard_index)); check mode lists them, a run lists those it
-      removed. One that cannot be removed does not stop the run: RV(notes) says why.
+      removed. One that cannot be removed does not stop the run; RV(notes) says why.
   returned: always
   type: list
   elements: str

@@ -282,6 +282,13 @@ orphans:
   returned: always
   type: list
   elements: str
+notes:
+  description:
+    - What the run could not use or do without failing, one line each; store URL prefixes it could
+      not compute, and each orphan (RV(orphans)) that could not be removed, with why.
+  returned: always
+  type: list
+  elements: str
 journal:
   description: Path of this run's journal, if it did anything.
   returned: when a step ran

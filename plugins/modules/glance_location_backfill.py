@@ -179,7 +179,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import journal_path
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase, database_url
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import open_database
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
 
@@ -213,11 +213,6 @@ class GlanceLocationBackfill(StoreOpsModule):
             return self._undo(conf)
         return self._backfill(conf)
 
-    def _database(self, conf):
-        connection = database_url(self.params["database_connection"], conf)
-        self.ansible.no_log_values.add(connection)
-        return GlanceDatabase(connection)
-
     def _glance(self) -> tuple[GlanceClient, list[dict]]:
         """The Glance client and the stores' details, which only admins may read."""
         glance = GlanceClient(self.conn)
@@ -234,8 +229,11 @@ class GlanceLocationBackfill(StoreOpsModule):
         glance, detailed = self._glance() if needs_api else (None, None)
         matcher, notes = matcher_from_options(params, conf, detailed)
         planner = BackfillPlanner(matcher, params["fix_mismatched"], params["backend"])
-        backend = (ApiBackend(glance, params["batch_size"], params["concurrency"])
-                   if params["backend"] == API else DatabaseBackend(self._database(conf), params["batch_size"]))
+        if params["backend"] == API:
+            backend = ApiBackend(glance, params["batch_size"], params["concurrency"])
+        else:
+            backend = DatabaseBackend(open_database(params["database_connection"], conf, self.ansible.no_log_values),
+                                      params["batch_size"])
         journal = None
         if not self.check_mode:
             journal = Journal(journal_path(params["journal_dir"], "glance_location_backfill"), params["backend"])
@@ -248,7 +246,8 @@ class GlanceLocationBackfill(StoreOpsModule):
                 "mode=undo needs backend=database: Glance's API re-derives store tags on every "
                 "write, so it cannot put back what the journal recorded")
         entries = read_journal(self.params["journal"], self.params["batch_size"])
-        report = undo(self._database(conf), entries, self.params["image_ids"], self.params["batch_size"],
+        database = open_database(self.params["database_connection"], conf, self.ansible.no_log_values)
+        report = undo(database, entries, self.params["image_ids"], self.params["batch_size"],
                       UndoReport(self.params["max_details"]), self.check_mode)
         return report.module_result()
 

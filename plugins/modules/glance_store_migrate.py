@@ -23,18 +23,23 @@ description:
   - Images with a location in the source store but no store tag are refused (copy-image needs
     tagged sources); run M(storeops.openstack.glance_location_backfill) first. The store of an
     untagged location is found with the url prefix options.
-  - With O(method=direct) Glance carries no image data; the module streams each source copy from
+  - With O(method=direct) Glance does not carry the copy; the module streams each source copy from
     its store (Swift with the credentials of Glance's swift store, read from O(glance_api_conf) and
     its C(swift_store_config_file); or file, or rbd) into the rbd target in the layout Glance's rbd
     store writes (an image named after the image id in the store's pool, with the protected
     snapshot C(snap)), hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
     only then registers the location (O(backend)); then removes the source copy through Glance and
-    downloads the image through Glance to confirm it serves the verified bytes. A corrupt source
-    is refused with the source kept. A killed run leaves at most an unregistered target image,
-    which the next run removes (uncommitted) or verifies and registers (committed); partial target
-    images of deleted images are listed in check mode (RV(orphans)) and removed by a run.
-  - O(method=direct) supports rbd target stores; multi-tenant Swift source stores are refused
-    (Glance holds no credentials for their accounts).
+    downloads the image once through Glance to confirm it serves the verified bytes (not with
+    O(delete_source=false), when Glance still serves the source copy, nor for an image without
+    C(os_hash_value); the result's reason says so). A corrupt source is refused with the source
+    kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
+    it). A killed run leaves at most an unregistered target image, which the next run removes
+    (uncommitted) or verifies and registers (committed); partial target images of deleted images
+    are listed in check mode (RV(orphans)) and removed by a run.
+  - O(method=direct) supports rbd target stores, and swift, file and rbd source stores (an rbd
+    source is read with the ceph.conf and user glance-api.conf gives that store); multi-tenant
+    Swift source stores are refused (Glance holds no credentials for their accounts), and so is a
+    glance-api.conf whose target pool is not the one Glance reports.
   - Every step is journaled (JSON Lines, mode 0600).
 author:
   - storeops.openstack developers (@storeops)
@@ -272,7 +277,15 @@ route:
 orphans:
   description:
     - With O(method=direct), the ids of images deleted from Glance whose partial target image a killed
-      run left; check mode lists them, a run removes them.
+      run left, of this run's shard (O(shard_index)); check mode lists them, a run lists those it
+      removed. One that cannot be removed does not stop the run; RV(notes) says why.
+  returned: always
+  type: list
+  elements: str
+notes:
+  description:
+    - What the run could not use or do without failing, one line each; store URL prefixes it could
+      not compute, and each orphan (RV(orphans)) that could not be removed, with why.
   returned: always
   type: list
   elements: str
@@ -292,18 +305,21 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import service_connection
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import secrets_in
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase, database_url
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import open_database
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF, RbdDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     API,
     DATABASE,
     ApiRegistrar,
     DatabaseRegistrar,
     DirectMigrator,
+    check_direct_stores,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     Migrator,
@@ -365,6 +381,8 @@ class GlanceStoreMigrate(StoreOpsModule):
         glance = GlanceClient(self.conn)
         detailed = self._stores(glance)
         matcher, notes = matcher_from_options(params, conf, detailed)
+        if params["method"] == DIRECT:
+            check_direct_stores(detailed, params["source_store"], params["target_store"], conf)
         selection = Selection(
             image_ids=tuple(dict.fromkeys(params["image_ids"])) if params["image_ids"] else None,
             name_pattern=params["name_pattern"], owner=params["owner"],
@@ -376,28 +394,25 @@ class GlanceStoreMigrate(StoreOpsModule):
         options = self._options(conf, detailed)
         if params["method"] != DIRECT:
             options = replace(options, route="copy-image: Glance copies the bytes")
-            return self._migrate(Migrator(glance, options, matcher, None), plan, notes)
-        target, route, registrar = self._direct(conf, glance, detailed, options)
-        options = replace(options, method=DIRECT, route=route)
+            return self._migrate(Migrator(glance, options, matcher, None), plan, selection, notes)
+        target, options, registrar = self._direct(conf, glance, detailed, options)
         try:
-            return self._migrate(DirectMigrator(glance, options, matcher, None, target, registrar), plan, notes)
+            return self._migrate(DirectMigrator(glance, options, matcher, None, target, registrar), plan,
+                                 selection, notes)
         finally:
             target.close()
 
-    def _migrate(self, migrator: Migrator, plan, notes: list[str]) -> dict:
+    def _migrate(self, migrator: Migrator, plan, selection: Selection, notes: list[str]) -> dict:
         max_details = self.params["max_details"]
-        orphans = migrator.orphans()
+        orphans = migrator.orphans(selection)
         if self.check_mode or not (plan.planned or orphans):
-            output = MigrationResult.of_plan(migrator.options, plan).output(notes, max_details)
-            return {**output, "orphans": orphans, "changed": output["changed"] or bool(orphans)}
+            return MigrationResult.of_plan(migrator.options, plan, orphans).output(notes, max_details)
         migrator.journal = open_journal(self.params["journal_dir"], migrator.options)
         try:
-            migrator.remove_orphans(orphans)
-            result = migrator.run(plan)
+            result = migrator.run(plan, orphans)
         finally:
             migrator.journal.close()
-        output = {**result.output(notes, max_details), "orphans": orphans}
-        output["changed"] = output["changed"] or bool(orphans)
+        output = result.output(notes, max_details)
         failure = result.failure()
         if failure:
             raise StoreOpsError(failure, **output)
@@ -454,36 +469,33 @@ class GlanceStoreMigrate(StoreOpsModule):
             poll_interval=params["poll_interval"], access=access)
 
     def _direct(self, conf, glance, detailed: list[dict], options: MigrationOptions):
-        """(target driver, route, registrar) for method=direct, every need checked before the first image."""
+        """(target driver, options with the source's access and the route, registrar) for
+        method=direct, every need checked before the first image."""
         params = self.params
-        types = {store["id"]: store.get("type") for store in detailed}
-        source, target = params["source_store"], params["target_store"]
-        if types[target] != "rbd":
-            raise InvalidInputError(f"target_store: method=direct writes rbd stores only, and {target} is "
-                                    f"a {types[target]} store; use method=copy-image")
-        if conf is None:
-            raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
-                                    "and credentials; give the glance-api.conf Glance itself reads")
-        how = f"{types[source]} read from its store"
-        if types[source] == "swift":
-            options.access["swift_connection"] = service_connection(conf.swift_credentials(source))
+        source = params["source_store"]
+        source_type = next(store.get("type") for store in detailed if store["id"] == source)
+        if source_type == "swift":
+            auth, where = conf.swift_credentials(source)
+            self.ansible.no_log_values.update(secrets_in(auth))
+            region, interface = conf.swift_endpoint(source)
+            options = replace(options, source_access={"swift_connection": service_connection(
+                auth, f"glance_api_conf: the swift credentials in {where}", region, interface)})
             how = "swift read with the credentials of glance-api.conf's swift store"
+        elif source_type == "rbd":  # its own cluster's access, which may not be the target's
+            options = replace(options, source_access=conf.rbd_access(source))
+            how = "rbd read with the ceph.conf and user of glance-api.conf's rbd store"
+        else:
+            how = "file read from its directory"
         if params["backend"] == DATABASE:
-            registrar = DatabaseRegistrar(self._database(conf))
+            database = open_database(params["database_connection"], conf, self.ansible.no_log_values)
+            registrar = DatabaseRegistrar(database)
             why = "database (backend=database: Glance's API re-derives store tags)"
         else:
             registrar = ApiRegistrar(glance)
             why = "api (PATCH add, its store tag checked)"
-        pool, _ceph_conf = conf.rbd_store(target)
-        access = options.access
-        driver = RbdDriver(pool, access.get("ceph_conf") or DEFAULT_CEPH_CONF, access.get("ceph_user"),
-                           access.get("ceph_keyring"))
-        return driver, f"direct: {how}; written to rbd pool {pool}; location registered via {why}", registrar
-
-    def _database(self, conf) -> GlanceDatabase:
-        connection = database_url(self.params["database_connection"], conf)
-        self.ansible.no_log_values.add(connection)
-        return GlanceDatabase(connection)
+        pool = conf.rbd_pool(params["target_store"])
+        route = f"direct: {how}; written to rbd pool {pool}; location registered via {why}"
+        return open_driver("rbd", pool, options.access), replace(options, method=DIRECT, route=route), registrar
 
     def _check_ceph_files(self, access: dict, given: dict) -> None:
         """Before anything is copied: a copy that cannot be read back would be left unverified."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 
 import pytest
 import rados
 import rbd
 
+from cloud_secrets import cloud_secrets, leaked
 from conftest import REPO
 from process_tree import kill_module_when
 # the copy-image tests' fixtures: Glance, its Swift container, the migrate playbook
@@ -95,8 +97,8 @@ def test_plain_and_segmented_images_move_verified_in_glance_layout(direct, glanc
             "write", "register", "verify", "remove_source", "download", "result"]
     assert in_swift(swift, ids.values()) == []
     assert rbd_names(pool, ids.values()) == sorted(ids.values())  # no partial left
-    assert cloud["secrets"]["glance_password"] not in json.dumps(result)
-    assert cloud["secrets"]["glance_db_password"] not in json.dumps(result)
+    journal = open(result["journal"], encoding="utf-8").read()
+    assert leaked(cloud_secrets(cloud), json.dumps(result)) == [] and leaked(cloud_secrets(cloud), journal) == []
 
     again = direct(prefix, backend=backend).results["result"]
     assert again["changed"] is False and again["counts"]["already_done"] == 2
@@ -151,8 +153,15 @@ def test_bad_inputs_are_one_line_and_change_nothing(direct, glance, prefix, tmp_
     nodb_conf = tmp_path / "nodb.conf"
     nodb_conf.write_text("\n".join(line for line in text.splitlines() if not line.startswith("connection")))
     nodb = direct(prefix, glance_api_conf=str(nodb_conf)).results["result"]
+    swift_conf = re.search(r"(?m)^swift_store_config_file\s*=\s*(\S+)", text).group(1)
+    wrong_key = tmp_path / "swift-store.conf"
+    wrong_key.write_text(re.sub(r"(?m)^key\s*=.*$", "key = not-the-key", open(swift_conf, encoding="utf-8").read()))
+    badkey_conf = tmp_path / "badkey.conf"
+    badkey_conf.write_text(text.replace(swift_conf, str(wrong_key)))
+    badkey = direct(prefix, glance_api_conf=str(badkey_conf)).results["result"]
     for result, words in ((nocreds, "swift_store_config_file of store swift"),
-                          (nodb, "backend=database needs database_connection")):
+                          (nodb, "backend=database needs database_connection"),
+                          (badkey, f"of {wrong_key}: Keystone refused these credentials")):
         assert result["failed"] is True and words in result["msg"], result
         assert "\n" not in result["msg"] and "Traceback" not in json.dumps(result)
     assert glance.stores_of(image_id) == ["swift"]

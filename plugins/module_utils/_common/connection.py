@@ -23,6 +23,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     NotAuthorizedError,
     StoreOpsError,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 
 try:
     import openstack
@@ -120,11 +121,19 @@ def open_connection(params: dict[str, Any]):
         raise InvalidInputError(_unknown_auth_key_message(params, kwargs, unknown)) from None
 
 
-def service_connection(auth: dict[str, str], region: str | None = None):
+def service_connection(auth: dict[str, str], where: str, region: str | None = None, interface: str = "public"):
     """A connection with a service's own password credentials (Glance's swift store account),
-    blind to clouds.yaml and OS_* variables so the caller's cloud cannot leak into it."""
-    return openstack.connect(auth=auth, auth_type="password", region_name=region,
+    blind to clouds.yaml and OS_* variables so the caller's cloud cannot leak into it; authorized
+    here, once, so credentials Keystone refuses fail in one line naming ``where`` they came from."""
+    conn = openstack.connect(auth=auth, auth_type="password", region_name=region, interface=interface,
                              load_yaml_config=False, load_envvars=False)
+    try:
+        conn.authorize()
+    except (ksa_exceptions.ClientException, sdk_exceptions.SDKException) as err:
+        why = redact_text(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__)
+        raise InvalidInputError(f"{where}: Keystone refused these credentials ({why}); fix them there, "
+                                "or use method=copy-image") from None
+    return conn
 
 
 # keystoneauth hands unknown auth settings to the plugin's constructor

@@ -103,8 +103,9 @@ class GlanceApiConf:
         found = {"ceph_conf": self.get(store, "rbd_store_ceph_conf"), "ceph_user": self.get(store, "rbd_store_user")}
         return {key: value for key, value in found.items() if value}
 
-    def swift_credentials(self, store: str) -> dict[str, str]:
-        """The Keystone credentials Glance's swift store ``store`` uses, as openstacksdk's ``auth``.
+    def swift_credentials(self, store: str) -> tuple[dict[str, str], str]:
+        """The Keystone credentials Glance's swift store ``store`` uses, as openstacksdk's ``auth``,
+        and where they were read (for messages).
 
         They come from the reference file (``swift_store_config_file``) or from the store's own
         ``swift_store_auth_address``/``_user``/``_key``; a ``user`` of ``project:user`` names both.
@@ -115,9 +116,8 @@ class GlanceApiConf:
                 "project's account and whose credentials Glance does not hold; use method=copy-image")
         config_file = self.get(store, "swift_store_config_file")
         if config_file:
-            reference_name = self.get(store, "default_swift_reference", "ref1")
             try:
-                reference = parse_ini(self._read_text(config_file)).get(reference_name)
+                reference_name, reference = self._swift_reference(store)
             except OSError as err:
                 raise InvalidInputError(
                     f"glance_api_conf: cannot read {config_file} ({err.strerror}), the "
@@ -136,12 +136,21 @@ class GlanceApiConf:
         project, _sep, user = found["user"].rpartition(":")
         return {"auth_url": found["auth_address"], "username": user, "password": found["key"],
                 "project_name": project, "user_domain_id": found.get("user_domain_id") or "default",
-                "project_domain_id": found.get("project_domain_id") or "default"}
+                "project_domain_id": found.get("project_domain_id") or "default"}, where
 
-    def rbd_store(self, store: str) -> tuple[str, str]:
-        """(pool, ceph_conf) of an rbd store, with glance_store's defaults."""
-        return (self.get(store, "rbd_store_pool", "images"),
-                self.get(store, "rbd_store_ceph_conf") or "/etc/ceph/ceph.conf")
+    def swift_endpoint(self, store: str) -> tuple[str | None, str]:
+        """(region, interface) of the Swift endpoint Glance's swift store ``store`` uses."""
+        endpoint_type = self.get(store, "swift_store_endpoint_type") or "publicURL"
+        return self.get(store, "swift_store_region") or None, endpoint_type[:-3] if endpoint_type.endswith("URL") else endpoint_type
+
+    def _swift_reference(self, store: str) -> tuple[str, dict[str, list[str]] | None]:
+        """(name, section or None) of the swift store's reference in its swift_store_config_file."""
+        reference_name = self.get(store, "default_swift_reference", "ref1")
+        return reference_name, parse_ini(self._read_text(self.get(store, "swift_store_config_file"))).get(reference_name)
+
+    def rbd_pool(self, store: str) -> str:
+        """The pool of an rbd store, with glance_store's default."""
+        return self.get(store, "rbd_store_pool", "images")
 
     def database_connection(self) -> str | None:
         return self.get("database", "connection")
@@ -176,9 +185,9 @@ class GlanceApiConf:
         return [(file_prefix(datadir), False) for datadir in datadirs]
 
     def _rbd_prefixes(self, store: str):
-        pool, ceph_conf = self.rbd_store(store)
+        ceph_conf = self.rbd_access(store).get("ceph_conf", "/etc/ceph/ceph.conf")  # glance_store's default
         fsid = (parse_ini(self._read_text(ceph_conf)).get("global", {}).get("fsid") or [None])[-1]
-        return [(rbd_prefix(fsid, pool), False)]
+        return [(rbd_prefix(fsid, self.rbd_pool(store)), False)]
 
     def _swift_prefixes(self, store: str):
         if self.get(store, "swift_store_multi_tenant", "false").lower() == "true":
@@ -191,8 +200,7 @@ class GlanceApiConf:
             return [swift_credentials_prefix(
                 self.get(store, "swift_store_auth_address", ""), self.get(store, "swift_store_user"),
                 self.get(store, "swift_store_key"), container, seed)]
-        reference_name = self.get(store, "default_swift_reference", "ref1")
-        reference = parse_ini(self._read_text(config_file)).get(reference_name)
+        reference_name, reference = self._swift_reference(store)
         if reference is None:
             return f"store {store}: reference [{reference_name}] is not in {config_file}"
         # Locations written before the config file was adopted carry the credentials form.

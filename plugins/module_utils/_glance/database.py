@@ -74,14 +74,16 @@ class MetadataChange:
         return json.dumps(self.new)
 
 
-def database_url(given: str | None, conf) -> str:
-    """The SQLAlchemy URL of Glance's database: the ``database_connection`` option, else the
-    ``[database] connection`` of ``conf`` (a GlanceApiConf, or None)."""
+def open_database(given: str | None, conf, secrets: set[str]) -> GlanceDatabase:
+    """Glance's database at the ``database_connection`` option, else at the ``[database]
+    connection`` of ``conf`` (a GlanceApiConf, or None); the URL, which holds the database
+    password, is added to ``secrets`` (the module's ``no_log_values``) before anything can print it."""
     connection = given or (conf.database_connection() if conf is not None else None)
     if not connection:
         raise InvalidInputError("backend=database needs database_connection, or glance_api_conf with a "
                                 "[database] connection")
-    return connection
+    secrets.add(connection)
+    return GlanceDatabase(connection)
 
 
 class GlanceDatabase:
@@ -176,14 +178,17 @@ class GlanceDatabaseSession:
                       if current.get(change.location_id) == change.new}
         return landed
 
-    def insert_location(self, image_id: str, url: str, metadata: dict[str, Any]) -> int:
-        """A new active location of an image (``metadata["store"]`` names its store); its id."""
+    def insert_location(self, image_id: str, url: str, metadata: dict[str, Any]) -> bool:
+        """A new active location of an image (``metadata["store"]`` names its store), added only
+        while the image is active and not deleted: whether it was added."""
         now = _now()
         with self._errors():
-            result = self._conn.execute(_locations_table().insert().values(
-                image_id=image_id, value=url, meta_data=json.dumps(metadata), status="active",
-                deleted=False, created_at=now, updated_at=now))
-        return result.inserted_primary_key[0]
+            return self._conn.execute(sqlalchemy.text(
+                "INSERT INTO image_locations (image_id, value, meta_data, status, deleted, created_at, updated_at) "
+                "SELECT id, :url, :meta, 'active', :false, :now, :now FROM images "
+                "WHERE id = :image_id AND status = 'active' AND deleted = :false"),
+                {"image_id": image_id, "url": url, "meta": json.dumps(metadata), "false": False,
+                 "now": now}).rowcount == 1
 
     def _rows(self, statement, params: dict[str, Any]) -> list[LocationRow]:
         with self._errors():
@@ -204,18 +209,6 @@ class GlanceDatabaseSession:
                 fix = "check that database_connection is Glance's database, of a Glance release with multi-store"
             raise CloudRequestError(
                 f"database_connection: the {self._doing} failed in the database ({why}); {fix}") from None
-
-
-def _locations_table():
-    """The columns of ``image_locations`` an INSERT names (Glance's model has a few more)."""
-    return sqlalchemy.Table(
-        "image_locations", sqlalchemy.MetaData(),
-        sqlalchemy.Column("id", sqlalchemy.Integer, primary_key=True),
-        *(sqlalchemy.Column(name, kind) for name, kind in (
-            ("image_id", sqlalchemy.String(36)), ("value", sqlalchemy.Text),
-            ("meta_data", sqlalchemy.Text), ("status", sqlalchemy.String(30)),
-            ("deleted", sqlalchemy.Boolean), ("created_at", sqlalchemy.DateTime),
-            ("updated_at", sqlalchemy.DateTime))))
 
 
 def _now() -> datetime:

@@ -58,3 +58,8 @@ def csv_stores(value: str | None) -> list[str]:
 
 def image_stores(image: dict[str, Any]) -> list[str]:
     return csv_stores(image.get("stores"))
+
+
+def tagged_locations(image: dict[str, Any], store: str) -> list[dict[str, Any]]:
+    """The image's locations tagged with ``store`` (none when Glance shows no locations)."""
+    return [loc for loc in image.get("locations") or [] if (loc.get("metadata") or {}).get("store") == store]

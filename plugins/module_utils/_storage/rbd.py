@@ -163,6 +163,13 @@ class RbdDriver(StorageDriver):
         """The location URL Glance's rbd store gives image ``name``: ``rbd://fsid/pool/name/snap``."""
         return f"rbd://{quote(self._cluster.get_fsid(), '')}/{quote(self.pool, '')}/{quote(name, '')}/{GLANCE_SNAPSHOT}"
 
+    def glance_snapshot_of(self, name: str) -> str | None:
+        """``name@snap`` if image ``name`` has Glance's snapshot (what Glance serves), else None."""
+        with rbd.Image(self.ioctx, name, read_only=True) as image:
+            if GLANCE_SNAPSHOT in {snapshot["name"] for snapshot in image.list_snaps()}:
+                return f"{name}@{GLANCE_SNAPSHOT}"
+        return None
+
     def protect_glance_snapshot(self, name: str) -> None:
         """Give image ``name`` the protected snapshot ``snap`` Glance's rbd store reads (and clones
         from); either step already done is skipped, so a killed run's image can be finished."""
@@ -171,6 +178,23 @@ class RbdDriver(StorageDriver):
                 image.create_snap(GLANCE_SNAPSHOT)
             if not image.is_protected_snap(GLANCE_SNAPSHOT):
                 image.protect_snap(GLANCE_SNAPSHOT)
+
+    def delete_glance_image(self, name: str) -> None:
+        """Remove image ``name`` with its Glance snapshot (one this collection wrote and never
+        registered); an image with other snapshots is someone else's and is kept."""
+        try:
+            with rbd.Image(self.ioctx, name) as image:
+                snapshots = {snapshot["name"] for snapshot in image.list_snaps()}
+                if snapshots - {GLANCE_SNAPSHOT}:
+                    raise StoreOpsError(f"rbd store: {name!r} has snapshots {sorted(snapshots)}; it belongs "
+                                        "to something else, not deleted")
+                if snapshots:
+                    if image.is_protected_snap(GLANCE_SNAPSHOT):
+                        image.unprotect_snap(GLANCE_SNAPSHOT)
+                    image.remove_snap(GLANCE_SNAPSHOT)
+        except rbd.ImageNotFound:
+            return
+        self.delete(name)
 
     def partials(self) -> list[str]:
         """The names of the images whose writers were never committed (a killed run's), without suffix."""

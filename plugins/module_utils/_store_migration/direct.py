@@ -10,39 +10,52 @@ through Glance, and confirm Glance serves the image by downloading and hashing i
 A killed run leaves at most an uncommitted partial target image, which the next run removes before
 writing again, or a committed target image that is not registered yet, which the next run reads
 back and registers only if its bytes are the image's. Partial images whose Glance image is gone
-are listed by ``orphans`` and removed by ``remove_orphans``.
+are listed by ``orphans`` and removed by ``remove_orphans``; a committed copy whose image was
+deleted during the copy is removed by the run that wrote it, and a location is only inserted
+while its image is active.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Any, Iterator
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    StorageNotFoundError,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores, tagged_locations
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
+    SOURCE,
     Migrator,
     StepFailed,
+    hash_stream,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
     COPY,
     RETRY,
     WAIT,
     PlannedImage,
+    Selection,
+    in_shard,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
+    ALREADY_DONE,
     IN_PROGRESS,
+    MIGRATED,
+    SKIPPED,
     Outcome,
 )
 
 DATABASE, API = "database", "api"  # how a new location is registered
+READABLE_SOURCES = ("swift", "file", "rbd")  # the store types this host reads a copy from
 _IMAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -54,9 +67,10 @@ class DatabaseRegistrar:
     def __init__(self, database: GlanceDatabase):
         self._database = database
 
-    def register(self, image_id: str, url: str, store: str) -> None:
+    def register(self, image_id: str, url: str, store: str) -> bool:
+        """Whether the location was added: not to an image deleted (or no longer active) meanwhile."""
         with self._database.session("location registration") as session, session.transaction():
-            session.insert_location(image_id, url, {"store": store})
+            return session.insert_location(image_id, url, {"store": store})
 
 
 class ApiRegistrar:
@@ -67,7 +81,8 @@ class ApiRegistrar:
     def __init__(self, glance: GlanceClient):
         self._glance = glance
 
-    def register(self, image_id: str, url: str, store: str) -> None:
+    def register(self, image_id: str, url: str, store: str) -> bool:
+        """True: Glance refuses a location of a deleted image itself (the PATCH fails)."""
         image = self._glance.patch(image_id, [{"op": "add", "path": "/locations/-",
                                                "value": {"url": url, "metadata": {"store": store}}}])
         tags = [(loc.get("metadata") or {}).get("store") for loc in image.get("locations") or []
@@ -75,19 +90,40 @@ class ApiRegistrar:
         if tags != [store]:
             raise StepFailed(f"Glance registered the new location tagged {tags or 'with nothing'}, not {store}",
                              "run glance_location_backfill with fix_mismatched, or use backend=database")
+        return True
 
 
-def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
-    """(hex digest, size) of what ``stream`` reads, each chunk handed to ``sink`` on the way."""
-    digest, size = hashlib.new(algo), 0
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            return digest.hexdigest(), size
-        digest.update(chunk)
-        size += len(chunk)
-        if sink is not None:
-            sink(chunk)
+def check_direct_stores(detailed: list[dict], source: str, target: str, conf) -> None:
+    """method=direct's needs of the stores (``detailed``: Glance's store details, ``conf`` the
+    GlanceApiConf or None), checked before anything is planned: InvalidInputError when unmet."""
+    stores = {store["id"]: store for store in detailed}
+    source_type, target_type = stores[source].get("type"), stores[target].get("type")
+    if target_type != "rbd":
+        raise InvalidInputError(f"target_store: method=direct writes rbd stores only, and {target} is "
+                                f"a {target_type} store; use method=copy-image")
+    if source_type not in READABLE_SOURCES:
+        raise InvalidInputError(f"source_store: method=direct reads {', '.join(READABLE_SOURCES)} stores only, "
+                                f"and {source} is a {source_type} store; use method=copy-image")
+    if conf is None:
+        raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
+                                "and credentials; give the glance-api.conf Glance itself reads")
+    pool, served = conf.rbd_pool(target), (stores[target].get("properties") or {}).get("pool")
+    if served and served != pool:
+        raise InvalidInputError(f"glance_api_conf: its {target} store names pool {pool}, but Glance "
+                                f"reports pool {served}; give the glance-api.conf Glance itself reads")
+
+
+class _ChunkStream:
+    """An iterator of byte chunks read as a stream (``read`` hands out one chunk a call)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+
+    def read(self, _size: int = -1) -> bytes:
+        for chunk in self._chunks:
+            if chunk:  # an empty chunk is no end of the stream
+                return chunk
+        return b""
 
 
 class DirectMigrator(Migrator):
@@ -98,7 +134,6 @@ class DirectMigrator(Migrator):
         super().__init__(glance, options, matcher, journal, **kwargs)
         self.target = target
         self.registrar = registrar
-        self._read_back_here: set[str] = set()  # images whose target this run read back and verified
 
     def _apply(self, item: PlannedImage, image: dict[str, Any] | None) -> Outcome:
         if item.action == WAIT:
@@ -106,19 +141,18 @@ class DirectMigrator(Migrator):
                              "re-run later; that copy is not disturbed", outcome=IN_PROGRESS)
         if item.action not in (COPY, RETRY):  # done, skipped, or registered already: as copy-image
             return super()._apply(item, image)
-        copied = self._write_target(item, image)
-        image = self._register(item.image_id)
-        return self._finish(item, image, copied)
+        self._check_target_location(item.image_id)
+        copied, written = self._write_target(item, image)
+        image, registered = self._register(item.image_id, written)
+        return self._finish(item, image, copied, read_back=True, registered=registered)
 
-    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int) -> Outcome:
-        outcome = super()._finish(item, image, copied)
-        self._confirm_download(item)
-        return outcome
-
-    def _verify_data(self, image: dict[str, Any], item: PlannedImage, tagged: list[dict]) -> None:
-        if item.image_id in self._read_back_here:  # read back after the write: a second read proves nothing new
-            return
-        super()._verify_data(image, item, tagged)
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, read_back: bool = False,
+                registered: bool = False) -> Outcome:
+        outcome = super()._finish(item, image, copied, read_back)
+        unconfirmed = self._confirm_download(item)
+        if registered and outcome.outcome == ALREADY_DONE:  # an earlier run's copy, registered by this one
+            outcome = replace(outcome, outcome=MIGRATED, reason=f"{outcome.reason}; location registered")
+        return replace(outcome, reason=f"{outcome.reason}; {unconfirmed}") if unconfirmed else outcome
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -132,24 +166,25 @@ class DirectMigrator(Migrator):
                              "find out who changed the image; nothing was removed")
         return algo, value, image.get("size") or 0
 
-    def _write_target(self, item: PlannedImage, image: dict[str, Any]) -> int:
-        """The target image written, read back and verified, with Glance's snapshot; the bytes copied."""
+    def _write_target(self, item: PlannedImage, image: dict[str, Any]) -> tuple[int, bool]:
+        """The target image written, read back and verified, with Glance's snapshot; the bytes
+        copied, and whether this run wrote it (not an earlier run)."""
         began, name = self.clock(), item.image_id
         algo, expected, size = self._expected(item, image)
         if self._target_exists(name):  # an earlier run committed it and was stopped before registering
-            if self._read_back(name, algo) != (expected, size):
+            # the snapshot is what Glance serves: a head written to after it would prove nothing
+            if self._read_back(self.target.glance_snapshot_of(name) or name, algo) != (expected, size):
                 raise StepFailed(
                     f"an unregistered image {name} in the {self.options.target} store holds other bytes "
                     "than the image's os_hash_value; it is not a finished copy of this collection's",
-                    f"find out what wrote it, remove it (rbd rm {self.target.where.split()[-1]}/{name}), "
+                    f"find out what wrote it, remove it (rbd rm {self.target.pool}/{name}), "
                     "then re-run; the source copy is untouched")
             self.target.protect_glance_snapshot(name)
-            self._read_back_here.add(name)
             self._record(name, "write", "an earlier run's verified copy found", self.clock() - began)
-            return 0
+            return 0, False
         source_url = self._source_location(image)
         kind, container, path = parse_location(source_url)
-        with self._driver(kind, container).reader(path) as stream, self.target.writer(name) as writer:
+        with self._driver(kind, container, SOURCE).reader(path) as stream, self.target.writer(name) as writer:
             try:
                 got = hash_stream(stream, algo, writer.write)
                 if got != (expected, size):
@@ -167,9 +202,8 @@ class DirectMigrator(Migrator):
             raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "
                              "it was removed and the source copy kept", "check the target store, then re-run")
         self.target.protect_glance_snapshot(name)
-        self._read_back_here.add(name)
         self._record(name, "write", f"{size} bytes written and read back", self.clock() - began)
-        return size
+        return size, True
 
     def _target_exists(self, name: str) -> bool:
         try:
@@ -183,54 +217,101 @@ class DirectMigrator(Migrator):
             return hash_stream(stream, algo)
 
     def _source_location(self, image: dict[str, Any]) -> str:
-        urls = [loc["url"] for loc in image.get("locations") or []
-                if (loc.get("metadata") or {}).get("store") == self.options.source]
+        urls = [loc["url"] for loc in tagged_locations(image, self.options.source)]
         if not urls:
             raise StepFailed(f"Glance shows no location tagged {self.options.source} to these credentials",
                              "use admin credentials, with show_multiple_locations in Glance")
         return urls[0]
 
-    def _register(self, image_id: str) -> dict[str, Any]:
+    def _check_target_location(self, image_id: str) -> None:
+        """Before anything is written: Glance reads only locations under its own target prefix
+        (``rbd://fsid/pool/`` of glance-api.conf), and target_access may name another cluster."""
+        url = self.target.glance_location(image_id)
+        store, why = self.matcher.best(url)
+        if store != self.options.target:
+            why = why or f"it is under the {store} store's prefix"
+            raise StepFailed(
+                f"the copy's location {url} is not under glance-api.conf's {self.options.target} store "
+                f"({why}), so Glance could not read it; nothing was written",
+                f"give target_access the ceph.conf of the {self.options.target} store's cluster")
+
+    def _register(self, image_id: str, written: bool) -> tuple[dict[str, Any], bool]:
+        """The image with its target location, and whether this run registered that location;
+        ``written``: this run wrote the target image."""
         began, url = self.clock(), self.target.glance_location(image_id)
         image = self.glance.image(image_id)
         if image is None:
-            raise StepFailed("the image was deleted during the copy",
-                             "re-run: the next run removes the copy of a deleted image")
-        if not any(loc.get("url") == url for loc in image.get("locations") or []):
-            self.registrar.register(image_id, url, self.options.target)
+            raise self._image_gone(image_id, written)
+        registered = not any(loc.get("url") == url for loc in image.get("locations") or [])
+        if registered:
+            if not self.registrar.register(image_id, url, self.options.target):
+                raise self._image_gone(image_id, written)
             image = self.glance.image(image_id)
         if image is None or self.options.target not in image_stores(image):
             raise StepFailed(f"Glance does not list {self.options.target} after the registration",
                              "re-run; the target copy is verified and registered once")
-        self._record(image_id, "register", f"via {self.registrar.route}", self.clock() - began)
-        return image
+        self._record(image_id, "register", f"via {self.registrar.route}" if registered else "registered already",
+                     self.clock() - began)
+        return image, registered
 
-    def _confirm_download(self, item: PlannedImage) -> None:
-        """Glance serves the image: downloaded through it, hashed. The bytes were already proven by
-        the read-back, so a failure here says so loudly and changes nothing."""
+    def _image_gone(self, name: str, written: bool) -> StepFailed:
+        """The image was deleted (or left active) during the copy: its unregistered target image
+        would leak, so the one this run wrote is removed; an earlier run's is only reported."""
+        if not written:
+            return StepFailed(
+                "the image was deleted or deactivated during the migration; an earlier run's unregistered "
+                f"copy {self.target.pool}/{name} is kept (this run did not write it)",
+                f"if the image is gone for good: rbd snap unprotect {self.target.pool}/{name}@snap; "
+                f"rbd snap rm {self.target.pool}/{name}@snap; rbd rm {self.target.pool}/{name}")
+        self.target.delete_glance_image(name)
+        self._record(name, "discard", "the image was deleted during the copy: this run's copy removed", 0.0)
+        return StepFailed("the image was deleted or deactivated during the copy; the copy this run wrote "
+                          "was removed, nothing was registered", "nothing to do", outcome=SKIPPED)
+
+    def _confirm_download(self, item: PlannedImage) -> str:
+        """Glance serves the image: downloaded through it, hashed; or why that was not done. The
+        bytes were already proven by the read-back, so a failure here says so loudly and changes
+        nothing."""
+        if not self.options.delete_source:
+            return "download not confirmed: Glance may serve the kept source copy, which proves nothing"
         began = self.clock()
         image = self.glance.image(item.image_id) or {}
-        algo, expected = image.get("os_hash_algo") or "sha512", image.get("os_hash_value")
-        digest, size = hashlib.new(algo), 0
-        for chunk in self.glance.download(item.image_id):
-            digest.update(chunk)
-            size += len(chunk)
-        if (digest.hexdigest(), size) != (expected, image.get("size")):
+        algo, expected = image.get("os_hash_algo"), image.get("os_hash_value")
+        if not algo or not expected:
+            return "download not confirmed: the image has no os_hash_value to compare with"
+        got = hash_stream(_ChunkStream(self.glance.download(item.image_id)), algo)
+        if got != (expected, image.get("size")):
             raise StepFailed(
-                f"Glance serves other bytes ({size} bytes) than os_hash_value after the migration, though "
+                f"Glance serves other bytes ({got[1]} bytes) than os_hash_value after the migration, though "
                 f"the {self.options.target} copy was verified (stores: {image.get('stores')})",
                 "read Glance's log for this image; the target copy is verified and registered")
         self._record(item.image_id, "download", "Glance serves the verified bytes", self.clock() - began)
+        return ""
 
     # -- a killed run's leftovers -----------------------------------------------------------
 
-    def orphans(self) -> list[str]:
-        """Partial target images whose Glance image no longer exists."""
+    def orphans(self, selection: Selection) -> tuple[str, ...]:
+        """Partial target images of ``selection``'s shard whose Glance image no longer exists:
+        shard runs go on at once, each removes its own shard's."""
         # only image-id names: another user of the pool may name its own images anything
-        return [name for name in self.target.partials()
-                if _IMAGE_ID.fullmatch(name) and self.glance.image(name) is None]
+        return tuple(name for name in self.target.partials()
+                     if _IMAGE_ID.fullmatch(name) and in_shard(name, selection.shard_index, selection.shard_count)
+                     and self.glance.image(name) is None)
 
-    def remove_orphans(self, names: list[str]) -> None:
+    def remove_orphans(self, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        removed, kept = [], []
         for name in names:
-            self.target.delete_partial(name)
+            try:
+                self.target.delete_partial(name)
+            except StorageNotFoundError:  # another run of this shard removed it first
+                self._record(name, "orphan", "partial target image already gone", 0.0)
+                continue
+            except Exception as err:  # pylint: disable=broad-except
+                # one leftover that cannot go must not stop the migration: it is reported
+                why = redact_text(f"{type(err).__name__}: {err}")
+                kept.append(f"{name}: {why}")
+                self._record(name, "orphan", "partial target image not removed", 0.0, why)
+                continue
+            removed.append(name)
             self._record(name, "orphan", "partial target image of a deleted image removed", 0.0)
+        return tuple(removed), tuple(kept)

@@ -35,7 +35,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.redact 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
-from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
+    csv_stores,
+    image_stores,
+    tagged_locations,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
@@ -63,6 +67,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     Outcome,
 )
 
+SOURCE, TARGET = "source", "target"  # whose access opens a store's driver
 JOURNAL_KIND = "storeops.openstack.glance_store_migrate"
 PAGE_SIZE = 200
 # Glance's copy-image compares the copied bytes with os_hash_value and fails with this
@@ -88,6 +93,19 @@ def open_journal(directory: str, options: MigrationOptions) -> JsonlJournal:
                          "target": options.target, "verification": options.verify})
 
 
+def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
+    """(hex digest, size) of what ``stream`` reads, each chunk handed to ``sink`` on the way."""
+    digest, size = hashlib.new(algo), 0
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return digest.hexdigest(), size
+        digest.update(chunk)
+        size += len(chunk)
+        if sink is not None:
+            sink(chunk)
+
+
 class StepFailed(StoreOpsError):
     """One image's migration stopped; ``fix`` says what the operator can do."""
 
@@ -110,9 +128,11 @@ class Migrator:
 
     # -- the run ----------------------------------------------------------------------------
 
-    def run(self, plan: MigrationPlan) -> MigrationResult:
-        """Apply the plan's items in order, ``concurrency`` at a time, within the time budget."""
+    def run(self, plan: MigrationPlan, orphans: tuple[str, ...] = ()) -> MigrationResult:
+        """Remove the ``orphans``, then apply the plan's items in order, ``concurrency`` at a
+        time, within the time budget."""
         started, budget = self.clock(), self.options.max_duration
+        removed, kept = self.remove_orphans(orphans)
         queue = iter(plan.planned)
 
         def in_budget() -> bool:
@@ -125,7 +145,8 @@ class Migrator:
         return MigrationResult(self.options, plan, ran=True, outcomes=outcomes,
                                unstarted=tuple(queue),  # out of time: what is queued stays for the next run
                                seconds=self.clock() - started,
-                               journal=self.journal.path if self.journal and self.journal.written else None)
+                               journal=self.journal.path if self.journal and self.journal.written else None,
+                               orphans=removed, orphans_kept=kept)
 
     def _migrate(self, item: PlannedImage) -> Outcome:
         began = self.clock()
@@ -169,22 +190,24 @@ class Migrator:
             image = self._wait_for_target(item.image_id, retried=item.action == RETRY)
         return self._finish(item, image, copied)
 
-    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int) -> Outcome:
-        """Verify the target copy, then remove the source copy (when asked to)."""
-        self._verify(image, item)
+    def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, read_back: bool = False) -> Outcome:
+        """Verify the target copy (``read_back``: its data was already read back by this run),
+        then remove the source copy (when asked to)."""
+        self._verify(image, item, read_back)
         if not self.options.delete_source or self.options.source not in image_stores(image):
             return Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
         self._remove_source_copy(item.image_id)
         return Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
                        bytes_copied=copied)
 
-    def orphans(self) -> list[str]:
-        """Target objects a killed run left for images Glance no longer has: copy-image leaves
-        none of this collection's (Glance cleans up its own)."""
-        return []
+    def orphans(self, selection: Selection) -> tuple[str, ...]:
+        """Target objects a killed run left for images Glance no longer has, of ``selection``'s
+        shard: copy-image leaves none of this collection's (Glance cleans up its own)."""
+        return ()
 
-    def remove_orphans(self, names: list[str]) -> None:
-        """Remove what ``orphans`` listed."""
+    def remove_orphans(self, names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Remove what ``orphans`` listed: (the names removed, "<name>: why" of each kept)."""
+        return (), ()
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -255,7 +278,7 @@ class Migrator:
                           f"(os_glance_failed_import; Glance's task says: {why})",
                           f"read Glance's log for image {image_id}; the {source} copy is untouched")
 
-    def _verify(self, image: dict[str, Any], item: PlannedImage) -> None:
+    def _verify(self, image: dict[str, Any], item: PlannedImage, read_back: bool = False) -> None:
         began = self.clock()
         target = self.options.target
         if target not in image_stores(image):
@@ -264,10 +287,10 @@ class Migrator:
             raise StepFailed("os_hash_value changed during the migration",
                              "find out who changed the image; nothing was removed")
         locations = image.get("locations")
-        tagged = [loc for loc in locations or [] if (loc.get("metadata") or {}).get("store") == target]
+        tagged = tagged_locations(image, target)
         if locations is not None and not tagged:
             raise StepFailed(f"no location is tagged with {target}", "run glance_location_backfill")
-        if self.options.verify == DATA:
+        if self.options.verify == DATA and not read_back:  # a second read would prove nothing new
             self._verify_data(image, item, tagged)
         self._record(item.image_id, "verify", f"{self.options.verify} ok", self.clock() - began)
 
@@ -293,22 +316,18 @@ class Migrator:
 
     def _hash_location(self, url: str, algo: str) -> tuple[str, int]:
         kind, container, path = parse_location(url)
-        digest, size = hashlib.new(algo), 0
         with self._driver(kind, container).reader(path) as stream:
-            while True:
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
-                digest.update(chunk)
-                size += len(chunk)
-        return digest.hexdigest(), size
+            return hash_stream(stream, algo)
 
-    def _driver(self, kind: str, container: str):
-        # one connection per back end, shared by the workers (librados is thread-safe)
+    def _driver(self, kind: str, container: str, role: str = TARGET):
+        """The driver of a container of the source or the target store, with that store's access:
+        an rbd source may be another cluster than the target."""
+        # one connection per store and back end, shared by the workers (librados is thread-safe)
+        access = self.options.source_access if role == SOURCE else self.options.access
         with self._drivers_lock:
-            if (kind, container) not in self._drivers:
-                self._drivers[kind, container] = open_driver(kind, container, self.options.access or {})
-            return self._drivers[kind, container]
+            if (role, kind, container) not in self._drivers:
+                self._drivers[role, kind, container] = open_driver(kind, container, access or {})
+            return self._drivers[role, kind, container]
 
     def _close_drivers(self) -> None:
         for driver in self._drivers.values():

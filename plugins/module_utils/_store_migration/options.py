@@ -24,6 +24,7 @@ class MigrationOptions:
     max_duration: float | None = None
     copy_timeout: float = 3600
     poll_interval: float = 2.0
-    access: dict[str, Any] | None = None   # how to read the stores' bytes (verification=data, direct)
+    access: dict[str, Any] | None = None   # how to read the target's bytes (verification=data, direct)
+    source_access: dict[str, Any] | None = None  # how method=direct reads the source's bytes
     method: str = COPY_IMAGE
     route: str = ""  # how the bytes move and the location is registered, and why (for check mode)

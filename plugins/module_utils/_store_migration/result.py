@@ -51,13 +51,18 @@ class MigrationResult:
     unstarted: tuple[PlannedImage, ...] = ()  # what the time budget left for a later run
     seconds: float = 0.0
     journal: str | None = None                # its path, once something was written to it
+    orphans: tuple[str, ...] = ()             # a killed run's leftovers: removed, or (not ran) to remove
+    orphans_kept: tuple[str, ...] = ()        # "<name>: why" of each that could not be removed
 
     @classmethod
-    def of_plan(cls, options: MigrationOptions, plan: MigrationPlan) -> MigrationResult:
-        return cls(options, plan, unstarted=plan.planned)
+    def of_plan(cls, options: MigrationOptions, plan: MigrationPlan,
+                orphans: tuple[str, ...] = ()) -> MigrationResult:
+        return cls(options, plan, unstarted=plan.planned, orphans=orphans)
 
     @property
     def changed(self) -> bool:
+        if self.orphans:
+            return True
         if not self.ran:
             return bool(self.plan.planned)
         return any(outcome.outcome == MIGRATED for outcome in self.outcomes)
@@ -107,7 +112,8 @@ class MigrationResult:
             "remaining": [item.image_id for item in self.remaining[:max_details]],
             "duration_seconds": round(self.seconds, 3),
             "mb_per_second": round(copied / 1e6 / self.seconds, 1) if self.seconds else 0.0,
-            "notes": notes,
+            "notes": notes + [f"orphan not removed: {kept}" for kept in self.orphans_kept],
+            "orphans": list(self.orphans),
         }
         if self.journal:
             output["journal"] = self.journal

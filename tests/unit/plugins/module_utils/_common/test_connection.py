@@ -7,6 +7,7 @@ from openstack import exceptions as sdk_exceptions
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import (
     connect_kwargs,
     open_connection,
+    service_connection,
     translate_sdk_error,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
@@ -93,3 +94,18 @@ def test_an_unknown_auth_key_is_one_line_naming_it_and_the_fix(given, where, key
     assert message.startswith(f"{where}: {key} is not a setting of auth_type ")
     assert hint in message and "; it takes " in message and "auth_url" in message
     assert "\n" not in message
+
+
+class _Refused:
+    def authorize(self):
+        raise ksa_exceptions.Unauthorized("The request you have made requires authentication. (HTTP 401)")
+
+
+def test_service_credentials_keystone_refuses_fail_in_one_line_naming_their_file(monkeypatch):
+    opened = []
+    monkeypatch.setattr("openstack.connect", lambda **kwargs: opened.append(kwargs) or _Refused())
+    with pytest.raises(InvalidInputError, match=r"^\[ref1\] of /etc/glance/swift.conf: Keystone refused "
+                                                r"these credentials \(The request you have made requires"):
+        service_connection({"auth_url": "http://ks/v3", "password": "s3cret"}, "[ref1] of /etc/glance/swift.conf",
+                           "RegionTwo", "internal")
+    assert opened[0]["region_name"] == "RegionTwo" and opened[0]["interface"] == "internal"

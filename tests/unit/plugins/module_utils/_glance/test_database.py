@@ -13,6 +13,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import (
     GlanceDatabase,
     MetadataChange,
+    open_database,
     parse_metadata,
 )
 
@@ -21,13 +22,14 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.databas
 def database(tmp_path):
     glance = GlanceDatabase(f"sqlite:///{tmp_path / 'glance.sqlite'}")
     with glance.engine.begin() as conn:
-        conn.execute(sqlalchemy.text("CREATE TABLE images (id VARCHAR(36) PRIMARY KEY, deleted BOOLEAN)"))
+        conn.execute(sqlalchemy.text("CREATE TABLE images (id VARCHAR(36) PRIMARY KEY, deleted BOOLEAN, status VARCHAR(30))"))
         conn.execute(sqlalchemy.text(
             "CREATE TABLE image_locations (id INTEGER PRIMARY KEY AUTOINCREMENT, image_id VARCHAR(36) NOT NULL, "
             "value TEXT NOT NULL, created_at DATETIME NOT NULL, updated_at DATETIME, deleted_at DATETIME, "
             "deleted BOOLEAN NOT NULL, meta_data TEXT, status VARCHAR(30) NOT NULL DEFAULT 'active')"))
         for n in range(5):
-            conn.execute(sqlalchemy.text("INSERT INTO images VALUES (:i, :d)"), {"i": f"img-{n}", "d": n == 4})
+            conn.execute(sqlalchemy.text("INSERT INTO images VALUES (:i, :d, :s)"),
+                         {"i": f"img-{n}", "d": n == 4, "s": "deactivated" if n == 2 else "active"})
             conn.execute(sqlalchemy.text(
                 "INSERT INTO image_locations (image_id, value, meta_data, deleted, created_at) "
                 "VALUES (:i, :v, '{}', :d, CURRENT_TIMESTAMP)"),
@@ -60,23 +62,30 @@ def test_metadata_changes_only_where_the_row_is_still_as_read(database):
 
 def test_an_inserted_location_carries_its_store_and_is_read_back(database):
     with database.session("test") as session, session.transaction():
-        location_id = session.insert_location("img-0", "rbd://fsid/images/img-0/snap", {"store": "ceph"})
+        assert session.insert_location("img-0", "rbd://fsid/images/img-0/snap", {"store": "ceph"})
     with database.session("test") as session:
         rows = session.image_locations(["img-0"])
-    assert [(row.id, row.url, row.metadata) for row in rows][-1] == (
-        location_id, "rbd://fsid/images/img-0/snap", {"store": "ceph"})
+    assert [(row.url, row.metadata) for row in rows][-1] == ("rbd://fsid/images/img-0/snap", {"store": "ceph"})
     with database.engine.connect() as conn:
         status, created = conn.execute(sqlalchemy.text(
-            "SELECT status, created_at FROM image_locations WHERE id = :i"), {"i": location_id}).one()
+            "SELECT status, created_at FROM image_locations WHERE id = :i"), {"i": rows[-1].id}).one()
     assert status == "active" and created is not None
+
+
+@pytest.mark.parametrize("image_id", ["img-2", "img-4", "no-such-image"])  # deactivated, deleted, gone
+def test_a_location_is_not_added_to_an_image_that_is_not_active(database, image_id):
+    with database.session("test") as session, session.transaction():
+        assert not session.insert_location(image_id, "rbd://fsid/images/x/snap", {"store": "ceph"})
+    with database.engine.connect() as conn:
+        assert conn.execute(sqlalchemy.text("SELECT COUNT(*) FROM image_locations WHERE value LIKE 'rbd:%'")).one()[0] == 0
 
 
 def test_a_failed_transaction_writes_nothing_and_says_what_failed(database):
     with pytest.raises(CloudRequestError, match=r"^database_connection: the test failed in the database "
-                                                r"\(NOT NULL constraint failed: image_locations.image_id\)"):
+                                                r"\(NOT NULL constraint failed: image_locations.value\)"):
         with database.session("test") as session, session.transaction():
             session.insert_location("img-0", "file:///x", {"store": "fast"})
-            session.insert_location(None, "file:///y", {"store": "fast"})
+            session.insert_location("img-0", None, {"store": "fast"})
     with database.session("test") as session:
         assert len(session.image_locations(["img-0"])) == 1
 
@@ -91,3 +100,17 @@ def test_a_bad_connection_url_is_one_line_without_its_password():
                                            (json.dumps({"store": "a"}), {"store": "a"})])
 def test_metadata_that_is_no_json_object_counts_as_empty(raw, metadata):
     assert parse_metadata(raw) == metadata
+
+
+class ConnectionConf:
+    def database_connection(self):
+        return "sqlite:///conf.db"
+
+
+def test_open_database_takes_the_option_else_the_conf_and_keeps_the_url_secret():
+    secrets = set()
+    assert str(open_database("sqlite:///given.db", ConnectionConf(), secrets).engine.url) == "sqlite:///given.db"
+    assert str(open_database(None, ConnectionConf(), secrets).engine.url) == "sqlite:///conf.db"
+    assert secrets == {"sqlite:///given.db", "sqlite:///conf.db"}
+    with pytest.raises(InvalidInputError, match="^backend=database needs database_connection"):
+        open_database(None, None, secrets)

@@ -116,10 +116,11 @@ def test_rbd_access_gives_what_the_store_section_names():
 
 def test_swift_credentials_come_from_the_reference_file():
     conf = GlanceApiConf("/etc/glance/glance-api.conf", read)
-    assert conf.swift_credentials("legacy") == {
+    assert conf.swift_credentials("legacy") == ({
         "auth_url": "http://ks:5000/v3", "username": "glance", "password": "s3cret",
-        "project_name": "service", "user_domain_id": "default", "project_domain_id": "default"}
-    assert conf.rbd_store("ceph") == ("glance-images", "/etc/ceph/ceph.conf")
+        "project_name": "service", "user_domain_id": "default", "project_domain_id": "default"},
+        "[ref2] of /etc/glance/swift.conf")
+    assert conf.rbd_pool("ceph") == "glance-images"
 
 
 @pytest.mark.parametrize("store_lines, files, words", [
@@ -137,5 +138,13 @@ def test_swift_credentials_that_cannot_be_had_are_refused_in_one_line(store_line
 def test_swift_credentials_inline_in_the_store_section():
     conf = GlanceApiConf("g.conf", reader({"g.conf": "[s]\nswift_store_auth_address = http://ks/v3\n"
                                                      "swift_store_user = p:u\nswift_store_key = k\n"}))
-    assert conf.swift_credentials("s")["project_name"] == "p"
-    assert conf.swift_credentials("s")["username"] == "u"
+    auth, where = conf.swift_credentials("s")
+    assert (auth["project_name"], auth["username"], where) == ("p", "u", "[s] of g.conf")
+
+
+@pytest.mark.parametrize("store_lines, endpoint", [
+    ("", (None, "public")),
+    ("swift_store_region = RegionTwo\nswift_store_endpoint_type = internalURL\n", ("RegionTwo", "internal")),
+])
+def test_the_swift_endpoint_is_the_one_glance_uses(store_lines, endpoint):
+    assert GlanceApiConf("g.conf", reader({"g.conf": "[s]\n" + store_lines})).swift_endpoint("s") == endpoint

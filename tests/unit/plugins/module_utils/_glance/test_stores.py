@@ -3,6 +3,7 @@ from __future__ import annotations
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
     default_store,
     describe_stores,
+    tagged_locations,
     with_url_prefixes,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
@@ -53,3 +54,10 @@ def test_each_store_gets_its_own_url_prefixes_with_credentials_redacted():
         [],
         [{"url_prefix": "swift+http://***@ks/v3/glance/", "source": "override"}],
     ]
+
+
+def test_tagged_locations_keeps_only_that_store_and_tolerates_missing_metadata():
+    image = {"locations": [{"url": "a", "metadata": {"store": "ceph"}}, {"url": "b", "metadata": None},
+                           {"url": "c", "metadata": {"store": "fast"}}, {"url": "d"}]}
+    assert [loc["url"] for loc in tagged_locations(image, "ceph")] == ["a"]
+    assert tagged_locations({"locations": None}, "ceph") == []

@@ -6,16 +6,22 @@ import uuid
 
 import pytest
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageNotFoundError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    StorageNotFoundError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo, Writer
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     ApiRegistrar,
     DirectMigrator,
     StepFailed,
+    check_direct_stores,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
     DIRECT,
+    METADATA,
     MigrationOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
@@ -23,12 +29,16 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     plan_migration,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import (
+    ALREADY_DONE,
     FAILED,
     IN_PROGRESS,
     MIGRATED,
+    SKIPPED,
 )
 
 NO_PREFIX = StoreMatcher([], [])
+# glance-api.conf's prefixes: the fake target's URLs (rbd://fsid/images/...) are the ceph store's
+CEPH_PREFIX = StoreMatcher([StorePrefix("ceph", "rbd://fsid/images/", "config")], ["ceph", "swift"])
 
 
 class _Reader:
@@ -90,14 +100,22 @@ class FakeRbd:
     def glance_location(self, name):
         return f"rbd://fsid/images/{name}/snap"
 
+    def glance_snapshot_of(self, name):
+        return f"{name}@snap" if name in self.snapped else None
+
     def protect_glance_snapshot(self, name):
         self.snapped.add(name)
+
+    def delete_glance_image(self, name):
+        self.snapped.discard(name)
+        self.images.pop(name, None)
 
     def partials(self):
         return sorted(self.partial)
 
     def delete_partial(self, name):
-        self.partial.pop(name)
+        if self.partial.pop(name, None) is None:
+            raise StorageNotFoundError(name, backend="rbd", path=name)
 
     def close(self):
         pass
@@ -131,10 +149,13 @@ class FakeRegistrar:
         self.registered = []
 
     def register(self, image_id, url, store):
+        found = self.glance.images.get(image_id)
+        if found is None or found["status"] != "active":  # as the conditional INSERT
+            return False
         self.registered.append(url)
-        found = self.glance.images[image_id]
         found["stores"] += "," + store
         found["locations"].append({"url": url, "metadata": {"store": store}})
+        return True
 
 
 @pytest.fixture
@@ -151,11 +172,11 @@ def setup(tmp_path):
     return glance, image_id, data
 
 
-def run(glance, target, registrar=None):
-    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT)
-    migrator = DirectMigrator(glance, options, NO_PREFIX, None, target, registrar or FakeRegistrar(glance))
-    migrator._drivers[("rbd", "images")] = target  # the verification reads the target through it
-    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", NO_PREFIX, None)
+def run(glance, target, registrar=None, matcher=CEPH_PREFIX, **options):
+    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT, **options)
+    migrator = DirectMigrator(glance, options, matcher, None, target, registrar or FakeRegistrar(glance))
+    migrator._drivers[("target", "rbd", "images")] = target  # the verification reads the target through it
+    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", matcher, None)
     return migrator, migrator.run(plan).outcomes
 
 
@@ -195,7 +216,61 @@ def test_a_killed_runs_committed_copy_is_verified_and_registered_not_written_aga
     migrator, outcomes = run(glance, target)
     assert outcomes[0].outcome == MIGRATED and outcomes[0].bytes_copied == 0
     assert target.snapped == {image_id} and glance.images[image_id]["stores"] == "ceph"
-    assert migrator.orphans() == []
+
+
+def test_a_location_outside_the_target_stores_prefix_is_never_written_nor_registered(setup):
+    glance, _image_id, _data = setup
+    target, registrar = FakeRbd(), FakeRegistrar(glance)
+    other_cluster = StoreMatcher([StorePrefix("ceph", "rbd://other-fsid/images/", "config")], ["ceph", "swift"])
+    _migrator, outcomes = run(glance, target, registrar, matcher=other_cluster)
+    assert outcomes[0].outcome == FAILED and "is not under glance-api.conf's ceph store" in outcomes[0].reason
+    assert target.images == {} and target.partial == {} and registrar.registered == [] and glance.calls == []
+
+
+def test_registering_an_earlier_runs_copy_is_a_change_though_the_source_is_kept(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    target.images[image_id] = data  # committed by a killed run, not registered
+    _migrator, outcomes = run(glance, target, delete_source=False)
+    assert outcomes[0].outcome == MIGRATED and "location registered" in outcomes[0].reason
+    assert "download not confirmed: Glance may serve the kept source copy" in outcomes[0].reason
+    assert glance.images[image_id]["stores"] == "swift,ceph" and glance.calls == []  # nor downloaded
+    _migrator, outcomes = run(glance, target, delete_source=False)
+    assert outcomes[0].outcome == ALREADY_DONE  # the re-run changes nothing
+
+
+class DeletedDuringTheCopy(FakeRbd):
+    """The image is deleted in Glance once the copy is committed, before its registration."""
+
+    def __init__(self, glance, deactivate=False):
+        super().__init__()
+        self.glance, self.deactivate = glance, deactivate
+
+    def protect_glance_snapshot(self, name):
+        super().protect_glance_snapshot(name)
+        if self.deactivate:  # the registrar sees it, Glance's image read just before did not
+            self.glance.images[name]["status"] = "deactivated"
+        else:
+            self.glance.images.pop(name)
+
+
+@pytest.mark.parametrize("deactivate", [False, True])
+def test_an_image_deleted_during_the_copy_leaves_no_copy_behind(setup, deactivate):
+    glance, _image_id, _data = setup
+    target, registrar = DeletedDuringTheCopy(glance, deactivate), FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar)
+    assert outcomes[0].outcome == SKIPPED and "the copy this run wrote was removed" in outcomes[0].reason
+    assert target.images == {} and target.snapped == set() and registrar.registered == []
+    assert glance.calls == []
+
+
+def test_a_killed_runs_snapshot_not_its_head_is_what_is_verified(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    target.images[image_id] = data
+    target.snapped.add(image_id)  # killed after the snapshot, before the registration
+    _migrator, outcomes = run(glance, target)
+    assert outcomes[0].outcome == MIGRATED and target.reads == [f"{image_id}@snap"]
 
 
 def test_an_unregistered_target_with_other_bytes_is_left_alone(setup):
@@ -215,6 +290,18 @@ def test_a_wrong_download_is_reported_loudly_after_the_verified_move(setup):
     assert glance.images[image_id]["stores"] == "ceph"
 
 
+def test_an_image_without_os_hash_value_is_finished_without_a_false_confirmation(setup):
+    glance, image_id, data = setup
+    found = glance.images[image_id]
+    del found["os_hash_value"], found["os_hash_algo"]
+    found["stores"] = "swift,ceph"  # copied and registered earlier; the source copy is still there
+    found["locations"].append({"url": f"rbd://fsid/images/{image_id}/snap", "metadata": {"store": "ceph"}})
+    _migrator, outcomes = run(glance, FakeRbd(), verify=METADATA)
+    assert outcomes[0].outcome == MIGRATED, outcomes
+    assert "download not confirmed: the image has no os_hash_value" in outcomes[0].reason
+    assert glance.calls == [("delete", "swift")]
+
+
 def test_a_copy_image_in_flight_is_not_disturbed(setup):
     glance, image_id, _data = setup
     glance.images[image_id]["os_glance_importing_to_stores"] = "ceph"
@@ -223,16 +310,47 @@ def test_a_copy_image_in_flight_is_not_disturbed(setup):
     assert outcomes[0].outcome == IN_PROGRESS and target.images == {} and target.partial == {}
 
 
+def _orphan_setup(glance, image_id, count=6):
+    gone = sorted(str(uuid.uuid4()) for _image in range(count))
+    target = FakeRbd()
+    target.partial.update({name: bytearray() for name in [*gone, image_id, "not-an-image"]})
+    migrator = DirectMigrator(glance, MigrationOptions("swift", "ceph"), CEPH_PREFIX, None,
+                              target, FakeRegistrar(glance))
+    return migrator, target, gone
+
+
 def test_only_image_id_partials_of_deleted_images_are_orphans(setup):
     glance, image_id, _data = setup
-    gone = str(uuid.uuid4())
-    target = FakeRbd()
-    target.partial.update({gone: bytearray(), image_id: bytearray(), "not-an-image": bytearray()})
-    migrator, _outcomes = DirectMigrator(glance, MigrationOptions("swift", "ceph"), NO_PREFIX, None,
-                                         target, FakeRegistrar(glance)), None
-    assert migrator.orphans() == [gone]
-    migrator.remove_orphans([gone])
+    migrator, target, gone = _orphan_setup(glance, image_id)
+    assert migrator.orphans(Selection()) == tuple(gone)  # the live image's partial is not one
+    assert migrator.remove_orphans(tuple(gone)) == (tuple(gone), ())
     assert sorted(target.partial) == sorted([image_id, "not-an-image"])
+
+
+def test_shard_runs_each_take_their_own_orphans(setup):
+    glance, image_id, _data = setup
+    migrator, _target, gone = _orphan_setup(glance, image_id, count=20)
+    shards = [migrator.orphans(Selection(shard_index=n, shard_count=3)) for n in range(3)]
+    assert sorted(name for shard in shards for name in shard) == gone
+    assert all(shards) and not set(shards[0]) & set(shards[1])
+
+
+class FlakyRbd(FakeRbd):
+    def delete_partial(self, name):
+        if name == self.broken:
+            raise OSError("rbd: image busy")
+        super().delete_partial(name)
+
+
+def test_an_orphan_gone_already_or_not_removable_does_not_stop_the_others(setup):
+    glance, image_id, _data = setup
+    migrator, target, gone = _orphan_setup(glance, image_id, count=3)
+    migrator.target = flaky = FlakyRbd()
+    flaky.partial, flaky.broken = target.partial, gone[1]
+    del flaky.partial[gone[0]]  # another run of this shard removed it after the listing
+    removed, kept = migrator.remove_orphans(tuple(gone))
+    assert removed == (gone[2],) and kept == (f"{gone[1]}: OSError: rbd: image busy",)
+    assert sorted(flaky.partial) == sorted([gone[1], image_id, "not-an-image"])
 
 
 class PatchingGlance:
@@ -248,3 +366,41 @@ def test_the_api_route_checks_the_tag_glance_wrote():
     ApiRegistrar(PatchingGlance("ceph")).register("id", "rbd://f/p/id/snap", "ceph")
     with pytest.raises(StepFailed, match="tagged \\['other'\\], not ceph"):
         ApiRegistrar(PatchingGlance("other")).register("id", "rbd://f/p/id/snap", "ceph")
+
+
+class PoolConf:
+    def rbd_pool(self, store):
+        return "images"
+
+
+STORES = [{"id": "swift", "type": "swift"}, {"id": "old-ceph", "type": "rbd"}, {"id": "s3", "type": "s3"},
+          {"id": "ceph", "type": "rbd", "properties": {"pool": "images"}}]
+
+
+@pytest.mark.parametrize("source", ["swift", "old-ceph"])
+def test_swift_and_rbd_sources_pass_the_direct_checks(source):
+    check_direct_stores(STORES, source, "ceph", PoolConf())
+
+
+@pytest.mark.parametrize("detailed, source, message", [
+    (STORES, "s3", "^source_store: method=direct reads swift, file, rbd stores only, and s3 is a s3 store"),
+    (STORES, "ceph", "^target_store: method=direct writes rbd stores only"),
+    ([*STORES[:3], {"id": "ceph", "type": "rbd", "properties": {"pool": "volumes"}}], "swift",
+     "^glance_api_conf: its ceph store names pool images, but Glance reports pool volumes"),
+])
+def test_direct_refuses_what_it_cannot_read_or_glance_would_not(detailed, source, message):
+    target = "swift" if source == "ceph" else "ceph"
+    with pytest.raises(InvalidInputError, match=message):
+        check_direct_stores(detailed, source, target, PoolConf())
+
+
+def test_an_rbd_source_is_read_with_its_own_access(tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("ansible_collections.storeops.openstack.plugins.module_utils._store_migration."
+                        "executor.open_driver", lambda kind, container, access: opened.append(access) or kind)
+    options = MigrationOptions("old-ceph", "ceph", access={"ceph_conf": "/target.conf"},
+                               source_access={"ceph_conf": "/source.conf"})
+    migrator = DirectMigrator(None, options, CEPH_PREFIX, None, FakeRbd(), None)
+    migrator._driver("rbd", "images", "source")
+    migrator._driver("rbd", "images")
+    assert opened == [{"ceph_conf": "/source.conf"}, {"ceph_conf": "/target.conf"}]

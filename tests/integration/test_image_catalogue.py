@@ -103,6 +103,12 @@ def test_catalogue_collects_only_its_own_images_check_mode_first(run_playbook, e
     assert again.results["catalog"]["gc"] == {**again.results["catalog"]["gc"], "changed": False, "retired": []}
 
 
+def test_an_exclusive_catalogue_with_no_images_is_refused(run_playbook, name):
+    refused = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_name=f"cat-{name}",
+                           image_catalog_exclusive=True, image_catalog_images=[])
+    assert refused.returncode != 0 and "image_catalog_images is empty" in refused.output
+
+
 def test_a_qcow2_with_a_backing_file_is_refused_before_any_byte_is_sent(ensure, glance, tmp_path, name):
     path = tmp_path / "backed.qcow2"
     write_qcow2(path, backing_file=b"/etc/passwd")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
     ImageExecutor,
@@ -60,6 +61,9 @@ class Collection:
 def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[str], owner: str,
                     lifecycle: Lifecycle) -> tuple[Plan, ...]:
     """One plan per current version of ``catalogue`` whose name ``names`` no longer holds."""
+    if not names:  # an empty list would retire (with retire: delete, delete) the whole catalogue
+        raise InvalidInputError("names: empty, which would retire every image of the catalogue; "
+                                "list the names it holds")
     kept_names = set(names)
     stale = sorted((i for i in images if i.get(CATALOGUE_KEY) == catalogue and i.get("owner") == owner
                     and not i.get(RETIRED_KEY) and not i.get(PENDING_KEY)

@@ -352,3 +352,12 @@ def test_glances_virtual_size_must_be_the_inspectors(image_file, monkeypatch):
     with pytest.raises(StoreOpsError, match="virtual_size of the stored image is 1"):
         run(glance, image_file)
     assert [i for i in glance.images.values() if i["name"] == "cirros"] == []
+
+
+def test_collection_with_no_names_is_refused(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, name="listed", catalogue="a")
+    before = {i: dict(image) for i, image in glance.images.items()}
+    with pytest.raises(InvalidInputError, match="names: empty"):
+        collect(glance, "a", [], "p1", Lifecycle(retire="delete"), {}, check_mode=False)
+    assert glance.images == before

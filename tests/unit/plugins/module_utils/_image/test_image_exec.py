@@ -42,6 +42,10 @@ class FakeGlance:
     def stores(self):
         return [{"id": store} for store in self.store_ids]
 
+    def stores_detail(self):  # "ceph" is an rbd store, the others file stores
+        return [{"id": store, "type": "rbd", "properties": {"pool": "images"}} if store == "ceph"
+                else {"id": store, "type": "file", "properties": {}} for store in self.store_ids]
+
     @staticmethod
     def import_methods():
         return ["glance-direct", "web-download", "copy-image"]
@@ -273,15 +277,17 @@ class LifecycleGlance(FakeGlance):
 
 
 class FakeRbd:
-    def __init__(self, clones):
-        self.asked, self._clones = [], clones
+    def __init__(self, clones, error=None):
+        self.asked, self._clones, self._error, self.closed = [], clones, error, 0
 
-    def clones(self, path):
-        self.asked.append(path)
+    def clones(self, path, fsid=None):
+        self.asked.append((path, fsid))
+        if self._error:
+            raise self._error
         return self._clones
 
     def close(self):
-        pass
+        self.closed += 1
 
 
 def replace_with(glance, tmp_path, lifecycle):
@@ -308,16 +314,94 @@ def test_delete_policy_keeps_a_version_whose_rbd_snapshot_has_clones(image_file,
     monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
     run(glance, image_file)
     result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
-    assert opened == ["images"] and rbd.asked == ["img-1@snap"]
+    assert opened == ["images"] and rbd.asked == [("img-1@snap", "fsid")] and rbd.closed == 1
     assert [a["action"] for a in result["actions"]][-1] == ("keep_old_version" if kept else "delete_old_version")
     assert ("img-1" in glance.images) is kept
 
 
-def test_a_version_whose_locations_glance_hides_is_kept(image_file, tmp_path):
-    glance = FakeGlance()
+def fake_rbd(monkeypatch, rbd):
+    opened = []
+    monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
+    return opened
+
+
+def test_a_version_in_no_rbd_store_is_deleted_though_glance_hides_its_locations(image_file, tmp_path,
+                                                                               monkeypatch):
+    glance, rbd = FakeGlance(), FakeRbd([])
+    opened = fake_rbd(monkeypatch, rbd)
+    run(glance, image_file)  # in "fast", a file store
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "delete_old_version" and "img-1" not in glance.images
+    assert opened == []
+
+
+@pytest.mark.parametrize("error, kept", [(None, False), (StoreOpsError("rbd store: permission denied"), True)])
+def test_a_version_in_an_rbd_store_is_checked_in_the_stores_pool(image_file, tmp_path, monkeypatch, error, kept):
+    glance, rbd = FakeGlance(), FakeRbd([], error)
+    opened = fake_rbd(monkeypatch, rbd)
+    run(glance, image_file, stores=["ceph"])
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert opened == ["images"] and rbd.asked == [("img-1@snap", None)]
+    assert result["actions"][-1]["action"] == ("keep_old_version" if kept else "delete_old_version")
+    assert ("img-1" in glance.images) is kept
+    if kept:
+        assert "permission denied" in result["actions"][-1]["reason"]
+
+
+def test_a_version_in_two_rbd_stores_with_hidden_locations_is_kept(image_file, tmp_path, monkeypatch):
+    glance = FakeGlance(stores=("fast", "ceph", "ceph2"))
+    glance.stores_detail = lambda: [{"id": s, "type": "rbd", "properties": {"pool": "images"}}
+                                    for s in ("fast", "ceph", "ceph2")]
+    fake_rbd(monkeypatch, FakeRbd([]))
+    run(glance, image_file, stores=["ceph", "ceph2"])
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+    assert "ceph, ceph2" in result["actions"][-1]["reason"]
+
+
+def test_a_location_on_another_cluster_is_kept(image_file, tmp_path, monkeypatch):
+    glance = LifecycleGlance()
+    fake_rbd(monkeypatch, FakeRbd([], StoreOpsError("rbd store: img-1@snap is on cluster fsid, "
+                                                    "ceph_access reaches other")))
     run(glance, image_file)
     result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
     assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+
+
+def test_a_version_with_unknown_store_types_is_kept(image_file, tmp_path):
+    glance = FakeGlance()
+
+    def forbidden():
+        raise _image_exec.CloudRequestError("403", status_code=403)
+
+    glance.stores_detail = forbidden
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+
+
+def test_a_version_protected_or_unretired_since_planning_is_kept(image_file, tmp_path, monkeypatch):
+    glance = FakeGlance()
+    run(glance, image_file)
+    original = glance.image
+
+    def changed_meanwhile(image_id):  # another client protects it between the plan and the delete
+        found = original(image_id)
+        return found and {**found, "protected": True} if image_id == "img-1" else found
+
+    monkeypatch.setattr(glance, "image", changed_meanwhile)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1] == {"action": "keep_old_version", "image_id": "img-1", "reason": "protected"}
+    assert "img-1" in glance.images
+
+
+def test_absent_refuses_an_image_whose_rbd_snapshot_has_clones(image_file, monkeypatch):
+    glance = LifecycleGlance()
+    fake_rbd(monkeypatch, FakeRbd(["vms/disk-1"]))
+    run(glance, image_file, stores=["fast", "ceph"])
+    with pytest.raises(InvalidInputError, match=r"not deleted: .*clones \(vms/disk-1\)"):
+        run(glance, image_file, state="absent", stores=None)
+    assert "img-1" in glance.images
 
 
 def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image_file):

@@ -265,6 +265,7 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
     steps: list[Step] = []
     pending = pending_images(images, desired)
     current = choose_image(images, desired)
+    refuse_foreign(current, desired.catalogue)  # chosen by id, it may have any name
     by_image = leases_by_image(list(leases), desired)
     live = [i for i in pending if lease_live(i, now, by_image.get(i["id"]))]
     if live:
@@ -311,6 +312,7 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
 
 def plan_absent(images: list[dict[str, Any]], desired: Desired, stores: list[str] | None) -> Plan:
     current = choose_image(images, desired)
+    refuse_foreign(current, desired.catalogue)
     if current is None:
         return Plan()
     if stores:

@@ -69,6 +69,13 @@ actions:
   returned: always
   type: list
   elements: dict
+failures:
+  description:
+    - Per image that could not be retired (the others still were), C(name), C(image_id) and C(msg); an
+      unexpected error adds C(bug) and C(traceback). The task fails when there is any.
+  returned: always
+  type: list
+  elements: dict
 retired:
   description: Ids of the images retired (in check mode, to be retired).
   returned: always

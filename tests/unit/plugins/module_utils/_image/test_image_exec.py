@@ -417,7 +417,38 @@ def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image
     assert glance.images[dropped][RETIRED_KEY] == "dropped" and glance.images[dropped]["os_hidden"]
     assert {image["name"] for image in glance.images.values()} >= {"kept", "theirs", "unmarked"}
     again = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result()
-    assert again == {"changed": False, "actions": [], "retired": []}
+    assert again == {"changed": False, "actions": [], "failures": [], "retired": []}
+
+
+def test_collection_leaves_other_owners_pending_and_retired_images(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, name="kept", catalogue="a")
+    for image_id, extra in (("foreign", {"owner": "p2"}), ("pending", {PENDING_KEY: "run x lease 60s until z"}),
+                            ("retired", {RETIRED_KEY: "old"})):
+        glance.images[image_id] = {"id": image_id, "name": f"{image_id}-name", "owner": "p1",
+                                   "storeops.openstack.catalogue": "a", **extra}
+    before = {i: dict(image) for i, image in glance.images.items()}
+    result = collect(glance, "a", ["kept"], "p1", Lifecycle(retire="delete"), {}, check_mode=False).as_result()
+    assert result["actions"] == [] and glance.images == before
+
+
+def test_collection_goes_on_past_an_image_that_fails_and_reports_it(image_file, monkeypatch):
+    glance = FakeGlance()
+    for name in ("first", "second"):
+        run(glance, image_file, name=name, catalogue="a")
+    first = next(i for i, image in glance.images.items() if image["name"] == "first")
+    original = glance.patch
+
+    def failing(image_id, operations):
+        if image_id == first:
+            raise StoreOpsError("Glance said 500")
+        return original(image_id, operations)
+
+    monkeypatch.setattr(glance, "patch", failing)
+    result = collect(glance, "a", ["other"], "p1", Lifecycle(), {}, check_mode=False).as_result()
+    assert result["failed"] and result["failures"] == [{"name": "first", "image_id": first, "msg": "Glance said 500"}]
+    assert glance.images[first]["name"] == "first" and RETIRED_KEY in next(
+        image for image in glance.images.values() if image.get(RETIRED_KEY) == "second")
 
 
 def test_an_unsafe_file_is_refused_before_anything_is_sent(tmp_path):

@@ -343,7 +343,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.referenc
     reference_properties,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
-from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
+from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image, project_id
 
 
 class GlanceImage(StoreOpsModule):
@@ -452,19 +452,11 @@ class GlanceImage(StoreOpsModule):
         return Sharing(ids, self.params["members_state"] == "exact", consumer)
 
     def _project_id(self, option: str, project: str) -> str:
-        found = self.conn.identity.find_project(project, ignore_missing=True)
-        if found is None:
-            raise InvalidInputError(f"{option}: no project {project!r} is visible to these credentials; "
-                                    "give a project name or id")
-        return found.id
+        return project_id(self.conn, option, project)
 
     def _owner(self) -> str:
         """The project id whose images this run considers (and owns new ones)."""
-        owner, current = self.params["owner"], self.conn.current_project_id
-        if not owner or owner == current:
-            return current
-        return self._project_id("owner", owner)
-
+        return project_id(self.conn, "owner", self.params["owner"])
 
 def main():
     GlanceImage()()

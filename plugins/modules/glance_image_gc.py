@@ -9,8 +9,8 @@ module: glance_image_gc
 short_description: Retire a catalogue's images whose names it no longer lists
 version_added: 0.1.0
 description:
-  - Garbage collection for an image catalogue. Looks only at images of the project the module
-    runs as that carry the catalogue's id (C(storeops.openstack.catalogue), written by
+  - Garbage collection for an image catalogue. Looks only at images of O(owners) that carry the
+    catalogue's id (C(storeops.openstack.catalogue), written by
     M(storeops.openstack.glance_image)'s O(storeops.openstack.glance_image#module:catalogue_name)),
     so two catalogues on one cloud never touch each other's images.
   - Each such image that is current (published, not retired, not another run's pending upload)
@@ -42,6 +42,12 @@ options:
     type: list
     elements: str
     required: true
+  owners:
+    description:
+      - The projects (names or ids) whose images the catalogue holds, when its entries set an
+        owner; an empty string is the project the module runs as. Default, that project alone.
+    type: list
+    elements: str
   retire:
     description:
       - V(hide) sets C(os_hidden); V(community) makes the image community-visible; V(delete)
@@ -86,6 +92,7 @@ retired:
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.catalogue import collect
+from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import project_id
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
     CEPH_ACCESS_ARGUMENT_SPEC,
     RETIRE_POLICIES,
@@ -97,6 +104,7 @@ class GlanceImageGc(StoreOpsModule):
     argument_spec = {
         "catalogue_name": {"type": "str", "required": True},
         "names": {"type": "list", "elements": "str", "required": True},
+        "owners": {"type": "list", "elements": "str"},
         "retire": {"type": "str", "choices": list(RETIRE_POLICIES), "default": "hide"},
         "ceph_access": CEPH_ACCESS_ARGUMENT_SPEC,
     }
@@ -104,8 +112,9 @@ class GlanceImageGc(StoreOpsModule):
 
     def run(self):
         params = self.params
+        owners = [project_id(self.conn, "owners", owner) for owner in params["owners"] or [""]]
         return collect(GlanceClient(self.conn), params["catalogue_name"], params["names"],
-                       self.conn.current_project_id, Lifecycle(params["retire"]),
+                       owners, Lifecycle(params["retire"]),
                        params["ceph_access"] or {}, self.check_mode).as_result()
 
 

@@ -70,14 +70,14 @@ class Collection:
         return result
 
 
-def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[str], owner: str,
+def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[str], owners: list[str],
                     lifecycle: Lifecycle) -> tuple[Plan, ...]:
     """One plan per current version of ``catalogue`` whose name ``names`` no longer holds."""
     if not names:  # an empty list would retire (with retire: delete, delete) the whole catalogue
         raise InvalidInputError("names: empty, which would retire every image of the catalogue; "
                                 "list the names it holds")
     kept_names = set(names)
-    stale = sorted((i for i in images if i.get(CATALOGUE_KEY) == catalogue and i.get("owner") == owner
+    stale = sorted((i for i in images if i.get(CATALOGUE_KEY) == catalogue and i.get("owner") in owners
                     and not i.get(RETIRED_KEY) and not i.get(PENDING_KEY)
                     and i.get("name") not in kept_names), key=lambda i: (i.get("name") or "", i["id"]))
     plans = []
@@ -89,9 +89,10 @@ def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[st
     return tuple(plans)
 
 
-def collect(glance: GlanceClient, catalogue: str, names: list[str], owner: str, lifecycle: Lifecycle,
+def collect(glance: GlanceClient, catalogue: str, names: list[str], owners: list[str], lifecycle: Lifecycle,
             ceph_access: dict[str, Any], check_mode: bool) -> Collection:
-    plans = plan_collection(glance.images_where(**{CATALOGUE_KEY: catalogue}), catalogue, names, owner,
+    """``owners``: the project ids whose images are the catalogue's (an entry may set ``owner``)."""
+    plans = plan_collection(glance.images_where(**{CATALOGUE_KEY: catalogue}), catalogue, names, owners,
                             lifecycle)
     if check_mode:
         return Collection(plans, tuple((plan.image["name"], plan.steps) for plan in plans))
@@ -99,7 +100,7 @@ def collect(glance: GlanceClient, catalogue: str, names: list[str], owner: str, 
     done, failures = [], []
     for plan in plans:
         name = plan.image["name"]
-        desired = Desired(name=name, owner=owner, image_id=plan.image["id"], has_content=False, stores=[],
+        desired = Desired(name=name, owner=plan.image["owner"], image_id=plan.image["id"], has_content=False, stores=[],
                           fields={}, tags=None, properties={}, disk_format="", container_format="",
                           catalogue=catalogue)
         executor = ImageExecutor(glance, desired, Source(), settings)

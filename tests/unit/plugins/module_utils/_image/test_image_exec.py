@@ -409,14 +409,14 @@ def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image
     for name, catalogue in (("kept", "a"), ("dropped", "a"), ("theirs", "b"), ("unmarked", None)):
         run(glance, image_file, name=name, catalogue=catalogue)
     before = {i: dict(image) for i, image in glance.images.items()}
-    planned = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=True).as_result()
+    planned = collect(glance, "a", ["kept"], ["p1"], Lifecycle(), {}, check_mode=True).as_result()
     assert glance.images == before and planned["changed"]
     dropped = next(i for i, image in glance.images.items() if image["name"] == "dropped")
     assert planned["actions"] == [{"name": "dropped", "action": "retire", "image_id": dropped, "policy": "hide"}]
-    assert collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result() == planned
+    assert collect(glance, "a", ["kept"], ["p1"], Lifecycle(), {}, check_mode=False).as_result() == planned
     assert glance.images[dropped][RETIRED_KEY] == "dropped" and glance.images[dropped]["os_hidden"]
     assert {image["name"] for image in glance.images.values()} >= {"kept", "theirs", "unmarked"}
-    again = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result()
+    again = collect(glance, "a", ["kept"], ["p1"], Lifecycle(), {}, check_mode=False).as_result()
     assert again == {"changed": False, "actions": [], "failures": [], "retired": []}
 
 
@@ -428,7 +428,7 @@ def test_collection_leaves_other_owners_pending_and_retired_images(image_file):
         glance.images[image_id] = {"id": image_id, "name": f"{image_id}-name", "owner": "p1",
                                    "storeops.openstack.catalogue": "a", **extra}
     before = {i: dict(image) for i, image in glance.images.items()}
-    result = collect(glance, "a", ["kept"], "p1", Lifecycle(retire="delete"), {}, check_mode=False).as_result()
+    result = collect(glance, "a", ["kept"], ["p1"], Lifecycle(retire="delete"), {}, check_mode=False).as_result()
     assert result["actions"] == [] and glance.images == before
 
 
@@ -445,7 +445,7 @@ def test_collection_goes_on_past_an_image_that_fails_and_reports_it(image_file, 
         return original(image_id, operations)
 
     monkeypatch.setattr(glance, "patch", failing)
-    result = collect(glance, "a", ["other"], "p1", Lifecycle(), {}, check_mode=False).as_result()
+    result = collect(glance, "a", ["other"], ["p1"], Lifecycle(), {}, check_mode=False).as_result()
     assert result["failed"] and result["failures"] == [{"name": "first", "image_id": first, "msg": "Glance said 500"}]
     assert glance.images[first]["name"] == "first" and RETIRED_KEY in next(
         image for image in glance.images.values() if image.get(RETIRED_KEY) == "second")
@@ -474,5 +474,13 @@ def test_collection_with_no_names_is_refused(image_file):
     run(glance, image_file, name="listed", catalogue="a")
     before = {i: dict(image) for i, image in glance.images.items()}
     with pytest.raises(InvalidInputError, match="names: empty"):
-        collect(glance, "a", [], "p1", Lifecycle(retire="delete"), {}, check_mode=False)
+        collect(glance, "a", [], ["p1"], Lifecycle(retire="delete"), {}, check_mode=False)
     assert glance.images == before
+
+
+def test_collection_takes_the_images_of_every_owner_it_is_given(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, name="theirs", catalogue="a")
+    glance.images["img-1"]["owner"] = "p2"  # an entry that set owner: p2
+    result = collect(glance, "a", ["kept"], ["p1", "p2"], Lifecycle(), {}, check_mode=False).as_result()
+    assert result["retired"] == ["img-1"] and glance.images["img-1"][RETIRED_KEY] == "theirs"

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     CloudRequestError,
     InvalidInputError,
+    NotAuthorizedError,
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import HashingReader
@@ -352,7 +353,7 @@ class ImageExecutor:
         if self._stores is _UNREAD:
             try:
                 detail = self.glance.stores_detail()
-            except CloudRequestError:
+            except (CloudRequestError, NotAuthorizedError):  # admin only by Glance's default policy
                 self._stores = None
             else:
                 self._stores = {s["id"]: (s.get("type") or "", (s.get("properties") or {}).get("pool") or "")

@@ -372,7 +372,7 @@ def test_a_version_with_unknown_store_types_is_kept(image_file, tmp_path):
     glance = FakeGlance()
 
     def forbidden():
-        raise _image_exec.CloudRequestError("403", status_code=403)
+        raise _image_exec.NotAuthorizedError("Glance refused GET /info/stores/detail (HTTP 403)", status_code=403)
 
     glance.stores_detail = forbidden
     run(glance, image_file)

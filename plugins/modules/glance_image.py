@@ -101,7 +101,8 @@ options:
         O(filename)) or O(checksum_name). The digest found is then used as a literal one; the bytes
         that reach Glance are verified against it before the image is published, and when
         upstream publishes a new digest for the same name (a C(latest) image), the image under
-        O(name) has other content and O(on_content_change) decides.
+        O(name) has other content and O(on_content_change) decides. An C(https) checksums file is
+        fetched with the TLS settings O(validate_certs) and O(ca_cert) give.
     type: str
   checksum_name:
     description:
@@ -432,7 +433,8 @@ class GlanceImage(StoreOpsModule):
         if params["checksum"] and not (params["state"] == "absent" and is_upstream(params["checksum"])):
             name = params["checksum_name"] or source_file_name(params["filename"], params["url"])
             checksum = resolve_checksum(params["checksum"], name,
-                                        lambda url: fetch_text(url, params["timeout"]))
+                                        lambda url: fetch_text(url, params["timeout"], params["validate_certs"],
+                                                                   params["ca_cert"]))
         return Source(filename=params["filename"], url=params["url"], checksum=checksum)
 
     def _sharing(self) -> Sharing | None:

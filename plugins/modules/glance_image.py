@@ -320,6 +320,8 @@ notes:
   elements: str
 """
 
+from functools import cached_property
+
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import open_connection
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
@@ -407,7 +409,7 @@ class GlanceImage(StoreOpsModule):
             upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
             timeout=params["timeout"], sharing=self._sharing(), catalogue=params["catalogue_name"],
             ceph_access=params["ceph_access"])
-        consumer = GlanceClient(open_connection({"cloud": params["accept_as"]})) if params["accept_as"] else None
+        consumer = GlanceClient(self._consumer_connection) if self._consumer_connection else None
         outcome = ensure_image(glance, request, source, self.check_mode, consumer)
         for warning in outcome.execution.warnings:
             self.ansible.warn(warning)
@@ -447,11 +449,18 @@ class GlanceImage(StoreOpsModule):
         ids = tuple(dict.fromkeys(self._project_id("members", member) for member in members))
         consumer = None
         if accept_as:
-            consumer = open_connection({"cloud": accept_as}).current_project_id
+            consumer = self._consumer_connection.current_project_id
             if consumer not in ids:
                 raise InvalidInputError(f"accept_as: cloud {accept_as!r} is project {consumer}, which is "
                                         "not in members; add it to members")
         return Sharing(ids, self.params["members_state"] == "exact", consumer)
+
+    @cached_property
+    def _consumer_connection(self):
+        """The ``accept_as`` cloud's connection, or None: opened once, it both names the consumer's
+        project and accepts the membership."""
+        accept_as = self.params["accept_as"]
+        return open_connection({"cloud": accept_as}) if accept_as else None
 
     def _project_id(self, option: str, project: str) -> str:
         return project_id(self.conn, option, project)

@@ -335,11 +335,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.checksum
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
 from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import DETECT, GLANCE_DISK_FORMATS
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
-    CEPH_ACCESS_ARGUMENT_SPEC,
-    RETIRE_POLICIES,
-    Lifecycle,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import RETIRE_POLICIES, Lifecycle
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import Sharing
 from ansible_collections.storeops.openstack.plugins.module_utils._image.references import (
     REFERENCE_PROPERTIES,
@@ -347,6 +343,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.referenc
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image, project_id
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import CEPH_ACCESS_ARGUMENT_SPEC
 
 
 class GlanceImage(StoreOpsModule):

@@ -93,11 +93,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.base im
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.catalogue import collect
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import project_id
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
-    CEPH_ACCESS_ARGUMENT_SPEC,
-    RETIRE_POLICIES,
-    Lifecycle,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import RETIRE_POLICIES, Lifecycle
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import CEPH_ACCESS_ARGUMENT_SPEC
 
 
 class GlanceImageGc(StoreOpsModule):

@@ -34,10 +34,6 @@ CATALOGUE_KEY = "storeops.openstack.catalogue"
 HIDE, COMMUNITY, DEACTIVATE, DELETE = "hide", "community", "deactivate", "delete"
 RETIRE_POLICIES = (HIDE, COMMUNITY, DEACTIVATE, DELETE)
 _GLANCE_TIME = "%Y-%m-%dT%H:%M:%SZ"
-# The modules' option reaching the rbd pools, to look for clones before deleting.
-CEPH_ACCESS_ARGUMENT_SPEC = {"type": "dict", "options": {
-    "ceph_conf": {"type": "path"}, "ceph_user": {"type": "str"},
-    "ceph_keyring": {"type": "path", "no_log": False}}}
 
 
 @dataclass(frozen=True)

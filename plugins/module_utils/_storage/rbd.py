@@ -26,6 +26,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 
 DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
 GLANCE_SNAPSHOT = "snap"  # the protected snapshot glance_store's rbd driver makes and its URLs name
+# A module's option reaching the rbd pools (open_driver's ``access``), documented by the ceph_access doc fragment.
+CEPH_ACCESS_ARGUMENT_SPEC = {"type": "dict", "options": {
+    "ceph_conf": {"type": "path"}, "ceph_user": {"type": "str"},
+    "ceph_keyring": {"type": "path", "no_log": False}}}
 
 try:
     import rados

@@ -8,6 +8,7 @@ import pytest
 import rados
 import rbd
 
+from glance_helpers import image_task
 from image_files import write_qcow2
 from test_glance_image import glance  # noqa: F401  pylint: disable=unused-import
 
@@ -29,12 +30,7 @@ def sources(tmp_path):
 
 @pytest.fixture
 def ensure(run_playbook, name):
-    def run(**options):
-        options.setdefault("name", name)
-        outcome = run_playbook("image.yml", **options)
-        assert outcome.returncode == 0, outcome.output
-        return outcome.results["result"]
-    return run
+    return image_task(run_playbook, name)
 
 
 def actions(result):

@@ -466,6 +466,7 @@ class GlanceImage(StoreOpsModule):
         """The project id whose images this run considers (and owns new ones)."""
         return project_id(self.conn, "owner", self.params["owner"])
 
+
 def main():
     GlanceImage()()
 

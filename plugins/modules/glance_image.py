@@ -433,7 +433,7 @@ class GlanceImage(StoreOpsModule):
             name = params["checksum_name"] or source_file_name(params["filename"], params["url"])
             checksum = resolve_checksum(params["checksum"], name,
                                         lambda url: fetch_text(url, params["timeout"], params["validate_certs"],
-                                                                   params["ca_cert"]))
+                                                               params["ca_cert"]))
         return Source(filename=params["filename"], url=params["url"], checksum=checksum)
 
     def _sharing(self) -> Sharing | None:

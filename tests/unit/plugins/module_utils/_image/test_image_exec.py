@@ -326,7 +326,7 @@ def fake_rbd(monkeypatch, rbd):
 
 
 def test_a_version_in_no_rbd_store_is_deleted_though_glance_hides_its_locations(image_file, tmp_path,
-                                                                               monkeypatch):
+                                                                                monkeypatch):
     glance, rbd = FakeGlance(), FakeRbd([])
     opened = fake_rbd(monkeypatch, rbd)
     run(glance, image_file)  # in "fast", a file store

@@ -101,7 +101,8 @@ options:
         O(filename)) or O(checksum_name). The digest found is then used as a literal one; the bytes
         that reach Glance are verified against it before the image is published, and when
         upstream publishes a new digest for the same name (a C(latest) image), the image under
-        O(name) has other content and O(on_content_change) decides.
+        O(name) has other content and O(on_content_change) decides. An C(https) checksums file is
+        fetched with the TLS settings O(validate_certs) and O(ca_cert) give.
     type: str
   checksum_name:
     description:
@@ -319,6 +320,8 @@ notes:
   elements: str
 """
 
+from functools import cached_property
+
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import open_connection
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
@@ -332,18 +335,15 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.checksum
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
 from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import DETECT, GLANCE_DISK_FORMATS
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
-    CEPH_ACCESS_ARGUMENT_SPEC,
-    RETIRE_POLICIES,
-    Lifecycle,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import RETIRE_POLICIES, Lifecycle
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import Sharing
 from ansible_collections.storeops.openstack.plugins.module_utils._image.references import (
     REFERENCE_PROPERTIES,
     reference_properties,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
-from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image
+from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image, project_id
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import CEPH_ACCESS_ARGUMENT_SPEC
 
 
 class GlanceImage(StoreOpsModule):
@@ -406,7 +406,7 @@ class GlanceImage(StoreOpsModule):
             upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
             timeout=params["timeout"], sharing=self._sharing(), catalogue=params["catalogue_name"],
             ceph_access=params["ceph_access"])
-        consumer = GlanceClient(open_connection({"cloud": params["accept_as"]})) if params["accept_as"] else None
+        consumer = GlanceClient(self._consumer_connection) if self._consumer_connection else None
         outcome = ensure_image(glance, request, source, self.check_mode, consumer)
         for warning in outcome.execution.warnings:
             self.ansible.warn(warning)
@@ -432,7 +432,8 @@ class GlanceImage(StoreOpsModule):
         if params["checksum"] and not (params["state"] == "absent" and is_upstream(params["checksum"])):
             name = params["checksum_name"] or source_file_name(params["filename"], params["url"])
             checksum = resolve_checksum(params["checksum"], name,
-                                        lambda url: fetch_text(url, params["timeout"]))
+                                        lambda url: fetch_text(url, params["timeout"], params["validate_certs"],
+                                                               params["ca_cert"]))
         return Source(filename=params["filename"], url=params["url"], checksum=checksum)
 
     def _sharing(self) -> Sharing | None:
@@ -445,25 +446,25 @@ class GlanceImage(StoreOpsModule):
         ids = tuple(dict.fromkeys(self._project_id("members", member) for member in members))
         consumer = None
         if accept_as:
-            consumer = open_connection({"cloud": accept_as}).current_project_id
+            consumer = self._consumer_connection.current_project_id
             if consumer not in ids:
                 raise InvalidInputError(f"accept_as: cloud {accept_as!r} is project {consumer}, which is "
                                         "not in members; add it to members")
         return Sharing(ids, self.params["members_state"] == "exact", consumer)
 
+    @cached_property
+    def _consumer_connection(self):
+        """The ``accept_as`` cloud's connection, or None: opened once, it both names the consumer's
+        project and accepts the membership."""
+        accept_as = self.params["accept_as"]
+        return open_connection({"cloud": accept_as}) if accept_as else None
+
     def _project_id(self, option: str, project: str) -> str:
-        found = self.conn.identity.find_project(project, ignore_missing=True)
-        if found is None:
-            raise InvalidInputError(f"{option}: no project {project!r} is visible to these credentials; "
-                                    "give a project name or id")
-        return found.id
+        return project_id(self.conn, option, project)
 
     def _owner(self) -> str:
         """The project id whose images this run considers (and owns new ones)."""
-        owner, current = self.params["owner"], self.conn.current_project_id
-        if not owner or owner == current:
-            return current
-        return self._project_id("owner", owner)
+        return project_id(self.conn, "owner", self.params["owner"])
 
 
 def main():

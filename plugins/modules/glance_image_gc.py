@@ -9,8 +9,8 @@ module: glance_image_gc
 short_description: Retire a catalogue's images whose names it no longer lists
 version_added: 0.1.0
 description:
-  - Garbage collection for an image catalogue. Looks only at images of the project the module
-    runs as that carry the catalogue's id (C(storeops.openstack.catalogue), written by
+  - Garbage collection for an image catalogue. Looks only at images of O(owners) that carry the
+    catalogue's id (C(storeops.openstack.catalogue), written by
     M(storeops.openstack.glance_image)'s O(storeops.openstack.glance_image#module:catalogue_name)),
     so two catalogues on one cloud never touch each other's images.
   - Each such image that is current (published, not retired, not another run's pending upload)
@@ -42,6 +42,12 @@ options:
     type: list
     elements: str
     required: true
+  owners:
+    description:
+      - The projects (names or ids) whose images the catalogue holds, when its entries set an
+        owner; an empty string is the project the module runs as. Default, that project alone.
+    type: list
+    elements: str
   retire:
     description:
       - V(hide) sets C(os_hidden); V(community) makes the image community-visible; V(delete)
@@ -69,6 +75,13 @@ actions:
   returned: always
   type: list
   elements: dict
+failures:
+  description:
+    - Per image that could not be retired (the others still were), C(name), C(image_id) and C(msg); an
+      unexpected error adds C(bug) and C(traceback). The task fails when there is any.
+  returned: always
+  type: list
+  elements: dict
 retired:
   description: Ids of the images retired (in check mode, to be retired).
   returned: always
@@ -79,17 +92,16 @@ retired:
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.catalogue import collect
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
-    CEPH_ACCESS_ARGUMENT_SPEC,
-    RETIRE_POLICIES,
-    Lifecycle,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import project_id
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import RETIRE_POLICIES, Lifecycle
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import CEPH_ACCESS_ARGUMENT_SPEC
 
 
 class GlanceImageGc(StoreOpsModule):
     argument_spec = {
         "catalogue_name": {"type": "str", "required": True},
         "names": {"type": "list", "elements": "str", "required": True},
+        "owners": {"type": "list", "elements": "str"},
         "retire": {"type": "str", "choices": list(RETIRE_POLICIES), "default": "hide"},
         "ceph_access": CEPH_ACCESS_ARGUMENT_SPEC,
     }
@@ -97,8 +109,9 @@ class GlanceImageGc(StoreOpsModule):
 
     def run(self):
         params = self.params
+        owners = [project_id(self.conn, "owners", owner) for owner in params["owners"] or [""]]
         return collect(GlanceClient(self.conn), params["catalogue_name"], params["names"],
-                       self.conn.current_project_id, Lifecycle(params["retire"]),
+                       owners, Lifecycle(params["retire"]),
                        params["ceph_access"] or {}, self.check_mode).as_result()
 
 

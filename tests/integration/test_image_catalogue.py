@@ -8,6 +8,7 @@ import pytest
 import rados
 import rbd
 
+from glance_helpers import image_task
 from image_files import write_qcow2
 from test_glance_image import glance  # noqa: F401  pylint: disable=unused-import
 
@@ -29,12 +30,7 @@ def sources(tmp_path):
 
 @pytest.fixture
 def ensure(run_playbook, name):
-    def run(**options):
-        options.setdefault("name", name)
-        outcome = run_playbook("image.yml", **options)
-        assert outcome.returncode == 0, outcome.output
-        return outcome.results["result"]
-    return run
+    return image_task(run_playbook, name)
 
 
 def actions(result):
@@ -101,6 +97,12 @@ def test_catalogue_collects_only_its_own_images_check_mode_first(run_playbook, e
     assert glance.get(f"/images/{foreign}").json()["name"] == f"{name}-theirs"
     again = run_playbook("role.yml", **run, image_catalog_images=entries[:1])
     assert again.results["catalog"]["gc"] == {**again.results["catalog"]["gc"], "changed": False, "retired": []}
+
+
+def test_an_exclusive_catalogue_with_no_images_is_refused(run_playbook, name):
+    refused = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_name=f"cat-{name}",
+                           image_catalog_exclusive=True, image_catalog_images=[])
+    assert refused.returncode != 0 and "image_catalog_images is empty" in refused.output
 
 
 def test_a_qcow2_with_a_backing_file_is_refused_before_any_byte_is_sent(ensure, glance, tmp_path, name):

@@ -13,14 +13,26 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
+from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact
 
 
-def utc_stamp(compact: bool = False) -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ" if compact else "%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+_STAMP, _COMPACT_STAMP = "%Y-%m-%dT%H:%M:%SZ", "%Y%m%dT%H%M%SZ"  # the first is also Glance's time format
+
+
+def utc_stamp(compact: bool = False, when: datetime | None = None) -> str:
+    """``when`` (a UTC time; default now) as Glance writes times, or ``compact`` for file and image names."""
+    return (when or datetime.now(timezone.utc)).strftime(_COMPACT_STAMP if compact else _STAMP)
+
+
+def parse_utc_stamp(value: str | None) -> datetime | None:
+    """The UTC time of a non-compact ``utc_stamp`` (so of a Glance time too); None for anything else."""
+    try:
+        return datetime.strptime(value or "", _STAMP).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def journal_path(directory: str, kind: str) -> str:

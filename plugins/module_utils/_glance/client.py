@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Iterator
+from urllib.parse import quote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     CloudRequestError,
@@ -78,7 +79,7 @@ class GlanceClient:
 
     def image(self, image_id: str) -> dict[str, Any] | None:
         """One image, or None. Glance's lazy location update runs on this GET."""
-        response = self._send("GET", f"/images/{image_id}", ok=(200, 404))
+        response = self._send("GET", f"/images/{_segment(image_id)}", ok=(200, 404))
         return None if response.status_code == 404 else response.json()
 
     def create_image(self, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -89,57 +90,57 @@ class GlanceClient:
         headers = {"Content-Type": "application/octet-stream"}
         if store:
             headers["X-Image-Meta-Store"] = store
-        self._send("PUT", f"/images/{image_id}/file", ok=(204,), data=body, headers=headers)
+        self._send("PUT", f"/images/{_segment(image_id)}/file", ok=(204,), data=body, headers=headers)
 
     def download(self, image_id: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """The image's bytes as Glance serves them, streamed."""
-        response = self._send("GET", f"/images/{image_id}/file", stream=True)
+        response = self._send("GET", f"/images/{_segment(image_id)}/file", stream=True)
         try:
             yield from response.iter_content(chunk_size)
         finally:
             response.close()
 
     def stage(self, image_id: str, body) -> None:
-        self._send("PUT", f"/images/{image_id}/stage", ok=(204,), data=body,
+        self._send("PUT", f"/images/{_segment(image_id)}/stage", ok=(204,), data=body,
                    headers={"Content-Type": "application/octet-stream"})
 
     def start_import(self, image_id: str, method: dict[str, Any], stores: list[str],
                      all_stores_must_succeed: bool) -> None:
-        self._send("POST", f"/images/{image_id}/import", ok=(202,), json={
+        self._send("POST", f"/images/{_segment(image_id)}/import", ok=(202,), json={
             "method": method, "stores": stores, "all_stores_must_succeed": all_stores_must_succeed})
 
     def patch(self, image_id: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
         """A JSON-patch of the image; returns the image as Glance stored it."""
-        return self._send("PATCH", f"/images/{image_id}", data=json.dumps(operations), headers={
+        return self._send("PATCH", f"/images/{_segment(image_id)}", data=json.dumps(operations), headers={
             "Content-Type": "application/openstack-images-v2.1-json-patch"}).json()
 
     def delete_image(self, image_id: str) -> None:
-        self._send("DELETE", f"/images/{image_id}", ok=(204, 404))
+        self._send("DELETE", f"/images/{_segment(image_id)}", ok=(204, 404))
 
     def image_action(self, image_id: str, action: str) -> None:
         """``deactivate`` or ``reactivate`` the image."""
-        self._send("POST", f"/images/{image_id}/actions/{action}", ok=(204,))
+        self._send("POST", f"/images/{_segment(image_id)}/actions/{_segment(action)}", ok=(204,))
 
     def members(self, image_id: str) -> list[dict[str, Any]]:
         """The image's members (``member_id``, ``status``), as its owner sees them."""
-        return self.get_json(f"/images/{image_id}/members")["members"]
+        return self.get_json(f"/images/{_segment(image_id)}/members")["members"]
 
     def add_member(self, image_id: str, project_id: str) -> None:
-        self._send("POST", f"/images/{image_id}/members", json={"member": project_id})
+        self._send("POST", f"/images/{_segment(image_id)}/members", json={"member": project_id})
 
     def remove_member(self, image_id: str, project_id: str) -> None:
-        self._send("DELETE", f"/images/{image_id}/members/{project_id}", ok=(204, 404))
+        self._send("DELETE", f"/images/{_segment(image_id)}/members/{_segment(project_id)}", ok=(204, 404))
 
     def set_member_status(self, image_id: str, project_id: str, status: str) -> None:
         """As the member project: accept (or reject) the image shared with it."""
-        self._send("PUT", f"/images/{image_id}/members/{project_id}", json={"status": status})
+        self._send("PUT", f"/images/{_segment(image_id)}/members/{_segment(project_id)}", json={"status": status})
 
     def delete_from_store(self, store: str, image_id: str) -> None:
-        self._send("DELETE", f"/stores/{store}/{image_id}", ok=(204, 404))
+        self._send("DELETE", f"/stores/{_segment(store)}/{_segment(image_id)}", ok=(204, 404))
 
     def latest_task(self, image_id: str) -> dict[str, Any] | None:
         """The image's newest import task (Glance 23+, admin), or None if Glance does not tell."""
-        response = self._send("GET", f"/images/{image_id}/tasks", ok=(200, 403, 404))
+        response = self._send("GET", f"/images/{_segment(image_id)}/tasks", ok=(200, 403, 404))
         if response.status_code != 200:
             return None
         tasks = sorted(response.json().get("tasks", []), key=lambda task: task.get("created_at") or "")
@@ -153,6 +154,11 @@ class GlanceClient:
     def import_methods(self) -> list[str]:
         info = self.get_json("/info/import")
         return list(info.get("import-methods", {}).get("value", []))
+
+
+def _segment(value: str) -> str:
+    """``value`` as one path segment: a ``/``, ``?`` or ``#`` in an id must not reach another URL."""
+    return quote(value, safe="")
 
 
 def _short_body(text: str) -> str:

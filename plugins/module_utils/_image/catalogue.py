@@ -19,6 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    bug_report,
+    known_error,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
     ImageExecutor,
@@ -49,19 +56,28 @@ class Collection:
 
     plans: tuple[Plan, ...]
     done: tuple[tuple[str, tuple[Any, ...]], ...]   # (name, steps) as carried out
+    failures: tuple[dict[str, str], ...] = ()       # per image that failed: name, image_id, msg
 
     def as_result(self) -> dict[str, Any]:
         actions = [{"name": name, **step.as_dict()} for name, done in self.done for step in done]
-        return {"changed": any(step.changes for _name, done in self.done for step in done),
-                "actions": actions,
-                "retired": sorted(plan.image["id"] for plan in self.plans)}
+        failed = {failure["image_id"] for failure in self.failures}
+        result = {"changed": any(step.changes for _name, done in self.done for step in done),
+                  "actions": actions, "failures": list(self.failures),
+                  "retired": sorted(plan.image["id"] for plan in self.plans if plan.image["id"] not in failed)}
+        if self.failures:
+            result.update(failed=True, msg=f"{len(self.failures)} of {len(self.plans)} images could not be "
+                                           "retired; see failures")
+        return result
 
 
-def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[str], owner: str,
+def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[str], owners: list[str],
                     lifecycle: Lifecycle) -> tuple[Plan, ...]:
     """One plan per current version of ``catalogue`` whose name ``names`` no longer holds."""
+    if not names:  # an empty list would retire (with retire: delete, delete) the whole catalogue
+        raise InvalidInputError("names: empty, which would retire every image of the catalogue; "
+                                "list the names it holds")
     kept_names = set(names)
-    stale = sorted((i for i in images if i.get(CATALOGUE_KEY) == catalogue and i.get("owner") == owner
+    stale = sorted((i for i in images if i.get(CATALOGUE_KEY) == catalogue and i.get("owner") in owners
                     and not i.get(RETIRED_KEY) and not i.get(PENDING_KEY)
                     and i.get("name") not in kept_names), key=lambda i: (i.get("name") or "", i["id"]))
     plans = []
@@ -73,19 +89,32 @@ def plan_collection(images: list[dict[str, Any]], catalogue: str, names: list[st
     return tuple(plans)
 
 
-def collect(glance: GlanceClient, catalogue: str, names: list[str], owner: str, lifecycle: Lifecycle,
+def collect(glance: GlanceClient, catalogue: str, names: list[str], owners: list[str], lifecycle: Lifecycle,
             ceph_access: dict[str, Any], check_mode: bool) -> Collection:
-    plans = plan_collection(glance.images_where(**{CATALOGUE_KEY: catalogue}), catalogue, names, owner,
+    """``owners``: the project ids whose images are the catalogue's (an entry may set ``owner``)."""
+    plans = plan_collection(glance.images_where(**{CATALOGUE_KEY: catalogue}), catalogue, names, owners,
                             lifecycle)
     if check_mode:
         return Collection(plans, tuple((plan.image["name"], plan.steps) for plan in plans))
     settings = Settings(timeout=0, all_stores_must_succeed=True, lease=Lease(60), ceph_access=ceph_access)
-    done = []
+    done, failures = [], []
     for plan in plans:
         name = plan.image["name"]
-        desired = Desired(name=name, owner=owner, image_id=plan.image["id"], has_content=False, stores=[],
+        desired = Desired(name=name, owner=plan.image["owner"], image_id=plan.image["id"], has_content=False, stores=[],
                           fields={}, tags=None, properties={}, disk_format="", container_format="",
                           catalogue=catalogue)
         executor = ImageExecutor(glance, desired, Source(), settings)
-        done.append((name, executor.converge(plan, Plan).steps))  # nothing waits: no plan again
-    return Collection(plans, tuple(done))
+        try:
+            done.append((name, executor.converge(plan, Plan).steps))  # nothing waits: no plan again
+        except Exception as err:  # pylint: disable=broad-except
+            failures.append(_failure(name, plan.image["id"], err))  # one image must not stop the others
+    return Collection(plans, tuple(done), tuple(failures))
+
+
+def _failure(name: str, image_id: str, err: Exception) -> dict[str, str]:
+    known = known_error(err, translate_sdk_error)
+    if known is not None:
+        return {"name": name, "image_id": image_id, "msg": redact_text(str(known))}
+    report = bug_report(err)
+    return {"name": name, "image_id": image_id, "msg": redact_text(f"{report['bug']}: {err}"),
+            "bug": report["bug"], "traceback": redact_text(report["traceback"])}

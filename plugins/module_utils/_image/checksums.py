@@ -81,10 +81,14 @@ def digest_for(text: str, algo: str, name: str) -> str | None:
     return None
 
 
-def fetch_text(url: str, timeout: int) -> str:
-    """The checksums file at ``url``; a failure is one line naming ``checksum`` (URL redacted)."""
+def fetch_text(url: str, timeout: int, validate_certs: bool | None = None, ca_cert: str | None = None) -> str:
+    """The checksums file at ``url``; a failure is one line naming ``checksum`` (URL redacted).
+
+    TLS as the module's cloud options say: ``validate_certs`` unset verifies, ``ca_cert`` is the CA bundle.
+    """
     try:
-        with open_url(url, timeout=timeout, http_agent="storeops.openstack") as answer:
+        with open_url(url, timeout=timeout, http_agent="storeops.openstack",
+                      validate_certs=validate_certs is not False, ca_path=ca_cert) as answer:
             body = answer.read(MAX_CHECKSUMS_FILE + 1)
     except (OSError, ValueError, UrlConnectionError) as err:
         raise InvalidInputError(f"checksum: cannot fetch the checksums file {redact_text(url)} "

@@ -33,13 +33,14 @@ from typing import Any, Callable
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     CloudRequestError,
     InvalidInputError,
+    NotAuthorizedError,
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import HashingReader
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import RbdDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import GLANCE_SNAPSHOT, RbdDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
 from ansible_collections.storeops.openstack.plugins.module_utils._image.activation import (
     Deactivate,
@@ -47,7 +48,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.activati
     apply_activation,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import Inspection
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import DEACTIVATE, retire_operations
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import DEACTIVATE, RETIRED_KEY, retire_operations
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import UpdateMembers, apply_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     LEASE_FOR_KEY,
@@ -72,6 +73,7 @@ READ_BACK, GLANCE_ONLY = "read back through Glance", "glance only"
 # yet seen younger than one's own (see plan.rival).
 SETTLE_SECONDS = 1.1
 MAX_ROUNDS = 10
+_UNREAD = object()  # the store details not asked for yet
 
 
 @dataclass
@@ -184,6 +186,17 @@ class ExecutionResult:
         return any(step.changes for step in self.steps)
 
 
+def _not_deletable_version(image: dict[str, Any]) -> str | None:
+    """Why a version planned for deletion must stay after all, from a fresh read of it."""
+    if image.get("protected"):
+        return "protected"
+    if is_pending(image):
+        return "it is pending (another run's upload) since it was planned"
+    if not image.get(RETIRED_KEY):
+        return "it is no longer a retired version"
+    return None
+
+
 def lease_images(glance: GlanceClient, name: str) -> list[dict[str, Any]]:
     return glance.images_where(**{LEASE_FOR_KEY: name})
 
@@ -197,6 +210,8 @@ class ImageExecutor:
         self._notes: list[str] = []
         self._warnings: list[str] = []
         self._verified_by: str | None = None
+        self._drivers: dict[str, Any] = {}  # rbd pool -> driver, for clone checks
+        self._stores: Any = _UNREAD
         self._apply: dict[type, Callable[[Any, dict[str, Any] | None], dict[str, Any] | None]] = {
             steps.Wait: self._wait,
             steps.DeleteLeftover: self._delete_other,
@@ -215,16 +230,19 @@ class ImageExecutor:
 
     def converge(self, plan: steps.Plan, plan_next: Callable[[], steps.Plan]) -> ExecutionResult:
         """Carry out ``plan``, and fresh plans while other runs interfere, until one finishes."""
-        for round_number in range(MAX_ROUNDS):
-            plan = plan_next() if round_number else plan
-            try:
-                image = self.run(plan)
-            except _PlanAgain as again:  # this run's own image and lease are gone by now
-                if again.wait_for:
-                    self._wait_for_lease(again.wait_for)
-                continue
-            return ExecutionResult(tuple(self._done), image, dict(self._store_outcomes),
-                                   tuple(self._notes), tuple(self._warnings), self._verified_by)
+        try:
+            for round_number in range(MAX_ROUNDS):
+                plan = plan_next() if round_number else plan
+                try:
+                    image = self.run(plan)
+                except _PlanAgain as again:  # this run's own image and lease are gone by now
+                    if again.wait_for:
+                        self._wait_for_lease(again.wait_for)
+                    continue
+                return ExecutionResult(tuple(self._done), image, dict(self._store_outcomes),
+                                       tuple(self._notes), tuple(self._warnings), self._verified_by)
+        finally:
+            self._close_drivers()
         raise StoreOpsError(f"name: other runs kept changing the images named {self.desired.name!r}; "
                             "run again")
 
@@ -251,41 +269,106 @@ class ImageExecutor:
         return image
 
     def _delete_old_version(self, step: steps.DeleteOldVersion, image):
-        """Deleted only once no rbd clone hangs on its snapshot: Glance would delete the other
-        stores' copies before it found the clones and refused."""
-        reason = self._rbd_clones(step.image_id)
+        """Deleted only if the fresh read still shows a retired, unprotected version and no rbd
+        clone hangs on its snapshot: Glance would delete the other stores' copies before it
+        found the clones and refused."""
+        reason = self._delete_checked(step.image_id, old_version=True)
         if reason:
             raise _Kept(steps.KeepOldVersion(step.image_id, reason))
-        self.glance.delete_image(step.image_id)
         return image
 
-    def _rbd_clones(self, image_id: str) -> str | None:
-        """Why the image's rbd snapshots forbid deleting it (clones, or unknowable), or None."""
+    def _delete(self, step: steps.Delete, _image):
+        reason = self._delete_checked(step.image_id, old_version=False)
+        if reason:
+            raise InvalidInputError(f"state: image {step.image_id} was not deleted: {reason}")
+        return None
+
+    def _delete_checked(self, image_id: str, old_version: bool) -> str | None:
+        """Delete the image unless something forbids it; returns why not, or None.
+
+        An rbd snapshot whose clones cannot be checked forbids an old version's delete; for
+        ``state: absent`` only when the image is in several stores (in one store, Glance's own
+        refusal comes before any data is lost).
+        """
         image = self.glance.image(image_id)
         if image is None:
             return None
-        if "locations" not in image and "direct_url" not in image:
-            return "Glance does not show its locations, so rbd clones cannot be checked"
-        urls = [location["url"] for location in image.get("locations") or []] or [image.get("direct_url") or ""]
-        for url in urls:
-            if not url.startswith("rbd://"):
-                continue
-            _kind, pool, path = parse_location(url)
-            try:
-                driver = open_driver(RbdDriver.kind, pool, self.settings.ceph_access)
-            except StoreOpsError as err:
-                return f"rbd clones cannot be checked ({err}); give ceph_access"
-            try:
-                clones = driver.clones(path)
-            finally:
-                driver.close()
-            if clones:
-                return f"its rbd snapshot {pool}/{path} has clones ({', '.join(clones)})"
+        if old_version:
+            reason = _not_deletable_version(image)
+            if reason:
+                return reason
+        clones, unknowable = self._rbd_clones(image)
+        if clones:
+            return clones
+        if unknowable and (old_version or len(image_stores(image)) > 1):
+            return unknowable
+        self.glance.delete_image(image_id)
         return None
 
-    def _delete(self, step: steps.Delete, _image):
-        self.glance.delete_image(step.image_id)
-        return None
+    def _rbd_clones(self, image: dict[str, Any]) -> tuple[str | None, str | None]:
+        """``(clones found, why they cannot be checked)`` for the image's rbd snapshots."""
+        snapshots = self._rbd_snapshots(image)
+        if isinstance(snapshots, str):
+            return None, snapshots
+        for fsid, pool, path in snapshots:
+            try:
+                clones = self._rbd_driver(pool).clones(path, fsid)
+            except StoreOpsError as err:
+                return None, f"rbd clones cannot be checked ({err}); give ceph_access"
+            if clones:
+                return f"its rbd snapshot {pool}/{path} has clones ({', '.join(clones)})", None
+        return None, None
+
+    def _rbd_snapshots(self, image: dict[str, Any]) -> list[tuple[str | None, str, str]] | str:
+        """``[(fsid or None, pool, image@snap)]`` of the image's rbd copies, or why they are unknown.
+
+        Locations when Glance shows them (it hides them by default); else the pool from the
+        details of the image's rbd stores, which only an admin may read.
+        """
+        held = image_stores(image)
+        if not held and not image.get("locations") and not image.get("direct_url"):
+            return []  # never filled: no bytes anywhere
+        store_types = self._store_types()
+        if store_types is None and not image.get("locations"):
+            return "the stores' types are not visible (admin only), so rbd clones cannot be checked"
+        rbd_stores = [s for s in held if (store_types or {}).get(s, ("", ""))[0] == RbdDriver.kind]
+        urls = [location["url"] for location in image.get("locations") or []]
+        if not urls and image.get("direct_url") and len(held) <= 1:
+            urls = [image["direct_url"]]
+        if urls:
+            snapshots = []
+            for url in urls:
+                if url.startswith("rbd://"):
+                    fsid = url[len("rbd://"):].split("/", 1)[0]
+                    _kind, pool, path = parse_location(url)
+                    snapshots.append((fsid, pool, path))
+            return snapshots
+        if len(rbd_stores) > 1:
+            return (f"it is in rbd stores {', '.join(rbd_stores)} and Glance does not show its "
+                    "locations, so which cluster holds which copy is unknown")
+        return [(None, store_types[store][1], f"{image['id']}@{GLANCE_SNAPSHOT}") for store in rbd_stores]
+
+    def _store_types(self) -> dict[str, tuple[str, str]] | None:
+        """``{store: (type, rbd pool)}`` from Glance's store details; None when not visible."""
+        if self._stores is _UNREAD:
+            try:
+                detail = self.glance.stores_detail()
+            except (CloudRequestError, NotAuthorizedError):  # admin only by Glance's default policy
+                self._stores = None
+            else:
+                self._stores = {s["id"]: (s.get("type") or "", (s.get("properties") or {}).get("pool") or "")
+                                for s in detail}
+        return self._stores
+
+    def _rbd_driver(self, pool: str):
+        """One connection per pool for the whole run, closed when ``converge`` ends."""
+        if pool not in self._drivers:
+            self._drivers[pool] = open_driver(RbdDriver.kind, pool, self.settings.ceph_access)
+        return self._drivers[pool]
+
+    def _close_drivers(self) -> None:
+        while self._drivers:
+            self._drivers.popitem()[1].close()
 
     def _copy_step(self, step: steps.Copy, _image):
         return self._copy(step.image_id, list(step.stores))

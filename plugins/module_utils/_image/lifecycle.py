@@ -20,10 +20,11 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import parse_utc_stamp, utc_stamp
 
 # Marks an older version retired by on_content_change=replace (value: the name it had).
 RETIRED_KEY = "storeops.openstack.retired_from"
@@ -33,11 +34,6 @@ RETIRED_AT_KEY = "storeops.openstack.retired_at"
 CATALOGUE_KEY = "storeops.openstack.catalogue"
 HIDE, COMMUNITY, DEACTIVATE, DELETE = "hide", "community", "deactivate", "delete"
 RETIRE_POLICIES = (HIDE, COMMUNITY, DEACTIVATE, DELETE)
-_GLANCE_TIME = "%Y-%m-%dT%H:%M:%SZ"
-# The modules' option reaching the rbd pools, to look for clones before deleting.
-CEPH_ACCESS_ARGUMENT_SPEC = {"type": "dict", "options": {
-    "ceph_conf": {"type": "path"}, "ceph_user": {"type": "str"},
-    "ceph_keyring": {"type": "path", "no_log": False}}}
 
 
 @dataclass(frozen=True)
@@ -57,9 +53,9 @@ class Lifecycle:
 def retire_operations(name: str, policy: str, now: datetime) -> list[dict[str, Any]]:
     """The JSON-patch that retires a version of ``name`` (deactivating is a call of its own)."""
     operations = [
-        {"op": "replace", "path": "/name", "value": f"{name}.retired-{now.strftime('%Y%m%dT%H%M%SZ')}"},
+        {"op": "replace", "path": "/name", "value": f"{name}.retired-{utc_stamp(compact=True, when=now)}"},
         {"op": "add", "path": f"/{RETIRED_KEY}", "value": name},
-        {"op": "add", "path": f"/{RETIRED_AT_KEY}", "value": now.strftime(_GLANCE_TIME)},
+        {"op": "add", "path": f"/{RETIRED_AT_KEY}", "value": utc_stamp(when=now)},
     ]
     if policy == COMMUNITY:
         operations.append({"op": "replace", "path": "/visibility", "value": "community"})
@@ -70,10 +66,7 @@ def retire_operations(name: str, policy: str, now: datetime) -> list[dict[str, A
 
 def retired_at(image: dict[str, Any]) -> datetime | None:
     """When the version was retired; None for one retired before the time was recorded."""
-    try:
-        return datetime.strptime(image.get(RETIRED_AT_KEY) or "", _GLANCE_TIME).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
+    return parse_utc_stamp(image.get(RETIRED_AT_KEY))
 
 
 def versions_to_delete(retiring: list[dict[str, Any]], older: list[dict[str, Any]], lifecycle: Lifecycle,

@@ -22,10 +22,11 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import parse_utc_stamp, utc_stamp
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
     RETIRED_KEY,
@@ -70,7 +71,6 @@ SAME, DIFFERENT, UNKNOWN = "same", "different", "unknown"
 OS_HASH = "os_hash_value"
 DEFAULT_LEASE_SECONDS = 60  # also the lease of a marker written before leases existed ("true")
 _LEASE = re.compile(r"^run (?P<run>\S+) lease (?P<seconds>\d+)s until (?P<until>\S+)$")
-_GLANCE_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def identify(image: dict[str, Any], hashes: dict[str, str]) -> tuple[str, str | None]:
@@ -91,15 +91,8 @@ def identify(image: dict[str, Any], hashes: dict[str, str]) -> tuple[str, str | 
     return UNKNOWN, None
 
 
-def glance_time(value: str | None) -> datetime | None:
-    try:
-        return datetime.strptime(value or "", _GLANCE_TIME).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
 def lease_marker(run_id: str, seconds: int, now: datetime) -> str:
-    until = (now + timedelta(seconds=seconds)).strftime(_GLANCE_TIME)
+    until = utc_stamp(when=now + timedelta(seconds=seconds))
     return f"run {run_id} lease {seconds}s until {until}"
 
 
@@ -121,8 +114,8 @@ def lease_live(image: dict[str, Any], now: datetime, lease: dict[str, Any] | Non
 def _marker_live(item: dict[str, Any], now: datetime) -> bool:
     match = _LEASE.match(str(item.get(PENDING_KEY) or ""))
     seconds = int(match.group("seconds")) if match else DEFAULT_LEASE_SECONDS
-    until = glance_time(match.group("until")) if match else None
-    changed = glance_time(item.get("updated_at"))
+    until = parse_utc_stamp(match.group("until")) if match else None
+    changed = parse_utc_stamp(item.get("updated_at"))
     return bool((until and now < until) or (changed and now < changed + timedelta(seconds=seconds)))
 
 
@@ -265,6 +258,7 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
     steps: list[Step] = []
     pending = pending_images(images, desired)
     current = choose_image(images, desired)
+    refuse_foreign(current, desired.catalogue)  # chosen by id, it may have any name
     by_image = leases_by_image(list(leases), desired)
     live = [i for i in pending if lease_live(i, now, by_image.get(i["id"]))]
     if live:
@@ -311,6 +305,7 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
 
 def plan_absent(images: list[dict[str, Any]], desired: Desired, stores: list[str] | None) -> Plan:
     current = choose_image(images, desired)
+    refuse_foreign(current, desired.catalogue)
     if current is None:
         return Plan()
     if stores:

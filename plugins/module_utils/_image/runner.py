@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import hash_file
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
@@ -229,3 +230,14 @@ def _diff_view(image: dict[str, Any] | None) -> dict[str, Any]:
     return {"stores": image_stores(image), "properties": user_properties(image),
             "deactivated": image.get("status") == DEACTIVATED,
             **{k: image.get(k) for k in SUMMARY_FIELDS if k != "status"}}
+
+
+def project_id(conn, option: str, project: str | None) -> str:
+    """The id of ``project`` (name or id) for ``option``; None or empty is the run's own project."""
+    if not project or project == conn.current_project_id:
+        return conn.current_project_id
+    found = conn.identity.find_project(project, ignore_missing=True)
+    if found is None:
+        raise InvalidInputError(f"{option}: no project {project!r} is visible to these credentials; "
+                                "give a project name or id")
+    return found.id

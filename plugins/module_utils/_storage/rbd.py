@@ -26,6 +26,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 
 DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
 GLANCE_SNAPSHOT = "snap"  # the protected snapshot glance_store's rbd driver makes and its URLs name
+# A module's option reaching the rbd pools (open_driver's ``access``), documented by the ceph_access doc fragment.
+CEPH_ACCESS_ARGUMENT_SPEC = {"type": "dict", "options": {
+    "ceph_conf": {"type": "path"}, "ceph_user": {"type": "str"},
+    "ceph_keyring": {"type": "path", "no_log": False}}}
 
 try:
     import rados
@@ -148,13 +152,23 @@ class RbdDriver(StorageDriver):
     def reader(self, path: str, offset: int = 0):
         return _RbdReader(self._open(path), offset)
 
-    def clones(self, path: str) -> list[str]:
-        """``pool/image`` of every clone of the snapshot ``path`` (``image@snap``)."""
-        image = self._open(path)
+    def clones(self, path: str, fsid: str | None = None) -> list[str]:
+        """``pool/image`` of every clone of the snapshot ``path`` (``image@snap``).
+
+        ``fsid`` is the cluster the snapshot is on (from its location): another cluster's pool
+        of the same name says nothing about it, so that is an error, as is any librbd error.
+        """
+        reached = self._cluster.get_fsid()
+        if fsid and fsid != reached:
+            raise StoreOpsError(f"rbd store: {path} is on cluster {fsid}, ceph_access reaches {reached}")
         try:
-            return sorted(f"{pool}/{name}" for pool, name in image.list_children())
-        finally:
-            image.close()
+            image = self._open(path)
+            try:
+                return sorted(f"{pool}/{name}" for pool, name in image.list_children())
+            finally:
+                image.close()
+        except rbd.Error as err:
+            raise StoreOpsError(f"rbd store: cannot list the clones of {self.pool}/{path} ({err})") from None
 
     def writer(self, path: str, resume: bool = False) -> Writer:
         return _RbdWriter(self, path, resume)

@@ -25,3 +25,21 @@ def test_error_bodies_are_redacted_before_they_are_cut(cut_at):
     with pytest.raises(CloudRequestError) as raised:
         glance.image("abc")
     assert "s3cr" not in str(raised.value) and "glance:" not in str(raised.value)
+
+
+class RecordingAdapter:
+    def __init__(self):
+        self.paths = []
+
+    def request(self, path, method, **kwargs):
+        self.paths.append(path)
+        return SimpleNamespace(status_code=204, text="")
+
+
+def test_ids_in_paths_are_quoted_as_one_segment():
+    adapter = RecordingAdapter()
+    glance = GlanceClient(SimpleNamespace(image=adapter))
+    glance.delete_image("../stores/x?y")
+    glance.remove_member("i1", "p/2")
+    glance.delete_from_store("ceph/../fast", "i1")
+    assert adapter.paths == ["/images/..%2Fstores%2Fx%3Fy", "/images/i1/members/p%2F2", "/stores/ceph%2F..%2Ffast/i1"]

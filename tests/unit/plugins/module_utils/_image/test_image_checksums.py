@@ -1,6 +1,16 @@
 from __future__ import annotations
 
+import datetime
+import http.server
+import ipaddress
+import ssl
+import threading
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._image.checksums import (
@@ -80,3 +90,51 @@ def test_fetch_text_reads_a_file_url_and_reports_a_missing_one(tmp_path):
     assert fetch_text((tmp_path / "SHA256SUMS").as_uri(), 5) == SUMS
     with pytest.raises(InvalidInputError, match="^checksum: cannot fetch the checksums file file:.*; check the URL$"):
         fetch_text((tmp_path / "nothing").as_uri(), 5)
+
+
+@pytest.fixture(name="https_sums")
+def fixture_https_sums(tmp_path):
+    """SUMS served over HTTPS by a certificate no system CA signed; yields (url, its certificate's path)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "ca.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+
+    class Sums(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = SUMS.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sums)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/SHA256SUMS", str(cert_path)
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_fetch_text_honours_ca_cert_and_validate_certs(https_sums):
+    url, ca_cert = https_sums
+    with pytest.raises(InvalidInputError, match="^checksum: cannot fetch the checksums file https:.*CERTIFICATE_VERIFY"):
+        fetch_text(url, 5)  # verified by default: an unknown CA is refused
+    assert fetch_text(url, 5, ca_cert=ca_cert) == SUMS
+    assert fetch_text(url, 5, validate_certs=False) == SUMS

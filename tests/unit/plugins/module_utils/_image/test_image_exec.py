@@ -42,6 +42,10 @@ class FakeGlance:
     def stores(self):
         return [{"id": store} for store in self.store_ids]
 
+    def stores_detail(self):  # "ceph" is an rbd store, the others file stores
+        return [{"id": store, "type": "rbd", "properties": {"pool": "images"}} if store == "ceph"
+                else {"id": store, "type": "file", "properties": {}} for store in self.store_ids]
+
     @staticmethod
     def import_methods():
         return ["glance-direct", "web-download", "copy-image"]
@@ -273,15 +277,17 @@ class LifecycleGlance(FakeGlance):
 
 
 class FakeRbd:
-    def __init__(self, clones):
-        self.asked, self._clones = [], clones
+    def __init__(self, clones, error=None):
+        self.asked, self._clones, self._error, self.closed = [], clones, error, 0
 
-    def clones(self, path):
-        self.asked.append(path)
+    def clones(self, path, fsid=None):
+        self.asked.append((path, fsid))
+        if self._error:
+            raise self._error
         return self._clones
 
     def close(self):
-        pass
+        self.closed += 1
 
 
 def replace_with(glance, tmp_path, lifecycle):
@@ -308,16 +314,94 @@ def test_delete_policy_keeps_a_version_whose_rbd_snapshot_has_clones(image_file,
     monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
     run(glance, image_file)
     result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
-    assert opened == ["images"] and rbd.asked == ["img-1@snap"]
+    assert opened == ["images"] and rbd.asked == [("img-1@snap", "fsid")] and rbd.closed == 1
     assert [a["action"] for a in result["actions"]][-1] == ("keep_old_version" if kept else "delete_old_version")
     assert ("img-1" in glance.images) is kept
 
 
-def test_a_version_whose_locations_glance_hides_is_kept(image_file, tmp_path):
-    glance = FakeGlance()
+def fake_rbd(monkeypatch, rbd):
+    opened = []
+    monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
+    return opened
+
+
+def test_a_version_in_no_rbd_store_is_deleted_though_glance_hides_its_locations(image_file, tmp_path,
+                                                                                monkeypatch):
+    glance, rbd = FakeGlance(), FakeRbd([])
+    opened = fake_rbd(monkeypatch, rbd)
+    run(glance, image_file)  # in "fast", a file store
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "delete_old_version" and "img-1" not in glance.images
+    assert opened == []
+
+
+@pytest.mark.parametrize("error, kept", [(None, False), (StoreOpsError("rbd store: permission denied"), True)])
+def test_a_version_in_an_rbd_store_is_checked_in_the_stores_pool(image_file, tmp_path, monkeypatch, error, kept):
+    glance, rbd = FakeGlance(), FakeRbd([], error)
+    opened = fake_rbd(monkeypatch, rbd)
+    run(glance, image_file, stores=["ceph"])
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert opened == ["images"] and rbd.asked == [("img-1@snap", None)]
+    assert result["actions"][-1]["action"] == ("keep_old_version" if kept else "delete_old_version")
+    assert ("img-1" in glance.images) is kept
+    if kept:
+        assert "permission denied" in result["actions"][-1]["reason"]
+
+
+def test_a_version_in_two_rbd_stores_with_hidden_locations_is_kept(image_file, tmp_path, monkeypatch):
+    glance = FakeGlance(stores=("fast", "ceph", "ceph2"))
+    glance.stores_detail = lambda: [{"id": s, "type": "rbd", "properties": {"pool": "images"}}
+                                    for s in ("fast", "ceph", "ceph2")]
+    fake_rbd(monkeypatch, FakeRbd([]))
+    run(glance, image_file, stores=["ceph", "ceph2"])
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+    assert "ceph, ceph2" in result["actions"][-1]["reason"]
+
+
+def test_a_location_on_another_cluster_is_kept(image_file, tmp_path, monkeypatch):
+    glance = LifecycleGlance()
+    fake_rbd(monkeypatch, FakeRbd([], StoreOpsError("rbd store: img-1@snap is on cluster fsid, "
+                                                    "ceph_access reaches other")))
     run(glance, image_file)
     result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
     assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+
+
+def test_a_version_with_unknown_store_types_is_kept(image_file, tmp_path):
+    glance = FakeGlance()
+
+    def forbidden():
+        raise _image_exec.NotAuthorizedError("Glance refused GET /info/stores/detail (HTTP 403)", status_code=403)
+
+    glance.stores_detail = forbidden
+    run(glance, image_file)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1]["action"] == "keep_old_version" and "img-1" in glance.images
+
+
+def test_a_version_protected_or_unretired_since_planning_is_kept(image_file, tmp_path, monkeypatch):
+    glance = FakeGlance()
+    run(glance, image_file)
+    original = glance.image
+
+    def changed_meanwhile(image_id):  # another client protects it between the plan and the delete
+        found = original(image_id)
+        return found and {**found, "protected": True} if image_id == "img-1" else found
+
+    monkeypatch.setattr(glance, "image", changed_meanwhile)
+    result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
+    assert result["actions"][-1] == {"action": "keep_old_version", "image_id": "img-1", "reason": "protected"}
+    assert "img-1" in glance.images
+
+
+def test_absent_refuses_an_image_whose_rbd_snapshot_has_clones(image_file, monkeypatch):
+    glance = LifecycleGlance()
+    fake_rbd(monkeypatch, FakeRbd(["vms/disk-1"]))
+    run(glance, image_file, stores=["fast", "ceph"])
+    with pytest.raises(InvalidInputError, match=r"not deleted: .*clones \(vms/disk-1\)"):
+        run(glance, image_file, state="absent", stores=None)
+    assert "img-1" in glance.images
 
 
 def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image_file):
@@ -325,15 +409,46 @@ def test_collection_retires_only_this_catalogues_images_it_no_longer_lists(image
     for name, catalogue in (("kept", "a"), ("dropped", "a"), ("theirs", "b"), ("unmarked", None)):
         run(glance, image_file, name=name, catalogue=catalogue)
     before = {i: dict(image) for i, image in glance.images.items()}
-    planned = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=True).as_result()
+    planned = collect(glance, "a", ["kept"], ["p1"], Lifecycle(), {}, check_mode=True).as_result()
     assert glance.images == before and planned["changed"]
     dropped = next(i for i, image in glance.images.items() if image["name"] == "dropped")
     assert planned["actions"] == [{"name": "dropped", "action": "retire", "image_id": dropped, "policy": "hide"}]
-    assert collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result() == planned
+    assert collect(glance, "a", ["kept"], ["p1"], Lifecycle(), {}, check_mode=False).as_result() == planned
     assert glance.images[dropped][RETIRED_KEY] == "dropped" and glance.images[dropped]["os_hidden"]
     assert {image["name"] for image in glance.images.values()} >= {"kept", "theirs", "unmarked"}
-    again = collect(glance, "a", ["kept"], "p1", Lifecycle(), {}, check_mode=False).as_result()
-    assert again == {"changed": False, "actions": [], "retired": []}
+    again = collect(glance, "a", ["kept"], ["p1"], Lifecycle(), {}, check_mode=False).as_result()
+    assert again == {"changed": False, "actions": [], "failures": [], "retired": []}
+
+
+def test_collection_leaves_other_owners_pending_and_retired_images(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, name="kept", catalogue="a")
+    for image_id, extra in (("foreign", {"owner": "p2"}), ("pending", {PENDING_KEY: "run x lease 60s until z"}),
+                            ("retired", {RETIRED_KEY: "old"})):
+        glance.images[image_id] = {"id": image_id, "name": f"{image_id}-name", "owner": "p1",
+                                   "storeops.openstack.catalogue": "a", **extra}
+    before = {i: dict(image) for i, image in glance.images.items()}
+    result = collect(glance, "a", ["kept"], ["p1"], Lifecycle(retire="delete"), {}, check_mode=False).as_result()
+    assert result["actions"] == [] and glance.images == before
+
+
+def test_collection_goes_on_past_an_image_that_fails_and_reports_it(image_file, monkeypatch):
+    glance = FakeGlance()
+    for name in ("first", "second"):
+        run(glance, image_file, name=name, catalogue="a")
+    first = next(i for i, image in glance.images.items() if image["name"] == "first")
+    original = glance.patch
+
+    def failing(image_id, operations):
+        if image_id == first:
+            raise StoreOpsError("Glance said 500")
+        return original(image_id, operations)
+
+    monkeypatch.setattr(glance, "patch", failing)
+    result = collect(glance, "a", ["other"], ["p1"], Lifecycle(), {}, check_mode=False).as_result()
+    assert result["failed"] and result["failures"] == [{"name": "first", "image_id": first, "msg": "Glance said 500"}]
+    assert glance.images[first]["name"] == "first" and RETIRED_KEY in next(
+        image for image in glance.images.values() if image.get(RETIRED_KEY) == "second")
 
 
 def test_an_unsafe_file_is_refused_before_anything_is_sent(tmp_path):
@@ -352,3 +467,20 @@ def test_glances_virtual_size_must_be_the_inspectors(image_file, monkeypatch):
     with pytest.raises(StoreOpsError, match="virtual_size of the stored image is 1"):
         run(glance, image_file)
     assert [i for i in glance.images.values() if i["name"] == "cirros"] == []
+
+
+def test_collection_with_no_names_is_refused(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, name="listed", catalogue="a")
+    before = {i: dict(image) for i, image in glance.images.items()}
+    with pytest.raises(InvalidInputError, match="names: empty"):
+        collect(glance, "a", [], ["p1"], Lifecycle(retire="delete"), {}, check_mode=False)
+    assert glance.images == before
+
+
+def test_collection_takes_the_images_of_every_owner_it_is_given(image_file):
+    glance = FakeGlance()
+    run(glance, image_file, name="theirs", catalogue="a")
+    glance.images["img-1"]["owner"] = "p2"  # an entry that set owner: p2
+    result = collect(glance, "a", ["kept"], ["p1", "p2"], Lifecycle(), {}, check_mode=False).as_result()
+    assert result["retired"] == ["img-1"] and glance.images["img-1"][RETIRED_KEY] == "theirs"

@@ -336,3 +336,14 @@ def test_another_catalogues_images_are_refused_and_never_deleted():
     retired = image("r1", name="cirros.retired-1", **{RETIRED_KEY: "cirros", CATALOGUE_KEY: "b"})
     plan = plan_present([image(), retired], desired(catalogue="a"), DIFFERENT, "replace", 0)
     assert steps.DeleteOldVersion("r1") not in plan.steps and steps.DeleteOldVersion("i1") in plan.steps
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_another_catalogues_image_given_by_id_is_refused(state):
+    theirs = image("t1", name="their-name", **{CATALOGUE_KEY: "b"})
+    wanted = desired(catalogue="a", image_id="t1")
+    with pytest.raises(InvalidInputError, match="belongs to catalogue 'b', not 'a'"):
+        if state == "present":
+            plan_present([theirs], wanted, SAME, "fail", 1)
+        else:
+            plan_absent([theirs], wanted, None)

@@ -299,7 +299,7 @@ progress:
     - Where the whole migration of the selected containers stands after this run, in objects (the
       roles print it with the P(storeops.openstack.progress_line#filter) filter): C(total) objects
       seen, C(done) those with a current copy, C(left) those a later run still copies (left by
-      O(limit) or O(max_duration), failed, or planned in check mode), C(failed), C(seconds);
+      O(limit) or O(max_duration), failed, or planned in check mode), C(failed), C(moved) (finished by this run), C(seconds);
       C(bytes_total) and C(bytes_done) their sizes, C(bytes_moved) the bytes this run sent.
     - A conflict is neither done nor left.
   returned: always

@@ -115,8 +115,10 @@ class Report:
     def progress(self, check_mode: bool) -> Progress:
         """Images are the unit: an image is done once none of its locations needs a write."""
         unfinished = self._left_images | (self._planned_images if check_mode else self._failed_images)
+        finished = set() if check_mode else self._planned_images - self._failed_images
         return Progress("images", total=len(self._images), done=len(self._images - unfinished),
-                        failed=len(self._failed_images), left=len(unfinished), seconds=self.seconds)
+                        failed=len(self._failed_images), left=len(unfinished), seconds=self.seconds,
+                        moved=len(finished))
 
 
 def backfill_result(report: Report, planner: BackfillPlanner, notes: list[str], check_mode: bool,

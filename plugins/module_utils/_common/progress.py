@@ -58,7 +58,8 @@ class Progress:
 
     ``total`` counts every item selected, done or not; ``done`` those needing nothing more
     (before this slice or by it); ``left`` those a later slice still has to do (failed ones
-    included, they are tried again). Bytes are None where the job moves none (the backfill).
+    included, they are tried again); ``moved`` those this slice finished. Bytes are None where
+    the job moves none (the backfill).
     """
 
     unit: str
@@ -69,7 +70,8 @@ class Progress:
     seconds: float
     bytes_total: int | None = None
     bytes_done: int | None = None
-    bytes_moved: int = 0  # by this slice: the rate is made of it
+    moved: int = 0        # items this slice finished: with bytes_moved, the rate is made of it
+    bytes_moved: int = 0  # by this slice
 
     def output(self) -> dict[str, Any]:
         return {**asdict(self), "seconds": round(self.seconds, 3)}

@@ -86,4 +86,4 @@ class ObjectReport:
                         done=counts[Outcome.COPIED] + counts[Outcome.ALREADY_DONE], failed=counts[Outcome.FAILED],
                         left=counts[Outcome.LEFT] + counts[Outcome.FAILED] + counts[Outcome.PLANNED],
                         seconds=elapsed, bytes_total=self._bytes_total, bytes_done=self._bytes_done,
-                        bytes_moved=self.bytes["bytes_sent"])
+                        moved=counts[Outcome.COPIED], bytes_moved=self.bytes["bytes_sent"])

@@ -91,7 +91,7 @@ class MigrationResult:
                         left=counts["selected"] - plan.done - len(moved), seconds=self.seconds,
                         bytes_total=plan.bytes_done + sum(item.size for item in every),
                         bytes_done=plan.bytes_done + sum(item.size for item in moved),
-                        bytes_moved=self.bytes_copied)
+                        moved=counts[MIGRATED], bytes_moved=self.bytes_copied)
 
     def failure(self) -> str | None:
         """The module's failure message when an image failed, else None."""

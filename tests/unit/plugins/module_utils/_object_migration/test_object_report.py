@@ -31,4 +31,4 @@ def test_progress_counts_the_whole_job_in_objects_and_bytes():
         report.add(ObjectResult("a", outcome, "bucket-a", outcome, size=size, bytes_sent=sent))
     assert report.result(elapsed=2.0)["progress"] == {
         "unit": "objects", "total": 5, "done": 2, "failed": 1, "left": 2, "seconds": 2.0,
-        "bytes_total": 207, "bytes_done": 150, "bytes_moved": 105}
+        "bytes_total": 207, "bytes_done": 150, "moved": 1, "bytes_moved": 105}

@@ -108,7 +108,7 @@ def _backfill(result: dict) -> tuple[dict, list]:
     return _stage("backfill", changed=written,
                   changes=[f"{written} locations tagged with their store"] if written else [],
                   skipped=skipped, failures=failures,
-                  remaining=counts.get("skipped", 0) + counts.get("failed", 0),
+                  remaining=counts.get("skipped", 0) + counts.get("failed", 0) + counts.get("left", 0),
                   summary=f"{counts.get('locations_scanned', 0)} locations in "
                           f"{counts.get('images_scanned', 0)} images: {written} tagged, "
                           f"{counts.get('correct', 0)} already right, "

@@ -11,7 +11,7 @@ description:
   - Every slice scans the whole job, so what describes the job (C(counts) such as C(selected) or
     C(already_done), C(progress)) is the last slice's; what each slice did is added up: the
     C(counts) named in O(summed) and the top-level numbers named there, the lists concatenated
-    (the first O(max_items) kept). C(changed) and C(failed) are true when a slice's was; C(msg)
+    (each item once, as every slice reports again what it left alone; the first O(max_items) kept). C(changed) and C(failed) are true when a slice's was; C(msg)
     is the first failed slice's.
 author:
   - storeops.openstack developers (@storeops)
@@ -60,11 +60,22 @@ def merge_slices(results, summed=(), max_items=100):
             merged[key] = {**values[-1], **{name: sum(counts.get(name, 0) for counts in values)
                                             for name in summed if name in values[-1]}}
         elif isinstance(values[-1], list):
-            merged[key] = [item for value in values for item in value][:max_items]
+            merged[key] = _first_distinct((item for value in values for item in value), max_items)
     failed = [result for result in results if result.get("failed")]
     if failed:
         merged["msg"] = failed[0].get("msg", "")
     return merged
+
+
+def _first_distinct(items, most: int) -> list:
+    """Each slice reports again what it left alone (a skipped location, a failure): keep it once."""
+    kept: list = []
+    for item in items:
+        if len(kept) >= most:
+            break
+        if item not in kept:
+            kept.append(item)
+    return kept
 
 
 class FilterModule:

@@ -120,3 +120,8 @@ def test_the_object_migration_stage_shows_copies_failures_conflicts_and_what_is_
     assert (stage["bytes_moved"], stage["remaining"], stage["journal"]) == (300, 1, "/j/2.jsonl")
     assert stage["summary"] == "4 objects: 2 copied, 0 already done, 1 failed, 1 in conflict, 1 left"
     assert summary["totals"]["remaining"] == 1 and summary["stores"] == []
+
+
+def test_locations_a_budget_left_untagged_are_left_in_the_backfill_stage():
+    (stage,) = maintenance_summary({"backfill": {"counts": {"written": 2, "left": 3, "skipped": 1}}})["stages"]
+    assert (stage["changed"], stage["remaining"]) == (2, 4)

@@ -41,15 +41,14 @@ def test_the_next_slice_gets_the_smaller_budget_and_none_once_it_is_spent(option
     assert slice_budget(0, now=now, **options) == expected  # the role started at 0
 
 
-def test_slices_merge_into_one_run_adding_up_what_each_did():
+def test_slices_merge_into_one_run_adding_up_what_each_did_and_listing_each_item_once():
     slices = [{"changed": True, "failed": False, "counts": {"selected": 3, "migrated": 2, "already_done": 0},
                "images": [{"id": "a"}, {"id": "b"}], "bytes_copied": 20, "progress": {"done": 2}},
               {"changed": False, "failed": True, "msg": "1 of 1 images failed", "bytes_copied": 0,
-               "counts": {"selected": 3, "migrated": 0, "already_done": 2}, "images": [{"id": "c"}],
-               "progress": {"done": 2}},
-              {"skipped": True}]
-    merged = merge_slices(slices[:2], summed=["migrated", "bytes_copied"], max_items=2)
+               "counts": {"selected": 3, "migrated": 0, "already_done": 2}, "images": [{"id": "a"}, {"id": "c"}],
+               "progress": {"done": 2}}]
+    merged = merge_slices(slices, summed=["migrated", "bytes_copied"], max_items=3)
     assert merged == {"changed": True, "failed": True, "msg": "1 of 1 images failed", "bytes_copied": 20,
                       "counts": {"selected": 3, "migrated": 2, "already_done": 2},
-                      "images": [{"id": "a"}, {"id": "b"}], "progress": {"done": 2}}
+                      "images": [{"id": "a"}, {"id": "b"}, {"id": "c"}], "progress": {"done": 2}}
     assert merge_slices([]) == {}

@@ -169,9 +169,10 @@ notes:
 progress:
   description:
     - Where the whole backfill stands after this run, in images (the roles print it with the
-      P(storeops.openstack.progress_line#filter) filter): C(total) images scanned, C(done) those
+      P(storeops.openstack.progress_line#filter) filter) - C(total) images scanned, C(done) those
       none of whose locations needs a write any more, C(left) those a later run still writes
-      (left by O(limit) or O(max_duration), or failed), C(failed), C(moved) (finished by this run), C(seconds); C(bytes_total) and
+      (left by O(limit) or O(max_duration), or failed), C(failed), C(moved) (finished by this run),
+      C(seconds); C(bytes_total) and
       C(bytes_done) are null and C(bytes_moved) 0 (a backfill moves no image data).
     - In check mode, C(left) counts every image the run would write.
   returned: mode=backfill

@@ -222,8 +222,9 @@ RETURN = r"""
 counts:
   description:
     - V(objects) seen; V(copied), V(already_done), V(planned) (check mode), V(conflict),
-      V(failed) and V(left) (not started: O(limit) or O(max_duration)) by outcome; V(source_deleted); V(segments_kept), segments of deleted manifests kept
-      because something else reads them; V(unsupported_metadata), the objects with headers S3 cannot hold.
+      V(failed) and V(left) (not started, for O(limit) or O(max_duration)) by outcome;
+      V(source_deleted); V(segments_kept), segments of deleted manifests kept because something
+      else reads them; V(unsupported_metadata), the objects with headers S3 cannot hold.
   returned: always
   type: dict
 containers:
@@ -297,10 +298,10 @@ objects_per_second:
 progress:
   description:
     - Where the whole migration of the selected containers stands after this run, in objects (the
-      roles print it with the P(storeops.openstack.progress_line#filter) filter): C(total) objects
+      roles print it with the P(storeops.openstack.progress_line#filter) filter) - C(total) objects
       seen, C(done) those with a current copy, C(left) those a later run still copies (left by
-      O(limit) or O(max_duration), failed, or planned in check mode), C(failed), C(moved) (finished by this run), C(seconds);
-      C(bytes_total) and C(bytes_done) their sizes, C(bytes_moved) the bytes this run sent.
+      O(limit) or O(max_duration), failed, or planned in check mode), C(failed), C(moved)
+      (finished by this run), C(seconds); C(bytes_total) and C(bytes_done) their sizes, C(bytes_moved) the bytes this run sent.
     - A conflict is neither done nor left.
   returned: always
   type: dict

@@ -9,7 +9,7 @@ short_description: The results of a long run's slices as one run's result
 version_added: 0.1.0
 description:
   - Every slice scans the whole job, so what describes the job (C(counts) such as C(selected) or
-    C(already_done), C(progress)) is the last slice's; what each slice did is added up: the
+    C(already_done), C(progress)) is the last slice's; what each slice did is added up - the
     C(counts) named in O(summed) and the top-level numbers named there, the lists concatenated
     (each item once, as every slice reports again what it left alone; the first O(max_items) kept). C(changed) and C(failed) are true when a slice's was; C(msg)
     is the first failed slice's.

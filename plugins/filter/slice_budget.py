@@ -10,7 +10,7 @@ version_added: 0.1.0
 description:
   - A role running a module in slices asks this before each slice. Its input is the time (epoch
     seconds) the role started; O(max_duration) is the role's own budget from then, O(deadline)
-    a moment no slice may start after (the maintenance playbook's C(maintenance_max_duration)):
+    a moment no slice may start after (the maintenance playbook's C(maintenance_max_duration));
     the earlier of the two wins. O(slice_seconds) bounds one slice.
   - Returns 0 when the budget is spent (no new slice starts; a slice in flight was allowed to
     finish), None when nothing bounds the slice, else whole seconds, at least 1.

@@ -9,7 +9,8 @@ short_description: Summarise a maintenance run's stage results for its report
 version_added: 0.1.0
 description:
   - Turns the facts the maintenance stages publish (C(image_catalog_result),
-    C(location_backfill_result), C(store_migration_result), C(maintenance_verify_result); each
+    C(location_backfill_result), C(store_migration_result), C(object_migration_result),
+    C(maintenance_verify_result); each
     role's README, Returns) into one summary per stage (what changed, what was
     skipped and why, failures with the fix to try, bytes moved, durations, remaining work) and
     totals. Only fields chosen here reach the summary, never a module's invocation, and the
@@ -18,7 +19,7 @@ author:
   - storeops.openstack developers (@storeops)
 options:
   _input:
-    description: Stage name to its published fact, for the stages that ran (C(catalog), C(backfill), C(migration), C(verify)).
+    description: Stage name to its published fact, for the stages that ran (C(catalog), C(backfill), C(migration), C(objects), C(verify)).
     type: dict
     required: true
   durations:
@@ -46,9 +47,9 @@ _value:
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact
 
-ORDER = ("catalog", "backfill", "migration", "verify")
+ORDER = ("catalog", "backfill", "migration", "objects", "verify")
 TITLES = {"catalog": "Image catalogue", "backfill": "Location backfill",
-          "migration": "Store migration", "verify": "Verification"}
+          "migration": "Store migration", "objects": "Object migration", "verify": "Verification"}
 CHANGED = "changed"
 UNCHANGED = "unchanged"
 FAILED = "failed"
@@ -107,7 +108,7 @@ def _backfill(result: dict) -> tuple[dict, list]:
     return _stage("backfill", changed=written,
                   changes=[f"{written} locations tagged with their store"] if written else [],
                   skipped=skipped, failures=failures,
-                  remaining=counts.get("skipped", 0) + counts.get("failed", 0),
+                  remaining=counts.get("skipped", 0) + counts.get("failed", 0) + counts.get("left", 0),
                   summary=f"{counts.get('locations_scanned', 0)} locations in "
                           f"{counts.get('images_scanned', 0)} images: {written} tagged, "
                           f"{counts.get('correct', 0)} already right, "
@@ -145,6 +146,25 @@ def _migration(result: dict) -> tuple[dict, list]:
                   journal=result.get("journal")), store_changes
 
 
+def _objects(result: dict) -> tuple[dict, list]:
+    counts = result.get("counts") or {}
+    failures = [{"what": f"object {f.get('container')}/{f.get('name')}", "error": f.get("reason", ""),
+                 "fix": f.get("fix", "")} for f in result.get("failures", [])]
+    if result.get("failed") and not failures:
+        failures = _module_failure(result, "swift_object_migrate", "fix the input the message names; run again")
+    skipped = [{"what": f"key {c.get('bucket')}/{c.get('name')}", "why": c.get("reason", "")}
+               for c in result.get("conflicts", [])]
+    copied, left = counts.get("copied", 0), result.get("left_after_run") or 0
+    journals = result.get("journals") or [None]
+    return _stage("objects", changed=copied,
+                  changes=[f"{copied} objects copied into S3"] if copied else [],
+                  skipped=skipped, failures=failures, bytes_moved=result.get("bytes_sent", 0), remaining=left,
+                  summary=f"{counts.get('objects', 0)} objects: {copied} copied, "
+                          f"{counts.get('already_done', 0)} already done, {counts.get('failed', 0)} failed, "
+                          f"{counts.get('conflict', 0)} in conflict, {left} left",
+                  throughput_mb_per_second=result.get("mb_per_second"), journal=journals[-1]), []
+
+
 def _verify(result: dict) -> tuple[dict, list]:
     findings = {key: value for key, value in result.items() if isinstance(value, int) and value}
     skipped = [{"what": key.replace("_", " "), "why": f"{value} found after the run"}
@@ -172,7 +192,8 @@ def _store_changes(store_changes: list) -> list:
     return [stores[name] for name in sorted(stores)]
 
 
-BUILDERS = {"catalog": _catalog, "backfill": _backfill, "migration": _migration, "verify": _verify}
+BUILDERS = {"catalog": _catalog, "backfill": _backfill, "migration": _migration, "objects": _objects,
+            "verify": _verify}
 
 
 def maintenance_summary(stage_results: dict, durations: dict | None = None) -> dict:

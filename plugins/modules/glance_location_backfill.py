@@ -76,6 +76,20 @@ options:
       - PATCH requests in flight at once with O(backend=api).
     type: int
     default: 4
+  limit:
+    description:
+      - Write the locations of at most this many images in this run (images with nothing to write
+        do not count); the others are counted in RV(progress) as left, and a later run finds them
+        untagged again. Every page is still read, so the counts cover every image.
+      - With O(mode=undo) it is ignored.
+    type: int
+  max_duration:
+    description:
+      - Time budget in seconds. Once it has passed, no new image's writes start; a page's writes
+        already started finish (so a run may overrun by one page, O(batch_size)), and the rest is
+        counted in RV(progress) as left. The pages are still read to the end.
+      - With O(mode=undo) it is ignored.
+    type: int
   journal_dir:
     description:
       - Directory for the journal of a run that changes something; the file is named after the
@@ -152,6 +166,17 @@ notes:
   returned: mode=backfill
   type: list
   elements: str
+progress:
+  description:
+    - Where the whole backfill stands after this run, in images (the roles print it with the
+      P(storeops.openstack.progress_line#filter) filter) - C(total) images scanned, C(done) those
+      none of whose locations needs a write any more, C(left) those a later run still writes
+      (left by O(limit) or O(max_duration), or failed), C(failed), C(moved) (finished by this run),
+      C(seconds); C(bytes_total) and
+      C(bytes_done) are null and C(bytes_moved) 0 (a backfill moves no image data).
+    - In check mode, C(left) counts every image the run would write.
+  returned: mode=backfill
+  type: dict
 journal:
   description: Path of the journal written by this run, if it changed anything.
   returned: when changed
@@ -177,6 +202,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     NotAuthorizedError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import journal_path
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import open_database
@@ -194,6 +220,8 @@ class GlanceLocationBackfill(StoreOpsModule):
         "image_ids": {"type": "list", "elements": "str"},
         "batch_size": {"type": "int", "default": 500},
         "concurrency": {"type": "int", "default": 4},
+        "limit": {"type": "int"},
+        "max_duration": {"type": "int"},
         "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
         "journal": {"type": "path"},
         "max_details": {"type": "int", "default": 20},
@@ -208,6 +236,9 @@ class GlanceLocationBackfill(StoreOpsModule):
         for option in ("batch_size", "concurrency", "max_details"):
             if params[option] < 1:
                 raise InvalidInputError(f"{option} must be at least 1, not {params[option]}")
+        for option in ("limit", "max_duration"):
+            if params[option] is not None and params[option] < 1:
+                raise InvalidInputError(f"{option} must be at least 1, not {params[option]}; omit it for no bound")
         conf = GlanceApiConf(params["glance_api_conf"]) if params["glance_api_conf"] else None
         if params["mode"] == "undo":
             return self._undo(conf)
@@ -237,7 +268,8 @@ class GlanceLocationBackfill(StoreOpsModule):
         journal = None
         if not self.check_mode:
             journal = Journal(journal_path(params["journal_dir"], "glance_location_backfill"), params["backend"])
-        report = backfill(backend, planner, params["image_ids"], Report(params["max_details"]), journal)
+        budget = SliceBudget(params["limit"], params["max_duration"])
+        report = backfill(backend, planner, params["image_ids"], Report(params["max_details"]), journal, budget)
         return backfill_result(report, planner, notes, self.check_mode, self.ansible._diff)
 
     def _undo(self, conf):

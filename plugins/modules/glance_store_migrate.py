@@ -289,6 +289,16 @@ notes:
   returned: always
   type: list
   elements: str
+progress:
+  description:
+    - Where the whole migration stands after this run, in images (the roles print it with the
+      P(storeops.openstack.progress_line#filter) filter) - C(total) selected images, C(done) those
+      in the target only, C(left) the others (O(limit), time budget, failures, untagged),
+      C(failed), C(moved) (finished by this run),
+      C(seconds); C(bytes_total) and C(bytes_done) their sizes, C(bytes_moved) the
+      bytes this run copied.
+  returned: always
+  type: dict
 journal:
   description: Path of this run's journal, if it did anything.
   returned: when a step ran

@@ -146,6 +146,17 @@ options:
     description: Objects in flight at once, 1 to 64.
     type: int
     default: 4
+  limit:
+    description:
+      - Copy at most this many objects in this run (objects whose copy is current do not count);
+        the others are counted as V(left) in RV(counts) and RV(progress), and a later run copies
+        them. The listings are still walked to the end, so the counts cover every object.
+    type: int
+  max_duration:
+    description:
+      - Time budget in seconds. Once it has passed no new copy starts; those in flight finish, and
+        the rest is counted as V(left). The listings are still walked to the end (without copying).
+    type: int
   delete_source:
     description:
       - Delete each source object once its copy is proven from the bytes, and the segments of a
@@ -210,9 +221,10 @@ EXAMPLES = r"""
 RETURN = r"""
 counts:
   description:
-    - V(objects) seen; V(copied), V(already_done), V(planned) (check mode), V(conflict) and
-      V(failed) by outcome; V(source_deleted); V(segments_kept), segments of deleted manifests kept
-      because something else reads them; V(unsupported_metadata), the objects with headers S3 cannot hold.
+    - V(objects) seen; V(copied), V(already_done), V(planned) (check mode), V(conflict),
+      V(failed) and V(left) (not started, for O(limit) or O(max_duration)) by outcome;
+      V(source_deleted); V(segments_kept), segments of deleted manifests kept because something
+      else reads them; V(unsupported_metadata), the objects with headers S3 cannot hold.
   returned: always
   type: dict
 containers:
@@ -283,6 +295,16 @@ objects_per_second:
   description: Objects copied or checked per second.
   returned: always
   type: float
+progress:
+  description:
+    - Where the whole migration of the selected containers stands after this run, in objects (the
+      roles print it with the P(storeops.openstack.progress_line#filter) filter) - C(total) objects
+      seen, C(done) those with a current copy, C(left) those a later run still copies (left by
+      O(limit) or O(max_duration), failed, or planned in check mode), C(failed), C(moved)
+      (finished by this run), C(seconds); C(bytes_total) and C(bytes_done) their sizes, C(bytes_moved) the bytes this run sent.
+    - A conflict is neither done nor left.
+  returned: always
+  type: dict
 journal:
   description: Path of this run's journal, if it did anything.
   returned: when a step ran
@@ -330,6 +352,8 @@ class SwiftObjectMigrate(StoreOpsModule):
         "on_conflict": {"type": "str", "choices": list(ON_CONFLICT), "default": "skip"},
         "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
         "max_details": {"type": "int", "default": 100},
+        "limit": {"type": "int"},
+        "max_duration": {"type": "int"},
     }
     module_kwargs = {"supports_check_mode": True, "mutually_exclusive": [["containers", "all_containers"]]}
 
@@ -345,7 +369,7 @@ class SwiftObjectMigrate(StoreOpsModule):
             part_size_mb=params["part_size_mb"], uploads_per_object=params["uploads_per_object"],
             concurrency=params["concurrency"], delete_source=params["delete_source"],
             on_conflict=params["on_conflict"], journal_dir=params["journal_dir"],
-            max_details=params["max_details"])
+            max_details=params["max_details"], limit=params["limit"], max_duration=params["max_duration"])
         return migrate_objects(self.conn, request, self.check_mode)
 
     def _checked_params(self) -> dict:
@@ -364,6 +388,9 @@ class SwiftObjectMigrate(StoreOpsModule):
             if params[option] < least or (most is not None and params[option] > most):
                 within = f"from {least} to {most} ({what})" if most else f"at least {least}"
                 raise InvalidInputError(f"{option} must be {within}, not {params[option]}")
+        for option in ("limit", "max_duration"):
+            if params[option] is not None and params[option] < 1:
+                raise InvalidInputError(f"{option} must be at least 1, not {params[option]}; omit it for no bound")
         return params
 
 

@@ -135,7 +135,8 @@ def test_database_backend_writes_the_rest_and_rerun_is_unchanged(backfill, glanc
         assert again["counts"]["planned_writes"] == 0 and again["counts"]["correct"] == 8
 
 
-def test_undo_restores_exactly_then_backfill_again(backfill, glance, legacy, shared):
+def test_undo_restores_exactly_then_the_role_backfills_again_in_slices(backfill, run_playbook, cloud, glance, legacy,
+                                                                       shared, tmp_path):
     ids, expected = legacy.ids, legacy.expected
     journal, before = shared["journal"], shared["before"]
     result = backfill(mode="undo", backend="database", journal=journal)
@@ -143,8 +144,18 @@ def test_undo_restores_exactly_then_backfill_again(backfill, glance, legacy, sha
     assert glance.rows(ids.values()) == before
     again = backfill(mode="undo", backend="database", journal=journal)
     assert again["changed"] is False and again["counts"]["already_restored"] == 2
-    redo = backfill(backend="database", fix_mismatched=True)
-    assert redo["counts"]["written"] == 2
+    # one image per slice: two slices reach the end state of the one run above, a line each
+    redo = run_playbook("role.yml", role_under_test="location_backfill", location_backfill_backend="database",
+                        location_backfill_fix_mismatched=True, location_backfill_image_ids=list(ids.values()),
+                        location_backfill_glance_api_conf=cloud["glance"]["api_conf"], location_backfill_limit=1,
+                        location_backfill_journal_dir=str(tmp_path))
+    assert redo.returncode == 0, redo.output
+    result = redo.results["backfill"]
+    assert (result["slices"], result["counts"]["written"], len(result["journals"])) == (2, 2, 2)
+    lines = [line.split('"msg": "')[1] for line in redo.output.splitlines() if "location_backfill slice" in line]
+    assert [line.split(",")[0] for line in lines] == [
+        "location_backfill slice 1: 7/8 images", "location_backfill slice 2: 8/8 images"], redo.output
+    assert lines[-1].endswith('done, 0 failed"')
     assert glance.stores(ids.values()) == expected
 
 

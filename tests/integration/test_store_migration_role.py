@@ -99,3 +99,15 @@ def test_direct_method_takes_the_database_url_from_glance_api_conf(migrate_store
     done = migrate_store(prefix, store_migration_method="direct", store_migration_backend="database")
     assert done.returncode == 0, done.output
     assert glance.stores_of(image) == ["ceph"]
+
+
+def test_the_migration_runs_in_slices_each_printing_one_progress_line(migrate_store, glance):
+    prefix = f"role-{uuid.uuid4().hex[:8]}"
+    images = [glance.upload(f"{prefix}-{n}", "swift", os.urandom(1000)) for n in range(2)]
+    run = migrate_store(prefix, store_migration_limit=1, store_migration_require_complete=True)
+    assert run.returncode == 0, run.output
+    lines = [line for line in run.output.splitlines() if "store_migration slice" in line]
+    assert [line.split('"msg": "')[1].split(",")[0] for line in lines] == [
+        "store_migration slice 1: 1/2 images", "store_migration slice 2: 2/2 images"], run.output
+    assert "2.0 kB of 2.0 kB" in lines[-1] and lines[-1].endswith('done, 0 failed"')
+    assert all(glance.stores_of(image) == ["ceph"] for image in images)

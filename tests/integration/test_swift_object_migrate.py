@@ -645,3 +645,38 @@ def test_bad_input_is_one_clean_line_and_changes_nothing(migrate, swift, s3, clo
     assert not bucket_exists(s3, existing)  # nothing was created before the error
     assert swift.names(existing) == ["x"]
     assert cloud["ceph"]["rgw"]["s3_secret_key"] not in run.output + json.dumps(result)
+
+
+def test_a_spent_maintenance_budget_starts_no_slice_and_the_rerun_copies_in_slices(run_playbook, cloud, swift, s3,
+                                                                                   tag, tmp_path):
+    container = f"objmig-slices-{tag}"
+    objects = {f"o{n}": os.urandom(1000) for n in range(2)}
+    for name, data in objects.items():
+        swift.put(container, name, data)
+    rgw = cloud["ceph"]["rgw"]
+    variables = {"maintenance_cloud": cloud["admin_cloud"], "maintenance_glance_api_conf": cloud["glance"]["api_conf"],
+                 "maintenance_stage_backfill": False, "maintenance_stage_verify": False,
+                 "maintenance_stage_objects": True, "object_migration_containers": [container],
+                 "object_migration_s3_endpoint_url": rgw["endpoint"], "object_migration_s3_access_key": rgw["s3_access_key"],
+                 "object_migration_s3_secret_key": rgw["s3_secret_key"], "object_migration_limit": 1,
+                 "object_migration_journal_dir": str(tmp_path / "journals")}
+
+    def maintenance(**budget):
+        reports = tmp_path / f"reports{len(budget)}"
+        run = run_playbook("storeops.openstack.maintenance", maintenance_report_dir=str(reports), **variables, **budget)
+        assert run.returncode == 0, run.output
+        (stage,) = json.loads((reports / "report.json").read_text())["stages"]
+        return run.output, stage
+
+    # the preflight alone outlasts one second: no slice starts, and what is left is counted
+    output, stage = maintenance(maintenance_max_duration=1)
+    assert "object_migration slice" not in output and (stage["name"], stage["remaining"]) == ("objects", 2), output
+    assert not bucket_exists(s3, container)  # counted in check mode: not even the bucket is made
+
+    output, stage = maintenance()
+    lines = [line.split('"msg": "')[1] for line in output.splitlines() if "object_migration slice" in line]
+    assert [line.split(",")[0] for line in lines] == [
+        "object_migration slice 1: 1/2 objects", "object_migration slice 2: 2/2 objects"], output
+    assert lines[-1].endswith('done, 0 failed"')
+    assert (stage["changed"], stage["remaining"], stage["status"]) == (2, 0, "changed")
+    assert {name: body(s3, container, name) for name in keys(s3, container)} == objects

@@ -43,6 +43,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     bug_report,
     known_error,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import (
@@ -64,18 +65,25 @@ class Backend(Protocol):
 
 
 def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | None, report: Report,
-             journal: Journal | None) -> Report:
+             journal: Journal | None, budget: SliceBudget | None = None) -> Report:
     """Every page planned into ``report``; without a journal (check mode) nothing is written.
 
     A page's landed writes are journaled before the back end reads on (for the database, before
     the page's transaction commits), so a run killed at any point leaves nothing unrecorded.
+    The ``budget`` decides, image by image as its page is planned, which images' writes start;
+    the others are counted as left, and the pages are still read to the end so the count is
+    whole (a later run finds them untagged again).
     """
     started = time.monotonic()
+    budget = budget or SliceBudget()
     try:
         with closing(backend.pages(image_ids)) as pages:
             for page, apply in pages:
                 plans = planner.plan(page)
-                report.add_page(page, plans)
+                writing = dict.fromkeys(plan.image_id for plan in plans if plan.action == WRITE)
+                starting = set(budget.take_each(writing))
+                report.add_page(page, plans, frozenset(writing) - starting)
+                plans = tuple(plan for plan in plans if plan.action != WRITE or plan.image_id in starting)
                 if journal is not None and any(plan.action == WRITE for plan in plans):
                     for outcome in apply(plans):
                         if outcome.landed:

@@ -22,6 +22,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan 
     Page,
     UndoStep,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import Progress
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import (
     CORRECT,
@@ -53,7 +54,7 @@ class Report:
     max_details: int
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("images_scanned", "locations_scanned", CORRECT, MISSING, MISTAGGED, UNMATCHED,
-         "glance_would_get_wrong", "planned_writes", "skipped", WRITTEN, REDERIVED,
+         "glance_would_get_wrong", "planned_writes", "left", "skipped", WRITTEN, REDERIVED,
          CONFLICTS, FAILED), 0))
     details: list[dict[str, Any]] = field(default_factory=list)
     unmatched: list[dict[str, Any]] = field(default_factory=list)
@@ -63,18 +64,26 @@ class Report:
     journal: str | None = None  # the journal's path, once something was written to it
     seconds: float = 0.0
     _images: set[str] = field(default_factory=set, repr=False)
+    _planned_images: set[str] = field(default_factory=set, repr=False)
+    _left_images: set[str] = field(default_factory=set, repr=False)     # the budget did not start them
+    _failed_images: set[str] = field(default_factory=set, repr=False)
 
-    def add_page(self, page: Page, plans: tuple[LocationPlan, ...]) -> None:
+    def add_page(self, page: Page, plans: tuple[LocationPlan, ...], left: frozenset[str] = frozenset()) -> None:
+        """The page's plans; the writes of the images in ``left`` are left for a later run."""
         self._images.update(page.image_ids)
         self.counts["images_scanned"] = len(self._images)
         for plan in plans:
-            self.add(plan)
+            self.add(plan, plan.image_id in left)
 
-    def add(self, plan: LocationPlan) -> None:
+    def add(self, plan: LocationPlan, left: bool = False) -> None:
         self.counts["locations_scanned"] += 1
         self.counts[plan.verdict.category] += 1
         self.counts["glance_would_get_wrong"] += plan.verdict.glance_would_get_wrong
-        if plan.action == WRITE:
+        if plan.action == WRITE and left:
+            self.counts["left"] += 1
+            self._left_images.add(plan.image_id)
+        elif plan.action == WRITE:
+            self._planned_images.add(plan.image_id)
             self.counts["planned_writes"] += 1
             self._keep(self.details, plan.detail())
             if len(self.diff_before) < self.max_details or plan.image_id in self.diff_before:
@@ -95,11 +104,21 @@ class Report:
 
     def problem(self, kind: str, plan: LocationPlan, reason: str) -> None:
         self.counts[kind] += 1
+        if kind in (FAILED, CONFLICTS):  # a later run plans them again
+            self._failed_images.add(plan.image_id)
         self._keep(self.problems, {**plan.detail(), "outcome": kind, "reason": reason})
 
     def _keep(self, bucket: list, item: dict) -> None:
         if len(bucket) < self.max_details:
             bucket.append(item)
+
+    def progress(self, check_mode: bool) -> Progress:
+        """Images are the unit: an image is done once none of its locations needs a write."""
+        unfinished = self._left_images | (self._planned_images if check_mode else self._failed_images)
+        finished = set() if check_mode else self._planned_images - self._failed_images
+        return Progress("images", total=len(self._images), done=len(self._images - unfinished),
+                        failed=len(self._failed_images), left=len(unfinished), seconds=self.seconds,
+                        moved=len(finished))
 
 
 def backfill_result(report: Report, planner: BackfillPlanner, notes: list[str], check_mode: bool,
@@ -119,6 +138,7 @@ def backfill_result(report: Report, planner: BackfillPlanner, notes: list[str], 
         "duration_seconds": round(report.seconds, 3),
         "images_per_second": (round(report.counts["images_scanned"] / report.seconds, 1)
                               if report.seconds else None),
+        "progress": report.progress(check_mode).output(),
     }
     if report.journal is not None:
         result["journal"] = report.journal

@@ -34,6 +34,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import LEFT_REASON, SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.fields import (
     MD5,
@@ -223,8 +224,9 @@ class ObjectMigrator:
     """``s3_for(bucket)`` gives a driver for a bucket; ``swift_for(container)`` one for a container."""
 
     def __init__(self, swift_for: Callable[[str], SwiftDriver], s3_for: Callable[[str], S3Driver],
-                 options: ObjectOptions, journal: JsonlJournal | None = None):
+                 options: ObjectOptions, journal: JsonlJournal | None = None, budget: SliceBudget | None = None):
         self._swift_for = swift_for
+        self._budget = budget or SliceBudget()
         self._s3_for = s3_for
         self._manifests = ManifestReader(swift_for)
         self.options = options
@@ -324,6 +326,8 @@ class ObjectMigrator:
                 return self._deleting_proven(swift, s3, result, _Evidence(key.etag, step.target_etag))
             return result
         result = replace(result, reason=step.reason)
+        if not self._budget.take():  # the listing is still walked: what is left gets counted
+            return replace(result, outcome=Outcome.LEFT, reason=LEFT_REASON)
         if self.options.dry_run:
             return result
         condition = write_condition(step.replaces)

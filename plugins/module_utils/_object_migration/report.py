@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import Progress
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.result import ObjectResult, Outcome
 
 ALREADY_MIGRATED = "already migrated: same source ETag and size"
@@ -28,6 +29,7 @@ class ObjectReport:
                                "bytes": 0}
                            for c, bucket in buckets.items()}
         self.bytes = {"bytes_planned": 0, "bytes_sent": 0, "bytes_read": 0, "bytes_resumed": 0}
+        self._bytes_total = self._bytes_done = 0  # of every object seen, and of those with a current copy
         self.lists: dict[str, list[dict[str, Any]]] = {
             "objects": [], "already_migrated": [], "conflicts": [], "failures": [], "unsupported_metadata": []}
 
@@ -46,6 +48,8 @@ class ObjectReport:
         self.bytes["bytes_sent"] += outcome.bytes_sent
         self.bytes["bytes_read"] += outcome.bytes_read
         self.bytes["bytes_resumed"] += outcome.bytes_resumed
+        self._bytes_total += outcome.size
+        self._bytes_done += outcome.size if outcome.outcome in (Outcome.COPIED, Outcome.ALREADY_DONE) else 0
         if outcome.outcome in (Outcome.COPIED, Outcome.PLANNED, Outcome.CONFLICT, Outcome.FAILED):
             self._keep("objects", outcome.detail)
         if outcome.outcome == Outcome.ALREADY_DONE:
@@ -72,4 +76,14 @@ class ObjectReport:
             "duration_seconds": round(elapsed, 3),
             "mb_per_second": round(self.bytes["bytes_read"] / 1e6 / elapsed, 1) if elapsed else 0.0,
             "objects_per_second": round(self.counts["objects"] / elapsed, 1) if elapsed else 0.0,
+            "progress": self.progress(elapsed).output(),
         }
+
+    def progress(self, elapsed: float) -> Progress:
+        """Objects are the unit; a conflict is neither done nor left (a person decides it)."""
+        counts = self.counts
+        return Progress("objects", total=counts["objects"],
+                        done=counts[Outcome.COPIED] + counts[Outcome.ALREADY_DONE], failed=counts[Outcome.FAILED],
+                        left=counts[Outcome.LEFT] + counts[Outcome.FAILED] + counts[Outcome.PLANNED],
+                        seconds=elapsed, bytes_total=self._bytes_total, bytes_done=self._bytes_done,
+                        moved=counts[Outcome.COPIED], bytes_moved=self.bytes["bytes_sent"])

@@ -21,7 +21,8 @@ class Outcome:
     PLANNED = "planned"  # check mode: it would be copied
     CONFLICT = "conflict"  # someone else wrote its key
     FAILED = "failed"
-    ALL = (COPIED, ALREADY_DONE, PLANNED, CONFLICT, FAILED)
+    LEFT = "left"  # to be copied, but the run's limit or max_duration did not start it
+    ALL = (COPIED, ALREADY_DONE, PLANNED, CONFLICT, FAILED, LEFT)
 
 
 @dataclass(frozen=True)

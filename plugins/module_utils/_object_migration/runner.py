@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, journal_path
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
     ObjectEnds,
     ObjectMigrator,
@@ -54,6 +55,8 @@ class MigrationRequest:
     on_conflict: str = "skip"
     journal_dir: str = "~/.storeops/journals"
     max_details: int = 100
+    limit: int | None = None          # objects copied at most (current copies do not count)
+    max_duration: int | None = None   # seconds after which no copy starts
 
 
 def _object_ends(conn, request: MigrationRequest) -> ObjectEnds:
@@ -85,7 +88,8 @@ def migrate_objects(conn, request: MigrationRequest, check_mode: bool,
                                     for c, b in buckets.items()}, request.max_details)
     began = time.monotonic()
     try:
-        ObjectMigrator(ends.swift, ends.s3, options, journal).run(
+        budget = SliceBudget(request.limit, request.max_duration)
+        ObjectMigrator(ends.swift, ends.s3, options, journal, budget).run(
             [(c, buckets[c], exists[buckets[c]] or buckets[c] in created) for c in containers], report.add)
     finally:
         journal.close()

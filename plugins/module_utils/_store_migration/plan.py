@@ -138,6 +138,7 @@ class MigrationPlan:
     over_limit: tuple[PlannedImage, ...]  # left for a later run by ``limit``
     # images named in image_ids that the run leaves out, each with why
     skipped: tuple[dict[str, str], ...] = ()
+    bytes_done: int = 0                   # of the images already migrated
 
     @property
     def bytes_planned(self) -> int:
@@ -155,7 +156,7 @@ def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, sourc
     untagged: list[PlannedImage] = []
     over_limit: list[PlannedImage] = []
     skipped: list[dict[str, str]] = []
-    done = 0
+    done = bytes_done = 0
     named = selection.image_ids is not None
     listed: set[str] = set()
     for image in images:
@@ -170,6 +171,7 @@ def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, sourc
                             image.get("os_hash_algo"), image.get("os_hash_value"))
         if action == DONE:
             done += 1
+            bytes_done += item.size
         elif action == UNTAGGED:
             untagged.append(item)
         elif limit is not None and len(planned) >= limit:
@@ -180,7 +182,7 @@ def plan_migration(images: Iterable[dict[str, Any]], selection: Selection, sourc
     for image_id in dict.fromkeys(selection.image_ids or ()):
         if image_id not in listed:
             skipped.append({"id": image_id, "reason": unlisted})
-    return MigrationPlan(tuple(planned), done, tuple(untagged), tuple(over_limit), tuple(skipped))
+    return MigrationPlan(tuple(planned), done, tuple(untagged), tuple(over_limit), tuple(skipped), bytes_done)
 
 
 def recheck(item: PlannedImage, image: dict[str, Any] | None, source: str, target: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import Progress
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import MigrationOptions
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
     MigrationPlan,
@@ -86,6 +87,17 @@ class MigrationResult:
             counts[outcome.outcome] += 1
         return counts
 
+    def progress(self) -> Progress:
+        """Images are the unit; the total counts the untagged ones too (a backfill makes them movable)."""
+        plan, counts = self.plan, self.counts()
+        moved = [outcome.item for outcome in self.outcomes if outcome.outcome in (MIGRATED, ALREADY_DONE)]
+        every = (*plan.planned, *plan.over_limit, *plan.untagged)
+        return Progress("images", total=counts["selected"], done=plan.done + len(moved), failed=counts[FAILED],
+                        left=counts["selected"] - plan.done - len(moved), seconds=self.seconds,
+                        bytes_total=plan.bytes_done + sum(item.size for item in every),
+                        bytes_done=plan.bytes_done + sum(item.size for item in moved),
+                        moved=counts[MIGRATED], bytes_moved=self.bytes_copied)
+
     def failure(self) -> str | None:
         """The module's failure message when an image failed, else None."""
         failed = [outcome for outcome in self.outcomes if outcome.outcome == FAILED]
@@ -114,6 +126,7 @@ class MigrationResult:
             "mb_per_second": round(copied / 1e6 / self.seconds, 1) if self.seconds else 0.0,
             "notes": notes + [f"orphan not removed: {kept}" for kept in self.orphans_kept],
             "orphans": list(self.orphans),
+            "progress": self.progress().output(),
         }
         if self.journal:
             output["journal"] = self.journal

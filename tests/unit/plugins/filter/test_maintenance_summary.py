@@ -104,3 +104,24 @@ def test_an_empty_msg_still_says_failed():
     summary = maintenance_summary({"catalog": {"images": [{"name": "x", "failed": True, "msg": ""}]},
                                    "backfill": {"failed": True, "msg": ""}})
     assert [stage["failures"][0]["error"] for stage in summary["stages"]] == ["failed", "failed"]
+
+
+def test_the_object_migration_stage_shows_copies_failures_conflicts_and_what_is_left():
+    objects = {"changed": True, "failed": True, "msg": "1 of 4 objects failed", "bytes_sent": 300,
+               "counts": {"objects": 4, "copied": 2, "already_done": 0, "failed": 1, "conflict": 1},
+               "failures": [{"container": "c", "name": "o3", "reason": "read error", "fix": "run again"}],
+               "conflicts": [{"bucket": "b", "name": "o4", "reason": "not our copy"}],
+               "journals": ["/j/1.jsonl", "/j/2.jsonl"], "left_after_run": 1, "mb_per_second": 1.5}
+    summary = maintenance_summary({"objects": objects, "verify": {}})
+    (stage, _verify) = summary["stages"]
+    assert (stage["name"], stage["title"], stage["status"], stage["changed"]) == ("objects", "Object migration", "failed", 2)
+    assert stage["failures"] == [{"what": "object c/o3", "error": "read error", "fix": "run again"}]
+    assert stage["skipped"] == [{"what": "key b/o4", "why": "not our copy"}]
+    assert (stage["bytes_moved"], stage["remaining"], stage["journal"]) == (300, 1, "/j/2.jsonl")
+    assert stage["summary"] == "4 objects: 2 copied, 0 already done, 1 failed, 1 in conflict, 1 left"
+    assert summary["totals"]["remaining"] == 1 and summary["stores"] == []
+
+
+def test_locations_a_budget_left_untagged_are_left_in_the_backfill_stage():
+    (stage,) = maintenance_summary({"backfill": {"counts": {"written": 2, "left": 3, "skipped": 1}}})["stages"]
+    assert (stage["changed"], stage["remaining"]) == (2, 4)

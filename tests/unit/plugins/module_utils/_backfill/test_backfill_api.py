@@ -16,6 +16,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     InvalidInputError,
     StoreOpsError,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
 
@@ -165,3 +166,27 @@ def test_any_error_that_stops_the_run_names_the_journal_of_what_landed(tmp_path,
         run(glance, tmp_path)
     assert raised.value.details["journal"] == str(tmp_path / "j.jsonl")
     assert sorted(e["image_id"] for e in read_journal(raised.value.details["journal"])) == ["a", "b"]
+
+
+def test_slices_of_a_limit_converge_to_one_runs_end_state_and_count_what_is_left(tmp_path):
+    def images():
+        return [image(name, (f"file:///srv/images/{name}", None)) for name in "abcde"]
+    whole = FakeGlance(images())
+    run(whole, tmp_path)
+    sliced, slices = FakeGlance(images()), []
+    while not slices or slices[-1].left:
+        journal = Journal(str(tmp_path / f"slice{len(slices)}.jsonl"), "api")
+        report = backfill(ApiBackend(sliced, 2, concurrency=2), PLANNER, None, Report(10), journal, SliceBudget(limit=2))
+        slices.append(report.progress(check_mode=False))
+        assert len(slices) <= 3
+    assert [(p.total, p.done, p.left) for p in slices] == [(5, 2, 3), (5, 4, 1), (5, 5, 0)]
+    assert sliced.images == whole.images
+
+
+def test_a_spent_time_budget_writes_nothing_and_leaves_every_image_counted(tmp_path):
+    glance = FakeGlance([image(name, (f"file:///srv/images/{name}", None)) for name in "abc"])
+    clock = iter([0.0, 5.0, 5.0, 5.0, 5.0])
+    report = backfill(ApiBackend(glance, 2, concurrency=2), PLANNER, None, Report(10),
+                      Journal(str(tmp_path / "j.jsonl"), "api"), SliceBudget(max_duration=1, clock=lambda: next(clock)))
+    assert glance.patched == [] and report.counts["left"] == 3 and report.counts["planned_writes"] == 0
+    assert report.progress(check_mode=False).left == 3 and report.journal is None

@@ -11,6 +11,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StorageNotFoundError,
     StoreOpsError,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import LEFT_REASON, SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
     ObjectEnds,
     ObjectMigrator,
@@ -298,3 +299,26 @@ def test_a_manifest_that_became_a_plain_object_has_no_segment_etags():
     migrator = ObjectMigrator(lambda _c: FakeSwift(), lambda _b: None, ObjectOptions(part_size=PART))
     key = SourceKey("AUTH_p", "c", "o", ETAG, len(DATA), "slo")
     assert migrator._segment_aligned_etags(FakeSwift(), key) == ()  # pylint: disable=protected-access
+
+
+def test_slices_of_a_limit_copy_what_one_run_copies_and_count_what_is_left():
+    swifts, buckets = {"c": FakeSwift(), "d": FakeSwift(), "e": FakeSwift()}, {"c": FakeS3(), "d": FakeS3(), "e": FakeS3()}
+    for name, swift in swifts.items():
+        swift.container = name
+    pairs = [(name, name, True) for name in swifts]
+    slices = []
+    for _slice in range(2):
+        recorded = []
+        ObjectMigrator(swifts.get, buckets.get, ObjectOptions(part_size=PART, account="AUTH_p"),
+                       budget=SliceBudget(limit=2)).run(pairs, recorded.append)
+        slices.append(sorted(result.outcome for result in recorded))
+    assert slices == [["copied", "copied", "left"], ["already_done", "already_done", "copied"]]
+    assert all(list(s3.keys) == ["o"] and len(s3.puts) == 1 for s3 in buckets.values())
+
+
+def test_a_spent_time_budget_in_check_mode_plans_nothing_and_leaves_the_object():
+    result_of = []
+    clock = iter([0.0, 9.0])
+    ObjectMigrator(lambda _c: FakeSwift(), lambda _b: FakeS3(), ObjectOptions(part_size=PART, dry_run=True),
+                   budget=SliceBudget(max_duration=5, clock=lambda: next(clock))).run([("c", "b", True)], result_of.append)
+    assert [(r.outcome, r.reason) for r in result_of] == [("left", LEFT_REASON)]

@@ -13,7 +13,7 @@ def test_outcomes_beyond_the_cap_are_counted_not_kept():
                                 bytes_read=10 if outcome == Outcome.COPIED else 0, unsupported={"x-delete-at": "1"}))
     result = report.result(elapsed=2.0)
     assert result["counts"] == {"objects": 1000, "copied": 334, "already_done": 333, "planned": 0, "conflict": 0,
-                                "failed": 333, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 1000}
+                                "failed": 333, "left": 0, "source_deleted": 0, "segments_kept": 0, "unsupported_metadata": 1000}
     assert [len(result[name]) for name in ("objects", "already_migrated", "failures", "unsupported_metadata")] \
         == [3, 3, 3, 3]
     assert [o["name"] for o in result["objects"]] == ["o0", "o2", "o3"]  # the first copied or failed
@@ -22,3 +22,13 @@ def test_outcomes_beyond_the_cap_are_counted_not_kept():
     assert result["objects_per_second"] == 500.0
     assert [(c["container"], c["objects"], c["bucket_created"]) for c in result["containers"]] == \
         [("a", 500, True), ("b", 500, False)]
+
+
+def test_progress_counts_the_whole_job_in_objects_and_bytes():
+    report = ObjectReport({"a": "bucket-a"}, {"a": False}, cap=3)
+    for outcome, size, sent in [(Outcome.COPIED, 100, 100), (Outcome.ALREADY_DONE, 50, 0), (Outcome.LEFT, 30, 0),
+                                (Outcome.FAILED, 20, 5), (Outcome.CONFLICT, 7, 0)]:
+        report.add(ObjectResult("a", outcome, "bucket-a", outcome, size=size, bytes_sent=sent))
+    assert report.result(elapsed=2.0)["progress"] == {
+        "unit": "objects", "total": 5, "done": 2, "failed": 1, "left": 2, "seconds": 2.0,
+        "bytes_total": 207, "bytes_done": 150, "moved": 1, "bytes_moved": 105}

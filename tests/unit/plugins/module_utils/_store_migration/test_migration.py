@@ -387,3 +387,13 @@ def test_check_mode_result_is_the_plan():
     assert (output["bytes_planned"], output["bytes_copied"], output["images"]) == (3, 0, [])
     assert (output["source_store"], output["verification"], output["notes"]) == ("swift", "data", ["a note"])
     assert MigrationResult.of_plan(MigrationOptions("swift", "ceph"), plan_for(FakeGlance([]))).changed is False
+
+
+def test_progress_of_a_slice_counts_the_whole_migration(content):
+    path, size, digest = content
+    glance = FakeGlance([image(size=size, os_hash_value=digest) for _count in range(3)] + [image("ceph", size=7)],
+                        target_file=path)
+    progress = migrator(glance).run(plan_for(glance, limit=1)).output([], 10)["progress"]
+    assert {key: progress[key] for key in ("unit", "total", "done", "failed", "left")} == \
+        {"unit": "images", "total": 4, "done": 2, "failed": 0, "left": 2}
+    assert (progress["bytes_total"], progress["bytes_done"], progress["bytes_moved"]) == (3 * size + 7, size + 7, size)

@@ -21,7 +21,9 @@ description:
     rest as skipped. O(backend=database) updates C(image_locations.meta_data) directly and can write
     every location.
   - Every run that changes anything writes a journal (JSON Lines, mode 0600) of each location's
-    metadata before and after; O(mode=undo) replays a journal backwards.
+    metadata before and after; O(mode=undo) replays a journal backwards. With O(journal_url) the
+    journal is also shipped to Swift or S3 as it grows, and undo can read it back from there.
+  - With O(backend=database) the journal ships between two pages' transactions, never inside one.
   - Images are read page by page; credentials inside location URLs never appear in results or the
     journal (URLs are redacted; the journal names a location by its id and redacted URL).
 author:
@@ -29,6 +31,7 @@ author:
 extends_documentation_fragment:
   - storeops.openstack.auth
   - storeops.openstack.url_prefix
+  - storeops.openstack.journal
 attributes:
   check_mode:
     support: full
@@ -90,16 +93,16 @@ options:
         counted in RV(progress) as left. The pages are still read to the end.
       - With O(mode=undo) it is ignored.
     type: int
-  journal_dir:
-    description:
-      - Directory for the journal of a run that changes something; the file is named after the
-        time of the run and returned as RV(journal).
-    type: path
-    default: ~/.storeops/journals
   journal:
     description:
-      - The journal to replay with O(mode=undo).
-    type: path
+      - The journal to replay with O(mode=undo), the path of a local journal (RV(journal)) or the
+        URL of a run shipped with O(journal_url) (RV(journal_url),
+        C(swift://container/prefix/<run id>) or C(s3://bucket/prefix/<run id>)), whose objects are
+        read back in sequence order into a temporary file in O(journal_dir), removed afterwards.
+      - A shipped run with a gap in its sequence is refused before anything is restored. An
+        C(s3://) URL is read with the O(journal_s3_endpoint_url) options, a C(swift://) one
+        through the module's cloud.
+    type: str
   max_details:
     description:
       - How many items each detail list of the result holds at most.
@@ -129,6 +132,22 @@ EXAMPLES = r"""
     backend: database
     glance_api_conf: /etc/glance/glance-api.conf
     journal: "{{ backfill.journal }}"
+
+- name: Backfill from an AWX job, the journal shipped to Swift as it grows
+  storeops.openstack.glance_location_backfill:
+    cloud: production
+    backend: database
+    glance_api_conf: /etc/glance/glance-api.conf
+    journal_url: swift://storeops-journals/backfill
+  register: shipped
+
+- name: Undo it in a later job, from Swift
+  storeops.openstack.glance_location_backfill:
+    cloud: production
+    mode: undo
+    backend: database
+    glance_api_conf: /etc/glance/glance-api.conf
+    journal: "{{ shipped.journal_url }}"
 """
 
 RETURN = r"""
@@ -178,10 +197,19 @@ progress:
   returned: mode=backfill
   type: dict
 journal:
-  description: Path of the journal written by this run, if it changed anything.
+  description: Path of the journal written by this run, if it changed anything (also when it failed after a write).
   returned: when changed
   type: str
+journal_url:
+  description:
+    - The URL of this run's shipped journal (C(<journal_url>/<run id>), for O(journal) with
+      O(mode=undo)), once all of it was shipped; when a shipment failed, a warning names what is
+      missing and RV(journal) has it all.
+  returned: when changed with O(journal_url)
+  type: str
 """
+
+import os
 
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.executor import (
     ApiBackend,
@@ -190,7 +218,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill.execu
     undo,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journal import Journal, read_journal
-from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import API, BackfillPlanner
+from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import API, DATABASE, BackfillPlanner
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.result import (
     Report,
     UndoReport,
@@ -208,6 +236,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf im
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import open_database
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.journal_url import (
+    JOURNAL_ARGUMENT_SPEC,
+    fetch_journal,
+    is_journal_url,
+    journal_shipment,
+)
 
 
 class GlanceLocationBackfill(StoreOpsModule):
@@ -222,8 +256,8 @@ class GlanceLocationBackfill(StoreOpsModule):
         "concurrency": {"type": "int", "default": 4},
         "limit": {"type": "int"},
         "max_duration": {"type": "int"},
-        "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
-        "journal": {"type": "path"},
+        **JOURNAL_ARGUMENT_SPEC,
+        "journal": {"type": "str"},
         "max_details": {"type": "int", "default": 20},
     }
     module_kwargs = {
@@ -260,14 +294,16 @@ class GlanceLocationBackfill(StoreOpsModule):
         glance, detailed = self._glance() if needs_api else (None, None)
         matcher, notes = matcher_from_options(params, conf, detailed)
         planner = BackfillPlanner(matcher, params["fix_mismatched"], params["backend"])
+        journal = None
+        if not self.check_mode:
+            path = journal_path(params["journal_dir"], "glance_location_backfill")
+            journal = Journal(path, params["backend"], journal_shipment(params, lambda: self.conn, path, self.ansible.warn),
+                              ship_on_write=params["backend"] != DATABASE)
         if params["backend"] == API:
             backend = ApiBackend(glance, params["batch_size"], params["concurrency"])
         else:
             backend = DatabaseBackend(open_database(params["database_connection"], conf, self.ansible.no_log_values),
-                                      params["batch_size"])
-        journal = None
-        if not self.check_mode:
-            journal = Journal(journal_path(params["journal_dir"], "glance_location_backfill"), params["backend"])
+                                      params["batch_size"], journal.ship_due if journal else lambda: None)
         budget = SliceBudget(params["limit"], params["max_duration"])
         report = backfill(backend, planner, params["image_ids"], Report(params["max_details"]), journal, budget)
         return backfill_result(report, planner, notes, self.check_mode, self.ansible._diff)
@@ -277,10 +313,18 @@ class GlanceLocationBackfill(StoreOpsModule):
             raise InvalidInputError(
                 "mode=undo needs backend=database: Glance's API re-derives store tags on every "
                 "write, so it cannot put back what the journal recorded")
-        entries = read_journal(self.params["journal"], self.params["batch_size"])
-        database = open_database(self.params["database_connection"], conf, self.ansible.no_log_values)
-        report = undo(database, entries, self.params["image_ids"], self.params["batch_size"],
-                      UndoReport(self.params["max_details"]), self.check_mode)
+        params = self.params
+        shipped = is_journal_url(params["journal"])
+        path = (fetch_journal(params["journal"], params, lambda: self.conn, params["journal_dir"]) if shipped
+                else os.path.expanduser(params["journal"]))
+        try:
+            entries = read_journal(path, params["batch_size"])
+            database = open_database(params["database_connection"], conf, self.ansible.no_log_values)
+            report = undo(database, entries, params["image_ids"], params["batch_size"],
+                          UndoReport(params["max_details"]), self.check_mode)
+        finally:
+            if shipped:  # a copy: the shipped objects stay the journal
+                os.unlink(path)
         return report.module_result()
 
 

@@ -46,6 +46,7 @@ author:
 extends_documentation_fragment:
   - storeops.openstack.auth
   - storeops.openstack.url_prefix
+  - storeops.openstack.journal
 attributes:
   check_mode:
     support: full
@@ -169,10 +170,6 @@ options:
       - SQLAlchemy URL of Glance's database, for O(backend=database) with O(method=direct). Defaults
         to the C([database] connection) of O(glance_api_conf).
     type: str
-  journal_dir:
-    description: Directory for the journal of a run that changes something.
-    type: path
-    default: ~/.storeops/journals
   max_details:
     description: At most this many images are listed in each list of the result.
     type: int
@@ -303,6 +300,10 @@ journal:
   description: Path of this run's journal, if it did anything.
   returned: when a step ran
   type: str
+journal_url:
+  description: Where the whole journal was shipped (C(<journal_url>/<run id>)); a warning tells when part of it is not there.
+  returned: when a step ran, with O(journal_url)
+  type: str
 """
 
 import os
@@ -315,12 +316,17 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import service_connection
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import journal_path
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import secrets_in
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import open_database
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import matcher_from_options
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import URL_PREFIX_ARGUMENT_SPEC
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.journal_url import (
+    JOURNAL_ARGUMENT_SPEC,
+    journal_shipment,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
@@ -378,7 +384,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         "method": {"type": "str", "choices": [COPY_IMAGE, DIRECT], "default": COPY_IMAGE},
         "backend": {"type": "str", "choices": [API, DATABASE], "default": DATABASE},
         "database_connection": {"type": "str", "no_log": True},
-        "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
+        **JOURNAL_ARGUMENT_SPEC,
         "max_details": {"type": "int", "default": 100},
         **URL_PREFIX_ARGUMENT_SPEC,
     }
@@ -417,11 +423,14 @@ class GlanceStoreMigrate(StoreOpsModule):
         orphans = migrator.orphans(selection)
         if self.check_mode or not (plan.planned or orphans):
             return MigrationResult.of_plan(migrator.options, plan, orphans).output(notes, max_details)
-        migrator.journal = open_journal(self.params["journal_dir"], migrator.options)
+        path = journal_path(self.params["journal_dir"], "glance_store_migrate")
+        migrator.journal = open_journal(path, migrator.options,
+                                        journal_shipment(self.params, lambda: self.conn, path, self.ansible.warn))
         try:
             result = migrator.run(plan, orphans)
         finally:
             migrator.journal.close()
+        result = replace(result, journal=migrator.journal.result_fields())  # its last shipment is at close
         output = result.output(notes, max_details)
         failure = result.failure()
         if failure:

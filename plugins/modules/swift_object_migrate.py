@@ -65,6 +65,7 @@ author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
   - storeops.openstack.auth
+  - storeops.openstack.journal
 attributes:
   check_mode:
     support: full
@@ -173,10 +174,6 @@ options:
     type: str
     choices: [skip, fail, overwrite]
     default: skip
-  journal_dir:
-    description: Directory for the journal of a run that changes something (JSON Lines, mode 0600).
-    type: path
-    default: ~/.storeops/journals
   max_details:
     description:
       - At most this many objects are listed in each list of the result. Every object is counted
@@ -190,6 +187,8 @@ notes:
   - The Swift account is the one of the credentials' project. The S3 credentials must be
     allowed to create buckets, or the buckets must exist.
   - Container metadata and ACLs are not copied; set bucket policies separately.
+  - An C(s3://) O(journal_url) goes to O(s3_endpoint_url) with O(s3_access_key) and
+    O(s3_secret_key), unless O(journal_s3_endpoint_url) is given.
 seealso:
   - module: storeops.openstack.glance_store_migrate
 """
@@ -309,6 +308,10 @@ journal:
   description: Path of this run's journal, if it did anything.
   returned: when a step ran
   type: str
+journal_url:
+  description: The URL of the run's journal as shipped, once all of it is there (C(<journal_url>/<run id>)).
+  returned: when a step ran, with O(journal_url)
+  type: str
 """
 
 from urllib.parse import urlsplit
@@ -322,6 +325,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._object_migrati
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.runner import (
     MigrationRequest,
     migrate_objects,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.journal_url import (
+    JOURNAL_ARGUMENT_SPEC,
+    journal_shipment,
 )
 
 # each object in flight holds up to uploads_per_object + 1 parts, and a connection per part
@@ -350,7 +357,7 @@ class SwiftObjectMigrate(StoreOpsModule):
         "concurrency": {"type": "int", "default": 4},
         "delete_source": {"type": "bool", "default": False},
         "on_conflict": {"type": "str", "choices": list(ON_CONFLICT), "default": "skip"},
-        "journal_dir": {"type": "path", "default": "~/.storeops/journals"},
+        **JOURNAL_ARGUMENT_SPEC,
         "max_details": {"type": "int", "default": 100},
         "limit": {"type": "int"},
         "max_duration": {"type": "int"},
@@ -370,7 +377,18 @@ class SwiftObjectMigrate(StoreOpsModule):
             concurrency=params["concurrency"], delete_source=params["delete_source"],
             on_conflict=params["on_conflict"], journal_dir=params["journal_dir"],
             max_details=params["max_details"], limit=params["limit"], max_duration=params["max_duration"])
-        return migrate_objects(self.conn, request, self.check_mode)
+        return migrate_objects(self.conn, request, self.check_mode, shipment_of=self._shipment)
+
+    def _shipment(self, path: str):
+        """The journal's shipment; without journal_s3_endpoint_url, an s3:// journal_url goes to the
+        module's own S3 endpoint with its keys."""
+        params = self.params
+        if not params["journal_s3_endpoint_url"]:
+            params = {**params, "journal_s3_endpoint_url": params["s3_endpoint_url"],
+                      "journal_s3_access_key": params["s3_access_key"],
+                      "journal_s3_secret_key": params["s3_secret_key"], "journal_s3_region": params["s3_region"],
+                      "journal_s3_validate_certs": params["s3_ca_cert"] or params["s3_validate_certs"]}
+        return journal_shipment(params, lambda: self.conn, path, self.ansible.warn)
 
     def _checked_params(self) -> dict:
         params = self.params

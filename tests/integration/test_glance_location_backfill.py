@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import stat
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import openstack
 import pytest
 from glance_helpers import Glance
 
@@ -185,3 +187,43 @@ def test_undo_with_the_api_backend_is_refused_clearly(backfill, tmp_path):
     result = backfill(mode="undo", backend="api", journal=str(tmp_path / "none.jsonl"))
     assert result["failed"] is True
     assert result["msg"].startswith("mode=undo needs backend=database")
+
+
+def test_a_journal_shipped_to_swift_is_undone_from_there(run_playbook, glance, legacy, cloud, tmp_path):
+    """An AWX-like run: the local journal is gone after the job, undo reads the shipped objects.
+
+    Last in this file: it leaves its two images untagged again, as undone."""
+    untagged = [legacy.ids["fast"], legacy.ids["swift_cred"]]
+
+    def backfill_untagged(**options):  # these two images only: whatever the other tests left
+        result = run_playbook("backfill.yml", image_ids=untagged, journal_dir=str(tmp_path), backend="database",
+                              glance_api_conf=cloud["glance"]["api_conf"], **options)
+        assert result.returncode == 0, result.output
+        return result.results["result"]
+
+    glance.execute("UPDATE image_locations SET meta_data = '{}' WHERE image_id IN (:a, :b)", a=untagged[0], b=untagged[1])
+    before = glance.rows(untagged)
+    container = f"storeops-journals-{uuid.uuid4().hex[:8]}"
+    swift = openstack.connect(cloud=cloud["admin_cloud"]).object_store
+    try:
+        result = backfill_untagged(journal_url=f"swift://{container}/awx/backfill")
+        assert result["counts"]["written"] == 2
+        run = result["journal_url"].rpartition("/")[2]  # the local file's name, and a random part
+        assert result["journal_url"] == f"swift://{container}/awx/backfill/{run}"
+        assert run.startswith(Path(result["journal"]).name[:-len(".jsonl")] + "-")
+        names = [item.name for item in swift.objects(container)]
+        assert names == [f"awx/backfill/{run}/00000000.jsonl"]  # two entries: one flush, at the end
+        shipped = swift.download_object(names[0], container=container)
+        assert shipped == Path(result["journal"]).read_bytes()
+        for secret in secrets_of(cloud):
+            assert secret.encode() not in shipped
+        os.unlink(result["journal"])  # the execution environment's files are gone with the job
+
+        undone = backfill_untagged(mode="undo", journal=result["journal_url"])
+        assert undone["changed"] is True and undone["counts"]["restored"] == 2
+        assert glance.rows(untagged) == before
+        assert list(tmp_path.iterdir()) == []  # the undo's copy of the shipped journal is removed
+    finally:
+        for item in swift.objects(container):
+            swift.delete_object(item, container=container)
+        swift.delete_container(container)

@@ -92,7 +92,8 @@ def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | 
     except Exception as err:  # pylint: disable=broad-except
         if journal is None or not journal.written:
             raise
-        known = _with_journal(err, journal.path)
+        journal.close()  # its last shipment first, so that the error can name where all of it went
+        known = _with_journal(err, journal)
         if known is err:
             raise
         raise known from err
@@ -102,17 +103,19 @@ def backfill(backend: Backend, planner: BackfillPlanner, image_ids: list[str] | 
         report.seconds = time.monotonic() - started
     if journal is not None and journal.written:
         report.journal = journal.path
+        report.journal_url = journal.result_fields().get("journal_url")
     return report
 
 
-def _with_journal(err: Exception, path: str) -> StoreOpsError:
+def _with_journal(err: Exception, journal: Journal) -> StoreOpsError:
     """``err`` as an expected failure that names the journal, so what did land can still be undone."""
     known = known_error(err, translate_sdk_error)
     if known is None:  # a bug stops the run too, but the journal of what landed must not be lost
         report = bug_report(err)
         known = StoreOpsError(f"{report['reason']} (a bug: please report it with its traceback)",
                               bug=report["bug"], traceback=report["traceback"])
-    known.details.setdefault("journal", path)
+    for key, value in journal.result_fields().items():
+        known.details.setdefault(key, value)
     return known
 
 
@@ -177,12 +180,14 @@ class DatabaseBackend:
 
     Each page comes with what applies its plans inside that page's transaction, which commits
     when the next page is asked for; each update only applies if the row's metadata is still
-    what was read (a concurrent change wins).
+    what was read (a concurrent change wins). ``after_commit`` runs between two transactions
+    (the journal ships there: a transaction never waits on the network).
     """
 
-    def __init__(self, database: GlanceDatabase, batch_size: int):
+    def __init__(self, database: GlanceDatabase, batch_size: int, after_commit: Callable[[], None] = lambda: None):
         self.database = database
         self.batch_size = batch_size
+        self.after_commit = after_commit
 
     def pages(self, image_ids: list[str] | None) -> Iterator[tuple[Page, Apply]]:
         after_id = 0
@@ -193,6 +198,7 @@ class DatabaseBackend:
                     yield Page(tuple(dict.fromkeys(row.image_id for row in rows)), tuple(
                         Location(row.image_id, row.url, row.metadata, row.id, row.raw_metadata)
                         for row in rows)), partial(_apply_in, session)
+                self.after_commit()
                 if len(rows) < self.batch_size:
                     return
                 after_id = rows[-1].id

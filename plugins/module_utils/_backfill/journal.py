@@ -15,7 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
-from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, Shipment
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
 
 if TYPE_CHECKING:
@@ -25,10 +25,15 @@ JOURNAL_KIND = "storeops.openstack.glance_location_backfill"
 
 
 class Journal:
-    """A line per written location (before and after), after a header naming the back end."""
+    """A line per written location (before and after), after a header naming the back end.
 
-    def __init__(self, path: str, backend: str):
-        self._journal = JsonlJournal(path, {"journal": JOURNAL_KIND, "version": 2, "backend": backend})
+    With a ``shipment`` and ``ship_on_write=False`` (the database back end, whose lines come
+    inside a page's transaction), it ships only when told, by ``ship_due()`` after a commit.
+    """
+
+    def __init__(self, path: str, backend: str, shipment: Shipment | None = None, ship_on_write: bool = True):
+        self._journal = JsonlJournal(path, {"journal": JOURNAL_KIND, "version": 2, "backend": backend},
+                                     shipment, ship_on_write)
         self.path = path
 
     def record(self, plan: LocationPlan) -> None:
@@ -38,6 +43,12 @@ class Journal:
     @property
     def written(self) -> bool:
         return self._journal.written
+
+    def ship_due(self) -> None:
+        self._journal.ship_due()
+
+    def result_fields(self) -> dict[str, str]:
+        return self._journal.result_fields()
 
     def close(self) -> None:
         self._journal.close()

@@ -62,6 +62,7 @@ class Report:
     diff_before: dict[str, dict[str, Any]] = field(default_factory=dict)
     diff_after: dict[str, dict[str, Any]] = field(default_factory=dict)
     journal: str | None = None  # the journal's path, once something was written to it
+    journal_url: str | None = None  # where it was shipped, once all of it was
     seconds: float = 0.0
     _images: set[str] = field(default_factory=set, repr=False)
     _planned_images: set[str] = field(default_factory=set, repr=False)
@@ -142,6 +143,8 @@ def backfill_result(report: Report, planner: BackfillPlanner, notes: list[str], 
     }
     if report.journal is not None:
         result["journal"] = report.journal
+    if report.journal_url is not None:
+        result["journal_url"] = report.journal_url
     if changed and diff:
         result["diff"] = {"before": report.diff_before, "after": report.diff_after}
     return result

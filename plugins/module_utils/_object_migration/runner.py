@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
-from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal, journal_path
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
+    JsonlJournal,
+    Shipment,
+    journal_path,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.executor import (
     ObjectEnds,
@@ -66,8 +70,12 @@ def _object_ends(conn, request: MigrationRequest) -> ObjectEnds:
 
 
 def migrate_objects(conn, request: MigrationRequest, check_mode: bool,
-                    ends_for: Callable[[Any, MigrationRequest], ObjectEnds] = _object_ends) -> dict[str, Any]:
-    """The run; ``ends_for`` makes its ObjectEnds (a test gives small fakes)."""
+                    ends_for: Callable[[Any, MigrationRequest], ObjectEnds] = _object_ends,
+                    shipment_of: Callable[[str], Shipment | None] = lambda path: None) -> dict[str, Any]:
+    """The run; ``ends_for`` makes its ObjectEnds (a test gives small fakes), ``shipment_of(path)``
+    says where the journal at ``path`` ships too (``journal_url``), if anywhere."""
+    journal_file = journal_path(request.journal_dir, "swift_object_migrate")
+    shipment = None if check_mode else shipment_of(journal_file)  # checked before any bucket is made
     ends = ends_for(conn, request)
     containers, skipped_containers = _containers(ends, request)
     restoring = ends.restoring_containers(containers) if request.delete_source else []
@@ -82,8 +90,8 @@ def migrate_objects(conn, request: MigrationRequest, check_mode: bool,
                             delete_source=request.delete_source, prefix=request.prefix,
                             dry_run=check_mode, on_conflict=request.on_conflict,
                             account=ends.swift_account())
-    journal = JsonlJournal(journal_path(request.journal_dir, "swift_object_migrate"),
-                           {"journal": JOURNAL_KIND, "version": 1, "endpoint": request.s3_endpoint_url})
+    journal = JsonlJournal(journal_file, {"journal": JOURNAL_KIND, "version": 1, "endpoint": request.s3_endpoint_url},
+                           shipment)
     report = ObjectReport(buckets, {c: b in created or (check_mode and not exists[b])
                                     for c, b in buckets.items()}, request.max_details)
     began = time.monotonic()
@@ -98,8 +106,7 @@ def migrate_objects(conn, request: MigrationRequest, check_mode: bool,
     result = {"changed": bool(created or counts[Outcome.COPIED] or counts["source_deleted"] or counts[Outcome.PLANNED]
                               or (check_mode and not all(exists.values()))),
               **report.result(time.monotonic() - began), "skipped_containers": skipped_containers}
-    if journal.written:
-        result["journal"] = journal.path
+    result.update(journal.result_fields())
     _raise_for_failures(result, request.on_conflict)
     return result
 

@@ -28,7 +28,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
     JsonlJournal,
-    journal_path,
+    Shipment,
     utc_stamp,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
@@ -86,11 +86,10 @@ def selected_images(glance: GlanceClient, selection: Selection) -> Iterator[dict
     return glance.iter_images(PAGE_SIZE, **selection.listing_filters())
 
 
-def open_journal(directory: str, options: MigrationOptions) -> JsonlJournal:
+def open_journal(path: str, options: MigrationOptions, shipment: Shipment | None = None) -> JsonlJournal:
     """The run's journal; its file appears with the first step."""
-    return JsonlJournal(journal_path(directory, "glance_store_migrate"),
-                        {"journal": JOURNAL_KIND, "version": 1, "source": options.source,
-                         "target": options.target, "verification": options.verify})
+    return JsonlJournal(path, {"journal": JOURNAL_KIND, "version": 1, "source": options.source,
+                               "target": options.target, "verification": options.verify}, shipment)
 
 
 def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) -> tuple[str, int]:
@@ -145,7 +144,7 @@ class Migrator:
         return MigrationResult(self.options, plan, ran=True, outcomes=outcomes,
                                unstarted=tuple(queue),  # out of time: what is queued stays for the next run
                                seconds=self.clock() - started,
-                               journal=self.journal.path if self.journal and self.journal.written else None,
+                               journal=self.journal.result_fields() if self.journal else {},
                                orphans=removed, orphans_kept=kept)
 
     def _migrate(self, item: PlannedImage) -> Outcome:

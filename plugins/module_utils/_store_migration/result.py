@@ -8,7 +8,7 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import Progress
@@ -51,7 +51,7 @@ class MigrationResult:
     outcomes: tuple[Outcome, ...] = ()
     unstarted: tuple[PlannedImage, ...] = ()  # what the time budget left for a later run
     seconds: float = 0.0
-    journal: str | None = None                # its path, once something was written to it
+    journal: dict[str, str] = field(default_factory=dict)  # ``journal`` (its path) once written, ``journal_url``
     orphans: tuple[str, ...] = ()             # a killed run's leftovers: removed, or (not ran) to remove
     orphans_kept: tuple[str, ...] = ()        # "<name>: why" of each that could not be removed
 
@@ -128,6 +128,5 @@ class MigrationResult:
             "orphans": list(self.orphans),
             "progress": self.progress().output(),
         }
-        if self.journal:
-            output["journal"] = self.journal
+        output.update(self.journal)
         return output

@@ -16,6 +16,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     InvalidInputError,
     StoreOpsError,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import Shipment
 from ansible_collections.storeops.openstack.plugins.module_utils._common.progress import SliceBudget
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
@@ -122,6 +123,19 @@ def test_hidden_locations_stop_the_run_with_the_fix_and_keep_the_journal_of_what
         run(glance, tmp_path)
     assert raised.value.details["journal"] == str(tmp_path / "j.jsonl")
     assert sorted(e["image_id"] for e in read_journal(raised.value.details["journal"])) == ["a", "b"]
+
+
+def test_a_stopped_run_ships_its_journal_before_the_error_names_where_it_went(tmp_path):
+    glance = FakeGlance([image("a", ("file:///srv/images/a", None)), image("b", ("file:///srv/images/b", None)),
+                         {"id": "c"}])
+    shipped = {}
+    shipment = Shipment(put=lambda name, data, _retry: shipped.update({name: data}), run="j/run",
+                        url="swift://journals/j/run", warn=print, every_entries=100)
+    journal = Journal(str(tmp_path / "j.jsonl"), "api", shipment)
+    with pytest.raises(InvalidInputError, match="use backend=database") as raised:
+        backfill(ApiBackend(glance, 2, concurrency=2), PLANNER, None, Report(10), journal)
+    assert raised.value.details["journal_url"] == "swift://journals/j/run"  # all of it: the last flush went
+    assert shipped == {"j/run/00000000.jsonl": (tmp_path / "j.jsonl").read_bytes()}
 
 
 class SlowAndBrokenGlance(FakeGlance):

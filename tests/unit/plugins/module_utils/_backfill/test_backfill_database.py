@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import sqlalchemy
@@ -15,9 +16,13 @@ from ansible_collections.storeops.openstack.plugins.module_utils._backfill.journ
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.plan import BackfillPlanner
 from ansible_collections.storeops.openstack.plugins.module_utils._backfill.result import Report, UndoReport
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import CloudRequestError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import Shipment, run_id
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
+from ansible_collections.storeops.openstack.plugins.module_utils._storage import journal_url
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.file import FileDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.journal_url import fetch_journal
 
 MATCHER = StoreMatcher([StorePrefix("fast", "file:///srv/images", "config"),
                         StorePrefix("cheap", "file:///srv/images2", "config")], ["fast", "cheap"])
@@ -260,3 +265,54 @@ def test_a_page_is_applied_in_its_own_session_whatever_else_reads_the_back_end(d
     assert [outcome.kind for outcome in apply(PLANNER.plan(page))] == ["written", "written"]
     list(first)  # the page's transaction commits as the next page is asked for
     assert (stores(engine)["img-1"], stores(engine)["img-2"], stores(engine)["img-4"]) == ("fast", "fast", None)
+
+
+def shipped_backfill(url, engine, tmp_path, ship_on_write):
+    """A backfill whose journal ships into a file store, each put checking that no transaction is
+    open: it tries a write of its own, which sqlite refuses while the backfill holds its lock."""
+    store = FileDriver(str(tmp_path / "container"))
+    blocked = []
+
+    def put(name, data, _retry):
+        try:
+            with engine.connect() as conn:
+                conn.execute(sqlalchemy.text("PRAGMA busy_timeout = 0"))
+                conn.execute(sqlalchemy.text("UPDATE images SET deleted = 1 WHERE id = 'gone'"))
+                conn.commit()
+        except sqlalchemy.exc.OperationalError as err:
+            blocked.append(f"{name}: {err.orig}")
+        store.put(name, data)
+
+    path = str(tmp_path / "glance_location_backfill-20260101T000000Z-1.jsonl")
+    shipment = Shipment(put=put, run=f"backfill/{run_id(path)}", url="swift://container/backfill/" + run_id(path),
+                        warn=print, every_entries=100)
+    journal = Journal(path, "database", shipment, ship_on_write=ship_on_write)
+    report = backfill(DatabaseBackend(GlanceDatabase(url), 100, journal.ship_due), PLANNER, None, Report(5), journal)
+    return report, store, blocked
+
+
+def test_the_journal_ships_between_transactions_never_inside_one(database, tmp_path):
+    url, engine = database
+    report, store, blocked = shipped_backfill(url, engine, tmp_path, ship_on_write=False)
+    assert blocked == []
+    names = [item.path for item in store.list("backfill/")]
+    assert len(names) == 5  # a page of 100 rows per transaction, shipped after each commit
+    assert report.journal_url == "swift://container/backfill/glance_location_backfill-20260101T000000Z-1"
+    assert b"".join(store.reader(name).read() for name in names) == open(report.journal, "rb").read()
+
+
+def test_shipping_on_write_would_wait_inside_the_transaction(database, tmp_path):
+    # the check above can fail: shipping from record() runs while the page's transaction holds its lock
+    url, engine = database
+    _report, _store, blocked = shipped_backfill(url, engine, tmp_path, ship_on_write=True)
+    assert blocked and "database is locked" in blocked[0]
+
+
+def test_undo_from_a_shipped_run_restores_what_the_backfill_wrote(database, tmp_path, monkeypatch):
+    url, engine = database
+    report, store, _blocked = shipped_backfill(url, engine, tmp_path, ship_on_write=False)
+    os.unlink(report.journal)  # the execution environment is gone: only the shipped objects are left
+    monkeypatch.setattr(journal_url, "journal_store", lambda url, params, conn_of, create=True: store)
+    copy = fetch_journal(report.journal_url, {}, lambda: None, str(tmp_path / "again"))
+    assert run_undo(url, copy, chunk=30)["restored"] == 450
+    assert set(stores(engine).values()) == {None}

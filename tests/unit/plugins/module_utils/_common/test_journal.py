@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
 from datetime import datetime, timezone
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
     JsonlJournal,
+    Shipment,
     parse_utc_stamp,
     utc_stamp,
 )
@@ -29,3 +33,130 @@ def test_utc_stamps_read_back_as_the_time_they_name():
     assert utc_stamp(when=when) == "2026-12-02T05:24:15Z" and utc_stamp(compact=True, when=when) == "20261202T052415Z"
     assert parse_utc_stamp(utc_stamp(when=when)) == when
     assert parse_utc_stamp("20261202T052415Z") is None and parse_utc_stamp(None) is None
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class Store:
+    """Objects put by name; ``failing`` puts raise, as a store out of reach does."""
+
+    def __init__(self):
+        self.objects: dict[str, bytes] = {}
+        self.failing = False
+        self.tries: list[tuple[str, bool]] = []
+
+    def put(self, name, data, retry):
+        self.tries.append((name, retry))
+        if self.failing:
+            raise ConnectionError("swift store: PUT failed, token=s3cr3t-token")
+        self.objects[name] = data
+
+    def joined(self):
+        return b"".join(self.objects[name] for name in sorted(self.objects))
+
+
+def shipping_journal(tmp_path, store, clock, warnings, **kwargs):
+    shipment = Shipment(put=store.put, run="pre/fix/run-1", url="swift://journals/pre/fix/run-1",
+                        warn=warnings.append, every_entries=3, every_seconds=10, clock=clock)
+    return JsonlJournal(str(tmp_path / "run-1.jsonl"), {"journal": "test"}, shipment, **kwargs)
+
+
+def test_a_journal_ships_every_n_entries_every_t_seconds_and_at_close(tmp_path):
+    store, clock, warnings = Store(), Clock(), []
+    journal = shipping_journal(tmp_path, store, clock, warnings)
+    journal.write({"n": 1})
+    journal.write({"n": 2})
+    assert store.objects == {}  # neither 3 entries nor 10 seconds yet
+    journal.write({"n": 3})
+    assert list(store.objects) == ["pre/fix/run-1/00000000.jsonl"]
+    assert len(store.objects["pre/fix/run-1/00000000.jsonl"].splitlines()) == 4  # the header and 3 entries
+    journal.write({"n": 4})
+    clock.now += 9.9
+    journal.ship_due()
+    assert len(store.objects) == 1
+    clock.now += 0.1
+    journal.write({"n": 5})  # 10 s since the last shipment: entries 4 and 5 go
+    assert sorted(store.objects) == ["pre/fix/run-1/00000000.jsonl", "pre/fix/run-1/00000001.jsonl"]
+    journal.write({"n": 6})
+    journal.close()  # the last entry goes at close
+    assert sorted(store.objects)[-1] == "pre/fix/run-1/00000002.jsonl"
+    assert store.joined() == (tmp_path / "run-1.jsonl").read_bytes()  # in name order, the file itself
+    assert journal.result_fields() == {"journal": journal.path, "journal_url": "swift://journals/pre/fix/run-1"}
+    assert warnings == []
+
+
+def test_a_journal_told_to_wait_ships_only_when_asked(tmp_path):
+    store, clock, warnings = Store(), Clock(), []
+    journal = shipping_journal(tmp_path, store, clock, warnings, ship_on_write=False)
+    for n in range(5):
+        journal.write({"n": n})
+    clock.now += 60
+    journal.write({"n": 5})
+    assert store.objects == {}  # inside a database transaction: no shipping
+    journal.ship_due()
+    assert len(store.objects) == 1
+    journal.close()
+    assert store.joined() == (tmp_path / "run-1.jsonl").read_bytes()
+
+
+def test_a_failing_shipment_warns_keeps_the_local_journal_and_the_next_carries_its_entries(tmp_path):
+    store, clock, warnings = Store(), Clock(), []
+    journal = shipping_journal(tmp_path, store, clock, warnings)
+    store.failing = True
+    for n in range(7):
+        journal.write({"n": n})  # never raises: the data step goes on
+    assert store.tries == [("pre/fix/run-1/00000000.jsonl", False)]  # not retried at every write after a failure
+    assert len(warnings) == 1 and "shipping pre/fix/run-1/00000000.jsonl failed" in warnings[0]
+    assert journal.path in warnings[0] and "s3cr3t-token" not in warnings[0]
+    store.failing = False
+    clock.now += 10
+    journal.write({"n": 7})
+    assert list(store.objects) == ["pre/fix/run-1/00000000.jsonl"]  # the same name, all 8 entries
+    assert store.tries[-1] == ("pre/fix/run-1/00000000.jsonl", True)  # a retry: it may replace its own attempt
+    assert len(store.objects["pre/fix/run-1/00000000.jsonl"].splitlines()) == 9
+    store.failing = True
+    journal.write({"n": 8})
+    journal.close()
+    assert len(warnings) == 2  # the last shipment failed too: the user is told
+    local = (tmp_path / "run-1.jsonl").read_bytes()
+    assert len(local.splitlines()) == 10
+    assert journal.result_fields() == {"journal": journal.path}  # the remote copy lacks entry 8: no journal_url
+
+
+def test_a_journal_without_entries_ships_nothing(tmp_path):
+    store, clock, warnings = Store(), Clock(), []
+    journal = shipping_journal(tmp_path, store, clock, warnings)
+    journal.close()
+    assert store.tries == [] and journal.result_fields() == {}
+
+
+def test_a_writer_never_waits_on_another_threads_shipment(tmp_path):
+    store, clock, warnings = Store(), Clock(), []
+    in_put, release = threading.Event(), threading.Event()
+    put = store.put
+
+    def slow_put(name, data, retry):
+        in_put.set()
+        assert release.wait(5)
+        put(name, data, retry)
+
+    journal = shipping_journal(tmp_path, store, clock, warnings)
+    journal._shipment = dataclasses.replace(journal._shipment, put=slow_put)  # pylint: disable=protected-access
+    shipper = threading.Thread(target=lambda: [journal.write({"n": n}) for n in range(3)])
+    shipper.start()
+    assert in_put.wait(5)
+    started = time.monotonic()
+    for n in range(3, 7):
+        journal.write({"n": n})  # returns at once, though 3 more entries are due: one shipment is in flight
+    waited = time.monotonic() - started
+    release.set()
+    shipper.join(5)
+    journal.close()
+    assert waited < 2  # a blocking writer would have waited for the release, 5 s
+    assert store.joined() == (tmp_path / "run-1.jsonl").read_bytes() and warnings == []

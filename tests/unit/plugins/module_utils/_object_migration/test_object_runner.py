@@ -49,3 +49,19 @@ def test_delete_source_in_a_versioned_container_is_refused_before_any_bucket_is_
     with pytest.raises(InvalidInputError, match="delete_source: the container 'c' keeps versions"):
         migrate_objects(None, REQUEST, check_mode=False, ends_for=lambda _conn, _request: ends)
     assert not ends.prepared
+
+
+def test_the_journal_url_is_checked_before_anything_else_and_never_in_check_mode():
+    made, asked = [], []
+
+    def refused(_path):
+        raise InvalidInputError("journal_url: refused")
+
+    with pytest.raises(InvalidInputError, match="^journal_url: refused"):
+        migrate_objects(None, REQUEST, check_mode=False, ends_for=lambda _conn, _request: made.append(1),
+                        shipment_of=refused)
+    assert made == []  # no connection to either end, no bucket
+    with pytest.raises(InvalidInputError, match="^delete_source"):  # the run's own checks go on as before
+        migrate_objects(None, REQUEST, check_mode=True, ends_for=lambda _conn, _request: FakeEnds(),
+                        shipment_of=asked.append)
+    assert asked == []  # check mode makes no container or bucket for a journal

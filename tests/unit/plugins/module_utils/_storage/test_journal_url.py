@@ -1,0 +1,151 @@
+"""journal_url: parsing (credentials refused), shipping through a driver's put, a shipped run read back in order."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import types
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import JsonlJournal
+from ansible_collections.storeops.openstack.plugins.module_utils._storage import journal_url
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.file import FileDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.journal_url import (
+    JournalUrl,
+    fetch_journal,
+    journal_shipment,
+    parse_journal_url,
+)
+
+
+def test_a_journal_url_names_its_container_or_bucket_and_prefix():
+    assert parse_journal_url("swift://journals/awx/backfill/") == JournalUrl("swift", "journals", "awx/backfill")
+    assert parse_journal_url("s3://bucket") == JournalUrl("s3", "bucket", "")
+
+
+@pytest.mark.parametrize("url", ["s3://AKIAKEY:s3cr3t/with/slash@bucket/prefix", "swift://user:s3cr3t@c/p",
+                                 "s3://AKIAKEY@bucket/prefix"])
+def test_a_journal_url_with_credentials_is_refused_in_one_line(url):
+    with pytest.raises(InvalidInputError) as raised:
+        parse_journal_url(url)
+    message = str(raised.value)
+    assert message.startswith("journal_url: credentials do not belong in the URL")
+    assert "journal_s3_access_key" in message and "\n" not in message
+    assert "s3cr3t" not in message and "AKIAKEY" not in message
+
+
+@pytest.mark.parametrize("url", ["https://swift/c/p", "swift://", "/srv/journals", "file:///srv/journals"])
+def test_other_urls_are_refused_naming_the_two_forms(url):
+    with pytest.raises(InvalidInputError, match=r"^journal_url: .* is no journal URL; write swift://container/prefix"):
+        parse_journal_url(url)
+
+
+def test_an_s3_journal_needs_its_credentials():
+    params = {"journal_url": "s3://bucket/prefix", "journal_s3_endpoint_url": "http://rgw"}
+    with pytest.raises(InvalidInputError, match="^journal_url: an s3:// journal needs journal_s3_access_key, "
+                                                "journal_s3_secret_key"):
+        journal_shipment(params, lambda: None, "/tmp/run.jsonl", print)
+
+
+class FakeS3Client:
+    meta = types.SimpleNamespace(events=types.SimpleNamespace(register=lambda *_args, **_kwargs: None))
+
+    def __init__(self, refused=False):
+        self.puts, self.buckets = [], []
+        self.refused = refused
+        self.failing_puts = 0
+
+    def head_bucket(self, Bucket):  # pylint: disable=invalid-name
+        if self.refused:
+            raise ClientError({"Error": {"Code": "403"}}, "HeadBucket")
+        if Bucket not in self.buckets:
+            raise ClientError({"Error": {"Code": "404"}}, "HeadBucket")
+
+    def create_bucket(self, Bucket):  # pylint: disable=invalid-name
+        self.buckets.append(Bucket)
+
+    def put_object(self, **kwargs):
+        self.puts.append(kwargs)
+        if self.failing_puts:
+            self.failing_puts -= 1
+            raise ClientError({"Error": {"Code": "RequestTimeout"}}, "PutObject")
+
+
+def test_an_s3_journal_ships_each_flush_as_one_checked_put_into_its_bucket(tmp_path, monkeypatch):
+    client = FakeS3Client()
+    connected = []
+
+    def connect(endpoint, access_key, secret_key, region, verify, pool_size):
+        connected.append((endpoint, access_key, secret_key, region, verify, pool_size))
+        return journal_url.S3Account(client, endpoint)
+
+    monkeypatch.setattr(journal_url.S3Account, "connect", connect)
+    params = {"journal_url": "s3://journals/awx", "journal_s3_endpoint_url": "http://rgw",
+              "journal_s3_access_key": "ak", "journal_s3_secret_key": "sk"}
+    path = str(tmp_path / "glance_store_migrate-20260101T000000Z-7.jsonl")
+    shipment = journal_shipment(params, lambda: None, path, print)
+    assert client.buckets == ["journals"]  # made before anything else happens
+    # the run: the file's name and a random part (two job slices may name their files alike)
+    assert re.fullmatch(r"awx/glance_store_migrate-20260101T000000Z-7-[0-9a-f]{8}", shipment.run)
+    assert shipment.url == f"s3://journals/{shipment.run}"
+    journal = JsonlJournal(path, {"journal": "test"}, shipment)
+    journal.write({"step": "copy"})
+    client.failing_puts = 1
+    journal.close()  # fails: a warning
+    journal.close()  # the retry
+    first, retry = client.puts
+    assert first["Key"] == retry["Key"] == f"{shipment.run}/00000000.jsonl"
+    assert first["IfNoneMatch"] == "*" and "IfNoneMatch" not in retry  # a retry may replace its own first try
+    assert retry["Body"] == (tmp_path / "glance_store_migrate-20260101T000000Z-7.jsonl").read_bytes()
+    assert retry["ContentMD5"] == base64.b64encode(hashlib.md5(retry["Body"]).digest()).decode()
+    assert connected == [("http://rgw", "ak", "sk", "us-east-1", True, 2)]
+
+
+def test_s3_refusing_the_journal_bucket_fails_in_one_line_naming_the_journal_options(monkeypatch):
+    monkeypatch.setattr(journal_url.S3Account, "connect",
+                        lambda endpoint, *_args, **_kwargs: journal_url.S3Account(FakeS3Client(refused=True), endpoint))
+    params = {"journal_url": "s3://journals/awx", "journal_s3_endpoint_url": "http://rgw",
+              "journal_s3_access_key": "ak", "journal_s3_secret_key": "wrong-secret"}
+    with pytest.raises(StoreOpsError) as raised:
+        journal_shipment(params, lambda: None, "/tmp/run.jsonl", print)
+    assert str(raised.value) == (
+        "journal_url: S3 at http://rgw refused the bucket journals (403): check journal_s3_endpoint_url, "
+        "journal_s3_access_key and journal_s3_secret_key, and that the bucket is these keys' own")
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A run shipped into a file store standing for the container (journal_store is the only seam)."""
+    store = FileDriver(str(tmp_path / "store"))
+    monkeypatch.setattr(journal_url, "journal_store", lambda url, params, conn_of, create=True: store)
+    for sequence, lines in enumerate([b'{"journal": "k"}\n{"n": 0}\n', b'{"n": 1}\n', b'{"n": 2}\n']):
+        store.put(f"awx/run-9/{sequence:08d}.jsonl", lines)
+    store.put("awx/run-9/notes.txt", b"not a journal object\n")
+    store.put("awx/run-90/00000000.jsonl", b"another run\n")
+    return store
+
+
+def test_a_shipped_run_is_read_back_in_sequence_order_into_a_private_file(shipped, tmp_path):
+    path = fetch_journal("swift://journals/awx/run-9", {}, lambda: None, str(tmp_path / "local"))
+    with open(path, "rb") as copy:
+        assert copy.read() == b'{"journal": "k"}\n{"n": 0}\n{"n": 1}\n{"n": 2}\n'
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_a_shipped_run_with_a_gap_is_refused_before_anything_is_read(shipped, tmp_path):
+    shipped.delete("awx/run-9/00000001.jsonl")
+    with pytest.raises(InvalidInputError, match=r"^journal: swift://journals/awx/run-9 lacks "
+                                                r"awx/run-9/00000001\.jsonl \(found awx/run-9/00000002\.jsonl"):
+        fetch_journal("swift://journals/awx/run-9", {}, lambda: None, str(tmp_path / "local"))
+    assert not (tmp_path / "local").exists() or not list((tmp_path / "local").iterdir())
+
+
+def test_a_url_of_no_run_is_refused(shipped, tmp_path):
+    with pytest.raises(InvalidInputError, match="^journal: swift://journals/awx/run-1 holds no shipped journal"):
+        fetch_journal("swift://journals/awx/run-1", {}, lambda: None, str(tmp_path))
+    with pytest.raises(InvalidInputError, match="^journal: swift://journals names no run"):
+        fetch_journal("swift://journals", {}, lambda: None, str(tmp_path))

@@ -327,7 +327,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.journa
     JOURNAL_ARGUMENT_SPEC,
     journal_shipment,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     API,
@@ -354,6 +353,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     plan_migration,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import MigrationResult
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.targets import open_target
 
 
 class GlanceStoreMigrate(StoreOpsModule):
@@ -398,7 +398,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         detailed = self._stores(glance)
         matcher, notes = matcher_from_options(params, conf, detailed)
         if params["method"] == DIRECT:
-            check_direct_stores(detailed, params["source_store"], params["target_store"], conf)
+            check_direct_stores(detailed, params["source_store"], params["target_store"], conf, params["backend"])
         selection = Selection(
             image_ids=tuple(dict.fromkeys(params["image_ids"])) if params["image_ids"] else None,
             name_pattern=params["name_pattern"], owner=params["owner"],
@@ -478,7 +478,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         given = {key: value for key, value in (params["target_access"] or {}).items() if value}
         access = {**(conf.rbd_access(params["target_store"]) if conf else {}), **given}
         verify = params["verification"] or (DATA if params["delete_source"] else METADATA)
-        target_type = next(store.get("type") for store in detailed if store["id"] == params["target_store"])
+        target_type = _store_type(detailed, params["target_store"])
         if (verify == DATA or params["method"] == DIRECT) and target_type == "rbd":
             self._check_ceph_files(access, given)
         return MigrationOptions(
@@ -492,7 +492,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         method=direct, every need checked before the first image."""
         params = self.params
         source = params["source_store"]
-        source_type = next(store.get("type") for store in detailed if store["id"] == source)
+        source_type = _store_type(detailed, source)
         if source_type == "swift":
             auth, where = conf.swift_credentials(source)
             self.ansible.no_log_values.update(secrets_in(auth))
@@ -512,9 +512,10 @@ class GlanceStoreMigrate(StoreOpsModule):
         else:
             registrar = ApiRegistrar(glance)
             why = "api (PATCH add, its store tag checked)"
-        pool = conf.rbd_pool(params["target_store"])
-        route = f"direct: {how}; written to rbd pool {pool}; location registered via {why}"
-        return open_driver("rbd", pool, options.access), replace(options, method=DIRECT, route=route), registrar
+        target_type = _store_type(detailed, params["target_store"])
+        target = open_target(params["target_store"], target_type, conf, options.access)
+        route = f"direct: {how}; written to {target.where}; location registered via {why}"
+        return target, replace(options, method=DIRECT, route=route), registrar
 
     def _check_ceph_files(self, access: dict, given: dict) -> None:
         """Before anything is copied: a copy that cannot be read back would be left unverified."""
@@ -526,6 +527,11 @@ class GlanceStoreMigrate(StoreOpsModule):
                     f"target_access.{key}: {path}{origin} is not a file on this host; give the "
                     f"one of the {self.params['target_store']} store's Ceph cluster "
                     "(verification=data reads the copies back), or verification=metadata")
+
+
+def _store_type(detailed: list[dict], store: str) -> str | None:
+    """The type (rbd, file, swift...) of a store Glance's store details list."""
+    return next(found.get("type") for found in detailed if found["id"] == store)
 
 
 def main():

@@ -25,21 +25,30 @@ description:
     untagged location is found with the url prefix options.
   - With O(method=direct) Glance does not carry the copy; the module streams each source copy from
     its store (Swift with the credentials of Glance's swift store, read from O(glance_api_conf) and
-    its C(swift_store_config_file); or file, or rbd) into the rbd target in the layout Glance's rbd
-    store writes (an image named after the image id in the store's pool, with the protected
-    snapshot C(snap)), hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
+    its C(swift_store_config_file); or file, or rbd) into the target in the layout glance_store
+    writes (for rbd an image named after the image id in the store's pool, with the protected
+    snapshot C(snap); for file C(<filesystem_store_datadir>/<image id>), written as
+    C(<image id>.partial) beside it, fsync'd, then linked into place, never over an existing file),
+    hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
     only then registers the location (O(backend)); then removes the source copy through Glance and
     downloads the image once through Glance to confirm it serves the verified bytes (not with
     O(delete_source=false), when Glance still serves the source copy, nor for an image without
     C(os_hash_value); the result's reason says so). A corrupt source is refused with the source
     kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
-    it). A killed run leaves at most an unregistered target image, which the next run removes
-    (uncommitted) or verifies and registers (committed); partial target images of deleted images
-    are listed in check mode (RV(orphans)) and removed by a run.
-  - O(method=direct) supports rbd target stores, and swift, file and rbd source stores (an rbd
+    it). A killed run leaves at most an unregistered target copy, which the next run removes
+    (uncommitted) or verifies and registers (committed; a committed copy with other bytes than the
+    image's, which this collection did not write, is refused and kept); partial target copies of
+    deleted images are listed in check mode (RV(orphans)) and removed by a run.
+  - O(method=direct) supports rbd and file target stores, and swift, file and rbd source stores (an rbd
     source is read with the ceph.conf and user glance-api.conf gives that store); multi-tenant
     Swift source stores are refused (Glance holds no credentials for their accounts), and so is a
     glance-api.conf whose target pool is not the one Glance reports.
+  - A file target is written only where the module runs on the host that holds the store's
+    C(filesystem_store_datadir) (read from O(glance_api_conf); a store with several
+    C(filesystem_store_datadirs) is refused), as the user Glance runs as, so that Glance can read and
+    delete the files; a datadir that is not a directory here, or not writable, is refused in one
+    line. Its locations (C(file://)) are registered with O(backend=database) only, since Glance's
+    API refuses them; O(backend=api) with a file target is refused in one line.
   - Every step is journaled (JSON Lines, mode 0600).
 author:
   - storeops.openstack developers (@storeops)
@@ -161,7 +170,8 @@ options:
       - How O(method=direct) registers the new location. V(database) inserts the location row with
         C(metadata.store) set to O(target_store) (needs O(database_connection) or O(glance_api_conf),
         and SQLAlchemy with the database's driver). V(api) adds it with a C(PATCH) (needs Glance's
-        C(show_multiple_locations)); Glance re-derives the store tag, which is checked.
+        C(show_multiple_locations)); Glance re-derives the store tag, which is checked. V(api) serves
+        rbd targets only (Glance refuses C(file://) locations).
     type: str
     choices: [api, database]
     default: database
@@ -268,12 +278,13 @@ route:
   description:
     - How the bytes move and the location is registered, and why; for O(method=direct) it names how
       the source store is read (for Swift, with the credentials of glance-api.conf's swift store),
-      the target pool, and the registration route (V(database) or V(api)) with its reason.
+      where the copies are written (the rbd pool, or the file store's directory on this host), and
+      the registration route (V(database) or V(api)) with its reason.
   returned: always
   type: str
 orphans:
   description:
-    - With O(method=direct), the ids of images deleted from Glance whose partial target image a killed
+    - With O(method=direct), the ids of images deleted from Glance whose partial target copy a killed
       run left, of this run's shard (O(shard_index)); check mode lists them, a run lists those it
       removed. One that cannot be removed does not stop the run; RV(notes) says why.
   returned: always

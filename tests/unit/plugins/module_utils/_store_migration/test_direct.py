@@ -457,3 +457,14 @@ def test_a_file_target_is_registered_through_the_database_only():
     with pytest.raises(InvalidInputError, match="^backend: Glance's API refuses file:// locations, so the copies "
                        "in the file store fast are registered through the database only; use backend=database$"):
         check_direct_stores(stores, "swift", "fast", PoolConf(), "api")
+
+
+def test_a_killed_runs_committed_file_is_verified_registered_and_its_partial_link_dropped(setup, file_target):
+    glance, image_id, data = setup
+    target, datadir, matcher = file_target
+    (datadir / image_id).write_bytes(data)
+    os.link(datadir / image_id, datadir / f"{image_id}.partial")  # killed inside the commit
+    registrar = FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar, matcher, store="fast")
+    assert outcomes[0].outcome == MIGRATED and outcomes[0].bytes_copied == 0, outcomes
+    assert os.listdir(datadir) == [image_id] and registrar.registered == [f"file://{datadir}/{image_id}"]

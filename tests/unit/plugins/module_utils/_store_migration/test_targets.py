@@ -55,8 +55,9 @@ def test_a_partial_left_by_a_killed_commit_is_dropped_not_truncated_into_the_cop
     target.finish(IMAGE)
     assert os.listdir(tmp_path) == [IMAGE] and (tmp_path / IMAGE).read_bytes() == b"committed"
     os.link(tmp_path / IMAGE, tmp_path / f"{IMAGE}.partial")
-    target.remove(IMAGE)
     target.writer(IMAGE).cancel()  # a new write unlinks the old partial: the inode it shares keeps its bytes
+    assert os.listdir(tmp_path) == [IMAGE] and (tmp_path / IMAGE).read_bytes() == b"committed"
+    target.remove(IMAGE)
     assert os.listdir(tmp_path) == []
 
 

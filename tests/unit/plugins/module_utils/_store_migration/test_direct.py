@@ -86,39 +86,39 @@ class FakeRbd(DirectTarget):
         self.images, self.partial, self.snapped, self.reads = {}, {}, set(), []
         self.rot = rot  # what is read back differs from what was written
 
-    def exists(self, name):
-        return name in self.images
+    def exists(self, image_id):
+        return image_id in self.images
 
-    def writer(self, name):
-        return _Writer(self, name)
+    def writer(self, image_id):
+        return _Writer(self, image_id)
 
-    def reader(self, name):
+    def reader(self, image_id):
         """A committed copy as RbdTarget reads it; also the rbd driver the data verification reads
         a location's ``image@snap`` with."""
-        read = f"{name}@snap" if name in self.snapped else name
+        read = f"{image_id}@snap" if image_id in self.snapped else image_id
         self.reads.append(read)
         data = self.images[read.partition("@")[0]]
         return _Reader(data[:-1] + b"?" if self.rot else data)
 
-    def location(self, name):
-        return f"rbd://fsid/images/{name}/snap"
+    def location(self, image_id):
+        return f"rbd://fsid/images/{image_id}/snap"
 
-    def finish(self, name):
-        self.snapped.add(name)
+    def finish(self, image_id):
+        self.snapped.add(image_id)
 
-    def remove(self, name):
-        self.snapped.discard(name)
-        self.images.pop(name, None)
+    def remove(self, image_id):
+        self.snapped.discard(image_id)
+        self.images.pop(image_id, None)
 
-    def removal_hint(self, name):
-        return f"rbd rm images/{name}"
+    def removal_hint(self, image_id):
+        return f"rbd rm images/{image_id}"
 
     def partials(self):
         return sorted(self.partial)
 
-    def delete_partial(self, name):
-        if self.partial.pop(name, None) is None:
-            raise StorageNotFoundError(name, backend="rbd", path=name)
+    def delete_partial(self, image_id):
+        if self.partial.pop(image_id, None) is None:
+            raise StorageNotFoundError(image_id, backend="rbd", path=image_id)
 
 
 class FakeGlance:
@@ -246,12 +246,12 @@ class DeletedDuringTheCopy(FakeRbd):
         super().__init__()
         self.glance, self.deactivate = glance, deactivate
 
-    def finish(self, name):
-        super().finish(name)
+    def finish(self, image_id):
+        super().finish(image_id)
         if self.deactivate:  # the registrar sees it, Glance's image read just before did not
-            self.glance.images[name]["status"] = "deactivated"
+            self.glance.images[image_id]["status"] = "deactivated"
         else:
-            self.glance.images.pop(name)
+            self.glance.images.pop(image_id)
 
 
 @pytest.mark.parametrize("deactivate", [False, True])
@@ -336,10 +336,10 @@ def test_shard_runs_each_take_their_own_orphans(setup):
 
 
 class FlakyRbd(FakeRbd):
-    def delete_partial(self, name):
-        if name == self.broken:
+    def delete_partial(self, image_id):
+        if image_id == self.broken:
             raise OSError("rbd: image busy")
-        super().delete_partial(name)
+        super().delete_partial(image_id)
 
 
 def test_an_orphan_gone_already_or_not_removable_does_not_stop_the_others(setup):

@@ -499,7 +499,7 @@ class GlanceStoreMigrate(StoreOpsModule):
             poll_interval=params["poll_interval"], access=access)
 
     def _direct(self, conf, glance, detailed: list[dict], options: MigrationOptions):
-        """(target driver, options with the source's access and the route, registrar) for
+        """(the target (a DirectTarget), options with the source's access and the route, registrar) for
         method=direct, every need checked before the first image."""
         params = self.params
         source = params["source_store"]

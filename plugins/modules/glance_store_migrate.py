@@ -25,21 +25,30 @@ description:
     untagged location is found with the url prefix options.
   - With O(method=direct) Glance does not carry the copy; the module streams each source copy from
     its store (Swift with the credentials of Glance's swift store, read from O(glance_api_conf) and
-    its C(swift_store_config_file); or file, or rbd) into the rbd target in the layout Glance's rbd
-    store writes (an image named after the image id in the store's pool, with the protected
-    snapshot C(snap)), hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
+    its C(swift_store_config_file); or file, or rbd) into the target in the layout glance_store
+    writes (for rbd an image named after the image id in the store's pool, with the protected
+    snapshot C(snap); for file C(<filesystem_store_datadir>/<image id>), written as
+    C(<image id>.partial) beside it, fsync'd, then linked into place, never over an existing file),
+    hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
     only then registers the location (O(backend)); then removes the source copy through Glance and
     downloads the image once through Glance to confirm it serves the verified bytes (not with
     O(delete_source=false), when Glance still serves the source copy, nor for an image without
     C(os_hash_value); the result's reason says so). A corrupt source is refused with the source
     kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
-    it). A killed run leaves at most an unregistered target image, which the next run removes
-    (uncommitted) or verifies and registers (committed); partial target images of deleted images
-    are listed in check mode (RV(orphans)) and removed by a run.
-  - O(method=direct) supports rbd target stores, and swift, file and rbd source stores (an rbd
+    it). A killed run leaves at most an unregistered target copy, which the next run removes
+    (uncommitted) or verifies and registers (committed; a committed copy with other bytes than the
+    image's, which this collection did not write, is refused and kept); partial target copies of
+    deleted images are listed in check mode (RV(orphans)) and removed by a run.
+  - O(method=direct) supports rbd and file target stores, and swift, file and rbd source stores (an rbd
     source is read with the ceph.conf and user glance-api.conf gives that store); multi-tenant
     Swift source stores are refused (Glance holds no credentials for their accounts), and so is a
     glance-api.conf whose target pool is not the one Glance reports.
+  - A file target is written only where the module runs on the host that holds the store's
+    C(filesystem_store_datadir) (read from O(glance_api_conf); a store with several
+    C(filesystem_store_datadirs) is refused), as the user Glance runs as, so that Glance can read and
+    delete the files; a datadir that is not a directory here, or not writable, is refused in one
+    line. Its locations (C(file://)) are registered with O(backend=database) only, since Glance's
+    API refuses them; O(backend=api) with a file target is refused in one line.
   - Every step is journaled (JSON Lines, mode 0600).
 author:
   - storeops.openstack developers (@storeops)
@@ -161,7 +170,8 @@ options:
       - How O(method=direct) registers the new location. V(database) inserts the location row with
         C(metadata.store) set to O(target_store) (needs O(database_connection) or O(glance_api_conf),
         and SQLAlchemy with the database's driver). V(api) adds it with a C(PATCH) (needs Glance's
-        C(show_multiple_locations)); Glance re-derives the store tag, which is checked.
+        C(show_multiple_locations)); Glance re-derives the store tag, which is checked. V(api) serves
+        rbd targets only (Glance refuses C(file://) locations).
     type: str
     choices: [api, database]
     default: database
@@ -268,12 +278,13 @@ route:
   description:
     - How the bytes move and the location is registered, and why; for O(method=direct) it names how
       the source store is read (for Swift, with the credentials of glance-api.conf's swift store),
-      the target pool, and the registration route (V(database) or V(api)) with its reason.
+      where the copies are written (the rbd pool, or the file store's directory on this host), and
+      the registration route (V(database) or V(api)) with its reason.
   returned: always
   type: str
 orphans:
   description:
-    - With O(method=direct), the ids of images deleted from Glance whose partial target image a killed
+    - With O(method=direct), the ids of images deleted from Glance whose partial target copy a killed
       run left, of this run's shard (O(shard_index)); check mode lists them, a run lists those it
       removed. One that cannot be removed does not stop the run; RV(notes) says why.
   returned: always
@@ -327,7 +338,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.journa
     JOURNAL_ARGUMENT_SPEC,
     journal_shipment,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     API,
@@ -354,6 +364,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     plan_migration,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.result import MigrationResult
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.targets import open_target
 
 
 class GlanceStoreMigrate(StoreOpsModule):
@@ -398,7 +409,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         detailed = self._stores(glance)
         matcher, notes = matcher_from_options(params, conf, detailed)
         if params["method"] == DIRECT:
-            check_direct_stores(detailed, params["source_store"], params["target_store"], conf)
+            check_direct_stores(detailed, params["source_store"], params["target_store"], conf, params["backend"])
         selection = Selection(
             image_ids=tuple(dict.fromkeys(params["image_ids"])) if params["image_ids"] else None,
             name_pattern=params["name_pattern"], owner=params["owner"],
@@ -478,7 +489,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         given = {key: value for key, value in (params["target_access"] or {}).items() if value}
         access = {**(conf.rbd_access(params["target_store"]) if conf else {}), **given}
         verify = params["verification"] or (DATA if params["delete_source"] else METADATA)
-        target_type = next(store.get("type") for store in detailed if store["id"] == params["target_store"])
+        target_type = _store_type(detailed, params["target_store"])
         if (verify == DATA or params["method"] == DIRECT) and target_type == "rbd":
             self._check_ceph_files(access, given)
         return MigrationOptions(
@@ -488,11 +499,11 @@ class GlanceStoreMigrate(StoreOpsModule):
             poll_interval=params["poll_interval"], access=access)
 
     def _direct(self, conf, glance, detailed: list[dict], options: MigrationOptions):
-        """(target driver, options with the source's access and the route, registrar) for
+        """(the target (a DirectTarget), options with the source's access and the route, registrar) for
         method=direct, every need checked before the first image."""
         params = self.params
         source = params["source_store"]
-        source_type = next(store.get("type") for store in detailed if store["id"] == source)
+        source_type = _store_type(detailed, source)
         if source_type == "swift":
             auth, where = conf.swift_credentials(source)
             self.ansible.no_log_values.update(secrets_in(auth))
@@ -512,9 +523,10 @@ class GlanceStoreMigrate(StoreOpsModule):
         else:
             registrar = ApiRegistrar(glance)
             why = "api (PATCH add, its store tag checked)"
-        pool = conf.rbd_pool(params["target_store"])
-        route = f"direct: {how}; written to rbd pool {pool}; location registered via {why}"
-        return open_driver("rbd", pool, options.access), replace(options, method=DIRECT, route=route), registrar
+        target_type = _store_type(detailed, params["target_store"])
+        target = open_target(params["target_store"], target_type, conf, options.access)
+        route = f"direct: {how}; written to {target.where}; location registered via {why}"
+        return target, replace(options, method=DIRECT, route=route), registrar
 
     def _check_ceph_files(self, access: dict, given: dict) -> None:
         """Before anything is copied: a copy that cannot be read back would be left unverified."""
@@ -526,6 +538,11 @@ class GlanceStoreMigrate(StoreOpsModule):
                     f"target_access.{key}: {path}{origin} is not a file on this host; give the "
                     f"one of the {self.params['target_store']} store's Ceph cluster "
                     "(verification=data reads the copies back), or verification=metadata")
+
+
+def _store_type(detailed: list[dict], store: str) -> str | None:
+    """The type (rbd, file, swift...) of a store Glance's store details list."""
+    return next(found.get("type") for found in detailed if found["id"] == store)
 
 
 def main():

@@ -1,4 +1,4 @@
-"""glance_store_migrate with method=direct: Swift to Ceph (rbd) without Glance carrying the bytes."""
+"""glance_store_migrate with method=direct: Swift to Ceph (rbd) or to a file store without Glance carrying the bytes."""
 from __future__ import annotations
 
 import hashlib
@@ -102,6 +102,32 @@ def test_plain_and_segmented_images_move_verified_in_glance_layout(direct, glanc
 
     again = direct(prefix, backend=backend).results["result"]
     assert again["changed"] is False and again["counts"]["already_done"] == 2
+
+
+def test_swift_to_file_moves_verified_in_glance_layout_registered_via_database(direct, glance, swift, prefix,
+                                                                               cloud):
+    blob = os.urandom(300_000)
+    image_id = glance.upload(f"{prefix}-file", "swift", blob)
+    refused = direct(prefix, target_store="fast", backend="api", check=True).results["result"]
+    assert refused["failed"] is True and refused["msg"].startswith("backend: Glance's API refuses file:// locations")
+    assert "\n" not in refused["msg"] and glance.stores_of(image_id) == ["swift"]
+
+    result = direct(prefix, target_store="fast").results["result"]
+    assert result["changed"] is True and result["counts"]["migrated"] == 1, result
+    datadir = cloud["glance"]["stores"]["fast"]["data_dir"]
+    assert f"written to directory {datadir} on this host" in result["route"]
+    url = f"file://{datadir}/{image_id}"
+    image = glance.get(image_id)
+    assert image["stores"] == "fast" and [loc["url"] for loc in image["locations"]] == [url]
+    assert glance.rows([image_id]) == {(image_id, url): {"store": "fast"}}
+    assert downloaded(glance, image_id) == hashlib.sha512(blob).hexdigest()
+    assert [n for n in os.listdir(datadir) if n.startswith(image_id)] == [image_id]  # no partial left
+    assert steps_of(result["journal"], image_id) == ["write", "register", "verify", "remove_source", "download",
+                                                     "result"]
+    assert in_swift(swift, [image_id]) == []
+
+    again = direct(prefix, target_store="fast").results["result"]
+    assert again["changed"] is False and again["counts"]["already_done"] == 1
 
 
 def test_corrupt_swift_source_is_refused_nothing_registered_and_source_kept(direct, glance, swift, pool, prefix):

@@ -152,6 +152,13 @@ class GlanceApiConf:
         """The pool of an rbd store, with glance_store's default."""
         return self.get(store, "rbd_store_pool", "images")
 
+    def file_datadirs(self, store: str) -> list[str]:
+        """The directories of a file store (``filesystem_store_datadirs`` without their
+        priorities, else ``filesystem_store_datadir``), with glance_store's default."""
+        datadirs = [entry.rsplit(":", 1)[0] if entry.rsplit(":", 1)[-1].isdigit() else entry
+                    for entry in self.get_all(store, "filesystem_store_datadirs")]
+        return datadirs or [self.get(store, "filesystem_store_datadir", "/var/lib/glance/images/")]
+
     def database_connection(self) -> str | None:
         return self.get("database", "connection")
 
@@ -178,11 +185,7 @@ class GlanceApiConf:
     # One method per glance_store driver: a list of (prefix, open_segment), or a note.
 
     def _file_prefixes(self, store: str):
-        datadirs = [entry.rsplit(":", 1)[0] if entry.rsplit(":", 1)[-1].isdigit() else entry
-                    for entry in self.get_all(store, "filesystem_store_datadirs")]
-        if not datadirs:
-            datadirs = [self.get(store, "filesystem_store_datadir", "/var/lib/glance/images/")]
-        return [(file_prefix(datadir), False) for datadir in datadirs]
+        return [(file_prefix(datadir), False) for datadir in self.file_datadirs(store)]
 
     def _rbd_prefixes(self, store: str):
         ceph_conf = self.rbd_access(store).get("ceph_conf", "/etc/ceph/ceph.conf")  # glance_store's default

@@ -11,7 +11,10 @@ import os
 import stat
 from typing import Iterator
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    StorageConflictError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
     PARTIAL,
     ObjectInfo,
@@ -21,8 +24,9 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 
 
 class _FileWriter(Writer):
-    def __init__(self, target: str, resume: bool):
+    def __init__(self, target: str, resume: bool, exclusive: bool = False):
         self._target = target
+        self._exclusive = exclusive
         self._partial = target + PARTIAL
         os.makedirs(os.path.dirname(target), exist_ok=True)
         self._handle = open(self._partial, "ab" if resume else "wb")  # pylint: disable=consider-using-with
@@ -36,7 +40,15 @@ class _FileWriter(Writer):
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        os.replace(self._partial, self._target)
+        if self._exclusive:  # a link fails on an existing file, where a rename would replace it
+            try:
+                os.link(self._partial, self._target)
+            except FileExistsError:
+                raise StorageConflictError(f"file store: {self._target} appeared while it was written; "
+                                           "it is kept, and the partial file dropped") from None
+            os.unlink(self._partial)
+        else:
+            os.replace(self._partial, self._target)
         # the rename is durable only once its directory is
         directory = os.open(os.path.dirname(self._target), os.O_RDONLY)
         try:
@@ -106,8 +118,9 @@ class FileDriver(StorageDriver):
         handle.seek(offset)
         return handle
 
-    def writer(self, path: str, resume: bool = False) -> Writer:
-        return _FileWriter(self._full(path), resume)
+    def writer(self, path: str, resume: bool = False, exclusive: bool = False) -> Writer:
+        """``exclusive``: the commit refuses to replace an existing file (StorageConflictError)."""
+        return _FileWriter(self._full(path), resume, exclusive)
 
     def delete(self, path: str) -> None:
         try:

@@ -2,14 +2,14 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Carry out a store migration plan with ``method=direct``: bytes go store to store, not through Glance.
 
-Per image: stream the source copy from its store into the target store in glance_store's own
-layout, hashing on the way; read the target back and hash it; only then register the location
+Per image: stream the source copy from its store into the target store (a ``targets`` class: rbd
+or file) in glance_store's own layout, hashing on the way; read the target back and hash it; only then register the location
 (through the database, or the API where Glance tags it right); then remove the source copy
 through Glance, and confirm Glance serves the image by downloading and hashing it.
 
-A killed run leaves at most an uncommitted partial target image, which the next run removes before
-writing again, or a committed target image that is not registered yet, which the next run reads
-back and registers only if its bytes are the image's. Partial images whose Glance image is gone
+A killed run leaves at most an uncommitted partial target copy, which the next run removes before
+writing again, or a committed target copy that is not registered yet, which the next run reads
+back and registers only if its bytes are the image's. Partial copies whose Glance image is gone
 are listed by ``orphans`` and removed by ``remove_orphans``; a committed copy whose image was
 deleted during the copy is removed by the run that wrote it, and a location is only inserted
 while its image is active.
@@ -53,6 +53,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     SKIPPED,
     Outcome,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.targets import (
+    WRITABLE_TARGETS,
+    DirectTarget,
+)
 
 DATABASE, API = "database", "api"  # how a new location is registered
 READABLE_SOURCES = ("swift", "file", "rbd")  # the store types this host reads a copy from
@@ -93,24 +97,29 @@ class ApiRegistrar:
         return True
 
 
-def check_direct_stores(detailed: list[dict], source: str, target: str, conf) -> None:
+def check_direct_stores(detailed: list[dict], source: str, target: str, conf, backend: str) -> None:
     """method=direct's needs of the stores (``detailed``: Glance's store details, ``conf`` the
-    GlanceApiConf or None), checked before anything is planned: InvalidInputError when unmet."""
+    GlanceApiConf or None, ``backend`` the registration route), checked before anything is
+    planned: InvalidInputError when unmet."""
     stores = {store["id"]: store for store in detailed}
     source_type, target_type = stores[source].get("type"), stores[target].get("type")
-    if target_type != "rbd":
-        raise InvalidInputError(f"target_store: method=direct writes rbd stores only, and {target} is "
-                                f"a {target_type} store; use method=copy-image")
+    if target_type not in WRITABLE_TARGETS:
+        raise InvalidInputError(f"target_store: method=direct writes {', '.join(WRITABLE_TARGETS)} stores "
+                                f"only, and {target} is a {target_type} store; use method=copy-image")
+    if target_type == "file" and backend == API:
+        raise InvalidInputError(f"backend: Glance's API refuses file:// locations, so the copies in the file "
+                                f"store {target} are registered through the database only; use backend=database")
     if source_type not in READABLE_SOURCES:
         raise InvalidInputError(f"source_store: method=direct reads {', '.join(READABLE_SOURCES)} stores only, "
                                 f"and {source} is a {source_type} store; use method=copy-image")
     if conf is None:
         raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
                                 "and credentials; give the glance-api.conf Glance itself reads")
-    pool, served = conf.rbd_pool(target), (stores[target].get("properties") or {}).get("pool")
-    if served and served != pool:
-        raise InvalidInputError(f"glance_api_conf: its {target} store names pool {pool}, but Glance "
-                                f"reports pool {served}; give the glance-api.conf Glance itself reads")
+    if target_type == "rbd":
+        pool, served = conf.rbd_pool(target), (stores[target].get("properties") or {}).get("pool")
+        if served and served != pool:
+            raise InvalidInputError(f"glance_api_conf: its {target} store names pool {pool}, but Glance "
+                                    f"reports pool {served}; give the glance-api.conf Glance itself reads")
 
 
 class _ChunkStream:
@@ -127,10 +136,10 @@ class _ChunkStream:
 
 
 class DirectMigrator(Migrator):
-    """The copy-image executor with the copy itself done here; ``target`` is the target store's
-    driver (rbd), ``registrar`` a DatabaseRegistrar or ApiRegistrar."""
+    """The copy-image executor with the copy itself done here; ``target`` holds the target store's
+    copies, ``registrar`` is a DatabaseRegistrar or ApiRegistrar."""
 
-    def __init__(self, glance, options, matcher, journal, target, registrar, **kwargs):
+    def __init__(self, glance, options, matcher, journal, target: DirectTarget, registrar, **kwargs):
         super().__init__(glance, options, matcher, journal, **kwargs)
         self.target = target
         self.registrar = registrar
@@ -167,19 +176,18 @@ class DirectMigrator(Migrator):
         return algo, value, image.get("size") or 0
 
     def _write_target(self, item: PlannedImage, image: dict[str, Any]) -> tuple[int, bool]:
-        """The target image written, read back and verified, with Glance's snapshot; the bytes
-        copied, and whether this run wrote it (not an earlier run)."""
+        """The target copy written, read back, verified and finished in glance_store's layout; the
+        bytes copied, and whether this run wrote it (not an earlier run)."""
         began, name = self.clock(), item.image_id
         algo, expected, size = self._expected(item, image)
-        if self._target_exists(name):  # an earlier run committed it and was stopped before registering
-            # the snapshot is what Glance serves: a head written to after it would prove nothing
-            if self._read_back(self.target.glance_snapshot_of(name) or name, algo) != (expected, size):
+        if self.target.exists(name):  # an earlier run committed it and was stopped before registering
+            if self._read_back(name, algo) != (expected, size):
                 raise StepFailed(
-                    f"an unregistered image {name} in the {self.options.target} store holds other bytes "
+                    f"an unregistered copy {name} in the {self.options.target} store holds other bytes "
                     "than the image's os_hash_value; it is not a finished copy of this collection's",
-                    f"find out what wrote it, remove it (rbd rm {self.target.pool}/{name}), "
+                    f"find out what wrote it, remove it ({self.target.removal_hint(name)}), "
                     "then re-run; the source copy is untouched")
-            self.target.protect_glance_snapshot(name)
+            self.target.finish(name)
             self._record(name, "write", "an earlier run's verified copy found", self.clock() - began)
             return 0, False
         source_url = self._source_location(image)
@@ -198,19 +206,12 @@ class DirectMigrator(Migrator):
                 writer.cancel()
                 raise
         if self._read_back(name, algo) != (expected, size):
-            self.target.delete(name)  # written by this run, unregistered: the source copy is kept
+            self.target.remove(name)  # written by this run, unregistered: the source copy is kept
             raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "
                              "it was removed and the source copy kept", "check the target store, then re-run")
-        self.target.protect_glance_snapshot(name)
+        self.target.finish(name)
         self._record(name, "write", f"{size} bytes written and read back", self.clock() - began)
         return size, True
-
-    def _target_exists(self, name: str) -> bool:
-        try:
-            self.target.stat(name)
-        except StorageNotFoundError:
-            return False
-        return True
 
     def _read_back(self, name: str, algo: str) -> tuple[str, int]:
         with self.target.reader(name) as stream:
@@ -225,20 +226,21 @@ class DirectMigrator(Migrator):
 
     def _check_target_location(self, image_id: str) -> None:
         """Before anything is written: Glance reads only locations under its own target prefix
-        (``rbd://fsid/pool/`` of glance-api.conf), and target_access may name another cluster."""
-        url = self.target.glance_location(image_id)
+        (``rbd://fsid/pool/`` or ``file://datadir`` of glance-api.conf), and target_access may
+        name another cluster."""
+        url = self.target.location(image_id)
         store, why = self.matcher.best(url)
         if store != self.options.target:
             why = why or f"it is under the {store} store's prefix"
             raise StepFailed(
                 f"the copy's location {url} is not under glance-api.conf's {self.options.target} store "
                 f"({why}), so Glance could not read it; nothing was written",
-                f"give target_access the ceph.conf of the {self.options.target} store's cluster")
+                self.target.access_fix)
 
     def _register(self, image_id: str, written: bool) -> tuple[dict[str, Any], bool]:
         """The image with its target location, and whether this run registered that location;
         ``written``: this run wrote the target image."""
-        began, url = self.clock(), self.target.glance_location(image_id)
+        began, url = self.clock(), self.target.location(image_id)
         image = self.glance.image(image_id)
         if image is None:
             raise self._image_gone(image_id, written)
@@ -255,15 +257,14 @@ class DirectMigrator(Migrator):
         return image, registered
 
     def _image_gone(self, name: str, written: bool) -> StepFailed:
-        """The image was deleted (or left active) during the copy: its unregistered target image
+        """The image was deleted (or left active) during the copy: its unregistered target copy
         would leak, so the one this run wrote is removed; an earlier run's is only reported."""
         if not written:
             return StepFailed(
                 "the image was deleted or deactivated during the migration; an earlier run's unregistered "
-                f"copy {self.target.pool}/{name} is kept (this run did not write it)",
-                f"if the image is gone for good: rbd snap unprotect {self.target.pool}/{name}@snap; "
-                f"rbd snap rm {self.target.pool}/{name}@snap; rbd rm {self.target.pool}/{name}")
-        self.target.delete_glance_image(name)
+                f"copy {name} in {self.target.where} is kept (this run did not write it)",
+                f"if the image is gone for good: {self.target.removal_hint(name)}")
+        self.target.remove(name)
         self._record(name, "discard", "the image was deleted during the copy: this run's copy removed", 0.0)
         return StepFailed("the image was deleted or deactivated during the copy; the copy this run wrote "
                           "was removed, nothing was registered", "nothing to do", outcome=SKIPPED)
@@ -291,9 +292,9 @@ class DirectMigrator(Migrator):
     # -- a killed run's leftovers -----------------------------------------------------------
 
     def orphans(self, selection: Selection) -> tuple[str, ...]:
-        """Partial target images of ``selection``'s shard whose Glance image no longer exists:
+        """Partial target copies of ``selection``'s shard whose Glance image no longer exists:
         shard runs go on at once, each removes its own shard's."""
-        # only image-id names: another user of the pool may name its own images anything
+        # only image-id names: another user of the pool or directory may name its own objects anything
         return tuple(name for name in self.target.partials()
                      if _IMAGE_ID.fullmatch(name) and in_shard(name, selection.shard_index, selection.shard_count)
                      and self.glance.image(name) is None)
@@ -304,14 +305,14 @@ class DirectMigrator(Migrator):
             try:
                 self.target.delete_partial(name)
             except StorageNotFoundError:  # another run of this shard removed it first
-                self._record(name, "orphan", "partial target image already gone", 0.0)
+                self._record(name, "orphan", "partial target copy already gone", 0.0)
                 continue
             except Exception as err:  # pylint: disable=broad-except
                 # one leftover that cannot go must not stop the migration: it is reported
                 why = redact_text(f"{type(err).__name__}: {err}")
                 kept.append(f"{name}: {why}")
-                self._record(name, "orphan", "partial target image not removed", 0.0, why)
+                self._record(name, "orphan", "partial target copy not removed", 0.0, why)
                 continue
             removed.append(name)
-            self._record(name, "orphan", "partial target image of a deleted image removed", 0.0)
+            self._record(name, "orphan", "partial target copy of a deleted image removed", 0.0)
         return tuple(removed), tuple(kept)

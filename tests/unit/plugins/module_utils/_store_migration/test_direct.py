@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import StorePrefix
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ObjectInfo, Writer
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import Writer
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     ApiRegistrar,
     DirectMigrator,
@@ -34,6 +35,10 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     IN_PROGRESS,
     MIGRATED,
     SKIPPED,
+)
+from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.targets import (
+    DirectTarget,
+    FileTarget,
 )
 
 NO_PREFIX = StoreMatcher([], [])
@@ -72,53 +77,48 @@ class _Writer(Writer):
         self._target.partial.pop(self._name, None)
 
 
-class FakeRbd:
+class FakeRbd(DirectTarget):
     """The rbd target: committed images, uncommitted partial ones, protected snapshots."""
 
-    kind, pool, where = "rbd", "images", "pool images"
+    where, access_fix = "rbd pool images", "give target_access the ceph.conf"
 
     def __init__(self, rot=False):
         self.images, self.partial, self.snapped, self.reads = {}, {}, set(), []
         self.rot = rot  # what is read back differs from what was written
 
-    def stat(self, name):
-        if name.partition("@")[0] not in self.images:
-            raise StorageNotFoundError(name, backend="rbd", path=name)
-        return ObjectInfo(name, len(self.images[name.partition("@")[0]]))
+    def exists(self, image_id):
+        return image_id in self.images
 
-    def writer(self, name, resume=False):
-        return _Writer(self, name)
+    def writer(self, image_id):
+        return _Writer(self, image_id)
 
-    def reader(self, name, offset=0):
-        self.reads.append(name)
-        data = self.images[name.partition("@")[0]]
+    def reader(self, image_id):
+        """A committed copy as RbdTarget reads it; also the rbd driver the data verification reads
+        a location's ``image@snap`` with."""
+        read = f"{image_id}@snap" if image_id in self.snapped else image_id
+        self.reads.append(read)
+        data = self.images[read.partition("@")[0]]
         return _Reader(data[:-1] + b"?" if self.rot else data)
 
-    def delete(self, name):
-        self.images.pop(name)
+    def location(self, image_id):
+        return f"rbd://fsid/images/{image_id}/snap"
 
-    def glance_location(self, name):
-        return f"rbd://fsid/images/{name}/snap"
+    def finish(self, image_id):
+        self.snapped.add(image_id)
 
-    def glance_snapshot_of(self, name):
-        return f"{name}@snap" if name in self.snapped else None
+    def remove(self, image_id):
+        self.snapped.discard(image_id)
+        self.images.pop(image_id, None)
 
-    def protect_glance_snapshot(self, name):
-        self.snapped.add(name)
-
-    def delete_glance_image(self, name):
-        self.snapped.discard(name)
-        self.images.pop(name, None)
+    def removal_hint(self, image_id):
+        return f"rbd rm images/{image_id}"
 
     def partials(self):
         return sorted(self.partial)
 
-    def delete_partial(self, name):
-        if self.partial.pop(name, None) is None:
-            raise StorageNotFoundError(name, backend="rbd", path=name)
-
-    def close(self):
-        pass
+    def delete_partial(self, image_id):
+        if self.partial.pop(image_id, None) is None:
+            raise StorageNotFoundError(image_id, backend="rbd", path=image_id)
 
 
 class FakeGlance:
@@ -172,11 +172,11 @@ def setup(tmp_path):
     return glance, image_id, data
 
 
-def run(glance, target, registrar=None, matcher=CEPH_PREFIX, **options):
-    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT, **options)
+def run(glance, target, registrar=None, matcher=CEPH_PREFIX, store="ceph", **options):
+    options = MigrationOptions(source="swift", target=store, poll_interval=0, method=DIRECT, **options)
     migrator = DirectMigrator(glance, options, matcher, None, target, registrar or FakeRegistrar(glance))
     migrator._drivers[("target", "rbd", "images")] = target  # the verification reads the target through it
-    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", matcher, None)
+    plan = plan_migration(glance.images.values(), Selection(), "swift", store, matcher, None)
     return migrator, migrator.run(plan).outcomes
 
 
@@ -246,12 +246,12 @@ class DeletedDuringTheCopy(FakeRbd):
         super().__init__()
         self.glance, self.deactivate = glance, deactivate
 
-    def protect_glance_snapshot(self, name):
-        super().protect_glance_snapshot(name)
+    def finish(self, image_id):
+        super().finish(image_id)
         if self.deactivate:  # the registrar sees it, Glance's image read just before did not
-            self.glance.images[name]["status"] = "deactivated"
+            self.glance.images[image_id]["status"] = "deactivated"
         else:
-            self.glance.images.pop(name)
+            self.glance.images.pop(image_id)
 
 
 @pytest.mark.parametrize("deactivate", [False, True])
@@ -336,10 +336,10 @@ def test_shard_runs_each_take_their_own_orphans(setup):
 
 
 class FlakyRbd(FakeRbd):
-    def delete_partial(self, name):
-        if name == self.broken:
+    def delete_partial(self, image_id):
+        if image_id == self.broken:
             raise OSError("rbd: image busy")
-        super().delete_partial(name)
+        super().delete_partial(image_id)
 
 
 def test_an_orphan_gone_already_or_not_removable_does_not_stop_the_others(setup):
@@ -379,19 +379,19 @@ STORES = [{"id": "swift", "type": "swift"}, {"id": "old-ceph", "type": "rbd"}, {
 
 @pytest.mark.parametrize("source", ["swift", "old-ceph"])
 def test_swift_and_rbd_sources_pass_the_direct_checks(source):
-    check_direct_stores(STORES, source, "ceph", PoolConf())
+    check_direct_stores(STORES, source, "ceph", PoolConf(), "database")
 
 
 @pytest.mark.parametrize("detailed, source, message", [
     (STORES, "s3", "^source_store: method=direct reads swift, file, rbd stores only, and s3 is a s3 store"),
-    (STORES, "ceph", "^target_store: method=direct writes rbd stores only"),
+    (STORES, "ceph", "^target_store: method=direct writes rbd, file stores only, and swift is a swift store"),
     ([*STORES[:3], {"id": "ceph", "type": "rbd", "properties": {"pool": "volumes"}}], "swift",
      "^glance_api_conf: its ceph store names pool images, but Glance reports pool volumes"),
 ])
 def test_direct_refuses_what_it_cannot_read_or_glance_would_not(detailed, source, message):
     target = "swift" if source == "ceph" else "ceph"
     with pytest.raises(InvalidInputError, match=message):
-        check_direct_stores(detailed, source, target, PoolConf())
+        check_direct_stores(detailed, source, target, PoolConf(), "database")
 
 
 def test_an_rbd_source_is_read_with_its_own_access(tmp_path, monkeypatch):
@@ -404,3 +404,67 @@ def test_an_rbd_source_is_read_with_its_own_access(tmp_path, monkeypatch):
     migrator._driver("rbd", "images", "source")
     migrator._driver("rbd", "images")
     assert opened == [{"ceph_conf": "/source.conf"}, {"ceph_conf": "/target.conf"}]
+
+
+@pytest.fixture
+def file_target(tmp_path):
+    datadir = tmp_path / "fast"
+    datadir.mkdir()
+    matcher = StoreMatcher([StorePrefix("fast", f"file://{datadir}", "config")], ["fast", "swift"])
+    return FileTarget("fast", str(datadir)), datadir, matcher
+
+
+def test_a_file_target_is_written_read_back_and_registered_in_glance_stores_layout(setup, file_target):
+    glance, image_id, data = setup
+    target, datadir, matcher = file_target
+    registrar = FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar, matcher, store="fast")
+    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
+    assert os.listdir(datadir) == [image_id] and (datadir / image_id).read_bytes() == data
+    assert registrar.registered == [f"file://{datadir}/{image_id}"] and glance.images[image_id]["stores"] == "fast"
+    assert glance.calls == [("delete", "swift"), ("download",)]
+    _migrator, outcomes = run(glance, target, registrar, matcher, store="fast")
+    assert outcomes == () and registrar.registered == [f"file://{datadir}/{image_id}"]  # nothing left to do
+
+
+def test_a_foreign_file_at_the_images_path_is_refused_and_kept(setup, file_target):
+    glance, image_id, _data = setup
+    target, datadir, matcher = file_target
+    (datadir / image_id).write_bytes(b"someone else's")
+    registrar = FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar, matcher, store="fast")
+    assert outcomes[0].outcome == FAILED and "holds other bytes" in outcomes[0].reason
+    assert f"remove it (rm {datadir}/{image_id})" in outcomes[0].fix
+    assert (datadir / image_id).read_bytes() == b"someone else's" and os.listdir(datadir) == [image_id]
+    assert registrar.registered == [] and glance.calls == []
+
+
+def test_a_file_target_partial_of_a_deleted_image_is_an_orphan(setup, file_target):
+    glance, image_id, _data = setup
+    target, datadir, matcher = file_target
+    gone = str(uuid.uuid4())
+    for name in (gone, image_id):
+        (datadir / f"{name}.partial").write_bytes(b"half")
+    migrator = DirectMigrator(glance, MigrationOptions("swift", "fast"), matcher, None, target, FakeRegistrar(glance))
+    assert migrator.orphans(Selection()) == (gone,)
+    assert migrator.remove_orphans((gone,)) == ((gone,), ())
+    assert os.listdir(datadir) == [f"{image_id}.partial"]
+
+
+def test_a_file_target_is_registered_through_the_database_only():
+    stores = [*STORES, {"id": "fast", "type": "file"}]
+    check_direct_stores(stores, "swift", "fast", PoolConf(), "database")
+    with pytest.raises(InvalidInputError, match="^backend: Glance's API refuses file:// locations, so the copies "
+                       "in the file store fast are registered through the database only; use backend=database$"):
+        check_direct_stores(stores, "swift", "fast", PoolConf(), "api")
+
+
+def test_a_killed_runs_committed_file_is_verified_registered_and_its_partial_link_dropped(setup, file_target):
+    glance, image_id, data = setup
+    target, datadir, matcher = file_target
+    (datadir / image_id).write_bytes(data)
+    os.link(datadir / image_id, datadir / f"{image_id}.partial")  # killed inside the commit
+    registrar = FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target, registrar, matcher, store="fast")
+    assert outcomes[0].outcome == MIGRATED and outcomes[0].bytes_copied == 0, outcomes
+    assert os.listdir(datadir) == [image_id] and registrar.registered == [f"file://{datadir}/{image_id}"]

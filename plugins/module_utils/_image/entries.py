@@ -89,7 +89,12 @@ def entry_params(index: int, entry: Any, defaults: dict[str, Any], catalogue: st
     for key in CATALOGUE_ONLY:
         if key in entry or key in defaults:
             raise InvalidInputError(f"{label}: {key} is the catalogue's option; set it beside images")
-    checked = _VALIDATOR.validate({**defaults, **entry})
+    given = {**defaults, **entry}
+    unknown = sorted(key for key in given if key not in IMAGE_ARGUMENT_SPEC)
+    if unknown:
+        raise InvalidInputError(f"{label}: {', '.join(unknown)} is not a glance_image option "
+                                f"(in the entry or defaults); remove it or correct its name")
+    checked = _VALIDATOR.validate(given)
     if checked.error_messages:
         raise InvalidInputError(f"{label}: {'; '.join(checked.error_messages)}")
     return {**checked.validated_parameters, "catalogue_name": catalogue, "timeout": timeout}

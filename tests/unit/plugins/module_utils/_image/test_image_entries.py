@@ -109,6 +109,7 @@ def test_an_entry_the_listing_finds_changed_is_planned_again_from_glance(files):
 def test_one_failing_entry_does_not_stop_the_others(files):
     glance = CountingGlance()
     entries = [{"name": "bad-option", "filename": files[0], "colour": "blue"},
+               {"name": "bad-type", "filename": files[0], "min_ram": "lots"},
                {"name": "missing-file", "filename": "/nonexistent/x.img"},
                {"name": "own-catalogue", "filename": files[1], "catalogue_name": "other"},
                {"name": "good", "filename": files[2]}]
@@ -116,11 +117,12 @@ def test_one_failing_entry_does_not_stop_the_others(files):
     by_name = {image["name"]: image for image in result["images"]}
     assert [image["name"] for image in result["images"]] == [entry["name"] for entry in entries]
     assert by_name["good"]["failed"] is False and by_name["good"]["changed"] is True
-    for name, fragment in [("bad-option", "colour"), ("missing-file", "filename"),
+    for name, fragment in [("bad-option", "colour is not a glance_image option"), ("missing-file", "filename"),
                            ("own-catalogue", "catalogue_name is the catalogue's option")]:
         assert by_name[name]["failed"] is True and fragment in by_name[name]["msg"], by_name[name]
         assert "\n" not in by_name[name]["msg"] and by_name[name]["image"] is None
     assert by_name["bad-option"]["msg"].startswith("images[0] (bad-option): ")
+    assert by_name["bad-type"]["failed"] and "min_ram" in by_name["bad-type"]["msg"]
 
 
 def test_a_bug_in_one_entry_is_reported_as_one_and_the_others_go_on(files, monkeypatch):

@@ -13,7 +13,7 @@ description:
     O(defaults)), checked against that module's own and carried out by the same code, with the
     same behaviour (identity by content, verified uploads, versions retired by policy, leases
     between overlapping runs).
-  - One run, one connection: the catalogue's images are listed once (every project's images of
+  - One run and one connection. The catalogue's images are listed once (every project's images of
     the entries' names, and the images marked with O(catalogue_name), or without it the owners'
     images) and every entry is planned from that listing. An entry that has nothing to do costs no
     further Glance request; an entry with something to do is planned again from Glance's state at
@@ -43,8 +43,8 @@ options:
     required: true
   defaults:
     description:
-      - M(storeops.openstack.glance_image) options every entry takes unless it sets them (for
-        example V({disk_format: raw, on_content_change: replace})).
+      - M(storeops.openstack.glance_image) options every entry takes unless it sets them, for
+        example C(disk_format) and C(on_content_change).
     type: dict
     default: {}
   catalogue_name:

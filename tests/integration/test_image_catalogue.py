@@ -130,6 +130,17 @@ def test_a_catalogue_rerun_changes_nothing_with_at_most_two_glance_requests_per_
     assert len(tokens) == 1, tokens  # one module process, one connection, for the whole catalogue
 
 
+def test_a_catalogue_that_cannot_connect_fails_every_entry_with_the_reason(run_playbook, sources, name):
+    entries = [{"name": f"{name}-{index}", "filename": path} for index, path in enumerate(sources[:2])]
+    done = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_cloud="no-such-cloud",
+                        image_catalog_images=entries)
+    assert done.returncode == 0, done.output  # the role records failures; the playbook decides
+    catalog = done.results["catalog"]
+    assert catalog["failed"] == 2 and catalog["changed"] == 0
+    assert [image["name"] for image in catalog["images"]] == [entry["name"] for entry in entries]
+    assert all(image["failed"] and "no-such-cloud" in image["msg"] for image in catalog["images"]), catalog
+
+
 def test_a_qcow2_with_a_backing_file_is_refused_before_any_byte_is_sent(ensure, glance, tmp_path, name):
     path = tmp_path / "backed.qcow2"
     write_qcow2(path, backing_file=b"/etc/passwd")

@@ -105,7 +105,7 @@ class GlanceImageCatalog(StoreOpsModule):
     def run(self):
         params = self.params
         catalogue = ensure_entries(GlanceClient(self.conn), ImageOptions(lambda: self.conn), params["images"],
-                                   params["defaults"], params["catalogue_name"], params["timeout"],
+                                   params["defaults"], params["catalogue_name"], params,
                                    self.check_mode)
         for warning in catalogue.warnings:
             self.ansible.warn(warning)

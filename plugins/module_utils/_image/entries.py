@@ -38,6 +38,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.runner i
 
 # The catalogue's own option: the listing is the catalogue's, so no entry may name another.
 CATALOGUE_ONLY = ("catalogue_name",)
+# The module's connection options an entry's checks read (the checksums file is fetched with them).
+RUN_OPTIONS = ("timeout", "validate_certs", "ca_cert")
 _VALIDATOR = ArgumentSpecValidator(IMAGE_ARGUMENT_SPEC, mutually_exclusive=IMAGE_MUTUALLY_EXCLUSIVE)
 
 
@@ -81,7 +83,7 @@ class CatalogueRun:
 
 
 def entry_params(index: int, entry: Any, defaults: dict[str, Any], catalogue: str | None,
-                 timeout: int) -> dict[str, Any]:
+                 run_options: dict[str, Any]) -> dict[str, Any]:
     """The entry's glance_image options, checked (one line naming the entry when they are not)."""
     if not isinstance(entry, dict) or not entry.get("name"):
         raise InvalidInputError(f"images[{index}]: each entry is a dict of glance_image options with a name")
@@ -97,16 +99,18 @@ def entry_params(index: int, entry: Any, defaults: dict[str, Any], catalogue: st
     checked = _VALIDATOR.validate(given)
     if checked.error_messages:
         raise InvalidInputError(f"{label}: {'; '.join(checked.error_messages)}")
-    return {**checked.validated_parameters, "catalogue_name": catalogue, "timeout": timeout}
+    return {**checked.validated_parameters, "catalogue_name": catalogue,
+            **{key: run_options[key] for key in RUN_OPTIONS}}
 
 
 def ensure_entries(glance: GlanceClient, options: ImageOptions, entries: list[Any], defaults: dict[str, Any],
-                   catalogue: str | None, timeout: int, check_mode: bool) -> CatalogueRun:
+                   catalogue: str | None, run_options: dict[str, Any], check_mode: bool) -> CatalogueRun:
+    """``run_options``: the module's options, of which each entry takes ``RUN_OPTIONS``."""
     checked: list[tuple[str, dict[str, Any] | None, dict[str, str] | None]] = []
     for index, entry in enumerate(entries):
         name = str(entry.get("name") if isinstance(entry, dict) else entry)
         try:
-            checked.append((name, entry_params(index, entry, defaults, catalogue, timeout), None))
+            checked.append((name, entry_params(index, entry, defaults, catalogue, run_options), None))
         except InvalidInputError as err:
             checked.append((name, None, {"reason": str(err)}))
     valid = [params for _name, params, _failure in checked if params is not None]

@@ -13,6 +13,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.options 
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ensure_image
 
 CATALOGUE = "cat-1"
+RUN_OPTIONS = {"timeout": 5, "validate_certs": None, "ca_cert": None}
 
 
 class CountingGlance(FakeGlance):
@@ -64,7 +65,7 @@ def fixture_files(tmp_path):
 
 def run(glance, entries, check_mode=False):
     return ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]},
-                          CATALOGUE, 5, check_mode)
+                          CATALOGUE, RUN_OPTIONS, check_mode)
 
 
 def test_a_no_op_rerun_plans_every_entry_from_one_listing(files):
@@ -84,9 +85,9 @@ def test_a_no_op_rerun_plans_every_entry_from_one_listing(files):
 def test_without_a_catalogue_name_the_owners_images_are_listed(files):
     glance = CountingGlance()
     entries = [{"name": "img-0", "filename": files[0]}]
-    ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]}, None, 5, False)
+    ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]}, None, RUN_OPTIONS, False)
     glance.reads.clear()
-    again = ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]}, None, 5, False)
+    again = ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]}, None, RUN_OPTIONS, False)
     assert not again.entries[0].run.execution.changed
     assert sorted(glance.reads) == ["images_named", "iter_images ['owner']", "stores"]
 
@@ -99,7 +100,7 @@ def test_an_entry_the_listing_finds_changed_is_planned_again_from_glance(files):
     listing.images_where(name="img-0")[0]["visibility"] = "private"  # as it was when listed
     glance.reads.clear()
     glance.patches.clear()
-    params = entry_params(0, entries[0], {"disk_format": "raw", "stores": ["fast"]}, CATALOGUE, 5)
+    params = entry_params(0, entries[0], {"disk_format": "raw", "stores": ["fast"]}, CATALOGUE, RUN_OPTIONS)
     request, _consumer = ImageOptions(FakeConn).request(params, glance)
     done = ensure_image(glance, request, image_source(params), False, None, listing)
     # Glance's state now (another run published it meanwhile) decides: nothing is patched

@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.installed
 # pytest exits 5 when a selection collects no test: say so instead of failing silently
 PYTEST = $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload bench-migrate bench-objects rclone chromium changelog
+.PHONY: demo test unit sanity lint integration cloud cloud-down collection clean bench bench-backfill bench-upload bench-migrate bench-objects bench-catalogue rclone chromium changelog
 
 $(VENV_STAMP): requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ integration: $(VENV_STAMP) cloud chromium
 	$(PYTEST) tests/integration
 
 # benchmarks print ratios against the peer measured in the same run
-bench: bench-backfill bench-upload bench-migrate bench-objects rclone
+bench: bench-backfill bench-upload bench-migrate bench-objects bench-catalogue rclone
 
 bench-backfill: $(VENV_STAMP) cloud collection
 	$(BIN)/python bench/backfill.py
@@ -68,6 +68,9 @@ bench-migrate: $(VENV_STAMP) cloud collection
 
 bench-objects: $(VENV_STAMP) cloud collection rclone
 	$(BIN)/python bench/objects.py
+
+bench-catalogue: $(VENV_STAMP) cloud collection
+	$(BIN)/python bench/catalogue.py
 
 rclone:
 	@command -v rclone >/dev/null || $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q rclone

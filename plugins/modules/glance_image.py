@@ -320,151 +320,29 @@ notes:
   elements: str
 """
 
-from functools import cached_property
-
 from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
-from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import open_connection
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
-from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import check_readable_file
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
-from ansible_collections.storeops.openstack.plugins.module_utils._image.checksums import (
-    fetch_text,
-    is_upstream,
-    resolve_checksum,
-    source_file_name,
+from ansible_collections.storeops.openstack.plugins.module_utils._image.options import (
+    IMAGE_ARGUMENT_SPEC,
+    IMAGE_MUTUALLY_EXCLUSIVE,
+    ImageOptions,
+    image_source,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import Source
-from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import DETECT, GLANCE_DISK_FORMATS
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import RETIRE_POLICIES, Lifecycle
-from ansible_collections.storeops.openstack.plugins.module_utils._image.members import Sharing
-from ansible_collections.storeops.openstack.plugins.module_utils._image.references import (
-    REFERENCE_PROPERTIES,
-    reference_properties,
-)
-from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import DEFAULT_LEASE_SECONDS
-from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRequest, ensure_image, project_id
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import CEPH_ACCESS_ARGUMENT_SPEC
+from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ensure_image
 
 
 class GlanceImage(StoreOpsModule):
-    argument_spec = {
-        "name": {"type": "str", "required": True},
-        "id": {"type": "str"},
-        "owner": {"type": "str"},
-        "state": {"type": "str", "choices": ["present", "absent", "inactive"], "default": "present"},
-        "filename": {"type": "path"},
-        "url": {"type": "str"},
-        "checksum": {"type": "str"},
-        "checksum_name": {"type": "str"},
-        "stores": {"type": "list", "elements": "str"},
-        "all_stores": {"type": "bool", "default": False},
-        "all_stores_must_succeed": {"type": "bool", "default": True},
-        "disk_format": {"type": "str", "default": "qcow2", "choices": [DETECT, *GLANCE_DISK_FORMATS]},
-        "container_format": {"type": "str", "default": "bare", "choices": [
-            "ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]},
-        "visibility": {"type": "str", "choices": ["public", "private", "shared", "community"]},
-        "min_disk": {"type": "int"},
-        "min_ram": {"type": "int"},
-        "protected": {"type": "bool"},
-        "tags": {"type": "list", "elements": "str"},
-        "properties": {"type": "dict", "default": {}},
-        "properties_state": {"type": "str", "choices": ["merge", "exact"], "default": "merge"},
-        "kernel": {"type": "str"},
-        "ramdisk": {"type": "str"},
-        "members": {"type": "list", "elements": "str"},
-        "members_state": {"type": "str", "choices": ["present", "exact"], "default": "present"},
-        "accept_as": {"type": "str"},
-        "on_content_change": {"type": "str", "choices": ["fail", "replace"], "default": "fail"},
-        "keep_versions": {"type": "int", "default": 1},
-        "retire": {"type": "str", "choices": list(RETIRE_POLICIES), "default": "hide"},
-        "delete_after_days": {"type": "int"},
-        "catalogue_name": {"type": "str"},
-        "ceph_access": CEPH_ACCESS_ARGUMENT_SPEC,
-        "upload_method": {"type": "str", "choices": ["auto", "direct", "glance-direct"], "default": "auto"},
-        "lease_seconds": {"type": "int", "default": DEFAULT_LEASE_SECONDS},
-    }
-    module_kwargs = {
-        "supports_check_mode": True,
-        "mutually_exclusive": [("filename", "url"), ("stores", "all_stores")],
-    }
+    argument_spec = IMAGE_ARGUMENT_SPEC
+    module_kwargs = {"supports_check_mode": True, "mutually_exclusive": IMAGE_MUTUALLY_EXCLUSIVE}
 
     def run(self):
-        params = self.params
-        source = self._source()
-        glance, owner = GlanceClient(self.conn), self._owner()
-        references = reference_properties(glance, {k: params[k] for k in REFERENCE_PROPERTIES}, owner)
-        request = ImageRequest(
-            name=params["name"], image_id=params["id"], owner=owner,
-            owner_given=bool(params["owner"]), state=params["state"], stores=params["stores"],
-            all_stores=params["all_stores"], all_stores_must_succeed=params["all_stores_must_succeed"],
-            disk_format=params["disk_format"], container_format=params["container_format"],
-            fields={key: params[key] for key in ("visibility", "min_disk", "min_ram", "protected")},
-            tags=params["tags"], properties={**params["properties"], **references},
-            properties_exact=params["properties_state"] == "exact",
-            on_content_change=params["on_content_change"],
-            lifecycle=Lifecycle(params["retire"], params["keep_versions"], params["delete_after_days"]),
-            upload_method=params["upload_method"], lease_seconds=params["lease_seconds"],
-            timeout=params["timeout"], sharing=self._sharing(), catalogue=params["catalogue_name"],
-            ceph_access=params["ceph_access"])
-        consumer = GlanceClient(self._consumer_connection) if self._consumer_connection else None
+        source = image_source(self.params)
+        glance = GlanceClient(self.conn)
+        request, consumer = ImageOptions(lambda: self.conn).request(self.params, glance)
         outcome = ensure_image(glance, request, source, self.check_mode, consumer)
         for warning in outcome.execution.warnings:
             self.ansible.warn(warning)
         return outcome.as_result(with_diff=self.ansible._diff)
-
-    def _source(self) -> Source:
-        params = self.params
-        if params["keep_versions"] < 0:
-            raise InvalidInputError("keep_versions must be 0 or more")
-        if (params["delete_after_days"] or 0) < 0:
-            raise InvalidInputError("delete_after_days must be 0 or more")
-        if params["lease_seconds"] < 8:
-            raise InvalidInputError("lease_seconds must be 8 or more (the lease is renewed every quarter)")
-        if params["checksum_name"] and not (params["checksum"] and is_upstream(params["checksum"])):
-            raise InvalidInputError("checksum_name: only a checksums-file checksum (sha256:<URL>) "
-                                    "uses it; remove checksum_name or give such a checksum")
-        if params["filename"] and params["state"] != "absent":
-            check_readable_file(params["filename"])
-        if params["url"] and params["disk_format"] == DETECT:
-            raise InvalidInputError("disk_format: detect inspects a filename; give the url's disk_format")
-        checksum = None
-        # state: absent compares no content, so it fetches no checksums file
-        if params["checksum"] and not (params["state"] == "absent" and is_upstream(params["checksum"])):
-            name = params["checksum_name"] or source_file_name(params["filename"], params["url"])
-            checksum = resolve_checksum(params["checksum"], name,
-                                        lambda url: fetch_text(url, params["timeout"], params["validate_certs"],
-                                                               params["ca_cert"]))
-        return Source(filename=params["filename"], url=params["url"], checksum=checksum)
-
-    def _sharing(self) -> Sharing | None:
-        """The members asked for, as project ids; None leaves the image's members alone."""
-        members, accept_as = self.params["members"], self.params["accept_as"]
-        if members is None:
-            if accept_as:
-                raise InvalidInputError("accept_as: give members, the projects the image is shared with")
-            return None
-        ids = tuple(dict.fromkeys(self._project_id("members", member) for member in members))
-        consumer = None
-        if accept_as:
-            consumer = self._consumer_connection.current_project_id
-            if consumer not in ids:
-                raise InvalidInputError(f"accept_as: cloud {accept_as!r} is project {consumer}, which is "
-                                        "not in members; add it to members")
-        return Sharing(ids, self.params["members_state"] == "exact", consumer)
-
-    @cached_property
-    def _consumer_connection(self):
-        """The ``accept_as`` cloud's connection, or None: opened once, it both names the consumer's
-        project and accepts the membership."""
-        accept_as = self.params["accept_as"]
-        return open_connection({"cloud": accept_as}) if accept_as else None
-
-    def _project_id(self, option: str, project: str) -> str:
-        return project_id(self.conn, option, project)
-
-    def _owner(self) -> str:
-        """The project id whose images this run considers (and owns new ones)."""
-        return project_id(self.conn, "owner", self.params["owner"])
 
 
 def main():

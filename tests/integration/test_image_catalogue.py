@@ -1,7 +1,9 @@
 """glance_image's lifecycle policy, file format checks and a catalogue's garbage collection, on the local cloud."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -10,6 +12,7 @@ import rbd
 
 from glance_helpers import image_task
 from image_files import write_qcow2
+from request_counter import RequestCounter
 from test_glance_image import glance  # noqa: F401  pylint: disable=unused-import
 
 
@@ -103,6 +106,39 @@ def test_an_exclusive_catalogue_with_no_images_is_refused(run_playbook, name):
     refused = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_name=f"cat-{name}",
                            image_catalog_exclusive=True, image_catalog_images=[])
     assert refused.returncode != 0 and "image_catalog_images is empty" in refused.output
+
+
+def test_a_catalogue_rerun_changes_nothing_with_at_most_two_glance_requests_per_image(
+        run_playbook, playbook_command, cloud, sources, name, tmp_path):
+    entries = [{"name": f"{name}-{index}", "filename": path, "stores": ["fast"]}
+               for index, path in enumerate(sources)]
+    run = {"role_under_test": "image_catalog", "image_catalog_name": f"cat-{name}", "image_catalog_images": entries}
+    first = run_playbook("role.yml", **run)
+    assert first.returncode == 0, first.output
+    assert first.results["catalog"]["changed"] == 3 and first.results["catalog"]["failed"] == 0
+    out = tmp_path / "again.json"
+    argv, env = playbook_command("role.yml", out=str(out), **run)
+    with RequestCounter() as counter:
+        proc = subprocess.run(argv, env={**env, **counter.env}, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    again = json.loads(out.read_text())["catalog"]
+    assert [(image["name"], image["changed"], image["failed"]) for image in again["images"]] == [
+        (entry["name"], False, False) for entry in entries]
+    glance = counter.by_path(cloud["glance"]["url"])
+    assert 0 < sum(glance.values()) <= 2 * len(entries), glance
+    tokens = [url for method, url in counter.to(cloud["keystone"]["url"]) if method == "POST"]
+    assert len(tokens) == 1, tokens  # one module process, one connection, for the whole catalogue
+
+
+def test_a_catalogue_that_cannot_connect_fails_every_entry_with_the_reason(run_playbook, sources, name):
+    entries = [{"name": f"{name}-{index}", "filename": path} for index, path in enumerate(sources[:2])]
+    done = run_playbook("role.yml", role_under_test="image_catalog", image_catalog_cloud="no-such-cloud",
+                        image_catalog_images=entries)
+    assert done.returncode == 0, done.output  # the role records failures; the playbook decides
+    catalog = done.results["catalog"]
+    assert catalog["failed"] == 2 and catalog["changed"] == 0
+    assert [image["name"] for image in catalog["images"]] == [entry["name"] for entry in entries]
+    assert all(image["failed"] and "no-such-cloud" in image["msg"] for image in catalog["images"]), catalog
 
 
 def test_a_qcow2_with_a_backing_file_is_refused_before_any_byte_is_sent(ensure, glance, tmp_path, name):

@@ -48,7 +48,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.activati
     apply_activation,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.formats import Inspection
-from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import DEACTIVATE, RETIRED_KEY, retire_operations
+from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import (
+    CATALOGUE_KEY,
+    DEACTIVATE,
+    RETIRED_KEY,
+    retire_operations,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import UpdateMembers, apply_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     LEASE_FOR_KEY,
@@ -462,6 +467,8 @@ class ImageExecutor:
                       "container_format": "bare", "visibility": "private", "os_hidden": True,
                       PENDING_KEY: self.settings.lease.marker(), LEASE_OF_KEY: image_id,
                       LEASE_FOR_KEY: self.desired.name}
+        if self.desired.catalogue:  # a catalogue run lists its images by this mark: leases too
+            attributes[CATALOGUE_KEY] = self.desired.catalogue
         if self.settings.new_owner:
             attributes["owner"] = self.settings.new_owner
         return attributes

@@ -35,6 +35,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycl
     RETIRED_KEY,
     Lifecycle,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._image.listing import ImageListing
 from ansible_collections.storeops.openstack.plugins.module_utils._image.members import MembersView, Sharing, with_members
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import (
     DIFFERENT,
@@ -119,14 +120,19 @@ class ImageRun:
 
 
 def ensure_image(glance: GlanceClient, request: ImageRequest, source: Source, check_mode: bool,
-                 consumer: GlanceClient | None = None) -> ImageRun:
+                 consumer: GlanceClient | None = None, listing: ImageListing | None = None) -> ImageRun:
     """Plan, then (unless ``check_mode`` or nothing is to be done) carry the plan out;
-    ``consumer``: the connection of ``accept_as``."""
-    stores = target_stores(glance.stores(), request.stores, request.all_stores,
+    ``consumer``: the connection of ``accept_as``; ``listing``: a catalogue run's images, listed
+    once, to plan from instead of listing this entry's."""
+    stores = target_stores((listing or glance).stores(), request.stores, request.all_stores,
                            for_upload=request.state != "absent")
     desired = _desired(request, source, stores)
-    planner = _Planner(glance, request, desired, source)
+    planner = _Planner(listing or glance, request, desired, source)
     first, images = planner()
+    if listing is not None and first.steps:
+        # the listing is as old as the run: a change is planned (and carried out) from Glance now
+        planner = _Planner(glance, request, desired, source)
+        first, images = planner()
     if source.filename and any(isinstance(step, (Create, Wait)) for step in first.steps):
         # before any byte is sent: a wait may end in this run creating the image after all
         source.inspection = inspect_file(source.filename, desired.disk_format)
@@ -177,7 +183,8 @@ def _desired(request: ImageRequest, source: Source, stores: list[str]) -> Desire
 class _Planner:
     """Lists the images of the name and plans from them; called again when other runs interfere."""
 
-    def __init__(self, glance: GlanceClient, request: ImageRequest, desired: Desired, source: Source):
+    def __init__(self, glance: GlanceClient | ImageListing, request: ImageRequest, desired: Desired,
+                 source: Source):
         self.glance, self.request, self.desired, self.source = glance, request, desired, source
         self.identified_by: str | None = None
         self.members: MembersView | None = None  # of the first plan: the diff's

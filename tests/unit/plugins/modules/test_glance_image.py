@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.storeops.openstack.plugins.module_utils._image import options
 from ansible_collections.storeops.openstack.plugins.modules import glance_image
 
 
@@ -30,11 +31,11 @@ def fixture_opened(monkeypatch):
         calls.append((request, consumer))
         return SimpleNamespace(execution=SimpleNamespace(warnings=()), as_result=lambda with_diff: {"changed": False})
 
-    monkeypatch.setattr(glance_image, "open_connection", open_connection)
+    monkeypatch.setattr(options, "open_connection", open_connection)
     monkeypatch.setattr("ansible_collections.storeops.openstack.plugins.module_utils._common.base.open_connection",
                         open_connection)
-    monkeypatch.setattr(glance_image, "project_id", lambda conn, option, project: project or conn.current_project_id)
-    monkeypatch.setattr(glance_image, "reference_properties", lambda glance, given, owner: {})
+    monkeypatch.setattr(options, "project_id", lambda conn, option, project: project or conn.current_project_id)
+    monkeypatch.setattr(options, "reference_properties", lambda glance, given, owner: {})
     monkeypatch.setattr(glance_image, "ensure_image", ensure_image)
     return SimpleNamespace(clouds=opened, calls=calls)
 

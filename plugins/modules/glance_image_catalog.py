@@ -1,0 +1,124 @@
+#!/usr/bin/python
+# Copyright: storeops.openstack contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: glance_image_catalog
+short_description: Ensure every image of a catalogue, as glance_image would, in one run
+version_added: 0.1.0
+description:
+  - Each entry of O(images) is a set of M(storeops.openstack.glance_image) options (over
+    O(defaults)), checked against that module's own and carried out by the same code, with the
+    same behaviour (identity by content, verified uploads, versions retired by policy, leases
+    between overlapping runs).
+  - One run and one connection. The catalogue's images are listed once (every project's images of
+    the entries' names, and the images marked with O(catalogue_name), or without it the owners'
+    images) and every entry is planned from that listing. An entry that has nothing to do costs no
+    further Glance request; an entry with something to do is planned again from Glance's state at
+    that moment and then carried out. A re-run that changes nothing makes a few Glance requests for
+    the whole catalogue.
+  - One entry's failure (its options, a refused request) does not stop the others; it is reported
+    in its RV(images) item and the module then fails naming the failed entries.
+author:
+  - storeops.openstack developers (@storeops)
+extends_documentation_fragment:
+  - storeops.openstack.auth
+attributes:
+  check_mode:
+    support: full
+    description: Returns every entry's actions that would be taken and changes nothing.
+  diff_mode:
+    support: full
+    description: One diff per changed entry, its image's stores and metadata before and after.
+options:
+  images:
+    description:
+      - The catalogue's entries, each a dict of M(storeops.openstack.glance_image) options
+        (O(storeops.openstack.glance_image#module:name) required), except the connection options
+        and O(catalogue_name), which are the run's.
+    type: list
+    elements: dict
+    required: true
+  defaults:
+    description:
+      - M(storeops.openstack.glance_image) options every entry takes unless it sets them, for
+        example C(disk_format) and C(on_content_change).
+    type: dict
+    default: {}
+  catalogue_name:
+    description:
+      - Id of the catalogue, recorded on every image it makes or manages (as glance_image's
+        O(storeops.openstack.glance_image#module:catalogue_name)); images marked by another
+        catalogue are never touched.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Keep the catalogue's images
+  storeops.openstack.glance_image_catalog:
+    cloud: production
+    catalogue_name: public-images
+    defaults:
+      disk_format: qcow2
+      on_content_change: replace
+      stores: [ceph-az1, ceph-az2]
+      visibility: public
+    images:
+      - name: ubuntu-24.04
+        url: https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img
+        checksum: sha256:https://cloud-images.ubuntu.com/noble/current/SHA256SUMS
+      - name: cirros-0.6.2
+        filename: /srv/images/cirros-0.6.2-x86_64-disk.img
+        keep_versions: 2
+"""
+
+RETURN = r"""
+images:
+  description:
+    - One item per entry, in order. C(name), C(failed) and C(msg) (why it failed, empty
+      otherwise), and M(storeops.openstack.glance_image)'s return values (C(changed), C(actions),
+      C(image), C(store_outcomes), C(identity), C(identified_by), C(verified_by), C(inspection),
+      C(notes)). A failed entry has C(actions) empty, C(image) null, and, when the failure was a
+      bug, C(bug) (its type) and C(traceback).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.storeops.openstack.plugins.module_utils._common.base import StoreOpsModule
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
+from ansible_collections.storeops.openstack.plugins.module_utils._image.entries import ensure_entries
+from ansible_collections.storeops.openstack.plugins.module_utils._image.options import ImageOptions
+
+
+class GlanceImageCatalog(StoreOpsModule):
+    argument_spec = {
+        "images": {"type": "list", "elements": "dict", "required": True},
+        "defaults": {"type": "dict", "default": {}},
+        "catalogue_name": {"type": "str"},
+    }
+    module_kwargs = {"supports_check_mode": True}
+
+    def run(self):
+        params = self.params
+        catalogue = ensure_entries(GlanceClient(self.conn), ImageOptions(lambda: self.conn), params["images"],
+                                   params["defaults"], params["catalogue_name"], params,
+                                   self.check_mode)
+        for warning in catalogue.warnings:
+            self.ansible.warn(warning)
+        result = catalogue.as_result(with_diff=self.ansible._diff)
+        if catalogue.failed:
+            raise StoreOpsError(f"{len(catalogue.failed)} of {len(catalogue.entries)} catalogue entries "
+                                f"failed: {', '.join(catalogue.failed)} (see images)", **result)
+        return result
+
+
+def main():
+    GlanceImageCatalog()()
+
+
+if __name__ == "__main__":
+    main()

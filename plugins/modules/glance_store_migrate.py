@@ -338,7 +338,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.journa
     JOURNAL_ARGUMENT_SPEC,
     journal_shipment,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import DEFAULT_CEPH_CONF
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import CEPH_ACCESS_ARGUMENT_SPEC, DEFAULT_CEPH_CONF
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.direct import (
     API,
     DATABASE,
@@ -387,11 +387,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         "max_duration": {"type": "int"},
         "copy_timeout": {"type": "int", "default": 3600},
         "poll_interval": {"type": "float", "default": 2.0},
-        "target_access": {"type": "dict", "options": {
-            "ceph_conf": {"type": "path"},
-            "ceph_user": {"type": "str"},
-            "ceph_keyring": {"type": "path", "no_log": False},
-        }},
+        "target_access": CEPH_ACCESS_ARGUMENT_SPEC,
         "method": {"type": "str", "choices": [COPY_IMAGE, DIRECT], "default": COPY_IMAGE},
         "backend": {"type": "str", "choices": [API, DATABASE], "default": DATABASE},
         "database_connection": {"type": "str", "no_log": True},

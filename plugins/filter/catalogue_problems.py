@@ -12,7 +12,7 @@ description:
     the same code and without a connection - each entry (over O(defaults)) against
     M(storeops.openstack.glance_image)'s argument spec, a source for every present entry, and
     optionally a metadata standard's keys (see glance_image_catalog's O(metadata_standard)).
-  - One line per problem, naming the entry (C(images[index] (name\))), the option and the fix;
+  - One line per problem, naming the entry (its index and name), the option and the fix;
     credentials in a value are redacted. An empty list when the catalogue is valid.
 author:
   - storeops.openstack developers (@storeops)

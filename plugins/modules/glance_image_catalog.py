@@ -24,7 +24,7 @@ description:
     mutually exclusive options) and, with O(metadata_standard), the standard's metadata keys. An
     entry that is present needs a source (C(filename) or C(url)). If any entry fails its check the
     module fails, changing nothing, with every problem of every entry in RV(problems), one line
-    each naming the entry (C(images[index] (name\))), the option and the fix.
+    each naming the entry (its index in O(images) and its name), the option and the fix.
   - Once running, one entry's failure (a missing file, a refused request) does not stop the
     others; it is reported in its RV(images) item and the module then fails naming the failed
     entries.
@@ -100,8 +100,8 @@ RETURN = r"""
 problems:
   description:
     - Why the catalogue was refused before anything was touched, one line per problem, each naming
-      the entry (C(images[index] (name\))), the option and the fix. Credentials in a value are
-      redacted.
+      the entry (its index in O(images) and its name), the option and the fix. Credentials in a
+      value are redacted.
   returned: failure, when an entry failed its check
   type: list
   elements: str

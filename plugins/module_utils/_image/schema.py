@@ -42,11 +42,11 @@ METADATA_FIELDS = ("min_disk", "min_ram")
 
 @dataclass(frozen=True)
 class MetadataKey:
-    """One key a standard asks for: its value must match ``pattern`` (whole), which ``expected`` says."""
+    """One key a standard asks for; an optional one (not ``mandatory``) is checked when given."""
 
     key: str
-    pattern: str
-    expected: str
+    pattern: str  # what the whole value, as text, must match
+    expected: str  # the pattern in words, for the fix
     mandatory: bool = True
 
 

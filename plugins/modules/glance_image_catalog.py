@@ -19,8 +19,15 @@ description:
     further Glance request; an entry with something to do is planned again from Glance's state at
     that moment and then carried out. A re-run that changes nothing makes a few Glance requests for
     the whole catalogue.
-  - One entry's failure (its options, a refused request) does not stop the others; it is reported
-    in its RV(images) item and the module then fails naming the failed entries.
+  - Every entry is checked before the first Glance request, against
+    M(storeops.openstack.glance_image)'s own argument spec (types, choices, unknown options,
+    mutually exclusive options) and, with O(metadata_standard), the standard's metadata keys. An
+    entry that is present needs a source (C(filename) or C(url)). If any entry fails its check the
+    module fails, changing nothing, with every problem of every entry in RV(problems), one line
+    each naming the entry (its index in O(images) and its name), the option and the fix.
+  - Once running, one entry's failure (a missing file, a refused request) does not stop the
+    others; it is reported in its RV(images) item and the module then fails naming the failed
+    entries.
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:
@@ -53,6 +60,21 @@ options:
         O(storeops.openstack.glance_image#module:catalogue_name)); images marked by another
         catalogue are never touched.
     type: str
+  metadata_standard:
+    description:
+      - A metadata standard every entry's metadata is checked against, before anything is touched.
+      - V(scs-0102), the SCS image metadata standard (v1), U(https://docs.scs.community/standards/scs-0102-v1-image-metadata) -
+        the entry's O(storeops.openstack.glance_image#module:min_disk) and
+        O(storeops.openstack.glance_image#module:min_ram) (1 or more), and its properties
+        C(architecture), C(os_distro), C(os_version), C(hw_disk_bus), C(image_source),
+        C(image_description), C(image_original_user), C(image_build_date) (C(YYYY-MM-DD) or
+        C(YYYY-MM-DD hh:mm[:ss])), C(replace_frequency) (C(yearly), C(quarterly), C(monthly),
+        C(weekly), C(daily), C(critical_bug), C(never)), C(provided_until) (a date, C(none) or
+        C(notice)), C(uuid_validity) (a date, C(last-N), C(none), C(notice) or C(forever)); an
+        optional C(hotfix_hours) must be an integer.
+    type: str
+    choices: [none, scs-0102]
+    default: none
 """
 
 EXAMPLES = r"""
@@ -75,6 +97,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+problems:
+  description:
+    - Why the catalogue was refused before anything was touched, one line per problem, each naming
+      the entry (its index in O(images) and its name), the option and the fix. Credentials in a
+      value are redacted.
+  returned: failure, when an entry failed its check
+  type: list
+  elements: str
+  sample: ["images[1] (cirros): value of disk_format must be one of: detect, ami, ..., got: qcow; correct it in the entry or defaults"]
 images:
   description:
     - One item per entry, in order. C(name), C(failed) and C(msg) (why it failed, empty
@@ -82,7 +113,7 @@ images:
       C(image), C(store_outcomes), C(identity), C(identified_by), C(verified_by), C(inspection),
       C(notes)). A failed entry has C(actions) empty, C(image) null, and, when the failure was a
       bug, C(bug) (its type) and C(traceback).
-  returned: always
+  returned: when every entry passed its check
   type: list
   elements: dict
 """
@@ -92,6 +123,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.entries import ensure_entries
 from ansible_collections.storeops.openstack.plugins.module_utils._image.options import ImageOptions
+from ansible_collections.storeops.openstack.plugins.module_utils._image.schema import METADATA_STANDARDS, check_entries
 
 
 class GlanceImageCatalog(StoreOpsModule):
@@ -99,14 +131,16 @@ class GlanceImageCatalog(StoreOpsModule):
         "images": {"type": "list", "elements": "dict", "required": True},
         "defaults": {"type": "dict", "default": {}},
         "catalogue_name": {"type": "str"},
+        "metadata_standard": {"type": "str", "choices": list(METADATA_STANDARDS), "default": "none"},
     }
     module_kwargs = {"supports_check_mode": True}
 
     def run(self):
         params = self.params
-        catalogue = ensure_entries(GlanceClient(self.conn), ImageOptions(lambda: self.conn), params["images"],
-                                   params["defaults"], params["catalogue_name"], params,
-                                   self.check_mode)
+        # the whole catalogue is checked before the connection is opened: a bad entry changes nothing
+        checked = check_entries(params["images"], params["defaults"], params["metadata_standard"])
+        catalogue = ensure_entries(GlanceClient(self.conn), ImageOptions(lambda: self.conn), checked,
+                                   params["catalogue_name"], params, self.check_mode)
         for warning in catalogue.warnings:
             self.ansible.warn(warning)
         result = catalogue.as_result(with_diff=self.ansible._diff)

@@ -13,7 +13,7 @@ import rbd
 from glance_helpers import image_task
 from image_files import write_qcow2
 from request_counter import RequestCounter
-from test_glance_image import glance  # noqa: F401  pylint: disable=unused-import
+from test_glance_image import glance, images_named  # noqa: F401  pylint: disable=unused-import
 
 
 @pytest.fixture
@@ -128,6 +128,21 @@ def test_a_catalogue_rerun_changes_nothing_with_at_most_two_glance_requests_per_
     assert 0 < sum(glance.values()) <= 2 * len(entries), glance
     tokens = [url for method, url in counter.to(cloud["keystone"]["url"]) if method == "POST"]
     assert len(tokens) == 1, tokens  # one module process, one connection, for the whole catalogue
+
+
+@pytest.mark.parametrize("entry_point", ["main", "ensure"])  # the role's validate filter; the module itself
+def test_a_catalogue_with_a_bad_entry_is_refused_whole_naming_it_and_nothing_is_created(
+        run_playbook, glance, sources, name, entry_point):
+    secret = "s3cret-" + name
+    entries = [{"name": f"{name}-good", "filename": sources[0]},
+               {"name": f"{name}-bad", "url": f"https://mirror:{secret}@127.0.0.1:9/x.img", "disk_format": "qcow"}]
+    done = run_playbook("role.yml", role_under_test="image_catalog", entry_point=entry_point,
+                        image_catalog_images=entries)
+    expected = f"images[1] ({name}-bad): value of disk_format must be one of"
+    # main stops at validate; ensure.yml's module run fails (the role records it and goes on)
+    assert (done.returncode != 0) == (entry_point == "main") and expected in done.output, done.output
+    assert secret not in done.output and secret not in json.dumps(done.results)
+    assert images_named(glance, f"{name}-good") == []
 
 
 def test_a_catalogue_that_cannot_connect_fails_every_entry_with_the_reason(run_playbook, sources, name):

@@ -151,7 +151,7 @@ def test_bad_vars_file_is_rejected_before_anything_is_touched(maintenance, seede
     assert "Read Glance's stores" not in proc.stdout
     no_source = [{"name": "nosource"}]
     proc = maintenance(image_catalog_images=no_source, maintenance_report_dir=str(seeded["work"] / "bad"))
-    assert "nosource needs exactly one of filename and url" in proc.stdout
+    assert "images[0] (nosource): state is present but any of the following are missing: filename, url" in proc.stdout
     assert not (seeded["work"] / "bad").exists()
 
 

@@ -2,13 +2,13 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A catalogue's entries in one glance_image_catalog run: list once, then each entry as glance_image.
 
-Each entry is a set of glance_image options (over the catalogue's ``defaults``), checked against
-glance_image's own spec. The catalogue's images are listed once (``listing.py``) and every entry
+Each entry is a set of glance_image options (over the catalogue's ``defaults``); every entry is
+checked against glance_image's own spec (``schema.py``) before this first request. The catalogue's images are listed once (``listing.py``) and every entry
 is planned from that listing; only an entry with something to do is planned again from Glance
 and carried out, by glance_image's own runner. One connection, one token, one store list.
 
-Per-entry isolation: an entry's failure (bad options, a refused request, a bug) is recorded in its
-own result and the other entries go on.
+Per-entry isolation: an entry's failure once running (a missing file, a refused request, a bug)
+is recorded in its own result and the other entries go on.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
 from ansible_collections.storeops.openstack.plugins.module_utils._common.connection import translate_sdk_error
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
@@ -28,19 +26,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._image.listing import ImageListing
-from ansible_collections.storeops.openstack.plugins.module_utils._image.options import (
-    IMAGE_ARGUMENT_SPEC,
-    IMAGE_MUTUALLY_EXCLUSIVE,
-    ImageOptions,
-    image_source,
-)
+from ansible_collections.storeops.openstack.plugins.module_utils._image.options import ImageOptions, image_source
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ImageRun, ensure_image
 
-# The catalogue's own option: the listing is the catalogue's, so no entry may name another.
-CATALOGUE_ONLY = ("catalogue_name",)
 # The module's connection options an entry's checks read (the checksums file is fetched with them).
 RUN_OPTIONS = ("timeout", "validate_certs", "ca_cert")
-_VALIDATOR = ArgumentSpecValidator(IMAGE_ARGUMENT_SPEC, mutually_exclusive=IMAGE_MUTUALLY_EXCLUSIVE)
 
 
 @dataclass(frozen=True)
@@ -82,45 +72,22 @@ class CatalogueRun:
         return result
 
 
-def entry_params(index: int, entry: Any, defaults: dict[str, Any], catalogue: str | None,
-                 run_options: dict[str, Any]) -> dict[str, Any]:
-    """The entry's glance_image options, checked (one line naming the entry when they are not)."""
-    if not isinstance(entry, dict) or not entry.get("name"):
-        raise InvalidInputError(f"images[{index}]: each entry is a dict of glance_image options with a name")
-    label = f"images[{index}] ({entry['name']})"
-    for key in CATALOGUE_ONLY:
-        if key in entry or key in defaults:
-            raise InvalidInputError(f"{label}: {key} is the catalogue's option; set it beside images")
-    given = {**defaults, **entry}
-    unknown = sorted(key for key in given if key not in IMAGE_ARGUMENT_SPEC)
-    if unknown:
-        raise InvalidInputError(f"{label}: {', '.join(unknown)} is not a glance_image option "
-                                f"(in the entry or defaults); remove it or correct its name")
-    checked = _VALIDATOR.validate(given)
-    if checked.error_messages:
-        raise InvalidInputError(f"{label}: {'; '.join(checked.error_messages)}")
-    return {**checked.validated_parameters, "catalogue_name": catalogue,
-            **{key: run_options[key] for key in RUN_OPTIONS}}
+def run_params(params: dict[str, Any], catalogue: str | None, run_options: dict[str, Any]) -> dict[str, Any]:
+    """A checked entry's options as glance_image's run takes them: the run's catalogue and connection options."""
+    return {**params, "catalogue_name": catalogue, **{key: run_options[key] for key in RUN_OPTIONS}}
 
 
-def ensure_entries(glance: GlanceClient, options: ImageOptions, entries: list[Any], defaults: dict[str, Any],
-                   catalogue: str | None, run_options: dict[str, Any], check_mode: bool) -> CatalogueRun:
-    """``run_options``: the module's options, of which each entry takes ``RUN_OPTIONS``."""
-    checked: list[tuple[str, dict[str, Any] | None, dict[str, str] | None]] = []
-    for index, entry in enumerate(entries):
-        name = str(entry.get("name") if isinstance(entry, dict) else entry)
-        try:
-            checked.append((name, entry_params(index, entry, defaults, catalogue, run_options), None))
-        except InvalidInputError as err:
-            checked.append((name, None, {"reason": str(err)}))
-    valid = [params for _name, params, _failure in checked if params is not None]
+def ensure_entries(glance: GlanceClient, options: ImageOptions, checked: list[dict[str, Any]], catalogue: str | None,
+                   run_options: dict[str, Any], check_mode: bool) -> CatalogueRun:
+    """``checked``: every entry's options as ``schema.check_entries`` returned them (the whole
+    catalogue checked before this first request); ``run_options``: the module's options, of which
+    each entry takes ``RUN_OPTIONS``."""
+    valid = [run_params(params, catalogue, run_options) for params in checked]
     listing = ImageListing.read(glance, [params["name"] for params in valid], catalogue,
                                 _owners(options, valid) if not catalogue else [])
     outcomes = []
-    for name, params, failure in checked:
-        if params is None:
-            outcomes.append(EntryOutcome(name, failure=failure))
-            continue
+    for params in valid:
+        name = params["name"]
         try:
             source = image_source(params)
             request, consumer = options.request(params, glance)

@@ -5,12 +5,13 @@ import pytest
 
 from test_image_exec import FakeGlance  # pylint: disable=import-error
 from ansible_collections.storeops.openstack.plugins.module_utils._image import executor as _image_exec
-from ansible_collections.storeops.openstack.plugins.module_utils._image.entries import ensure_entries, entry_params
+from ansible_collections.storeops.openstack.plugins.module_utils._image.entries import ensure_entries, run_params
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import CATALOGUE_KEY
 from ansible_collections.storeops.openstack.plugins.module_utils._image.listing import ImageListing
 from ansible_collections.storeops.openstack.plugins.module_utils._image.plan import LEASE_OF_KEY
 from ansible_collections.storeops.openstack.plugins.module_utils._image.options import ImageOptions, image_source
 from ansible_collections.storeops.openstack.plugins.module_utils._image.runner import ensure_image
+from ansible_collections.storeops.openstack.plugins.module_utils._image.schema import check_entries
 
 CATALOGUE = "cat-1"
 RUN_OPTIONS = {"timeout": 5, "validate_certs": None, "ca_cert": None}
@@ -63,9 +64,12 @@ def fixture_files(tmp_path):
     return made
 
 
-def run(glance, entries, check_mode=False):
-    return ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]},
-                          CATALOGUE, RUN_OPTIONS, check_mode)
+DEFAULTS = {"disk_format": "raw", "stores": ["fast"]}
+
+
+def run(glance, entries, check_mode=False, catalogue=CATALOGUE):
+    return ensure_entries(glance, ImageOptions(FakeConn), check_entries(entries, DEFAULTS), catalogue,
+                          RUN_OPTIONS, check_mode)
 
 
 def test_a_no_op_rerun_plans_every_entry_from_one_listing(files):
@@ -85,9 +89,9 @@ def test_a_no_op_rerun_plans_every_entry_from_one_listing(files):
 def test_without_a_catalogue_name_the_owners_images_are_listed(files):
     glance = CountingGlance()
     entries = [{"name": "img-0", "filename": files[0]}]
-    ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]}, None, RUN_OPTIONS, False)
+    run(glance, entries, catalogue=None)
     glance.reads.clear()
-    again = ensure_entries(glance, ImageOptions(FakeConn), entries, {"disk_format": "raw", "stores": ["fast"]}, None, RUN_OPTIONS, False)
+    again = run(glance, entries, catalogue=None)
     assert not again.entries[0].run.execution.changed
     assert sorted(glance.reads) == ["images_named", "iter_images ['owner']", "stores"]
 
@@ -100,7 +104,7 @@ def test_an_entry_the_listing_finds_changed_is_planned_again_from_glance(files):
     listing.images_where(name="img-0")[0]["visibility"] = "private"  # as it was when listed
     glance.reads.clear()
     glance.patches.clear()
-    params = entry_params(0, entries[0], {"disk_format": "raw", "stores": ["fast"]}, CATALOGUE, RUN_OPTIONS)
+    params = run_params(check_entries(entries, DEFAULTS)[0], CATALOGUE, RUN_OPTIONS)
     request, _consumer = ImageOptions(FakeConn).request(params, glance)
     done = ensure_image(glance, request, image_source(params), False, None, listing)
     # Glance's state now (another run published it meanwhile) decides: nothing is patched
@@ -109,21 +113,12 @@ def test_an_entry_the_listing_finds_changed_is_planned_again_from_glance(files):
 
 def test_one_failing_entry_does_not_stop_the_others(files):
     glance = CountingGlance()
-    entries = [{"name": "bad-option", "filename": files[0], "colour": "blue"},
-               {"name": "bad-type", "filename": files[0], "min_ram": "lots"},
-               {"name": "missing-file", "filename": "/nonexistent/x.img"},
-               {"name": "own-catalogue", "filename": files[1], "catalogue_name": "other"},
-               {"name": "good", "filename": files[2]}]
+    entries = [{"name": "missing-file", "filename": "/nonexistent/x.img"}, {"name": "good", "filename": files[2]}]
     result = run(glance, entries).as_result(with_diff=False)
-    by_name = {image["name"]: image for image in result["images"]}
-    assert [image["name"] for image in result["images"]] == [entry["name"] for entry in entries]
-    assert by_name["good"]["failed"] is False and by_name["good"]["changed"] is True
-    for name, fragment in [("bad-option", "colour is not a glance_image option"), ("missing-file", "filename"),
-                           ("own-catalogue", "catalogue_name is the catalogue's option")]:
-        assert by_name[name]["failed"] is True and fragment in by_name[name]["msg"], by_name[name]
-        assert "\n" not in by_name[name]["msg"] and by_name[name]["image"] is None
-    assert by_name["bad-option"]["msg"].startswith("images[0] (bad-option): ")
-    assert by_name["bad-type"]["failed"] and "min_ram" in by_name["bad-type"]["msg"]
+    missing, good = result["images"]
+    assert good["failed"] is False and good["changed"] is True
+    assert missing["failed"] is True and "filename" in missing["msg"] and "\n" not in missing["msg"]
+    assert missing["image"] is None
 
 
 def test_a_bug_in_one_entry_is_reported_as_one_and_the_others_go_on(files, monkeypatch):

@@ -102,7 +102,7 @@ options:
       - A shipped run with a gap in its sequence is refused before anything is restored. An
         C(s3://) URL is read with the O(journal_s3_endpoint_url) options, a C(swift://) one
         through the module's cloud.
-    type: str
+    type: path
   max_details:
     description:
       - How many items each detail list of the result holds at most.
@@ -257,7 +257,7 @@ class GlanceLocationBackfill(StoreOpsModule):
         "limit": {"type": "int"},
         "max_duration": {"type": "int"},
         **JOURNAL_ARGUMENT_SPEC,
-        "journal": {"type": "str"},
+        "journal": {"type": "path"},  # a URL keeps its form: only a leading ~ and $VARs are expanded
         "max_details": {"type": "int", "default": 20},
     }
     module_kwargs = {
@@ -316,7 +316,7 @@ class GlanceLocationBackfill(StoreOpsModule):
         params = self.params
         shipped = is_journal_url(params["journal"])
         path = (fetch_journal(params["journal"], params, lambda: self.conn, params["journal_dir"]) if shipped
-                else os.path.expanduser(params["journal"]))
+                else params["journal"])
         try:
             entries = read_journal(path, params["batch_size"])
             database = open_database(params["database_connection"], conf, self.ansible.no_log_values)

@@ -14,6 +14,12 @@ description:
   - Where the credentials may read C(/v2/info/stores/detail) (admin by Glance's default policy),
     each store's type and properties are returned too. Otherwise the module returns what
     C(/v2/info/stores) shows, sets RV(details_visible=false) and says so in a warning.
+  - With O(usage=true), each store also gets the number of active images Glance lists in it and
+    their bytes (RV(stores[].images), RV(stores[].bytes)), from a paged listing (1000 a page) of every
+    active image the credentials see (all projects' for admin), summed in one pass; Glance lists
+    hidden images only when asked for them alone, so they take a second listing. An image in two
+    stores counts in both. Without admin credentials only the visible images are counted, and the
+    warning says so.
   - Each store's url prefix (the start of its image location URLs, computed the way glance_store
     does) comes from the sources in O(url_prefix_sources); credentials inside prefixes are redacted.
 author:
@@ -25,7 +31,7 @@ options:
   usage:
     description:
       - Count each store's images and bytes (RV(stores[].images), RV(stores[].bytes)).
-      - Lists every image the credentials see, one request per 1000 images, so it is off by default.
+      - Lists every active image the credentials see, a request per 1000 images, so it is off by default.
       - Not the quota usage RV(usage), which is always returned.
     type: bool
     default: false

@@ -25,6 +25,17 @@ options:
   durations:
     description: Stage name to its duration in seconds.
     type: dict
+  stores_before:
+    description:
+      - The stores with their images and bytes before the run, as
+        M(storeops.openstack.glance_store_info) returns them with O(storeops.openstack.glance_store_info#module:usage=true).
+      - When given (or O(stores_after) is), every store is in C(stores), not only those the run touched.
+    type: list
+    elements: dict
+  stores_after:
+    description: The same after the run.
+    type: list
+    elements: dict
 """
 
 EXAMPLES = r"""
@@ -39,7 +50,9 @@ _value:
   description:
     - C(stages) (a list, in run order), C(totals), C(nothing_left_to_do), and C(stores), per
       store the images and bytes this run added and removed (the catalogue's uploads, the
-      migration's copies to its target and, with C(delete_source), removals from its source).
+      migration's copies to its target and, with C(delete_source), removals from its source),
+      and C(images_before), C(bytes_before), C(images_after), C(bytes_after) from O(stores_before)
+      and O(stores_after) (null when that reading was not given; zero for a store it lacks).
     - Numbers stay plain numbers; the P(storeops.openstack.human_bytes#filter) and
       P(storeops.openstack.human_duration#filter) filters render them.
   type: dict
@@ -177,18 +190,39 @@ def _verify(result: dict) -> tuple[dict, list]:
     return stage, []
 
 
-def _store_changes(store_changes: list) -> list:
-    """Per store, the images and bytes this run added and removed: the stages' own records, added up.
+def _usage_by_store(reading: list | None) -> dict | None:
+    """glance_store_info's stores (with ``usage: true``) as store id to (images, bytes)."""
+    if reading is None:
+        return None
+    return {store["id"]: (store.get("images", 0), store.get("bytes", 0)) for store in reading}
+
+
+def _store_changes(store_changes: list, stores_before: list | None, stores_after: list | None) -> list:
+    """Per store, the images and bytes this run added and removed (the stages' own records, added
+    up) and, from the two readings, the store's images and bytes before and after the run.
 
     Each builder returns its ``(store, "added" or "removed", images, bytes)`` records with its stage,
-    so a store's numbers count exactly what the stage counts (a failed image adds nothing).
+    so a store's numbers count exactly what the stage counts (a failed image adds nothing). A
+    reading that was not taken gives nulls (unknown); a store a reading lacks had nothing then
+    (a store enabled during the run).
     """
+    readings = {"before": _usage_by_store(stores_before), "after": _usage_by_store(stores_after)}
     stores: dict = {}
+
+    def entry(store: str) -> dict:
+        return stores.setdefault(store, {"store": store, "images_added": 0, "bytes_added": 0,
+                                         "images_removed": 0, "bytes_removed": 0})
+
     for store, sign, images, size in store_changes:
-        entry = stores.setdefault(store, {"store": store, "images_added": 0, "bytes_added": 0,
-                                          "images_removed": 0, "bytes_removed": 0})
-        entry[f"images_{sign}"] += images
-        entry[f"bytes_{sign}"] += size or 0
+        entry(store)[f"images_{sign}"] += images
+        entry(store)[f"bytes_{sign}"] += size or 0
+    for reading in readings.values():
+        for store in reading or {}:
+            entry(store)
+    for store, values in stores.items():
+        for when, reading in readings.items():
+            images, size = (None, None) if reading is None else reading.get(store, (0, 0))
+            values.update({f"images_{when}": images, f"bytes_{when}": size})
     return [stores[name] for name in sorted(stores)]
 
 
@@ -196,7 +230,8 @@ BUILDERS = {"catalog": _catalog, "backfill": _backfill, "migration": _migration,
             "verify": _verify}
 
 
-def maintenance_summary(stage_results: dict, durations: dict | None = None) -> dict:
+def maintenance_summary(stage_results: dict, durations: dict | None = None,
+                        stores_before: list | None = None, stores_after: list | None = None) -> dict:
     stages, store_changes = [], []
     for name in ORDER:
         result = stage_results.get(name)
@@ -214,7 +249,7 @@ def maintenance_summary(stage_results: dict, durations: dict | None = None) -> d
               for key in ("changed", "bytes_moved", "remaining")}
     totals["failed"] = sum(len(stage["failures"]) for stage in stages)
     return redact({"stages": stages, "totals": totals,
-                   "stores": _store_changes(store_changes),
+                   "stores": _store_changes(store_changes, stores_before, stores_after),
                    "nothing_left_to_do": totals["changed"] == 0 and totals["remaining"] == 0
                    and totals["failed"] == 0})
 

@@ -14,6 +14,12 @@ description:
   - Where the credentials may read C(/v2/info/stores/detail) (admin by Glance's default policy),
     each store's type and properties are returned too. Otherwise the module returns what
     C(/v2/info/stores) shows, sets RV(details_visible=false) and says so in a warning.
+  - With O(usage=true), each store also gets the number of active images Glance lists in it and
+    their bytes (RV(stores[].images), RV(stores[].bytes)), from a paged listing (1000 a page) of every
+    active image the credentials see (all projects' for admin), summed in one pass; Glance lists
+    hidden images only when asked for them alone, so they take a second listing. An image in two
+    stores counts in both. Without admin credentials only the visible images are counted, and the
+    warning says so.
   - Each store's url prefix (the start of its image location URLs, computed the way glance_store
     does) comes from the sources in O(url_prefix_sources); credentials inside prefixes are redacted.
 author:
@@ -21,6 +27,14 @@ author:
 extends_documentation_fragment:
   - storeops.openstack.auth
   - storeops.openstack.url_prefix
+options:
+  usage:
+    description:
+      - Count each store's images and bytes (RV(stores[].images), RV(stores[].bytes)).
+      - Lists every active image the credentials see, a request per 1000 images, so it is off by default.
+      - Not the quota usage RV(usage), which is always returned.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -39,6 +53,16 @@ EXAMPLES = r"""
 - name: Show each store and its type
   ansible.builtin.debug:
     msg: "{{ glance.stores | map(attribute='id') | zip(glance.stores | map(attribute='type')) }}"
+
+- name: Count each store's images and bytes
+  storeops.openstack.glance_store_info:
+    cloud: production
+    usage: true
+  register: glance_usage
+
+- name: Show the images per store
+  ansible.builtin.debug:
+    msg: "{{ glance_usage.stores | items2dict(key_name='id', value_name='images') }}"
 """
 
 RETURN = r"""
@@ -73,6 +97,18 @@ stores:
       type: list
       elements: dict
       sample: [{url_prefix: "rbd://1b7f.../images/", source: api}]
+    images:
+      description:
+        - With O(usage=true), the number of active images whose C(stores) lists this store
+          (every project's with admin credentials, only the visible ones without).
+      type: int
+      returned: when O(usage=true)
+      sample: 412
+    bytes:
+      description: With O(usage=true), the sum of those images' sizes in bytes.
+      type: int
+      returned: when O(usage=true)
+      sample: 34359738368
 url_prefix_notes:
   description: What the url prefix sources could not tell, per store.
   returned: always
@@ -110,6 +146,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf im
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
     default_store,
     describe_stores,
+    store_usage,
     with_url_prefixes,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_prefix import (
@@ -118,8 +155,11 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_pre
 )
 
 
+USAGE_PAGE_SIZE = 1000  # Glance's default api_limit_max: the fewest listing requests
+
+
 class GlanceStoreInfo(StoreOpsModule):
-    argument_spec = URL_PREFIX_ARGUMENT_SPEC
+    argument_spec = {**URL_PREFIX_ARGUMENT_SPEC, "usage": {"type": "bool", "default": False}}
     module_kwargs = {"supports_check_mode": True}
 
     def run(self):
@@ -130,12 +170,18 @@ class GlanceStoreInfo(StoreOpsModule):
         except NotAuthorizedError:
             detailed = None
             self.ansible.warn("Store types and properties are hidden: these credentials may not "
-                              "read /v2/info/stores/detail (admin only by default)")
+                              "read /v2/info/stores/detail (admin only by default)"
+                              + ("; the images per store count only the images they see"
+                                 if self.params["usage"] else ""))
         conf = self.params["glance_api_conf"]
         prefixes, notes = resolve_prefixes(
             self.params["url_prefix_sources"], self.params["url_prefixes"],
             GlanceApiConf(conf).prefixes() if conf else None, detailed)
         stores = with_url_prefixes(describe_stores(listed, detailed), prefixes)
+        if self.params["usage"]:
+            usage = store_usage(glance.iter_images(USAGE_PAGE_SIZE, status="active"),
+                                [store["id"] for store in stores])
+            stores = [{**store, **usage[store["id"]]} for store in stores]
         return {
             "changed": False,
             "stores": stores,

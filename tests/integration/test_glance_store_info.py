@@ -71,6 +71,18 @@ def test_member_degrades_to_the_public_listing_and_says_so(run):
     assert [s["id"] for s in member["stores"]] == ["fast", "cheap", "swift", "ceph"]
     assert all(s["type"] is None and s["properties"] is None for s in member["stores"])
     assert any("admin" in warning for warning in member["warnings"])
+    assert any("count only the images they see" in warning for warning in member["warnings"])
+
+
+def test_usage_counts_each_stores_images_only_when_asked(run):
+    # the cloud is shared, so the counts themselves are checked in test_maintenance against its own images
+    assert all("images" not in store and "bytes" not in store for store in run.results["admin"]["stores"])
+    for result in ("admin_conf", "member"):
+        usage = {s["id"]: (s["images"], s["bytes"]) for s in run.results[result]["stores"]}
+        assert set(usage) == {"fast", "cheap", "swift", "ceph"}, result
+        assert all(isinstance(n, int) and isinstance(b, int) and n >= 0 and b >= 0 for n, b in usage.values())
+    admin = {s["id"]: s["images"] for s in run.results["admin_conf"]["stores"]}
+    assert sum(admin.values()) > 0  # the cloud's seeded images are somewhere
 
 
 def test_unknown_cloud_name_is_a_clean_one_line_error(run):

@@ -91,6 +91,20 @@ def test_full_run_converges_the_legacy_state(first_run, glance, seeded):
     catalogued = images[f"{seeded['prefix']}-catalog-cirros"]
     assert sorted(catalogued["stores"].split(",")) == ["ceph", "fast"]
     assert "Report:" in proc.stdout
+    # every store's images before and after; the cloud is shared (other tests add and remove
+    # images meanwhile), so the numbers are checked against this test's own images, as lower bounds
+    stores = {store["store"]: store for store in report["stores"]}
+    assert set(stores) >= set(seeded["vars"]["maintenance_expected_stores"])
+    # before: the three tagged legacy swift images (12 + 3 + 0.5 MB) and the tagged ceph one
+    assert stores["swift"]["images_before"] >= 3 and stores["swift"]["bytes_before"] >= 15_500_000
+    assert stores["ceph"]["images_before"] >= 1 and stores["ceph"]["bytes_before"] >= 400_000
+    for store in seeded["vars"]["maintenance_expected_stores"]:
+        mine = [image for image in images.values() if store in image["stores"].split(",")
+                and image["status"] == "active"]
+        assert stores[store]["images_after"] >= len(mine), store
+        assert stores[store]["bytes_after"] >= sum(image["size"] for image in mine), store
+    # after: the four migrated, the ceph one and the two catalogue images (6 MB) in ceph
+    assert stores["ceph"]["images_after"] >= 7 and stores["ceph"]["bytes_after"] >= 22_600_000
 
 
 def test_the_first_run_reads_in_a_browser_and_as_markdown(first_run, seeded, tmp_path):

@@ -63,3 +63,20 @@ def image_stores(image: dict[str, Any]) -> list[str]:
 def tagged_locations(image: dict[str, Any], store: str) -> list[dict[str, Any]]:
     """The image's locations tagged with ``store`` (none when Glance shows no locations)."""
     return [loc for loc in image.get("locations") or [] if (loc.get("metadata") or {}).get("store") == store]
+
+
+def store_usage(images: Iterable[dict[str, Any]], store_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per store, the active images whose ``stores`` lists it and their bytes, summed in one pass.
+
+    An image in two stores counts in both; a store no image lists has zeros; a store an image
+    lists but Glance does not (a removed backend) is left out.
+    """
+    usage = {store: {"images": 0, "bytes": 0} for store in store_ids}
+    for image in images:
+        if image.get("status") != "active":
+            continue
+        for store in image_stores(image):
+            if store in usage:
+                usage[store]["images"] += 1
+                usage[store]["bytes"] += image.get("size") or 0
+    return usage

@@ -72,11 +72,40 @@ def test_store_changes_count_the_catalogue_uploads_and_the_migration_totals():
     migration = {**MIGRATION, "delete_source": True, "bytes_copied": 3_000_000_000,
                  "counts": {"migrated": 3}}
     summary = maintenance_summary({"catalog": CATALOG, "migration": migration})
+    unknown = {"images_before": None, "bytes_before": None, "images_after": None, "bytes_after": None}
     assert summary["stores"] == [
-        {"store": "ceph", "images_added": 4, "bytes_added": 3_000_004_000, "images_removed": 0, "bytes_removed": 0},
-        {"store": "fast", "images_added": 1, "bytes_added": 4000, "images_removed": 0, "bytes_removed": 0},
-        {"store": "swift", "images_added": 0, "bytes_added": 0, "images_removed": 3, "bytes_removed": 3_000_000_000},
+        {"store": "ceph", "images_added": 4, "bytes_added": 3_000_004_000, "images_removed": 0, "bytes_removed": 0,
+         **unknown},
+        {"store": "fast", "images_added": 1, "bytes_added": 4000, "images_removed": 0, "bytes_removed": 0, **unknown},
+        {"store": "swift", "images_added": 0, "bytes_added": 0, "images_removed": 3, "bytes_removed": 3_000_000_000,
+         **unknown},
     ]
+
+
+def test_stores_carry_their_images_and_bytes_before_and_after_next_to_the_runs_changes():
+    migration = {**MIGRATION, "delete_source": True, "bytes_copied": 300, "counts": {"migrated": 3}}
+    before = [{"id": "swift", "images": 5, "bytes": 500}, {"id": "ceph", "images": 1, "bytes": 10},
+              {"id": "fast", "images": 0, "bytes": 0}]
+    after = [{"id": "swift", "images": 2, "bytes": 200}, {"id": "ceph", "images": 4, "bytes": 310},
+             {"id": "fast", "images": 0, "bytes": 0}, {"id": "new", "images": 1, "bytes": 7}]
+    stores = {store["store"]: store for store in
+              maintenance_summary({"migration": migration}, stores_before=before, stores_after=after)["stores"]}
+    assert list(stores) == ["ceph", "fast", "new", "swift"]  # every store read, not only those touched
+    assert stores["swift"] == {"store": "swift", "images_added": 0, "bytes_added": 0, "images_removed": 3,
+                               "bytes_removed": 300, "images_before": 5, "bytes_before": 500,
+                               "images_after": 2, "bytes_after": 200}
+    assert (stores["ceph"]["images_added"], stores["ceph"]["images_before"], stores["ceph"]["images_after"]) == (3, 1, 4)
+    assert (stores["fast"]["images_before"], stores["fast"]["images_after"], stores["fast"]["images_added"]) == (0, 0, 0)
+    # a store enabled during the run: nothing before it existed, its reading after
+    assert (stores["new"]["images_before"], stores["new"]["bytes_before"],
+            stores["new"]["images_after"], stores["new"]["bytes_after"]) == (0, 0, 1, 7)
+
+
+def test_a_reading_not_taken_is_unknown_not_zero():
+    after = [{"id": "ceph", "images": 4, "bytes": 310}]
+    store, = maintenance_summary({}, stores_after=after)["stores"]
+    assert (store["images_before"], store["bytes_before"], store["images_after"], store["bytes_after"]) == \
+        (None, None, 4, 310)
 
 
 def test_a_migration_that_keeps_its_source_removes_nothing_and_a_quiet_run_has_no_stores():

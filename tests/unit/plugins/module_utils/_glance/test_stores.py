@@ -3,6 +3,7 @@ from __future__ import annotations
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import (
     default_store,
     describe_stores,
+    store_usage,
     tagged_locations,
     with_url_prefixes,
 )
@@ -61,3 +62,17 @@ def test_tagged_locations_keeps_only_that_store_and_tolerates_missing_metadata()
                            {"url": "c", "metadata": {"store": "fast"}}, {"url": "d"}]}
     assert [loc["url"] for loc in tagged_locations(image, "ceph")] == ["a"]
     assert tagged_locations({"locations": None}, "ceph") == []
+
+
+def test_store_usage_counts_active_images_in_every_store_they_list():
+    images = [
+        {"status": "active", "stores": "fast,ceph", "size": 100},
+        {"status": "active", "stores": "ceph", "size": 50},
+        {"status": "active", "stores": "ceph", "size": None},  # Glance's size is null until known
+        {"status": "queued", "stores": "", "size": None},
+        {"status": "deactivated", "stores": "fast", "size": 7},
+        {"status": "active", "stores": "removed-backend", "size": 9},
+    ]
+    assert store_usage(images, ["fast", "web", "ceph"]) == {
+        "fast": {"images": 1, "bytes": 100}, "web": {"images": 0, "bytes": 0},
+        "ceph": {"images": 3, "bytes": 150}}

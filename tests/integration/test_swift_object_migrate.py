@@ -163,7 +163,7 @@ def test_a_container_moves_with_bytes_metadata_and_manifests_whole(migrate, swif
     assert result["bytes_read"] == sum(map(len, expected.values()))
     assert result["containers"] == [{"container": container, "bucket": container, "bucket_created": True,
                                      "objects": len(expected), "copied": len(expected), "already_done": 0,
-                                     "planned": 0, "conflict": 0, "failed": 0,
+                                     "planned": 0, "conflict": 0, "failed": 0, "left": 0,
                                      "bytes": sum(map(len, expected.values()))}]
     assert sorted(keys(s3, container)) == sorted(expected)  # segment objects are not copied on their own
     for name, data in expected.items():

@@ -73,21 +73,30 @@ IMAGE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 IMAGE_MUTUALLY_EXCLUSIVE = [("filename", "url"), ("stores", "all_stores")]
 
 
+def option_problems(params: dict[str, Any]) -> list[str]:
+    """What is wrong with checked options beyond their argument spec, one line each (no I/O)."""
+    problems = []
+    if params["keep_versions"] < 0:
+        problems.append("keep_versions must be 0 or more")
+    if (params["delete_after_days"] or 0) < 0:
+        problems.append("delete_after_days must be 0 or more")
+    if params["lease_seconds"] < 8:
+        problems.append("lease_seconds must be 8 or more (the lease is renewed every quarter)")
+    if params["checksum_name"] and not (params["checksum"] and is_upstream(params["checksum"])):
+        problems.append("checksum_name: only a checksums-file checksum (sha256:<URL>) "
+                        "uses it; remove checksum_name or give such a checksum")
+    if params["url"] and params["disk_format"] == DETECT:
+        problems.append("disk_format: detect inspects a filename; give the url's disk_format")
+    return problems
+
+
 def image_source(params: dict[str, Any]) -> Source:
     """The checked options' source (the upstream checksum fetched); checked before any connection."""
-    if params["keep_versions"] < 0:
-        raise InvalidInputError("keep_versions must be 0 or more")
-    if (params["delete_after_days"] or 0) < 0:
-        raise InvalidInputError("delete_after_days must be 0 or more")
-    if params["lease_seconds"] < 8:
-        raise InvalidInputError("lease_seconds must be 8 or more (the lease is renewed every quarter)")
-    if params["checksum_name"] and not (params["checksum"] and is_upstream(params["checksum"])):
-        raise InvalidInputError("checksum_name: only a checksums-file checksum (sha256:<URL>) "
-                                "uses it; remove checksum_name or give such a checksum")
+    problems = option_problems(params)
+    if problems:
+        raise InvalidInputError(problems[0])
     if params["filename"] and params["state"] != "absent":
         check_readable_file(params["filename"])
-    if params["url"] and params["disk_format"] == DETECT:
-        raise InvalidInputError("disk_format: detect inspects a filename; give the url's disk_format")
     checksum = None
     # state: absent compares no content, so it fetches no checksums file
     if params["checksum"] and not (params["state"] == "absent" and is_upstream(params["checksum"])):

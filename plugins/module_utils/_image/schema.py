@@ -28,6 +28,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.redact 
 from ansible_collections.storeops.openstack.plugins.module_utils._image.options import (
     IMAGE_ARGUMENT_SPEC,
     IMAGE_MUTUALLY_EXCLUSIVE,
+    option_problems,
 )
 
 # The catalogue's own option: the listing is the catalogue's, so no entry may name another.
@@ -108,7 +109,7 @@ def entry_problems(index: int, entry: Any, defaults: dict[str, Any],
     problems += [f"{message}; correct it in the entry or defaults" for message in result.error_messages]
     params = result.validated_parameters
     if not result.error_messages:
-        problems += metadata_problems(params, metadata_standard)
+        problems += option_problems(params) + metadata_problems(params, metadata_standard)
     return params, [redact_text(f"{label}: {problem}") for problem in problems]
 
 

@@ -107,3 +107,10 @@ def test_the_roles_filter_returns_the_same_problems_and_none_for_a_valid_catalog
     entries = [{"name": "a", "filename": "/a", "min_ram": "lots"}, {"name": "b", "filename": "/b"}]
     assert catalogue_problems(entries, {}) == problems(entries)
     assert catalogue_problems([SCS_ENTRY], {}, "scs-0102") == []
+
+
+def test_glance_images_own_checks_beyond_its_spec_run_before_anything_too():
+    found = problems([{"name": "a", "filename": "/a", "keep_versions": -1},
+                      {"name": "b", "url": "https://example.org/b.img", "disk_format": "detect"}])
+    assert found == ["images[0] (a): keep_versions must be 0 or more",
+                     "images[1] (b): disk_format: detect inspects a filename; give the url's disk_format"]

@@ -102,7 +102,10 @@ def entry_problems(index: int, entry: Any, defaults: dict[str, Any],
     label = f"images[{index}] ({entry['name']})"
     problems = [f"{key} is the catalogue's option; set it beside images, not in the entry or defaults"
                 for key in CATALOGUE_ONLY if key in entry or key in defaults]
-    given = {**defaults, **entry}
+    # an entry's option replaces the defaults' mutually exclusive partners (all_stores over stores)
+    replaced = {key for group in IMAGE_MUTUALLY_EXCLUSIVE if any(key in entry for key in group)
+                for key in group if key not in entry}
+    given = {**{key: value for key, value in defaults.items() if key not in replaced}, **entry}
     problems += [f"{key} is not a glance_image option (in the entry or defaults); remove it or correct its name"
                  for key in sorted(given) if key not in IMAGE_ARGUMENT_SPEC and key not in CATALOGUE_ONLY]
     result = _VALIDATOR.validate({key: value for key, value in given.items() if key in IMAGE_ARGUMENT_SPEC})

@@ -114,3 +114,10 @@ def test_glance_images_own_checks_beyond_its_spec_run_before_anything_too():
                       {"name": "b", "url": "https://example.org/b.img", "disk_format": "detect"}])
     assert found == ["images[0] (a): keep_versions must be 0 or more",
                      "images[1] (b): disk_format: detect inspects a filename; give the url's disk_format"]
+
+
+def test_an_entrys_option_replaces_the_defaults_mutually_exclusive_partner():
+    (params,) = check_entries([{"name": "a", "filename": "/a", "all_stores": True}],
+                              {"stores": ["fast"], "url": "https://example.org/a.img"})
+    assert params["all_stores"] is True and params["stores"] is None
+    assert params["filename"] == "/a" and params["url"] is None

@@ -75,7 +75,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
 DIRECT, GLANCE_DIRECT = "direct", "glance-direct"
 READ_BACK, GLANCE_ONLY = "read back through Glance", "glance only"
 # Glance's created_at has whole seconds: listing this long after creating makes every image not
-# yet seen younger than one's own (see plan.rival).
+# yet seen younger than one's own (see plan.rival). The upload runs in the meantime: only the
+# check after it must wait that long, the one before it merely spares an upload already lost.
 SETTLE_SECONDS = 1.1
 MAX_ROUNDS = 10
 _UNREAD = object()  # the store details not asked for yet
@@ -435,14 +436,15 @@ class ImageExecutor:
         if step.replaces:
             attributes[REPLACES_KEY] = step.replaces
         image = self.glance.create_image(attributes)
+        settled = time.monotonic() + SETTLE_SECONDS
         lease = None
         try:
             lease = self.glance.create_image(self._lease_attributes(image["id"]))
-            time.sleep(SETTLE_SECONDS)
             self._yield_to_rival(image["id"], step.replaces)
             with LeaseRenewer(self.glance, lease["id"], settings.lease):
                 image, hashes = self._fill(image["id"], list(step.stores))
                 hashes = self._verify(image, hashes)
+            time.sleep(max(0.0, settled - time.monotonic()))
             self._yield_to_rival(image["id"], step.replaces)
             final = replace(
                 desired,

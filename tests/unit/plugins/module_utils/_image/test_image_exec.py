@@ -251,6 +251,47 @@ def test_a_run_that_loses_deletes_only_its_own_image_and_adopts_the_winner(image
     assert result.changed is False and result.notes
 
 
+class RivalDuringUpload(FakeGlance):
+    """A rival run's image that Glance lists only once this run's upload began."""
+
+    def __init__(self, rival, clock):
+        super().__init__()
+        self._hidden_rival, self.clock, self.upload_started = rival, clock, None
+
+    def upload(self, image_id, body, store):
+        self.upload_started = self.clock.now
+        self.images[self._hidden_rival["id"]] = self._hidden_rival
+        super().upload(image_id, body, store)
+
+
+class FakeClock:
+    """``time`` for the executor: sleeping moves the clock on at once."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_the_upload_does_not_wait_to_settle_but_the_check_after_it_does(image_file, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(_image_exec, "time", clock)
+    monkeypatch.setattr(_image_exec, "SETTLE_SECONDS", 1.1)
+    older = {"id": "theirs", "name": "cirros", "owner": "p1", "status": "active",
+             "created_at": "2026-12-01T12:00:01Z"}
+    glance = RivalDuringUpload(older, clock)
+    executor = ImageExecutor(glance, desired(), Source(filename=image_file),
+                             Settings(5, True, Lease(60), "direct", poll_interval=0))
+    result = executor.converge(Plan((Create(("fast",)),)), lambda: Plan(image=older))
+    assert glance.upload_started == 100.0  # no second spent before the bytes go out
+    assert clock.now >= 101.1  # the check after the upload came a settled second after creating
+    assert result.steps == (Yield("theirs", "img-1"),) and "img-1" not in glance.images
+
+
 def test_the_renewer_patches_the_lease_while_the_run_works():
     glance = FakeGlance()
     glance.images["mine"] = {"id": "mine"}

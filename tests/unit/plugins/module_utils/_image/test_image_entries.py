@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from test_image_exec import FakeGlance  # pylint: disable=import-error
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._image import executor as _image_exec
 from ansible_collections.storeops.openstack.plugins.module_utils._image.entries import ensure_entries, run_params
 from ansible_collections.storeops.openstack.plugins.module_utils._image.lifecycle import CATALOGUE_KEY
@@ -153,3 +154,13 @@ def test_a_catalogue_runs_lease_image_carries_the_catalogue_mark_the_listing_fin
     run(glance, [{"name": "img-0", "filename": files[0]}])
     (lease,) = [attributes for attributes in created if LEASE_OF_KEY in attributes]
     assert lease[CATALOGUE_KEY] == CATALOGUE
+
+
+def test_two_entries_of_one_name_and_owner_are_refused_naming_both():
+    with pytest.raises(InvalidInputError) as raised:
+        check_entries([{"name": "a", "filename": "/a"}, {"name": "b", "filename": "/b"},
+                       {"name": "a", "url": "https://example.org/a.img", "owner": ""}], {"owner": None})
+    assert raised.value.details["problems"] == [
+        "images[2] (a): same name and owner (the run's project) as images[0]; two entries would manage one "
+        "image, remove or rename one"]
+    assert check_entries([{"name": "a", "filename": "/a"}, {"name": "a", "filename": "/a", "owner": "p2"}], {})

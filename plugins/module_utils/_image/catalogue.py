@@ -12,9 +12,9 @@ retired are left to their entries' policy; a pending image is another run's uplo
 ``plan_collection`` is pure; ``collect`` carries its plans out with glance_image's executor. Both
 callers go through ``collect``: glance_image_gc with a listing of its own, glance_image_catalog's
 ``catalogue_exclusive`` with the listing its entries were planned from (``listing.py``), so a
-catalogue run lists its images once. That listing is older than the entries' changes, which only
-touch images of the catalogue's names (never collected); a delete re-reads its image first
-(``ImageExecutor._delete_checked``).
+catalogue run lists its images once. That listing is older than the entries' changes (and maybe
+another run's), so each image to retire is read again and planned again from that read before it
+is touched, and a delete reads it once more (``ImageExecutor._delete_checked``).
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -123,8 +123,16 @@ def collect(glance: GlanceClient, catalogue: str, names: list[str], owners: list
     if check_mode:
         return Collection(plans, tuple((plan, plan.steps) for plan in plans))
     settings = Settings(timeout=0, all_stores_must_succeed=True, lease=Lease(60), ceph_access=ceph_access)
-    done, failures = [], []
-    for plan in plans:
+    carried, done, failures = [], [], []
+    for listed in plans:
+        # the listing may be older than this run's entries or another run's change: each candidate
+        # is planned again from a fresh read, and left alone once it is no longer one
+        image = glance.image(listed.image["id"])
+        fresh = plan_collection([image] if image else [], catalogue, names, owners, lifecycle)
+        if not fresh:
+            continue
+        plan = fresh[0]
+        carried.append(plan)
         name = plan.image["name"]
         desired = Desired(name=name, owner=plan.image["owner"], image_id=plan.image["id"], has_content=False, stores=[],
                           fields={}, tags=None, properties={}, disk_format="", container_format="",
@@ -134,7 +142,7 @@ def collect(glance: GlanceClient, catalogue: str, names: list[str], owners: list
             done.append((plan, executor.converge(plan, Plan).steps))  # nothing waits: no plan again
         except Exception as err:  # pylint: disable=broad-except
             failures.append(_failure(name, plan.image["id"], err))  # one image must not stop the others
-    return Collection(plans, tuple(done), tuple(failures))
+    return Collection(tuple(carried), tuple(done), tuple(failures))
 
 
 def _retired(image: dict[str, Any], policy: str) -> dict[str, Any]:

@@ -35,7 +35,7 @@ description:
   - With O(catalogue_exclusive), after the entries the catalogue's images (marked with
     O(catalogue_name) and owned by an entry's project) that are current and whose names no entry
     lists are retired by O(catalogue_retire) (garbage collection, RV(gc)), planned from the same
-    listing as the entries: no further listing. Images of another catalogue, unmarked images,
+    listing as the entries (no further listing). Images of another catalogue, unmarked images,
     versions already retired and other runs' pending uploads are never touched. Run it in check
     mode first to see what it would retire. M(storeops.openstack.glance_image_gc) does the same
     for a catalogue kept with M(storeops.openstack.glance_image) tasks.
@@ -82,7 +82,7 @@ options:
     description:
       - Retire the catalogue's images whose names no entry lists (see above); needs
         O(catalogue_name), and an empty O(images) is refused (it would retire the whole catalogue).
-      - An entry that failed still holds its name: its images are kept.
+      - An entry that failed still holds its name, so its images are kept.
     type: bool
     default: false
   catalogue_retire:

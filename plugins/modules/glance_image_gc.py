@@ -20,6 +20,10 @@ description:
     snapshot has clones (checked before the DELETE; Glance would delete the other stores' copies
     first and only then refuse); those are kept and reported as C(keep_old_version) actions.
   - Run it in check mode first to see what it would retire.
+  - For a catalogue kept with M(storeops.openstack.glance_image) tasks. A catalogue kept with
+    M(storeops.openstack.glance_image_catalog) collects in the same run, from the listing its
+    entries were planned from, with that module's O(storeops.openstack.glance_image_catalog#module:catalogue_exclusive)
+    (the same code).
 author:
   - storeops.openstack developers (@storeops)
 extends_documentation_fragment:

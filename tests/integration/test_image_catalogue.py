@@ -36,6 +36,24 @@ def ensure(run_playbook, name):
     return image_task(run_playbook, name)
 
 
+@pytest.fixture
+def cleanup(glance, name):
+    """Deletes every image the test made: named ``name``..., retired versions (renamed) included."""
+    yield
+    for hidden in (False, True):
+        for image in list(glance.images(is_hidden=hidden)):
+            if (image.name or "").startswith(name):
+                glance.delete_image(image.id, ignore_missing=True)
+
+
+@pytest.fixture
+def catalogue(run_playbook):
+    """glance_image_catalog run through playbooks/catalog.yml; returns its registered result."""
+    def run(images, **options):
+        return run_playbook("catalog.yml", images=images, defaults={"disk_format": "raw"}, **options).results["result"]
+    return run
+
+
 def actions(result):
     return [action["action"] for action in result["actions"]]
 
@@ -77,7 +95,7 @@ def test_delete_keeps_a_version_whose_rbd_snapshot_has_clones_until_they_are_gon
     assert glance.get(f"/images/{old}").status_code == 404
 
 
-def test_catalogue_collects_only_its_own_images_check_mode_first(run_playbook, ensure, glance, sources, name):
+def test_catalogue_collects_only_its_own_images_check_mode_first(run_playbook, ensure, glance, sources, name, cleanup):
     catalogue, other = f"cat-{name}", f"other-{name}"
     entries = [{"name": f"{name}-keep", "filename": sources[0]}, {"name": f"{name}-drop", "filename": sources[1]}]
     run = {"role_under_test": "image_catalog", "image_catalog_name": catalogue, "image_catalog_exclusive": True}
@@ -108,14 +126,16 @@ def test_an_exclusive_catalogue_with_no_images_is_refused(run_playbook, name):
     assert refused.returncode != 0 and "image_catalog_images is empty" in refused.output
 
 
+@pytest.mark.parametrize("exclusive", [False, True])  # the garbage collection plans from the same listing
 def test_a_catalogue_rerun_changes_nothing_with_at_most_two_glance_requests_per_image(
-        run_playbook, playbook_command, cloud, sources, name, tmp_path):
+        run_playbook, playbook_command, cloud, sources, name, tmp_path, cleanup, exclusive):
     entries = [{"name": f"{name}-{index}", "filename": path, "stores": ["fast"]}
                for index, path in enumerate(sources)]
-    run = {"role_under_test": "image_catalog", "image_catalog_name": f"cat-{name}", "image_catalog_images": entries}
+    run = {"role_under_test": "image_catalog", "image_catalog_name": f"cat-{name}", "image_catalog_images": entries,
+           "image_catalog_exclusive": exclusive}
     first = run_playbook("role.yml", **run)
     assert first.returncode == 0, first.output
-    assert first.results["catalog"]["changed"] == 3 and first.results["catalog"]["failed"] == 0
+    assert first.results["catalog"]["changed"] == 3 and first.results["catalog"]["failed"] == 0, first.results
     out = tmp_path / "again.json"
     argv, env = playbook_command("role.yml", out=str(out), **run)
     with RequestCounter() as counter:
@@ -124,6 +144,7 @@ def test_a_catalogue_rerun_changes_nothing_with_at_most_two_glance_requests_per_
     again = json.loads(out.read_text())["catalog"]
     assert [(image["name"], image["changed"], image["failed"]) for image in again["images"]] == [
         (entry["name"], False, False) for entry in entries]
+    assert again["gc"] == ({"retired": [], "changed": False, "actions": []} if exclusive else None)
     glance = counter.by_path(cloud["glance"]["url"])
     assert 0 < sum(glance.values()) <= 2 * len(entries), glance
     tokens = [url for method, url in counter.to(cloud["keystone"]["url"]) if method == "POST"]
@@ -175,3 +196,55 @@ def test_detect_fills_the_format_and_glance_agrees_on_the_virtual_size(ensure, g
     stored = glance.get(f"/images/{result['image']['id']}").json()
     assert stored["disk_format"] == "qcow2" and stored["virtual_size"] == 64 << 20
     assert ensure(filename=str(path), disk_format="detect")["changed"] is False
+
+
+def test_the_catalogue_module_collects_what_it_no_longer_lists_check_mode_first_from_its_one_listing(
+        catalogue, ensure, glance, sources, name, cleanup):
+    mine, other = f"cat-{name}", f"other-{name}"
+    entries = [{"name": f"{name}-keep", "filename": sources[0]}, {"name": f"{name}-drop", "filename": sources[1]}]
+    first = catalogue(entries, catalogue_name=mine)
+    assert not first["failed"] and first["changed"] and "gc" not in first, first
+    foreign = ensure(name=f"{name}-theirs", filename=sources[2], catalogue_name=other)["image"]["id"]
+    unmarked = ensure(name=f"{name}-unmarked", filename=sources[2])["image"]["id"]
+    kept, dropped = (image["image"]["id"] for image in first["images"])
+    exclusive = {"catalogue_name": mine, "catalogue_exclusive": True, "catalogue_retire": "delete"}
+
+    planned = catalogue(entries[:1], check=True, **exclusive)
+    assert not planned["failed"] and planned["changed"], planned
+    assert planned["gc"] == {"changed": True, "retired": [dropped], "failures": [], "actions": [
+        {"name": f"{name}-drop", "action": "retire", "image_id": dropped, "policy": "delete"},
+        {"name": f"{name}-drop", "action": "delete_old_version", "image_id": dropped}]}
+    (diff,) = planned["diff"]
+    assert diff["before_header"] == f"{name}-drop ({dropped})" and diff["after"] == {}, diff
+    assert diff["before"]["name"] == f"{name}-drop" and diff["before"]["status"] == "active", diff
+    assert glance.get(f"/images/{dropped}").json()["status"] == "active"
+
+    done = catalogue(entries[:1], **exclusive)
+    assert not done["failed"] and done["gc"]["retired"] == [dropped] and done["gc"]["actions"] == planned["gc"]["actions"]
+    assert glance.get(f"/images/{dropped}").status_code == 404
+    for untouched, its_name in ((kept, "keep"), (foreign, "theirs"), (unmarked, "unmarked")):
+        assert glance.get(f"/images/{untouched}").json()["name"] == f"{name}-{its_name}"
+    again = catalogue(entries[:1], **exclusive)
+    assert again["changed"] is False and again["gc"] == {"changed": False, "retired": [], "failures": [], "actions": []}
+
+
+def test_the_catalogue_module_refuses_an_exclusive_run_without_a_name_or_images(catalogue, glance, sources, name):
+    entries = [{"name": f"{name}-a", "filename": sources[0]}]
+    unnamed = catalogue(entries, catalogue_exclusive=True)
+    assert unnamed["failed"] and "catalogue_name" in unnamed["msg"], unnamed
+    empty = catalogue([], catalogue_name=f"cat-{name}", catalogue_exclusive=True)
+    assert empty["failed"] and empty["msg"].startswith("images: empty with catalogue_exclusive"), empty
+    assert images_named(glance, f"{name}-a") == []
+
+
+@pytest.mark.parametrize("entry_point", ["main", "ensure"])  # the role's validate filter; the module itself
+def test_two_entries_of_one_name_and_owner_are_refused_naming_both_and_nothing_is_created(
+        run_playbook, glance, sources, name, entry_point):
+    entries = [{"name": f"{name}-a", "filename": sources[0]}, {"name": f"{name}-b", "filename": sources[1]},
+               {"name": f"{name}-a", "filename": sources[2]}]
+    done = run_playbook("role.yml", role_under_test="image_catalog", entry_point=entry_point,
+                        image_catalog_images=entries)
+    expected = (f"images[2] ({name}-a): same name and owner (the run's project) as images[0]; "
+                "two entries would manage one image, remove or rename one")
+    assert (done.returncode != 0) == (entry_point == "main") and expected in done.output, done.output
+    assert images_named(glance, f"{name}-a") == [] and images_named(glance, f"{name}-b") == []

@@ -90,8 +90,9 @@ def option_problems(params: dict[str, Any]) -> list[str]:
     return problems
 
 
-def image_source(params: dict[str, Any]) -> Source:
-    """The checked options' source (the upstream checksum fetched); checked before any connection."""
+def image_source(params: dict[str, Any], fetch: Callable[[str], str] | None = None) -> Source:
+    """The checked options' source (the upstream checksum fetched, by ``fetch`` when given: a
+    catalogue run's, which fetches each file once); checked before any connection."""
     problems = option_problems(params)
     if problems:
         raise InvalidInputError(problems[0])
@@ -101,9 +102,8 @@ def image_source(params: dict[str, Any]) -> Source:
     # state: absent compares no content, so it fetches no checksums file
     if params["checksum"] and not (params["state"] == "absent" and is_upstream(params["checksum"])):
         name = params["checksum_name"] or source_file_name(params["filename"], params["url"])
-        checksum = resolve_checksum(params["checksum"], name,
-                                    lambda url: fetch_text(url, params["timeout"], params["validate_certs"],
-                                                           params["ca_cert"]))
+        checksum = resolve_checksum(params["checksum"], name, fetch or (
+            lambda url: fetch_text(url, params["timeout"], params["validate_certs"], params["ca_cert"])))
     return Source(filename=params["filename"], url=params["url"], checksum=checksum)
 
 

@@ -5,7 +5,8 @@
 Each entry (over the catalogue's ``defaults``) is checked against glance_image's own argument
 spec with Ansible's ``ArgumentSpecValidator`` (types, choices, sub-options, mutually exclusive
 options), plus the catalogue's rules: no unknown option, no ``catalogue_name`` (the run's), and
-a source (``filename`` or ``url``) for every entry that is present. Optionally the entry's
+a source (``filename`` or ``url``) for every entry that is present, and no two entries of one
+name and owner (they would fight over one image). Optionally the entry's
 metadata (``properties`` and the ``min_disk``/``min_ram`` fields) must carry a metadata
 standard's mandatory keys in its formats; a standard is data (``METADATA_STANDARDS``).
 
@@ -88,6 +89,9 @@ def check_entries(entries: list[Any], defaults: dict[str, Any], metadata_standar
         params, found = entry_problems(index, entry, defaults, metadata_standard)
         checked.append(params)
         problems += found
+    # unset and empty are both the run's own project; by name or by id, ensure_entries compares ids
+    problems += duplicate_problems([(index, str(params["name"]), params.get("owner") or "the run's project")
+                                    for index, params in enumerate(checked) if params.get("name")])
     if problems:
         raise InvalidInputError(f"images: {len(problems)} problems in the catalogue, nothing was changed: "
                                 f"{'; '.join(problems)}", problems=problems)
@@ -114,6 +118,18 @@ def entry_problems(index: int, entry: Any, defaults: dict[str, Any],
     if not result.error_messages:
         problems += option_problems(params) + metadata_problems(params, metadata_standard)
     return params, [redact_text(f"{label}: {problem}") for problem in problems]
+
+
+def duplicate_problems(keys: list[tuple[int, str, str]]) -> list[str]:
+    """``keys``: (index, name, owner) of each entry; one line per entry that repeats an earlier one."""
+    first: dict[tuple[str, str], int] = {}
+    problems = []
+    for index, name, owner in keys:
+        earlier = first.setdefault((name, owner), index)
+        if earlier != index:
+            problems.append(redact_text(f"images[{index}] ({name}): same name and owner ({owner}) as images[{earlier}]; "
+                                        "two entries would manage one image, remove or rename one"))
+    return problems
 
 
 def metadata_problems(params: dict[str, Any], metadata_standard: str) -> list[str]:

@@ -30,10 +30,8 @@ description:
     snapshot C(snap); for file C(<filesystem_store_datadir>/<image id>), written as
     C(<image id>.partial) beside it, fsync'd, then linked into place, never over an existing file),
     hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
-    only then registers the location (O(backend)); then removes the source copy through Glance and
-    downloads the image once through Glance to confirm it serves the verified bytes (not with
-    O(delete_source=false), when Glance still serves the source copy, nor for an image without
-    C(os_hash_value); the result's reason says so). A corrupt source is refused with the source
+    only then registers the location (O(backend)); then removes the source copy through Glance
+    (and with O(verification=download) confirms that Glance serves the verified bytes). A corrupt source is refused with the source
     kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
     it). A killed run leaves at most an unregistered target copy, which the next run removes
     (uncommitted) or verifies and registers (committed; a committed copy with other bytes than the
@@ -115,8 +113,13 @@ options:
         with it and that C(os_hash_value) did not change.
       - V(data) also reads the target copy back from the target store and recomputes the hash;
         it is the default when the source copy will be removed.
+      - V(download) is V(data), and once the source copy is removed the image is downloaded once
+        through Glance and hashed, to confirm what Glance serves (what Nova would get). The bytes were
+        proven by the read-back already, so a mismatch fails the image loudly and changes nothing.
+        It costs a full read through the Glance API per image. Not done with O(delete_source=false),
+        when Glance may still serve the source copy: the result's reason says so.
     type: str
-    choices: [metadata, data]
+    choices: [metadata, data, download]
   delete_source:
     description: Remove the source copy once the target copy is verified.
     type: bool
@@ -356,6 +359,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     COPY_IMAGE,
     DATA,
     DIRECT,
+    DOWNLOAD,
     METADATA,
     MigrationOptions,
 )
@@ -381,7 +385,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         "limit": {"type": "int"},
         "shard_index": {"type": "int", "default": 0},
         "shard_count": {"type": "int", "default": 1},
-        "verification": {"type": "str", "choices": [METADATA, DATA]},
+        "verification": {"type": "str", "choices": [METADATA, DATA, DOWNLOAD]},
         "delete_source": {"type": "bool", "default": True},
         "concurrency": {"type": "int", "default": 2},
         "max_duration": {"type": "int"},
@@ -486,7 +490,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         access = {**(conf.rbd_access(params["target_store"]) if conf else {}), **given}
         verify = params["verification"] or (DATA if params["delete_source"] else METADATA)
         target_type = _store_type(detailed, params["target_store"])
-        if (verify == DATA or params["method"] == DIRECT) and target_type == "rbd":
+        if (verify != METADATA or params["method"] == DIRECT) and target_type == "rbd":
             self._check_ceph_files(access, given)
         return MigrationOptions(
             source=params["source_store"], target=params["target_store"], verify=verify,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
@@ -31,6 +31,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.redact 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores, tagged_locations
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ReadAhead
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     SOURCE,
@@ -122,19 +123,6 @@ def check_direct_stores(detailed: list[dict], source: str, target: str, conf, ba
                                     f"reports pool {served}; give the glance-api.conf Glance itself reads")
 
 
-class _ChunkStream:
-    """An iterator of byte chunks read as a stream (``read`` hands out one chunk a call)."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-
-    def read(self, _size: int = -1) -> bytes:
-        for chunk in self._chunks:
-            if chunk:  # an empty chunk is no end of the stream
-                return chunk
-        return b""
-
-
 class DirectMigrator(Migrator):
     """The copy-image executor with the copy itself done here; ``target`` holds the target store's
     copies, ``registrar`` is a DatabaseRegistrar or ApiRegistrar."""
@@ -158,10 +146,9 @@ class DirectMigrator(Migrator):
     def _finish(self, item: PlannedImage, image: dict[str, Any], copied: int, read_back: bool = False,
                 registered: bool = False) -> Outcome:
         outcome = super()._finish(item, image, copied, read_back)
-        unconfirmed = self._confirm_download(item)
         if registered and outcome.outcome == ALREADY_DONE:  # an earlier run's copy, registered by this one
             outcome = replace(outcome, outcome=MIGRATED, reason=f"{outcome.reason}; location registered")
-        return replace(outcome, reason=f"{outcome.reason}; {unconfirmed}") if unconfirmed else outcome
+        return outcome
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -192,7 +179,8 @@ class DirectMigrator(Migrator):
             return 0, False
         source_url = self._source_location(image)
         kind, container, path = parse_location(source_url)
-        with self._driver(kind, container, SOURCE).reader(path) as stream, self.target.writer(name) as writer:
+        with ReadAhead(self._driver(kind, container, SOURCE).reader(path)) as stream, \
+                self.target.writer(name, size) as writer:
             try:
                 got = hash_stream(stream, algo, writer.write)
                 if got != (expected, size):
@@ -214,7 +202,7 @@ class DirectMigrator(Migrator):
         return size, True
 
     def _read_back(self, name: str, algo: str) -> tuple[str, int]:
-        with self.target.reader(name) as stream:
+        with ReadAhead(self.target.reader(name)) as stream:
             return hash_stream(stream, algo)
 
     def _source_location(self, image: dict[str, Any]) -> str:
@@ -268,26 +256,6 @@ class DirectMigrator(Migrator):
         self._record(name, "discard", "the image was deleted during the copy: this run's copy removed", 0.0)
         return StepFailed("the image was deleted or deactivated during the copy; the copy this run wrote "
                           "was removed, nothing was registered", "nothing to do", outcome=SKIPPED)
-
-    def _confirm_download(self, item: PlannedImage) -> str:
-        """Glance serves the image: downloaded through it, hashed; or why that was not done. The
-        bytes were already proven by the read-back, so a failure here says so loudly and changes
-        nothing."""
-        if not self.options.delete_source:
-            return "download not confirmed: Glance may serve the kept source copy, which proves nothing"
-        began = self.clock()
-        image = self.glance.image(item.image_id) or {}
-        algo, expected = image.get("os_hash_algo"), image.get("os_hash_value")
-        if not algo or not expected:
-            return "download not confirmed: the image has no os_hash_value to compare with"
-        got = hash_stream(_ChunkStream(self.glance.download(item.image_id)), algo)
-        if got != (expected, image.get("size")):
-            raise StepFailed(
-                f"Glance serves other bytes ({got[1]} bytes) than os_hash_value after the migration, though "
-                f"the {self.options.target} copy was verified (stores: {image.get('stores')})",
-                "read Glance's log for this image; the target copy is verified and registered")
-        self._record(item.image_id, "download", "Glance serves the verified bytes", self.clock() - began)
-        return ""
 
     # -- a killed run's leftovers -----------------------------------------------------------
 

@@ -44,6 +44,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
     DATA,
+    DOWNLOAD,
     MigrationOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
@@ -103,6 +104,19 @@ def hash_stream(stream, algo: str, sink: Callable[[bytes], None] | None = None) 
         size += len(chunk)
         if sink is not None:
             sink(chunk)
+
+
+class _ChunkStream:
+    """An iterator of byte chunks read as a stream (``read`` hands out one chunk a call)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+
+    def read(self, _size: int = -1) -> bytes:
+        for chunk in self._chunks:
+            if chunk:  # an empty chunk is no end of the stream
+                return chunk
+        return b""
 
 
 class StepFailed(StoreOpsError):
@@ -194,10 +208,31 @@ class Migrator:
         then remove the source copy (when asked to)."""
         self._verify(image, item, read_back)
         if not self.options.delete_source or self.options.source not in image_stores(image):
-            return Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
-        self._remove_source_copy(item.image_id)
-        return Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
-                       bytes_copied=copied)
+            outcome = Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
+        else:
+            self._remove_source_copy(item.image_id)
+            outcome = Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
+                              bytes_copied=copied)
+        unconfirmed = self._confirm_download(item) if self.options.verify == DOWNLOAD else ""
+        return replace(outcome, reason=f"{outcome.reason}; {unconfirmed}") if unconfirmed else outcome
+
+    def _confirm_download(self, item: PlannedImage) -> str:
+        """verification=download: Glance serves the image, downloaded through it and hashed; or
+        why that was not done. The target's bytes were already proven (against os_hash_value, so
+        the image has one), so a failure here says so loudly and changes nothing."""
+        if not self.options.delete_source:
+            return "download not confirmed: Glance may serve the kept source copy, which proves nothing"
+        began = self.clock()
+        image = self.glance.image(item.image_id) or {}
+        algo, expected = image.get("os_hash_algo"), image.get("os_hash_value")
+        got = hash_stream(_ChunkStream(self.glance.download(item.image_id)), algo)
+        if got != (expected, image.get("size")):
+            raise StepFailed(
+                f"Glance serves other bytes ({got[1]} bytes) than os_hash_value after the migration, though "
+                f"the {self.options.target} copy was verified (stores: {image.get('stores')})",
+                "read Glance's log for this image; the target copy is verified and registered")
+        self._record(item.image_id, "download", "Glance serves the verified bytes", self.clock() - began)
+        return ""
 
     def orphans(self, selection: Selection) -> tuple[str, ...]:
         """Target objects a killed run left for images Glance no longer has, of ``selection``'s
@@ -289,7 +324,7 @@ class Migrator:
         tagged = tagged_locations(image, target)
         if locations is not None and not tagged:
             raise StepFailed(f"no location is tagged with {target}", "run glance_location_backfill")
-        if self.options.verify == DATA and not read_back:  # a second read would prove nothing new
+        if self.options.verify in (DATA, DOWNLOAD) and not read_back:  # a second read would prove nothing new
             self._verify_data(image, item, tagged)
         self._record(item.image_id, "verify", f"{self.options.verify} ok", self.clock() - began)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-METADATA, DATA = "metadata", "data"  # how a target copy is verified
+METADATA, DATA, DOWNLOAD = "metadata", "data", "download"  # how a target copy is verified
 COPY_IMAGE, DIRECT = "copy-image", "direct"  # how the bytes move: through Glance, or store to store
 
 

@@ -38,8 +38,9 @@ class DirectTarget:
         """The location URL glance_store gives the image's copy in this store."""
         raise NotImplementedError
 
-    def writer(self, image_id: str) -> Writer:
-        """A new partial copy (a killed run's partial is dropped first); commit makes it the copy."""
+    def writer(self, image_id: str, size: int) -> Writer:
+        """A new partial copy of ``size`` bytes (a killed run's partial is dropped first); commit
+        makes it the copy."""
         raise NotImplementedError
 
     def exists(self, image_id: str) -> bool:
@@ -86,8 +87,8 @@ class RbdTarget(DirectTarget):
     def location(self, image_id: str) -> str:
         return self._rbd.glance_location(image_id)
 
-    def writer(self, image_id: str) -> Writer:
-        return self._rbd.writer(image_id)  # librbd's rename refuses an existing name
+    def writer(self, image_id: str, size: int) -> Writer:
+        return self._rbd.writer(image_id, size=size)  # librbd's rename refuses an existing name
 
     def exists(self, image_id: str) -> bool:
         return or_none(self._rbd.stat, image_id) is not None
@@ -139,7 +140,8 @@ class FileTarget(DirectTarget):
     def location(self, image_id: str) -> str:
         return "file://" + os.path.join(self._datadir, image_id)  # as glance_store's file store joins them
 
-    def writer(self, image_id: str) -> Writer:
+    def writer(self, image_id: str, size: int) -> Writer:  # pylint: disable=unused-argument
+        # a file needs no size up front: it grows as it is written
         # unlinked, not truncated: a run killed inside the commit leaves the partial a link to the copy
         self._drop(image_id + PARTIAL)
         return self._files.writer(image_id, exclusive=True)

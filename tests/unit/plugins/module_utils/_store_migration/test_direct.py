@@ -22,6 +22,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.options import (
     DIRECT,
+    DOWNLOAD,
     METADATA,
     MigrationOptions,
 )
@@ -55,11 +56,14 @@ class _Reader:
         self._at += len(chunk)
         return chunk
 
+    def close(self):
+        pass
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
-        pass
+        self.close()
 
 
 class _Writer(Writer):
@@ -89,7 +93,7 @@ class FakeRbd(DirectTarget):
     def exists(self, image_id):
         return image_id in self.images
 
-    def writer(self, image_id):
+    def writer(self, image_id, size):
         return _Writer(self, image_id)
 
     def reader(self, image_id):
@@ -183,12 +187,21 @@ def run(glance, target, registrar=None, matcher=CEPH_PREFIX, store="ceph", **opt
 def test_bytes_written_verified_registered_before_the_source_is_removed(setup):
     glance, image_id, data = setup
     target = FakeRbd()
-    _migrator, outcomes = run(glance, target)
+    _migrator, outcomes = run(glance, target, verify=DOWNLOAD)
     assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
     assert target.images == {image_id: data} and target.partial == {} and target.snapped == {image_id}
     assert target.reads == [image_id]  # read back once, not again by the data verification
     assert glance.images[image_id]["stores"] == "ceph"
     assert glance.calls == [("delete", "swift"), ("download",)]  # confirmed after the removal
+
+
+def test_verification_data_proves_the_bytes_by_the_read_back_and_downloads_nothing(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    _migrator, outcomes = run(glance, target)
+    assert [o.outcome for o in outcomes] == [MIGRATED] and "download" not in outcomes[0].reason
+    assert target.images == {image_id: data} and target.reads == [image_id]
+    assert glance.calls == [("delete", "swift")]
 
 
 def test_corrupt_source_is_refused_nothing_written_or_registered(setup):
@@ -231,11 +244,11 @@ def test_registering_an_earlier_runs_copy_is_a_change_though_the_source_is_kept(
     glance, image_id, data = setup
     target = FakeRbd()
     target.images[image_id] = data  # committed by a killed run, not registered
-    _migrator, outcomes = run(glance, target, delete_source=False)
+    _migrator, outcomes = run(glance, target, delete_source=False, verify=DOWNLOAD)
     assert outcomes[0].outcome == MIGRATED and "location registered" in outcomes[0].reason
     assert "download not confirmed: Glance may serve the kept source copy" in outcomes[0].reason
     assert glance.images[image_id]["stores"] == "swift,ceph" and glance.calls == []  # nor downloaded
-    _migrator, outcomes = run(glance, target, delete_source=False)
+    _migrator, outcomes = run(glance, target, delete_source=False, verify=DOWNLOAD)
     assert outcomes[0].outcome == ALREADY_DONE  # the re-run changes nothing
 
 
@@ -285,20 +298,19 @@ def test_an_unregistered_target_with_other_bytes_is_left_alone(setup):
 def test_a_wrong_download_is_reported_loudly_after_the_verified_move(setup):
     glance, image_id, _data = setup
     glance.served = b"other"
-    _migrator, outcomes = run(glance, FakeRbd())
+    _migrator, outcomes = run(glance, FakeRbd(), verify=DOWNLOAD)
     assert outcomes[0].outcome == FAILED and "Glance serves other bytes" in outcomes[0].reason
     assert glance.images[image_id]["stores"] == "ceph"
 
 
-def test_an_image_without_os_hash_value_is_finished_without_a_false_confirmation(setup):
+def test_an_image_without_os_hash_value_is_finished_by_metadata_without_a_download(setup):
     glance, image_id, data = setup
     found = glance.images[image_id]
     del found["os_hash_value"], found["os_hash_algo"]
     found["stores"] = "swift,ceph"  # copied and registered earlier; the source copy is still there
     found["locations"].append({"url": f"rbd://fsid/images/{image_id}/snap", "metadata": {"store": "ceph"}})
     _migrator, outcomes = run(glance, FakeRbd(), verify=METADATA)
-    assert outcomes[0].outcome == MIGRATED, outcomes
-    assert "download not confirmed: the image has no os_hash_value" in outcomes[0].reason
+    assert outcomes[0].outcome == MIGRATED and "download" not in outcomes[0].reason, outcomes
     assert glance.calls == [("delete", "swift")]
 
 
@@ -418,7 +430,7 @@ def test_a_file_target_is_written_read_back_and_registered_in_glance_stores_layo
     glance, image_id, data = setup
     target, datadir, matcher = file_target
     registrar = FakeRegistrar(glance)
-    _migrator, outcomes = run(glance, target, registrar, matcher, store="fast")
+    _migrator, outcomes = run(glance, target, registrar, matcher, store="fast", verify=DOWNLOAD)
     assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
     assert os.listdir(datadir) == [image_id] and (datadir / image_id).read_bytes() == data
     assert registrar.registered == [f"file://{datadir}/{image_id}"] and glance.images[image_id]["stores"] == "fast"

@@ -4,9 +4,10 @@
 
 The options every journaling module takes (``JOURNAL_ARGUMENT_SPEC``, documented once in the
 ``storeops.openstack.journal`` doc fragment); the ``Shipment`` of a run's journal, whose objects
-are ``<prefix>/<run id>/<sequence>.jsonl``; and the copy of a shipped run into a local file, its
-objects in sequence order, for ``mode: undo``. Swift goes through the module's cloud connection,
-S3 through the ``journal_s3_*`` credentials; a URL holding credentials is refused.
+are ``<prefix>/<run id>/<sequence>.jsonl``, each written only where no object is; and the copy
+of a shipped run into a local file, its objects in sequence order, for ``mode: undo``. Swift goes
+through the module's cloud connection, S3 through the ``journal_s3_*`` credentials; a URL holding
+credentials is refused.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """

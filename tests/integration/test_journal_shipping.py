@@ -226,14 +226,14 @@ def test_a_killed_run_leaves_a_gap_free_prefix_that_undoes_and_a_rerun_converges
     assert undone["counts"]["restored"] == len(shipped_ids), undone
     assert tagged(glance, image_id) == set(ids) - set(shipped_ids)
     rest = run(mode="undo", journal=str(local))  # the local journal holds the rest
-    assert (rest["counts"]["restored"], rest["counts"]["already_restored"]) == (HELD - len(shipped_ids),
-                                                                                 len(shipped_ids))
+    counts = rest["counts"]
+    assert (counts["restored"], counts["already_restored"]) == (HELD - len(shipped_ids), len(shipped_ids))
     run(mode="undo", journal=again["journal_url"])
     assert glance.rows([image_id]) == before
 
 
-def test_an_object_another_writer_put_at_the_next_name_is_kept(playbook_command, cloud, glance, journals, locations,
-                                                                tmp_path):
+def test_an_object_another_writer_put_at_the_next_name_is_kept(
+        playbook_command, cloud, glance, journals, locations, tmp_path):
     image_id, ids = locations
     out = tmp_path / "result.json"
     argv, env = playbook_command("backfill.yml", out=str(out), **backfill_options(
@@ -281,8 +281,8 @@ def two_images(glance):
             glance.image.delete(f"/images/{image_id}")
 
 
-def test_the_role_ships_each_slice_and_each_undoes_from_its_url(run_playbook, cloud, glance, swift_journals,
-                                                                 two_images, tmp_path):
+def test_the_role_ships_each_slice_and_each_undoes_from_its_url(
+        run_playbook, cloud, glance, swift_journals, two_images, tmp_path):
     before = glance.rows(two_images)
     url = swift_journals.url("awx/role")
     run = run_playbook("role.yml", role_under_test="location_backfill", location_backfill_backend="database",

@@ -28,6 +28,9 @@ options:
         RV(journal_url).
       - A shipment that fails is a warning and is retried with the next one; the run goes on,
         and the local file in O(journal_dir) keeps the whole journal.
+      - No shipment writes over an object (C(If-None-Match)); a retry that finds its own bytes
+        there counts them as shipped. An object this run did not write at a name is kept, with a
+        warning, and nothing more is shipped; the local file then is the journal to keep.
       - Credentials never go in the URL (C(s3://key:secret@bucket) is refused).
     type: str
   journal_s3_endpoint_url:

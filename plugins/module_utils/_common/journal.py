@@ -9,7 +9,8 @@ A journal with a ``Shipment`` also sends what its file gained, one object per fl
 ``every_entries`` entries or ``every_seconds`` seconds, and at close), to a store that outlives
 the host (``journal_url``): the objects, in name order, hold the file's bytes, so a killed run
 leaves all but its last seconds there. A failed shipment is a warning, never a failed step:
-the local file stays whole, and the next shipment carries what the failed one did not.
+the local file stays whole, and the next shipment tries the same object again. An object this
+run did not write at a name is never replaced: shipping stops there, with a warning.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageConflictError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact, redact_text
 
 SHIP_EVERY_ENTRIES = 100
@@ -64,14 +66,15 @@ def shipped_object(run: str, sequence: int) -> str:
 
 @dataclass(frozen=True)
 class Shipment:
-    """Where and how often a journal ships: ``put(name, data, retry)`` stores one whole object durably,
-    where ``retry`` says that an earlier, failed attempt of this run may have left one under that name.
+    """Where and how often a journal ships: ``put(name, data)`` stores one whole object durably where
+    none is, or finds these very bytes there (an earlier attempt's that seemed to fail), and raises
+    StorageConflictError for any other object at ``name``.
 
     ``run`` is the objects' folder (``<prefix>/<run id>``), ``url`` the same as a URL for results
     and for ``mode: undo``, ``warn`` tells the module's user of a failed shipment.
     """
 
-    put: Callable[[str, bytes, bool], None]
+    put: Callable[[str, bytes], None]
     run: str
     url: str
     warn: Callable[[str], None]
@@ -100,7 +103,8 @@ class JsonlJournal:
         self._shipped = 0       # bytes of it already shipped
         self._unshipped = 0     # entries written since the last shipment
         self._sequence = 0      # the next shipped object's
-        self._tried = -1        # the sequence of the last attempt (equal: the next is a retry)
+        self._tried: tuple[int, int] | None = None  # end and entries of a failed attempt: a retry sends the same bytes
+        self._refused = False   # an object not this run's holds the next name: nothing more ships
         self._next_try = 0.0    # after a failed shipment, the next is only tried this late
         self._failures = 0
         self._last_shipped = 0.0
@@ -157,35 +161,49 @@ class JsonlJournal:
             self._ship_lock.release()
 
     def _ship_locked(self, shipment: Shipment, final: bool) -> None:
-        """One shipment, if due (or ``final``), under the shipping lock."""
+        """The shipments due (or, ``final``, all that is left), under the shipping lock."""
+        while not self._refused and self._ship_one(shipment, final):
+            pass
+
+    def _ship_one(self, shipment: Shipment, final: bool) -> bool:
+        """One object, if due; whether it was shipped."""
         with self._lock:
             start, end, entries = self._shipped, self._size, self._unshipped
         now = shipment.clock()
         due = entries >= shipment.every_entries or now - self._last_shipped >= shipment.every_seconds
         if end == start or not (final or (due and now >= self._next_try)):
-            return
+            return False
+        if self._tried is not None:  # the object may be there already: only the same bytes can match it
+            end, entries = self._tried
         name = shipped_object(shipment.run, self._sequence)
         with open(self.path, "rb") as handle:  # flushed: what other threads append lies beyond ``end``
             handle.seek(start)
             data = handle.read(end - start)
-        retry, self._tried = self._tried == self._sequence, self._sequence
         try:
-            shipment.put(name, data, retry)
+            shipment.put(name, data)
+        except StorageConflictError:
+            self._refused = True
+            shipment.warn(f"journal_url: {shipment.url} already holds {name}, which this run did not write; "
+                          f"it was kept and nothing more is shipped: the whole journal is in {self.path}, "
+                          "keep it (or give another journal_url)")
+            return False
         except Exception as err:  # pylint: disable=broad-except
-            # the data step goes on: the local file is whole, and the next shipment
-            # (the same name, from the same byte) carries these entries too
+            # the data step goes on: the local file is whole, and the next shipment tries these bytes again
+            self._tried = (end, entries)
             self._next_try = shipment.clock() + shipment.every_seconds
             self._failures += 1
             if self._failures == 1 or final:  # one warning while it goes on failing, one at the end
                 reason = redact_text(str(err)) or type(err).__name__
                 shipment.warn(f"journal_url: shipping {name} failed ({reason}); the whole journal is in "
                               f"{self.path}: copy it to {shipment.url} before this host's files go")
-            return
+            return False
         self._sequence += 1
+        self._tried = None
         self._last_shipped = shipment.clock()
         with self._lock:
             self._shipped = end
             self._unshipped -= entries
+        return True
 
     def close(self) -> None:
         with self._lock:

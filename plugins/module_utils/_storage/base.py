@@ -155,7 +155,8 @@ class StorageDriver:
     def put(self, path: str, data: bytes) -> None:
         """One whole small object, durable once this returns (a journal puts one per flush, each at a new path).
 
-        An object already at ``path``: the s3 store refuses it (StorageConflictError), the others replace it.
+        An object already at ``path``: the s3 store refuses it (StorageConflictError), as the swift store
+        does when told ``new``; the others replace it.
         """
         writer = self.writer(path)
         try:

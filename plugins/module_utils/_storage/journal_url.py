@@ -4,15 +4,17 @@
 
 The options every journaling module takes (``JOURNAL_ARGUMENT_SPEC``, documented once in the
 ``storeops.openstack.journal`` doc fragment); the ``Shipment`` of a run's journal, whose objects
-are ``<prefix>/<run id>/<sequence>.jsonl``; and the copy of a shipped run into a local file, its
-objects in sequence order, for ``mode: undo``. Swift goes through the module's cloud connection,
-S3 through the ``journal_s3_*`` credentials; a URL holding credentials is refused.
+are ``<prefix>/<run id>/<sequence>.jsonl``, each written only where no object is; and the copy
+of a shipped run into a local file, its objects in sequence order, for ``mode: undo``. Swift goes
+through the module's cloud connection, S3 through the ``journal_s3_*`` credentials; a URL holding
+credentials is refused.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import re
@@ -21,20 +23,24 @@ import tempfile
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Mapping
 
-from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
+    InvalidInputError,
+    StorageConflictError,
+    StoreOpsError,
+)
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
     Shipment,
     run_id,
     shipped_object,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK, StorageDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK, StorageDriver, or_none
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.s3 import (
     S3Account,
     S3Driver,
-    WriteOptions,
     translate_s3_error,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftDriver
@@ -142,11 +148,19 @@ def journal_shipment(params: Mapping[str, Any], conn_of: Callable[[], Any], loca
     return Shipment(put=_put_of(driver), run=run, url=f"{url.scheme}://{url.bucket}/{run}", warn=warn)
 
 
-def _put_of(driver: StorageDriver) -> Callable[[str, bytes, bool], None]:
-    """S3 refuses to put a journal object over a key already there, unless it retries this run's own."""
-    if isinstance(driver, S3Driver):
-        return lambda name, data, retry: driver.put(name, data, WriteOptions(condition={}) if retry else None)
-    return lambda name, data, _retry: driver.put(name, data)
+def _put_of(driver: StorageDriver) -> Callable[[str, bytes], None]:
+    """A put that never replaces an object: where one is, it must hold these bytes (an earlier
+    attempt's, whose answer was lost), else StorageConflictError."""
+    put_new = driver.put if isinstance(driver, S3Driver) else partial(driver.put, new=True)  # S3: no key, by default
+
+    def put(name: str, data: bytes) -> None:
+        try:
+            put_new(name, data)
+        except StorageConflictError:
+            found = or_none(driver.stat, name)
+            if found is None or (found.size, found.etag) != (len(data), hashlib.md5(data).hexdigest()):
+                raise
+    return put
 
 
 def fetch_journal(text: str, params: Mapping[str, Any], conn_of: Callable[[], Any], directory: str) -> str:

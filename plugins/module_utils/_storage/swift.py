@@ -223,10 +223,16 @@ class SwiftDriver(StorageDriver):
     def writer(self, path: str, resume: bool = False) -> Writer:
         return _SwiftWriter(self, path, resume)
 
-    def put(self, path: str, data: bytes) -> None:
-        """One plain object in one PUT; Swift checks it against its MD5 and answers once it is stored."""
-        self._http.request("PUT", self._object(path), ok=(201,), data=data,
-                           headers={"ETag": hashlib.md5(data).hexdigest()})
+    def put(self, path: str, data: bytes, new: bool = False) -> None:
+        """One plain object in one PUT; Swift checks it against its MD5 and answers once it is stored.
+
+        ``new``: only where no object is (``If-None-Match: *``); else StorageConflictError, the object kept.
+        """
+        headers = {"ETag": hashlib.md5(data).hexdigest(), **({"If-None-Match": "*"} if new else {})}
+        response = self._http.request("PUT", self._object(path), ok=(201, 412), data=data, headers=headers)
+        if response.status_code == 412:
+            raise StorageConflictError(f"swift store: {path} already exists in {self.where}; it was kept",
+                                       path=path)
 
     def put_manifest(self, path: str, segments: list[dict[str, Any]]) -> None:
         """An SLO of ``segments`` (each ``path``, ``etag``, ``size_bytes``), which Swift checks."""

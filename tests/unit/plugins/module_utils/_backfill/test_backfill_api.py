@@ -129,7 +129,7 @@ def test_a_stopped_run_ships_its_journal_before_the_error_names_where_it_went(tm
     glance = FakeGlance([image("a", ("file:///srv/images/a", None)), image("b", ("file:///srv/images/b", None)),
                          {"id": "c"}])
     shipped = {}
-    shipment = Shipment(put=lambda name, data, _retry: shipped.update({name: data}), run="j/run",
+    shipment = Shipment(put=lambda name, data: shipped.update({name: data}), run="j/run",
                         url="swift://journals/j/run", warn=print, every_entries=100)
     journal = Journal(str(tmp_path / "j.jsonl"), "api", shipment)
     with pytest.raises(InvalidInputError, match="use backend=database") as raised:

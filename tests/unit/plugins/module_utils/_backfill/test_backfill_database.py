@@ -273,7 +273,7 @@ def shipped_backfill(url, engine, tmp_path, ship_on_write):
     store = FileDriver(str(tmp_path / "container"))
     blocked = []
 
-    def put(name, data, _retry):
+    def put(name, data):
         try:
             with engine.connect() as conn:
                 conn.execute(sqlalchemy.text("PRAGMA busy_timeout = 0"))

@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import StorageConflictError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
     JsonlJournal,
     Shipment,
@@ -44,18 +45,23 @@ class Clock:
 
 
 class Store:
-    """Objects put by name; ``failing`` puts raise, as a store out of reach does."""
+    """Objects put by name, never over another's bytes; ``failing`` puts raise, as a store out of
+    reach does, ``landing`` ones after storing the object (its answer lost)."""
 
     def __init__(self):
         self.objects: dict[str, bytes] = {}
-        self.failing = False
-        self.tries: list[tuple[str, bool]] = []
+        self.failing = self.landing = False
+        self.tries: list[str] = []
 
-    def put(self, name, data, retry):
-        self.tries.append((name, retry))
+    def put(self, name, data):
+        self.tries.append(name)
         if self.failing:
             raise ConnectionError("swift store: PUT failed, token=s3cr3t-token")
+        if self.objects.get(name, data) != data:
+            raise StorageConflictError(f"swift store: {name} already exists")
         self.objects[name] = data
+        if self.landing:
+            raise TimeoutError("the answer never came")
 
     def joined(self):
         return b"".join(self.objects[name] for name in sorted(self.objects))
@@ -105,28 +111,48 @@ def test_a_journal_told_to_wait_ships_only_when_asked(tmp_path):
     assert store.joined() == (tmp_path / "run-1.jsonl").read_bytes()
 
 
-def test_a_failing_shipment_warns_keeps_the_local_journal_and_the_next_carries_its_entries(tmp_path):
+def test_a_failing_shipment_warns_keeps_the_local_journal_and_its_retry_sends_the_same_bytes(tmp_path):
     store, clock, warnings = Store(), Clock(), []
     journal = shipping_journal(tmp_path, store, clock, warnings)
     store.failing = True
     for n in range(7):
         journal.write({"n": n})  # never raises: the data step goes on
-    assert store.tries == [("pre/fix/run-1/00000000.jsonl", False)]  # not retried at every write after a failure
+    assert store.tries == ["pre/fix/run-1/00000000.jsonl"]  # not retried at every write after a failure
     assert len(warnings) == 1 and "shipping pre/fix/run-1/00000000.jsonl failed" in warnings[0]
     assert journal.path in warnings[0] and "s3cr3t-token" not in warnings[0]
-    store.failing = False
+    store.failing, store.landing = False, True
     clock.now += 10
-    journal.write({"n": 7})
-    assert list(store.objects) == ["pre/fix/run-1/00000000.jsonl"]  # the same name, all 8 entries
-    assert store.tries[-1] == ("pre/fix/run-1/00000000.jsonl", True)  # a retry: it may replace its own attempt
-    assert len(store.objects["pre/fix/run-1/00000000.jsonl"].splitlines()) == 9
+    journal.write({"n": 7})  # the retry lands, but its answer is lost
+    assert len(store.objects["pre/fix/run-1/00000000.jsonl"].splitlines()) == 4  # the first try's: header, 3 entries
+    store.landing = False
+    clock.now += 10
+    journal.write({"n": 8})  # the same bytes again: found there, so shipped; then the 6 entries since
+    assert store.tries[1:] == ["pre/fix/run-1/00000000.jsonl"] * 2 + ["pre/fix/run-1/00000001.jsonl"]
+    assert len(store.objects["pre/fix/run-1/00000001.jsonl"].splitlines()) == 6
     store.failing = True
-    journal.write({"n": 8})
+    journal.write({"n": 9})
     journal.close()
-    assert len(warnings) == 2  # the last shipment failed too: the user is told
+    assert len(warnings) == 2  # one while it failed, one for the last shipment, which failed too
     local = (tmp_path / "run-1.jsonl").read_bytes()
-    assert len(local.splitlines()) == 10
-    assert journal.result_fields() == {"journal": journal.path}  # the remote copy lacks entry 8: no journal_url
+    assert len(local.splitlines()) == 11 and local.startswith(store.joined())
+    assert journal.result_fields() == {"journal": journal.path}  # the remote copy lacks entry 9: no journal_url
+
+
+def test_an_object_this_run_did_not_write_is_kept_and_shipping_stops(tmp_path):
+    store, clock, warnings = Store(), Clock(), []
+    store.objects["pre/fix/run-1/00000001.jsonl"] = b"another writer's\n"
+    journal = shipping_journal(tmp_path, store, clock, warnings)
+    for n in range(9):
+        journal.write({"n": n})
+    journal.close()
+    assert store.objects["pre/fix/run-1/00000001.jsonl"] == b"another writer's\n"
+    assert store.tries == ["pre/fix/run-1/00000000.jsonl", "pre/fix/run-1/00000001.jsonl"]  # none after it
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "journal_url: swift://journals/pre/fix/run-1 already holds pre/fix/run-1/00000001.jsonl, which this run "
+        "did not write; it was kept")
+    assert journal.path in warnings[0]
+    assert len((tmp_path / "run-1.jsonl").read_bytes().splitlines()) == 10  # the local journal is whole
+    assert journal.result_fields() == {"journal": journal.path}
 
 
 def test_a_journal_without_entries_ships_nothing(tmp_path):
@@ -141,10 +167,10 @@ def test_a_writer_never_waits_on_another_threads_shipment(tmp_path):
     in_put, release = threading.Event(), threading.Event()
     put = store.put
 
-    def slow_put(name, data, retry):
+    def slow_put(name, data):
         in_put.set()
         assert release.wait(5)
-        put(name, data, retry)
+        put(name, data)
 
     journal = shipping_journal(tmp_path, store, clock, warnings)
     journal._shipment = dataclasses.replace(journal._shipment, put=slow_put)  # pylint: disable=protected-access

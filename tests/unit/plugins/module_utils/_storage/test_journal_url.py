@@ -52,12 +52,16 @@ def test_an_s3_journal_needs_its_credentials():
 
 
 class FakeS3Client:
+    """A bucket's keys, written as S3 does (``IfNoneMatch: *`` refuses a key that is there);
+    ``landing_puts`` store their key but answer with a timeout, as a lost response does."""
+
     meta = types.SimpleNamespace(events=types.SimpleNamespace(register=lambda *_args, **_kwargs: None))
 
     def __init__(self, refused=False):
         self.puts, self.buckets = [], []
+        self.objects: dict[str, bytes] = {}
         self.refused = refused
-        self.failing_puts = 0
+        self.landing_puts = 0
 
     def head_bucket(self, Bucket):  # pylint: disable=invalid-name
         if self.refused:
@@ -68,15 +72,24 @@ class FakeS3Client:
     def create_bucket(self, Bucket):  # pylint: disable=invalid-name
         self.buckets.append(Bucket)
 
+    def head_object(self, Bucket, Key):  # pylint: disable=invalid-name,unused-argument
+        if Key not in self.objects:
+            raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
+        data = self.objects[Key]
+        return {"ContentLength": len(data), "ETag": f'"{hashlib.md5(data).hexdigest()}"'}
+
     def put_object(self, **kwargs):
         self.puts.append(kwargs)
-        if self.failing_puts:
-            self.failing_puts -= 1
+        if kwargs.get("IfNoneMatch") == "*" and kwargs["Key"] in self.objects:
+            raise ClientError({"Error": {"Code": "PreconditionFailed"}}, "PutObject")
+        self.objects[kwargs["Key"]] = kwargs["Body"]
+        if self.landing_puts:
+            self.landing_puts -= 1
             raise ClientError({"Error": {"Code": "RequestTimeout"}}, "PutObject")
 
 
-def test_an_s3_journal_ships_each_flush_as_one_checked_put_into_its_bucket(tmp_path, monkeypatch):
-    client = FakeS3Client()
+def s3_journal(tmp_path, monkeypatch, client):
+    """A journal shipping into ``client``'s bucket ``journals``, and who connected with what."""
     connected = []
 
     def connect(endpoint, access_key, secret_key, region, verify, pool_size):
@@ -87,22 +100,75 @@ def test_an_s3_journal_ships_each_flush_as_one_checked_put_into_its_bucket(tmp_p
     params = {"journal_url": "s3://journals/awx", "journal_s3_endpoint_url": "http://rgw",
               "journal_s3_access_key": "ak", "journal_s3_secret_key": "sk"}
     path = str(tmp_path / "glance_store_migrate-20260101T000000Z-7.jsonl")
-    shipment = journal_shipment(params, lambda: None, path, print)
+    warnings = []
+    shipment = journal_shipment(params, lambda: None, path, warnings.append)
+    return JsonlJournal(path, {"journal": "test"}, shipment), shipment, warnings, connected
+
+
+def test_an_s3_journal_ships_each_flush_as_one_checked_put_into_its_bucket(tmp_path, monkeypatch):
+    client = FakeS3Client()
+    journal, shipment, warnings, connected = s3_journal(tmp_path, monkeypatch, client)
     assert client.buckets == ["journals"]  # made before anything else happens
     # the run: the file's name and a random part (two job slices may name their files alike)
     assert re.fullmatch(r"awx/glance_store_migrate-20260101T000000Z-7-[0-9a-f]{8}", shipment.run)
     assert shipment.url == f"s3://journals/{shipment.run}"
-    journal = JsonlJournal(path, {"journal": "test"}, shipment)
     journal.write({"step": "copy"})
-    client.failing_puts = 1
-    journal.close()  # fails: a warning
-    journal.close()  # the retry
+    client.landing_puts = 1
+    journal.close()  # stored, but answered with a timeout: a warning
+    journal.close()  # the retry finds its own bytes there
     first, retry = client.puts
     assert first["Key"] == retry["Key"] == f"{shipment.run}/00000000.jsonl"
-    assert first["IfNoneMatch"] == "*" and "IfNoneMatch" not in retry  # a retry may replace its own first try
+    assert first["IfNoneMatch"] == retry["IfNoneMatch"] == "*"  # not even a retry writes over a key
     assert retry["Body"] == (tmp_path / "glance_store_migrate-20260101T000000Z-7.jsonl").read_bytes()
     assert retry["ContentMD5"] == base64.b64encode(hashlib.md5(retry["Body"]).digest()).decode()
     assert connected == [("http://rgw", "ak", "sk", "us-east-1", True, 2)]
+    assert len(warnings) == 1 and journal.result_fields()["journal_url"] == shipment.url
+
+
+class FakeSwift:
+    """An openstacksdk object store holding one account's objects, as Swift answers a PUT
+    (``If-None-Match: *`` refuses an object that is there) and a HEAD."""
+
+    def __init__(self):
+        self.objects: dict[str, bytes] = {}
+        self.puts = []
+
+    def request(self, path, method, data=None, headers=None, **_kwargs):
+        response = types.SimpleNamespace(status_code=201, headers={})
+        if method == "PUT" and path.count("/") > 1:
+            self.puts.append((path, headers))
+            if (headers or {}).get("If-None-Match") == "*" and path in self.objects:
+                response.status_code = 412
+            else:
+                self.objects[path] = data
+        elif method == "HEAD":
+            found = self.objects.get(path)
+            response.status_code = 404 if found is None else 200
+            if found is not None:
+                response.headers = {"Content-Length": str(len(found)), "Etag": hashlib.md5(found).hexdigest()}
+        return response
+
+
+@pytest.mark.parametrize("kind", ["swift", "s3"])
+def test_a_shipment_never_writes_over_an_object_it_did_not_write(kind, tmp_path, monkeypatch):
+    if kind == "s3":
+        client = FakeS3Client()
+        journal, shipment, warnings, _connected = s3_journal(tmp_path, monkeypatch, client)
+        objects, key = client.objects, f"{shipment.run}/00000000.jsonl"
+    else:
+        swift, warnings = FakeSwift(), []
+        conn = types.SimpleNamespace(object_store=swift)
+        path = str(tmp_path / "glance_store_migrate-20260101T000000Z-7.jsonl")
+        shipment = journal_shipment({"journal_url": "swift://journals/awx"}, lambda: conn, path, warnings.append)
+        journal = JsonlJournal(path, {"journal": "test"}, shipment)
+        objects, key = swift.objects, f"/journals/{shipment.run}/00000000%2Ejsonl"
+    objects[key] = b"someone else's\n"
+    journal.write({"step": "copy"})
+    journal.close()
+    assert objects[key] == b"someone else's\n"
+    assert len(warnings) == 1 and "which this run did not write; it was kept" in warnings[0]
+    assert journal.result_fields() == {"journal": journal.path}
+    assert (tmp_path / "glance_store_migrate-20260101T000000Z-7.jsonl").read_text().count("\n") == 2
 
 
 def test_s3_refusing_the_journal_bucket_fails_in_one_line_naming_the_journal_options(monkeypatch):

@@ -47,14 +47,16 @@ description:
     reference, as for a swift source) into its C(swift_store_container), as glance_store's single-tenant
     store adds an image - one object C(<image id>) below C(swift_store_large_object_size), else a DLO,
     segments C(<image id>-00001), ... of C(swift_store_large_object_chunk_size) and a zero-byte manifest
-    C(<image id>) with C(X-Object-Manifest: <container>/<image id>-) (glance_store's MB is 1,024,000
+    C(<image id>) whose C(X-Object-Manifest) is C(<container>/<image id>-) (glance_store's MB is 1,024,000
     bytes) - and registered as C(swift+config://<reference>/<container>/<image id>). The copy is first
     written as C(<image id>.partial) (the object, or a manifest of the very segments), read back through
-    it, and only then is C(<image id>) made of it (the same manifest, or Swift's server-side copy of the
+    it, and only then is C(<image id>) made of it (the same manifest; or, for an object below
+    C(swift_store_large_object_size), its bytes read from the partial and PUT again with
+    C(If-None-Match), its ETag checked, since Swift's server-side copy would not refuse to replace an
     object), so no object at C(<image id>) was ever unverified. A killed run's partial objects are
     invisible to Glance and removed by the next run before it writes again. Every object written carries
     C(X-Object-Meta-Storeops-Writer); segments or partial objects without it (another writer's, such as a
-    Glance upload killed midway) are never replaced or deleted: the image fails in one line naming them.
+    Glance upload killed midway) are never replaced or deleted; the image fails in one line naming them.
     A store with C(swift_store_multiple_containers_seed) or without C(swift_store_config_file) (its
     locations would carry the credentials) is refused in one line, and so is O(backend=api) (Glance's API
     refuses C(swift+config://) locations).

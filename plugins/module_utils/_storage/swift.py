@@ -7,8 +7,8 @@ shares the modules' authentication (Keystone token renewal included). Every requ
 percent-encoded from the names (``swift_quote``). Beyond the driver interface, ``SwiftDriver``
 offers what only Swift has: its own listing entries, an object's headers, an SLO's manifest,
 the container's headers, the delete of one object alone (a manifest without its segments), a
-streamed PUT of an object of any size, a zero-byte PUT (a DLO manifest) and a server-side copy,
-each refusing to replace an object; ``SwiftAccount`` lists an account's containers.
+streamed PUT of an object of any size and a zero-byte PUT (a DLO manifest), both refusing to
+replace an object; ``SwiftAccount`` lists an account's containers.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -316,16 +316,13 @@ class SwiftDriver(StorageDriver):
         """A new object written as a stream; StorageConflictError at ``finish`` when one is there."""
         return StreamedPut(self._http, self._object(path), headers)
 
-    def put_new(self, path: str, headers: Mapping[str, str], copy_from: str | None = None) -> Mapping[str, str]:
-        """A new zero-byte object with ``headers`` (a DLO manifest), or Swift's copy of the object
-        ``copy_from`` of this container; the PUT's headers. StorageConflictError when one is there."""
-        extra = {"X-Copy-From": swift_quote(f"{self.container}/{copy_from}")} if copy_from else {}
+    def put_new(self, path: str, headers: Mapping[str, str]) -> None:
+        """A new zero-byte object with ``headers`` (a DLO manifest); StorageConflictError when one is there."""
         response = self._http.request("PUT", self._object(path), ok=(201, 412), data=b"",
-                                      headers={**headers, **extra, **_NEW_ONLY})
+                                      headers={**headers, **_NEW_ONLY})
         if response.status_code == 412:
             raise StorageConflictError(f"swift store: {self.container}/{path} is there already; it is kept",
                                        path=path)
-        return response.headers
 
     def delete_only(self, path: str) -> None:
         """Delete this object alone (a manifest without its segments); one already gone is no error."""

@@ -23,7 +23,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StorageConflictError,
     StorageNotFoundError,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import PARTIAL, Writer, or_none
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK, PARTIAL, Writer, or_none
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.file import FileDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import GLANCE_SNAPSHOT, RbdDriver
@@ -288,11 +288,20 @@ class SwiftTarget(DirectTarget):
         self._swift.delete_only(image_id + PARTIAL)
 
     def _promote(self, image_id: str, partial) -> None:
-        """``<id>`` made of its verified partial: the same manifest, or Swift's copy of the object."""
+        """``<id>`` made of its verified partial: the same manifest, or the object's bytes again
+        (Swift's server-side copy applies If-None-Match to its source, so it could replace an object)."""
         if partial.get("X-Object-Manifest"):
             self._swift.put_new(image_id, {**MARKER, "X-Object-Manifest": _manifest(self._swift, image_id)})
         else:
-            self._swift.put_new(image_id, MARKER, copy_from=image_id + PARTIAL)
+            put = self._swift.streamed_put(image_id, MARKER)
+            try:
+                with self._swift.reader(image_id + PARTIAL) as stream:
+                    for chunk in iter(lambda: stream.read(CHUNK), b""):
+                        put.write(chunk)
+                put.finish()
+            except BaseException:
+                put.abort()
+                raise
         copy = self._swift.head(image_id)
         if [copy.get(key) for key in ("Etag", "Content-Length")] != [partial.get(key) for key in ("Etag", "Content-Length")]:
             raise StorageConflictError(

@@ -59,7 +59,7 @@ class _Response:
 
 class FakeSwift:
     """One Swift account as openstacksdk's object store proxy is asked: objects with their
-    metadata, DLO manifests read as their segments, If-None-Match, X-Copy-From. A PUT whose body
+    metadata, DLO manifests read as their segments, If-None-Match. A PUT whose body
     breaks off stores nothing, as Swift."""
 
     def __init__(self):
@@ -95,8 +95,6 @@ class FakeSwift:
             body = data if isinstance(data, bytes) else b"".join(data)  # a broken-off body raises here
             if headers.get("If-None-Match") == "*" and key in self.objects:
                 return _Response(412)
-            if "X-Copy-From" in headers:
-                body = self._content(tuple(unquote(headers["X-Copy-From"]).split("/", 1)))[0]
             kept = {k: v for k, v in headers.items() if k.lower().startswith("x-object-meta-")
                     or k.lower() == "x-object-manifest"}
             self.objects[key] = (body, CaseInsensitiveDict(kept))

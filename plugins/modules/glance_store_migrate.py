@@ -28,8 +28,8 @@ description:
     its C(swift_store_config_file); or file, or rbd) into the target in the layout glance_store
     writes (for rbd an image named after the image id in the store's pool, with the protected
     snapshot C(snap); for file C(<filesystem_store_datadir>/<image id>), written as
-    C(<image id>.partial) beside it, fsync'd, then linked into place, never over an existing file),
-    hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
+    C(<image id>.partial) beside it, fsync'd, then linked into place, never over an existing file;
+    for swift see below), hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
     only then registers the location (O(backend)); then removes the source copy through Glance
     (and with O(verification=download) confirms that Glance serves the verified bytes). A corrupt source is refused with the source
     kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
@@ -37,10 +37,27 @@ description:
     (uncommitted) or verifies and registers (committed; a committed copy with other bytes than the
     image's, which this collection did not write, is refused and kept); partial target copies of
     deleted images are listed in check mode (RV(orphans)) and removed by a run.
-  - O(method=direct) supports rbd and file target stores, and swift, file and rbd source stores (an rbd
+  - O(method=direct) supports rbd, file and swift target stores, and swift, file and rbd source stores (an rbd
     source is read with the ceph.conf and user glance-api.conf gives that store); multi-tenant
-    Swift source stores are refused (Glance holds no credentials for their accounts), and so is a
+    Swift stores are refused as source or target (Glance holds no credentials for their accounts), and so is a
     glance-api.conf whose target pool is not the one Glance reports.
+  - A swift target is written with the credentials of Glance's swift store (its C(swift_store_config_file)
+    reference, as for a swift source) into its C(swift_store_container), as glance_store's single-tenant
+    store adds an image - one object C(<image id>) below C(swift_store_large_object_size), else a DLO,
+    segments C(<image id>-00001), ... of C(swift_store_large_object_chunk_size) and a zero-byte manifest
+    C(<image id>) whose C(X-Object-Manifest) is C(<container>/<image id>-) (glance_store's MB is 1,024,000
+    bytes) - and registered as C(swift+config://<reference>/<container>/<image id>). The copy is first
+    written as C(<image id>.partial) (the object, or a manifest of the very segments), read back through
+    it, and only then is C(<image id>) made of it (the same manifest; or, for an object below
+    C(swift_store_large_object_size), its bytes read from the partial and PUT again with
+    C(If-None-Match), its ETag checked, since Swift's server-side copy would not refuse to replace an
+    object), so no object at C(<image id>) was ever unverified. A killed run's partial objects are
+    invisible to Glance and removed by the next run before it writes again. Every object written carries
+    C(X-Object-Meta-Storeops-Writer); segments or partial objects without it (another writer's, such as a
+    Glance upload killed midway) are never replaced or deleted; the image fails in one line naming them.
+    A store with C(swift_store_multiple_containers_seed) or without C(swift_store_config_file) (its
+    locations would carry the credentials) is refused in one line, and so is O(backend=api) (Glance's API
+    refuses C(swift+config://) locations).
   - A file target is written only where the module runs on the host that holds the store's
     C(filesystem_store_datadir) (read from O(glance_api_conf); a store with several
     C(filesystem_store_datadirs) is refused), as the user Glance runs as, so that Glance can read and
@@ -146,7 +163,8 @@ options:
   target_access:
     description:
       - How to read the target store's bytes for O(verification=data) when it is an rbd store, and
-        to write them with O(method=direct). Values
+        to write them with O(method=direct) (a swift target is written with the credentials of
+        O(glance_api_conf), not these). Values
         missing here are taken from O(glance_api_conf)'s section of the target store.
       - The files named must exist on the host running the module; this is checked before
         anything is copied.
@@ -174,7 +192,7 @@ options:
         C(metadata.store) set to O(target_store) (needs O(database_connection) or O(glance_api_conf),
         and SQLAlchemy with the database's driver). V(api) adds it with a C(PATCH) (needs Glance's
         C(show_multiple_locations)); Glance re-derives the store tag, which is checked. V(api) serves
-        rbd targets only (Glance refuses C(file://) locations).
+        rbd targets only (Glance refuses C(file://) and C(swift+config://) locations).
     type: str
     choices: [api, database]
     default: database
@@ -281,7 +299,8 @@ route:
   description:
     - How the bytes move and the location is registered, and why; for O(method=direct) it names how
       the source store is read (for Swift, with the credentials of glance-api.conf's swift store),
-      where the copies are written (the rbd pool, or the file store's directory on this host), and
+      where the copies are written (the rbd pool, the file store's directory on this host, or the swift
+      store's container), and
       the registration route (V(database) or V(api)) with its reason.
   returned: always
   type: str
@@ -505,11 +524,7 @@ class GlanceStoreMigrate(StoreOpsModule):
         source = params["source_store"]
         source_type = _store_type(detailed, source)
         if source_type == "swift":
-            auth, where = conf.swift_credentials(source)
-            self.ansible.no_log_values.update(secrets_in(auth))
-            region, interface = conf.swift_endpoint(source)
-            options = replace(options, source_access={"swift_connection": service_connection(
-                auth, f"glance_api_conf: the swift credentials in {where}", region, interface)})
+            options = replace(options, source_access={"swift_connection": self._swift_connection(conf, source)})
             how = "swift read with the credentials of glance-api.conf's swift store"
         elif source_type == "rbd":  # its own cluster's access, which may not be the target's
             options = replace(options, source_access=conf.rbd_access(source))
@@ -524,9 +539,19 @@ class GlanceStoreMigrate(StoreOpsModule):
             registrar = ApiRegistrar(glance)
             why = "api (PATCH add, its store tag checked)"
         target_type = _store_type(detailed, params["target_store"])
+        if target_type == "swift":  # written with the credentials Glance's swift store uses
+            options = replace(options, access={
+                **options.access, "swift_connection": self._swift_connection(conf, params["target_store"])})
         target = open_target(params["target_store"], target_type, conf, options.access)
         route = f"direct: {how}; written to {target.where}; location registered via {why}"
         return target, replace(options, method=DIRECT, route=route), registrar
+
+    def _swift_connection(self, conf, store: str):
+        """A connection with the credentials glance-api.conf gives the swift store ``store``."""
+        auth, where = conf.swift_credentials(store)
+        self.ansible.no_log_values.update(secrets_in(auth))
+        region, interface = conf.swift_endpoint(store)
+        return service_connection(auth, f"glance_api_conf: the swift credentials in {where}", region, interface)
 
     def _check_ceph_files(self, access: dict, given: dict) -> None:
         """Before anything is copied: a copy that cannot be read back would be left unverified."""

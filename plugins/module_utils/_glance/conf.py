@@ -10,6 +10,7 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
@@ -25,6 +26,18 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.url_pre
 )
 
 Ini = dict[str, dict[str, list[str]]]
+ONE_MB = 1000 * 1024  # glance_store's "MB" of the swift store's large-object sizes
+
+
+@dataclass(frozen=True)
+class SwiftLayout:
+    """Where and how glance_store's single-tenant swift store adds an image."""
+
+    reference: str  # in swift_store_config_file: the locations are swift+config://<reference>/...
+    container: str
+    large_object_size: int  # bytes: an image of at least this many is a DLO
+    segment_size: int  # bytes of each of its segments
+    create_container: bool
 
 
 def parse_ini(text: str) -> Ini:
@@ -137,6 +150,37 @@ class GlanceApiConf:
         return {"auth_url": found["auth_address"], "username": user, "password": found["key"],
                 "project_name": project, "user_domain_id": found.get("user_domain_id") or "default",
                 "project_domain_id": found.get("project_domain_id") or "default"}, where
+
+    def swift_layout(self, store: str) -> SwiftLayout:
+        """How glance_store's swift store ``store`` lays an image out, for a target written as it
+        would: InvalidInputError for what a direct write does not mirror."""
+        fix = "use method=copy-image"
+        if self.get(store, "swift_store_multi_tenant", "false").lower() == "true":
+            raise InvalidInputError(
+                f"target_store: {store} is a multi-tenant swift store, which writes each image into its "
+                f"owner's account with the owner's token, and Glance holds no credentials for those; {fix}")
+        seed = self._whole_number(store, "swift_store_multiple_containers_seed", "0")
+        if seed:
+            raise InvalidInputError(
+                f"target_store: {store} spreads images over containers (swift_store_multiple_containers_seed "
+                f"= {seed} in {self.path}), and method=direct writes a single container; {fix}")
+        if not self.get(store, "swift_store_config_file"):
+            raise InvalidInputError(
+                f"target_store: {store} has no swift_store_config_file in {self.path}, so glance_store puts "
+                "the store's credentials into each location URL, and method=direct registers swift+config:// "
+                f"locations only; give the store a swift_store_config_file, or {fix}")
+        sizes = {key: self._whole_number(store, key, default) for key, default in (
+            ("swift_store_large_object_size", "5120"), ("swift_store_large_object_chunk_size", "200"))}
+        for key, size in sizes.items():
+            if size < 1:  # Glance itself refuses to start with it
+                raise InvalidInputError(f"glance_api_conf: [{store}] {key} = {size} in {self.path} is below "
+                                        "glance_store's minimum of 1; give the value Glance runs with")
+        return SwiftLayout(
+            reference=self.get(store, "default_swift_reference", "ref1"),
+            container=self.get(store, "swift_store_container", "glance"),
+            large_object_size=sizes["swift_store_large_object_size"] * ONE_MB,
+            segment_size=sizes["swift_store_large_object_chunk_size"] * ONE_MB,
+            create_container=self.get(store, "swift_store_create_container_on_put", "false").lower() == "true")
 
     def swift_endpoint(self, store: str) -> tuple[str | None, str]:
         """(region, interface) of the Swift endpoint Glance's swift store ``store`` uses."""

@@ -6,8 +6,9 @@ openstacksdk rather than python-swiftclient: it is already the collection's depe
 shares the modules' authentication (Keystone token renewal included). Every request path is
 percent-encoded from the names (``swift_quote``). Beyond the driver interface, ``SwiftDriver``
 offers what only Swift has: its own listing entries, an object's headers, an SLO's manifest,
-the container's headers, and the delete of one object alone (a manifest without its segments);
-``SwiftAccount`` lists an account's containers.
+the container's headers, the delete of one object alone (a manifest without its segments), a
+streamed PUT of an object of any size and a zero-byte PUT (a DLO manifest), both refusing to
+replace an object; ``SwiftAccount`` lists an account's containers.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import queue
+import threading
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
@@ -31,6 +34,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 )
 
 SEGMENT_SIZE = 64 * 2**20
+_NEW_ONLY = {"If-None-Match": "*"}  # Swift answers 412 rather than replace an object
+_END, _ABORT = object(), object()  # what a streamed PUT's body is told besides its chunks
 
 
 def swift_quote(path: str) -> str:
@@ -89,6 +94,80 @@ class _HttpReader(Stream):
 
     def close(self) -> None:
         self._response.close()
+
+
+class _Aborted(Exception):
+    """Raised inside a streamed PUT's body: the request breaks off before its last chunk."""
+
+
+class StreamedPut:
+    """One object's PUT whose body is what ``write`` is given, so that no object is held whole:
+    the HTTP client pulls the body in a thread of its own. ``finish`` returns once Swift stored
+    exactly the bytes written (its ETag is their MD5); ``abort`` breaks the chunked body off
+    before its end, and Swift stores nothing of a body that did not end, as of a killed process's."""
+
+    def __init__(self, http: "_SwiftHttp", path: str, headers: Mapping[str, str]):
+        self.path = path
+        self.size = 0
+        self._md5 = hashlib.md5()
+        self._chunks: queue.Queue = queue.Queue(maxsize=2)  # a few chunks in memory, whatever the size
+        self._outcome: Any = None  # the PUT's response, or what it raised
+        self._thread = threading.Thread(target=self._put, args=(http, headers), daemon=True,
+                                        name="swift-put")
+        self._thread.start()
+
+    def _body(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._chunks.get()
+            if chunk is _ABORT:
+                raise _Aborted()
+            if chunk is _END:
+                return
+            yield chunk
+
+    def _put(self, http: "_SwiftHttp", headers: Mapping[str, str]) -> None:
+        try:
+            self._outcome = http.request("PUT", self.path, ok=(201, 412), data=self._body(),
+                                         headers={**headers, **_NEW_ONLY})
+        except BaseException as err:  # pylint: disable=broad-except
+            self._outcome = err  # the writing thread raises it
+
+    def _send(self, item) -> None:
+        while self._thread.is_alive():
+            try:
+                self._chunks.put(item, timeout=1)
+                return
+            except queue.Full:
+                continue
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        raise StoreOpsError(f"swift store: PUT {self.path} ended before its body did")
+
+    def write(self, data: bytes) -> None:
+        self._md5.update(data)
+        self.size += len(data)
+        self._send(bytes(data))
+
+    def finish(self) -> None:
+        self._send(_END)
+        self._thread.join()
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        if self._outcome.status_code == 412:
+            raise StorageConflictError(f"swift store: {self.path} appeared while it was written; it is kept",
+                                       path=self.path)
+        etag = (self._outcome.headers.get("Etag") or "").strip('"')
+        if etag != self._md5.hexdigest():
+            raise StoreOpsError(f"swift store: {self.path} was stored with ETag {etag or 'none'}, "
+                                "not the MD5 of the bytes sent")
+
+    def abort(self) -> None:
+        if self._thread.is_alive():
+            try:
+                self._send(_ABORT)
+            except BaseException:  # pylint: disable=broad-except
+                pass  # the PUT failed by itself: nothing of it was stored either
+            self._thread.join()
 
 
 class _SwiftWriter(Writer):
@@ -238,6 +317,18 @@ class SwiftDriver(StorageDriver):
         """An SLO of ``segments`` (each ``path``, ``etag``, ``size_bytes``), which Swift checks."""
         self._http.request("PUT", self._object(path), ok=(201,), params={"multipart-manifest": "put"},
                            json=segments)
+
+    def streamed_put(self, path: str, headers: Mapping[str, str]) -> StreamedPut:
+        """A new object written as a stream; StorageConflictError at ``finish`` when one is there."""
+        return StreamedPut(self._http, self._object(path), headers)
+
+    def put_new(self, path: str, headers: Mapping[str, str]) -> None:
+        """A new zero-byte object with ``headers`` (a DLO manifest); StorageConflictError when one is there."""
+        response = self._http.request("PUT", self._object(path), ok=(201, 412), data=b"",
+                                      headers={**headers, **_NEW_ONLY})
+        if response.status_code == 412:
+            raise StorageConflictError(f"swift store: {self.container}/{path} is there already; it is kept",
+                                       path=path)
 
     def delete_only(self, path: str) -> None:
         """Delete this object alone (a manifest without its segments); one already gone is no error."""

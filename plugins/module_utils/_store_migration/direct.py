@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Carry out a store migration plan with ``method=direct``: bytes go store to store, not through Glance.
 
-Per image: stream the source copy from its store into the target store (a ``targets`` class: rbd
-or file) in glance_store's own layout, hashing on the way; read the target back and hash it; only then register the location
+Per image: stream the source copy from its store into the target store (a ``targets`` class: rbd,
+file or swift) in glance_store's own layout, hashing on the way; read the target back and hash it; only then register the location
 (through the database, or the API where Glance tags it right); then remove the source copy
 through Glance, and confirm Glance serves the image by downloading and hashing it.
 
@@ -25,6 +25,7 @@ from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
+    StorageConflictError,
     StorageNotFoundError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.redact import redact_text
@@ -107,15 +108,19 @@ def check_direct_stores(detailed: list[dict], source: str, target: str, conf, ba
     if target_type not in WRITABLE_TARGETS:
         raise InvalidInputError(f"target_store: method=direct writes {', '.join(WRITABLE_TARGETS)} stores "
                                 f"only, and {target} is a {target_type} store; use method=copy-image")
-    if target_type == "file" and backend == API:
-        raise InvalidInputError(f"backend: Glance's API refuses file:// locations, so the copies in the file "
-                                f"store {target} are registered through the database only; use backend=database")
+    scheme = {"file": "file://", "swift": "swift+config://"}.get(target_type)
+    if scheme and backend == API:
+        raise InvalidInputError(f"backend: Glance's API refuses {scheme} locations, so the copies in the "
+                                f"{target_type} store {target} are registered through the database only; "
+                                "use backend=database")
     if source_type not in READABLE_SOURCES:
         raise InvalidInputError(f"source_store: method=direct reads {', '.join(READABLE_SOURCES)} stores only, "
                                 f"and {source} is a {source_type} store; use method=copy-image")
     if conf is None:
         raise InvalidInputError("method=direct needs glance_api_conf: it names the stores' pools "
                                 "and credentials; give the glance-api.conf Glance itself reads")
+    if target_type == "swift":
+        conf.swift_layout(target)  # what a direct write does not mirror is refused here
     if target_type == "rbd":
         pool, served = conf.rbd_pool(target), (stores[target].get("properties") or {}).get("pool")
         if served and served != pool:
@@ -179,20 +184,24 @@ class DirectMigrator(Migrator):
             return 0, False
         source_url = self._source_location(image)
         kind, container, path = parse_location(source_url)
-        with ReadAhead(self._driver(kind, container, SOURCE).reader(path)) as stream, \
-                self.target.writer(name, size) as writer:
-            try:
-                got = hash_stream(stream, algo, writer.write)
-                if got != (expected, size):
-                    raise StepFailed(
-                        f"the {self.options.source} copy's {algo} or size ({got[1]} bytes) does not match "
-                        "the image's os_hash_value; nothing was registered and the source copy is kept",
-                        f"the {self.options.source} copy is corrupt: restore it from a backup or "
-                        "re-upload the image")
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
+        try:
+            with ReadAhead(self._driver(kind, container, SOURCE).reader(path)) as stream, \
+                    self.target.writer(name, size) as writer:
+                try:
+                    got = hash_stream(stream, algo, writer.write)
+                    if got != (expected, size):
+                        raise StepFailed(
+                            f"the {self.options.source} copy's {algo} or size ({got[1]} bytes) does not match "
+                            "the image's os_hash_value; nothing was registered and the source copy is kept",
+                            f"the {self.options.source} copy is corrupt: restore it from a backup or "
+                            "re-upload the image")
+                    writer.commit()
+                except BaseException:
+                    writer.cancel()
+                    raise
+        except StorageConflictError as err:  # another writer's objects where the copy goes: kept
+            raise StepFailed(str(err), "find out what wrote them and remove them, then re-run; "
+                             "the source copy is untouched") from None
         if self._read_back(name, algo) != (expected, size):
             self.target.remove(name)  # written by this run, unregistered: the source copy is kept
             raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "

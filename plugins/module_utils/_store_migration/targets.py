@@ -1,12 +1,12 @@
 # Copyright: storeops.openstack contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Where ``method=direct`` writes: one target store's copies in glance_store's own layout (rbd, file).
+"""Where ``method=direct`` writes: one target store's copies in glance_store's own layout (rbd, file, swift).
 
 A target writes a copy as a partial object, invisible to Glance, that becomes the image's copy
 only when committed; commits never replace an existing copy. It reads a committed copy back as
 Glance would serve it, finishes it the way glance_store does (rbd: the protected snapshot),
 removes a copy this collection wrote and never registered, and lists and drops a killed run's
-partial objects. A swift target would be one more class of the same shape.
+partial objects.
 
 This is a private module_utils file of storeops.openstack; its API may change without notice.
 """
@@ -14,18 +14,22 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 from __future__ import annotations
 
 import os
+import re
+from itertools import groupby
 from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
+    StorageConflictError,
     StorageNotFoundError,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import PARTIAL, Writer, or_none
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import CHUNK, PARTIAL, Writer, or_none
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.file import FileDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import GLANCE_SNAPSHOT, RbdDriver
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftDriver
 
-WRITABLE_TARGETS = ("rbd", "file")  # the store types method=direct writes
+WRITABLE_TARGETS = ("rbd", "file", "swift")  # the store types method=direct writes
 
 
 class DirectTarget:
@@ -39,8 +43,8 @@ class DirectTarget:
         raise NotImplementedError
 
     def writer(self, image_id: str, size: int) -> Writer:
-        """A new partial copy of ``size`` bytes (a killed run's partial is dropped first); commit
-        makes it the copy."""
+        """A new partial copy of an image of ``size`` bytes (a killed run's partial is dropped
+        first); commit makes it the copy."""
         raise NotImplementedError
 
     def exists(self, image_id: str) -> bool:
@@ -175,6 +179,188 @@ class FileTarget(DirectTarget):
             pass
 
 
+# on every object a swift target writes: what a later run may replace or delete
+MARKER = {"X-Object-Meta-Storeops-Writer": "glance_store_migrate"}
+_SEGMENT = re.compile(r"-\d{5,}")  # after the image id: glance_store's "%s-%05d"
+
+
+def _ours(headers) -> bool:
+    return headers is not None and all(headers.get(key) == value for key, value in MARKER.items())
+
+
+class _SwiftCopyWriter(Writer):
+    """An image's copy as glance_store lays it out, but named ``<id>.partial``: one object; or
+    (``segment_size`` given) the segments ``<id>-00001``... and, on commit, a zero-byte manifest
+    ``<id>.partial`` of them, which serves what the manifest ``<id>`` will."""
+
+    def __init__(self, swift: SwiftDriver, image_id: str, segment_size: int | None):
+        self._swift = swift
+        self._name = image_id
+        self._segment_size = segment_size
+        self._written: list[str] = []  # every object started, which ``cancel`` deletes
+        self._put = self._start(image_id + PARTIAL) if segment_size is None else None
+
+    def _start(self, path: str):
+        self._written.append(path)
+        return self._swift.streamed_put(path, MARKER)
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self._segment_size is None:
+            self._put.write(data)
+            return
+        view = memoryview(data)
+        while view:
+            if self._put is None:
+                self._put = self._start(f"{self._name}-{len(self._written) + 1:05d}")
+            room = self._segment_size - self._put.size
+            self._put.write(view[:room])
+            view = view[room:]
+            if self._put.size == self._segment_size:
+                self._put.finish()
+                self._put = None
+
+    def commit(self) -> None:
+        if self._put is not None:
+            self._put.finish()
+            self._put = None
+        if self._segment_size is not None:
+            self._written.append(self._name + PARTIAL)
+            self._swift.put_new(self._name + PARTIAL, {**MARKER, "X-Object-Manifest": _manifest(self._swift, self._name)})
+
+    def cancel(self) -> None:
+        self.close()
+        for path in self._written:
+            self._swift.delete_only(path)
+        self._written = []
+
+    def close(self) -> None:
+        if self._put is not None:  # Swift stores nothing of a PUT broken off
+            self._put.abort()
+            self._put = None
+
+
+def _manifest(swift: SwiftDriver, image_id: str) -> str:
+    return f"{swift.container}/{image_id}-"  # glance_store's X-Object-Manifest: every "<id>-" object
+
+
+class SwiftTarget(DirectTarget):
+    """Objects of a single-tenant swift store's container as glance_store adds them: ``<id>``
+    whole, or from ``large_object_size`` bytes on a DLO, segments ``<id>-00001``... of
+    ``segment_size`` bytes and a zero-byte manifest ``<id>``.
+
+    The copy is written as ``<id>.partial`` (the object, or a manifest of the very segments) and
+    read back through it; ``finish`` makes ``<id>`` of it only after that read-back, so no object
+    at ``<id>`` was ever unverified. Every object written carries MARKER: one without it is
+    another writer's, and is never replaced or deleted (the image is refused, naming it)."""
+
+    access_fix = ("give the glance_api_conf Glance itself reads (its swift store's reference and container "
+                  "make the location)")
+
+    def __init__(self, driver: SwiftDriver, layout):
+        self._swift = driver
+        self._layout = layout
+        self.where = f"swift container {driver.container}"
+
+    def location(self, image_id: str) -> str:
+        # what glance_store's add returns when the credentials are in swift_store_config_file
+        return f"swift+config://{self._layout.reference}/{self._swift.container}/{image_id}"
+
+    def writer(self, image_id: str, size: int) -> Writer:
+        if self._layout.create_container:
+            self._swift.ensure_container()
+        self._drop([image_id + PARTIAL, *self._segments(image_id)])  # a killed run's, not resumed
+        chunked = size == 0 or size >= self._layout.large_object_size  # glance_store's rule (0: size unknown)
+        return _SwiftCopyWriter(self._swift, image_id, self._layout.segment_size if chunked else None)
+
+    def exists(self, image_id: str) -> bool:
+        return self._head(image_id) is not None or _ours(self._head(image_id + PARTIAL))
+
+    def reader(self, image_id: str):
+        # before finish the partial, whose manifest names the same segments as the copy's will
+        return self._swift.reader(image_id if self._head(image_id) is not None else image_id + PARTIAL)
+
+    def finish(self, image_id: str) -> None:
+        partial = self._head(image_id + PARTIAL)
+        if not _ours(partial):
+            return  # finished already
+        if self._head(image_id) is None:
+            self._promote(image_id, partial)
+        self._swift.delete_only(image_id + PARTIAL)
+
+    def _promote(self, image_id: str, partial) -> None:
+        """``<id>`` made of its verified partial: the same manifest, or the object's bytes again
+        (Swift's server-side copy applies If-None-Match to its source, so it could replace an object)."""
+        if partial.get("X-Object-Manifest"):
+            self._swift.put_new(image_id, {**MARKER, "X-Object-Manifest": _manifest(self._swift, image_id)})
+        else:
+            put = self._swift.streamed_put(image_id, MARKER)
+            try:
+                with self._swift.reader(image_id + PARTIAL) as stream:
+                    for chunk in iter(lambda: stream.read(CHUNK), b""):
+                        put.write(chunk)
+                put.finish()
+            except BaseException:
+                put.abort()
+                raise
+        copy = self._swift.head(image_id)
+        if [copy.get(key) for key in ("Etag", "Content-Length")] != [partial.get(key) for key in ("Etag", "Content-Length")]:
+            raise StorageConflictError(
+                f"swift store: {self._swift.container}/{image_id} serves other bytes than its verified partial "
+                "copy; re-run: it is read back before it is registered", path=image_id)
+
+    def remove(self, image_id: str) -> None:
+        self._drop([image_id, image_id + PARTIAL, *self._segments(image_id)])
+
+    def removal_hint(self, image_id: str) -> str:
+        return f"swift delete {self._swift.container} --prefix {image_id} (with the swift store's credentials)"
+
+    def partials(self) -> list[str]:
+        found = []
+        for image_id, entries in groupby(self._swift.listing(), key=lambda entry: entry["name"][:36]):
+            names = sorted(entry["name"] for entry in entries)
+            if image_id in names:
+                continue  # a copy, whose segments are its own
+            leftovers = [name for name in names if self._leftover(image_id, name)]
+            if leftovers and _ours(self._head(leftovers[0])):  # another writer's leftovers are not orphans
+                found.append(image_id)
+        return found
+
+    def delete_partial(self, image_id: str) -> None:
+        if not self._drop([image_id + PARTIAL, *self._segments(image_id)]):
+            raise StorageNotFoundError(f"swift store: no partial copy of {image_id} in {self.where}", path=image_id)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _head(self, name: str):
+        return or_none(self._swift.head, name)
+
+    @staticmethod
+    def _leftover(image_id: str, name: str) -> bool:
+        rest = name[len(image_id):]
+        return name.startswith(image_id) and (rest == PARTIAL or bool(_SEGMENT.fullmatch(rest)))
+
+    def _segments(self, image_id: str) -> list[str]:
+        return [entry["name"] for entry in self._swift.listing(image_id + "-")
+                if self._leftover(image_id, entry["name"])]
+
+    def _drop(self, names: list[str]) -> list[str]:
+        """Delete the objects of ``names`` there (the manifest first: Glance never sees one without
+        its segments); the names deleted. StorageConflictError, nothing deleted, when any is
+        another writer's."""
+        there = {name: headers for name in names if (headers := self._head(name)) is not None}
+        foreign = [name for name, headers in there.items() if not _ours(headers)]
+        if foreign:
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise StorageConflictError(
+                f"swift store: {', '.join(foreign[:3])}{more} in container {self._swift.container} "
+                "were not written by this collection (a Glance upload killed midway leaves segments), "
+                "so they are kept", path=foreign[0])
+        for name in there:
+            self._swift.delete_only(name)
+        return list(there)
+
+
 def open_target(store: str, store_type: str, conf, access: dict[str, Any]) -> DirectTarget:
     """The target store's copies, from ``conf`` (the GlanceApiConf) and ``access`` (target_access):
     InvalidInputError before anything is written when this host cannot write them."""
@@ -185,4 +371,7 @@ def open_target(store: str, store_type: str, conf, access: dict[str, Any]) -> Di
                 f"target_store: {store} spreads images over {len(datadirs)} filesystem_store_datadirs, "
                 "and glance_store picks one by priority and free space; use method=copy-image")
         return FileTarget(store, datadirs[0])
+    if store_type == "swift":  # access: the connection with the swift store's credentials
+        layout = conf.swift_layout(store)
+        return SwiftTarget(SwiftDriver(access["swift_connection"], layout.container), layout)
     return RbdTarget(open_driver("rbd", conf.rbd_pool(store), access))

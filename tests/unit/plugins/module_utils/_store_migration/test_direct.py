@@ -394,14 +394,13 @@ def test_swift_and_rbd_sources_pass_the_direct_checks(source):
     check_direct_stores(STORES, source, "ceph", PoolConf(), "database")
 
 
-@pytest.mark.parametrize("detailed, source, message", [
-    (STORES, "s3", "^source_store: method=direct reads swift, file, rbd stores only, and s3 is a s3 store"),
-    (STORES, "ceph", "^target_store: method=direct writes rbd, file stores only, and swift is a swift store"),
-    ([*STORES[:3], {"id": "ceph", "type": "rbd", "properties": {"pool": "volumes"}}], "swift",
+@pytest.mark.parametrize("detailed, source, target, message", [
+    (STORES, "s3", "ceph", "^source_store: method=direct reads swift, file, rbd stores only, and s3 is a s3 store"),
+    (STORES, "ceph", "s3", "^target_store: method=direct writes rbd, file, swift stores only, and s3 is a s3 store"),
+    ([*STORES[:3], {"id": "ceph", "type": "rbd", "properties": {"pool": "volumes"}}], "swift", "ceph",
      "^glance_api_conf: its ceph store names pool images, but Glance reports pool volumes"),
 ])
-def test_direct_refuses_what_it_cannot_read_or_glance_would_not(detailed, source, message):
-    target = "swift" if source == "ceph" else "ceph"
+def test_direct_refuses_what_it_cannot_read_or_glance_would_not(detailed, source, target, message):
     with pytest.raises(InvalidInputError, match=message):
         check_direct_stores(detailed, source, target, PoolConf(), "database")
 

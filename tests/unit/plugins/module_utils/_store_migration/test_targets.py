@@ -27,7 +27,7 @@ def target(tmp_path):
 def test_a_copy_is_a_partial_file_until_committed_then_glance_stores_layout(target, tmp_path, monkeypatch):
     synced = []
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")))
-    writer = target.writer(IMAGE, 0)
+    writer = target.writer(IMAGE, 11)
     writer.write(b"image bytes")
     assert os.listdir(tmp_path) == [f"{IMAGE}.partial"] and not target.exists(IMAGE)
     assert target.partials() == [IMAGE]
@@ -40,7 +40,7 @@ def test_a_copy_is_a_partial_file_until_committed_then_glance_stores_layout(targ
 
 
 def test_a_file_that_appears_during_the_write_is_never_replaced(target, tmp_path):
-    writer = target.writer(IMAGE, 0)
+    writer = target.writer(IMAGE, 11)
     writer.write(b"ours")
     (tmp_path / IMAGE).write_bytes(b"someone else's")
     with pytest.raises(StorageConflictError, match="appeared while it was written; it is kept"):
@@ -55,7 +55,7 @@ def test_a_partial_left_by_a_killed_commit_is_dropped_not_truncated_into_the_cop
     target.finish(IMAGE)
     assert os.listdir(tmp_path) == [IMAGE] and (tmp_path / IMAGE).read_bytes() == b"committed"
     os.link(tmp_path / IMAGE, tmp_path / f"{IMAGE}.partial")
-    target.writer(IMAGE, 0).cancel()  # a new write unlinks the old partial: the inode it shares keeps its bytes
+    target.writer(IMAGE, 11).cancel()  # a new write unlinks the old partial: the inode it shares keeps its bytes
     assert os.listdir(tmp_path) == [IMAGE] and (tmp_path / IMAGE).read_bytes() == b"committed"
     target.remove(IMAGE)
     assert os.listdir(tmp_path) == []

@@ -128,14 +128,16 @@ def seeded(glance):
     """One image in Swift per target and kill point, shared by the module's tests; deleted after."""
     prefix = f"dk-{uuid.uuid4().hex[:8]}"
     images = {}
-    for target in TARGETS:
-        for point in POINTS:
-            name = f"{prefix}-{target}-{point}"
-            data = os.urandom(MID_WRITE_SIZE if point == MID_WRITE else SMALL)
-            images[target, point] = (name, glance.upload(name, "swift", data), data)
-    yield images
-    for _name, image_id, _data in images.values():
-        glance.image.delete(f"/images/{image_id}")
+    try:  # a failed upload still leaves no seeded image behind
+        for target in TARGETS:
+            for point in POINTS:
+                name = f"{prefix}-{target}-{point}"
+                data = os.urandom(MID_WRITE_SIZE if point == MID_WRITE else SMALL)
+                images[target, point] = (name, glance.upload(name, "swift", data), data)
+        yield images
+    finally:
+        for _name, image_id, _data in images.values():
+            glance.image.delete(f"/images/{image_id}")
 
 
 class Copies:

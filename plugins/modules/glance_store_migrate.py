@@ -199,7 +199,8 @@ options:
   database_connection:
     description:
       - SQLAlchemy URL of Glance's database, for O(backend=database) with O(method=direct). Defaults
-        to the C([database] connection) of O(glance_api_conf).
+        to the C([database] connection) of O(glance_api_conf). The module connects to it before the
+        first image, in check mode too.
     type: str
   max_details:
     description: At most this many images are listed in each list of the result.
@@ -533,6 +534,7 @@ class GlanceStoreMigrate(StoreOpsModule):
             how = "file read from its directory"
         if params["backend"] == DATABASE:
             database = open_database(params["database_connection"], conf, self.ansible.no_log_values)
+            database.check_connection()  # now, not after the first image's bytes were written
             registrar = DatabaseRegistrar(database)
             why = "database (backend=database: Glance's API re-derives store tags)"
         else:

@@ -73,16 +73,17 @@ def kill_tree(pid: int) -> list[int]:
 
 
 def kill_module_when(argv: list[str], env: dict[str, str], cwd, module: str,
-                     ready: Callable[[], bool], timeout: float = 300) -> list[int]:
-    """Run a playbook, and once ``module`` runs and ``ready()`` holds (or ``timeout`` passed),
-    kill its whole tree; wait until the module's processes are gone and return their pids."""
+                     ready: Callable[[], bool], timeout: float = 300, poll: float = 0.05) -> list[int]:
+    """Run a playbook, and once ``module`` runs and ``ready()`` holds (asked every ``poll``
+    seconds, until ``timeout`` passed), kill its whole tree; wait until the module's processes
+    are gone and return their pids."""
     proc = subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True,  # pylint: disable=consider-using-with
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_module(proc.pid, module)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not ready():
-            time.sleep(0.05)
+            time.sleep(poll)
         wrappers = [pid for pid in descendants(proc.pid) if f"AnsiballZ_{module}" in command_line(pid)]
     finally:
         killed = kill_tree(proc.pid)

@@ -108,9 +108,16 @@ class GlanceDatabase:
             conn = self.engine.connect()
         except sqlalchemy.exc.SQLAlchemyError as err:
             raise CloudRequestError(
-                f"database_connection: cannot connect ({redact_text(str(err).splitlines()[0])})") from None
+                f"database_connection: cannot connect ({redact_text(str(err).splitlines()[0])}); give "
+                "the URL of Glance's own database, reachable from this host") from None
         with conn:
             yield GlanceDatabaseSession(conn, doing)
+
+    def check_connection(self) -> None:
+        """Connect once: a database that cannot be reached (a wrong password, host or port) fails
+        with CloudRequestError before any work whose last step needs it."""
+        with self.session("connection check"):
+            pass
 
 
 class GlanceDatabaseSession:

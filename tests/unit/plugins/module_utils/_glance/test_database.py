@@ -114,3 +114,12 @@ def test_open_database_takes_the_option_else_the_conf_and_keeps_the_url_secret()
     assert secrets == {"sqlite:///given.db", "sqlite:///conf.db"}
     with pytest.raises(InvalidInputError, match="^backend=database needs database_connection"):
         open_database(None, None, secrets)
+
+
+def test_check_connection_fails_in_one_line_with_the_fix_when_the_database_cannot_be_reached(tmp_path):
+    GlanceDatabase(f"sqlite:///{tmp_path / 'glance.sqlite'}").check_connection()
+    with pytest.raises(CloudRequestError) as raised:
+        GlanceDatabase(f"sqlite:///{tmp_path / 'no-such-dir' / 'glance.sqlite'}").check_connection()
+    message = str(raised.value)
+    assert message.startswith("database_connection: cannot connect (") and "\n" not in message
+    assert message.endswith("give the URL of Glance's own database, reachable from this host")

@@ -205,9 +205,10 @@ def test_killed_then_rerun_converges(playbook_command, direct, glance, swift, po
     name, image_id, data = seeded[target, point]
     copies = Copies(target, cloud, pool)
     url = copies.url(image_id)
+    # verification=download: the confirmation through Glance after the source's removal is a point too
     argv, env = playbook_command("migrate.yml", name_pattern=name, method="direct", target_store=target,
-                                 journal_dir=str(tmp_path / "killed"), glance_api_conf=cloud["glance"]["api_conf"],
-                                 out=str(tmp_path / "out.json"))
+                                 verification="download", journal_dir=str(tmp_path / "killed"),
+                                 glance_api_conf=cloud["glance"]["api_conf"], out=str(tmp_path / "out.json"))
     env["OS_CLIENT_CONFIG_FILE"] = gate.clouds_yaml
     kill_at(point, gate, copies, image_id, len(data), argv, env, tmp_path / "out.json")
     assert not (tmp_path / "out.json").exists()  # the module never answered
@@ -225,7 +226,7 @@ def test_killed_then_rerun_converges(playbook_command, direct, glance, swift, po
     assert bool(in_swift(swift, [image_id])) == ("swift" in stores)
     assert (url in [u for (_i, u) in glance.rows([image_id])]) == (target in stores)
 
-    rerun = direct(name, name_pattern=name, target_store=target).results["result"]
+    rerun = direct(name, name_pattern=name, target_store=target, verification="download").results["result"]
     assert not rerun.get("failed"), rerun
     assert rerun["counts"]["migrated" if point != SOURCE_REMOVED else "already_done"] == 1, rerun
     if point != SOURCE_REMOVED:
@@ -240,7 +241,7 @@ def test_killed_then_rerun_converges(playbook_command, direct, glance, swift, po
     assert copies.names(image_id) == [image_id] and copies.finished(image_id)  # no partial, no orphan
     assert in_swift(swift, [image_id]) == []
 
-    third = direct(name, name_pattern=name, target_store=target).results["result"]
+    third = direct(name, name_pattern=name, target_store=target, verification="download").results["result"]
     assert third["changed"] is False and third["counts"]["already_done"] == 1, third
 
 

@@ -134,7 +134,7 @@ options:
         through Glance and hashed, to confirm what Glance serves (what Nova would get). The bytes were
         proven by the read-back already, so a mismatch fails the image loudly and changes nothing.
         It costs a full read through the Glance API per image. Not done with O(delete_source=false),
-        when Glance may still serve the source copy: the result's reason says so.
+        when Glance may still serve the source copy (the result's reason says so).
     type: str
     choices: [metadata, data, download]
   delete_source:

@@ -169,37 +169,3 @@ def test_a_streamed_part_cut_short_is_dropped_and_the_upload_resumes_before_it(d
     second.commit()
     assert read(driver, path) == b"".join(pieces)
 
-
-@pytest.fixture
-def rbd_driver(cloud):
-    made = RbdDriver(cloud["ceph"]["rbd_pool"], cloud["ceph"]["conf"])
-    made.test_prefix = f"t{uuid.uuid4().hex[:8]}-"
-    yield made
-    for item in list(made.list(made.test_prefix)):
-        made.delete(item.path)
-    for partial in made.partials():
-        if partial.startswith(made.test_prefix):
-            made.delete_partial(partial)
-    made.close()
-
-
-def test_an_rbd_image_made_at_its_final_size_is_never_resumed_from_that_size(rbd_driver):
-    data = os.urandom(6 * MIB)
-    path = f"{rbd_driver.test_prefix}presized"
-    first = rbd_driver.writer(path, size=len(data))
-    first.write(data[:2 * MIB])
-    first.close()  # killed: the partial is already 6 MiB big, of which 2 MiB were written
-    second = rbd_driver.writer(path, resume=True)
-    assert second.size == 0  # started over, not resumed at 6 MiB with 4 MiB of zeros
-    second.write(data)
-    second.commit()
-    assert read(rbd_driver, path) == data
-
-
-def test_an_rbd_source_shorter_than_announced_commits_what_it_wrote(rbd_driver):
-    data = os.urandom(3 * MIB + 5)
-    path = f"{rbd_driver.test_prefix}short"
-    writer = rbd_driver.writer(path, size=4 * MIB)
-    writer.write(data)
-    writer.commit()
-    assert rbd_driver.stat(path).size == len(data) and read(rbd_driver, path) == data

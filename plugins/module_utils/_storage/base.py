@@ -13,8 +13,6 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
-import queue
-import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, TypeVar
 
@@ -55,62 +53,6 @@ class Stream:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-class ReadAhead(Stream):
-    """A reader whose next chunks are fetched on a thread while the caller works on this one.
-
-    A copy that reads, hashes and writes in one thread waits for each in turn; with the source's
-    reads going on meanwhile (the back ends' reads release the GIL) the slowest of the three sets
-    the pace. At most ``depth`` chunks wait, so memory stays constant. An error of the source is
-    raised by the ``read`` that reaches it; closing stops the thread and closes the source.
-    """
-
-    _END = object()
-
-    def __init__(self, source: Stream, chunk: int = CHUNK, depth: int = 2):
-        self._source, self._chunk = source, chunk
-        self._chunks: queue.Queue = queue.Queue(maxsize=depth)
-        self._stopped = threading.Event()
-        self._failure: BaseException | None = None
-        self._done = False
-        self._thread = threading.Thread(target=self._fetch, daemon=True)
-        self._thread.start()
-
-    def _fetch(self) -> None:
-        try:
-            while not self._stopped.is_set():
-                data = self._source.read(self._chunk)
-                if not data:
-                    break
-                self._put(data)
-        except BaseException as err:  # pylint: disable=broad-except
-            self._failure = err  # handed to the reader, on its thread
-        self._put(self._END)
-
-    def _put(self, item) -> None:
-        while not self._stopped.is_set():
-            try:
-                self._chunks.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def read(self, _size: int = -1) -> bytes:
-        if self._done:
-            return b""
-        item = self._chunks.get()
-        if item is self._END:
-            self._done = True
-            if self._failure is not None:
-                raise self._failure
-            return b""
-        return item
-
-    def close(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-        self._source.close()
 
 
 class Writer(Stream):

@@ -26,7 +26,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 
 DEFAULT_CEPH_CONF = "/etc/ceph/ceph.conf"
 GLANCE_SNAPSHOT = "snap"  # the protected snapshot glance_store's rbd driver makes and its URLs name
-_PRESIZED = "storeops.openstack.presized"  # a partial made at its final size: its size is no resume point
 # A module's option reaching the rbd pools (open_driver's ``access``), documented by the ceph_access doc fragment.
 CEPH_ACCESS_ARGUMENT_SPEC = {"type": "dict", "options": {
     "ceph_conf": {"type": "path"}, "ceph_user": {"type": "str"},
@@ -61,15 +60,11 @@ class _RbdReader(Stream):
 
 
 class _RbdWriter(Writer):
-    """A resumable writer grows the image with each write, so its size is the resume point; one
-    given the final ``size`` makes the image that big at once (a resize per write costs a round
-    trip to the OSDs) and marks it, so that no later writer resumes from its size."""
-
-    def __init__(self, driver: "RbdDriver", path: str, resume: bool, size: int | None = None):
+    def __init__(self, driver: "RbdDriver", path: str, resume: bool):
         self._driver = driver
         self._path = path
         partial = path + PARTIAL
-        if not resume or self._presized(driver, partial):
+        if not resume:
             try:
                 driver.api.remove(driver.ioctx, partial)
             except rbd.ImageNotFound:
@@ -77,31 +72,17 @@ class _RbdWriter(Writer):
         try:
             self._image = rbd.Image(driver.ioctx, partial)
         except rbd.ImageNotFound:  # nothing to resume
-            driver.api.create(driver.ioctx, partial, size or 0, old_format=False)
+            driver.api.create(driver.ioctx, partial, 0, old_format=False)
             self._image = rbd.Image(driver.ioctx, partial)
-            if size:
-                self._image.metadata_set(_PRESIZED, str(size))
-        self._allocated = self._image.size()
-        self.size = 0 if size else self._allocated
-
-    @staticmethod
-    def _presized(driver: "RbdDriver", partial: str) -> bool:
-        try:
-            with rbd.Image(driver.ioctx, partial, read_only=True) as image:
-                return _PRESIZED in dict(image.metadata_list())
-        except rbd.ImageNotFound:
-            return False
+        self.size = self._image.size()
 
     def write(self, data: bytes) -> None:
-        if self.size + len(data) > self._allocated:
-            self._allocated = self.size + len(data)
-            self._image.resize(self._allocated)
+        # the image grows with what was written, so its size is the resume point
+        self._image.resize(self.size + len(data))
         self._image.write(data, self.size)
         self.size += len(data)
 
     def commit(self) -> None:
-        if self.size != self._allocated:  # a source shorter than announced: its copy is what it wrote
-            self._image.resize(self.size)
         self._image.flush()
         self._image.close()
         self._driver.api.rename(self._driver.ioctx, self._path + PARTIAL, self._path)
@@ -189,9 +170,8 @@ class RbdDriver(StorageDriver):
         except rbd.Error as err:
             raise StoreOpsError(f"rbd store: cannot list the clones of {self.pool}/{path} ({err})") from None
 
-    def writer(self, path: str, resume: bool = False, size: int | None = None) -> Writer:
-        """``size``: the object's final size when known, so the image is made that big at once."""
-        return _RbdWriter(self, path, resume, size)
+    def writer(self, path: str, resume: bool = False) -> Writer:
+        return _RbdWriter(self, path, resume)
 
     def glance_location(self, name: str) -> str:
         """The location URL Glance's rbd store gives image ``name``: ``rbd://fsid/pool/name/snap``."""

@@ -32,7 +32,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.redact 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores, tagged_locations
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import ReadAhead
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     SOURCE,
@@ -185,7 +184,7 @@ class DirectMigrator(Migrator):
         source_url = self._source_location(image)
         kind, container, path = parse_location(source_url)
         try:
-            with ReadAhead(self._driver(kind, container, SOURCE).reader(path)) as stream, \
+            with self._driver(kind, container, SOURCE).reader(path) as stream, \
                     self.target.writer(name, size) as writer:
                 try:
                     got = hash_stream(stream, algo, writer.write)
@@ -211,7 +210,7 @@ class DirectMigrator(Migrator):
         return size, True
 
     def _read_back(self, name: str, algo: str) -> tuple[str, int]:
-        with ReadAhead(self.target.reader(name)) as stream:
+        with self.target.reader(name) as stream:
             return hash_stream(stream, algo)
 
     def _source_location(self, image: dict[str, Any]) -> str:

@@ -91,8 +91,8 @@ class RbdTarget(DirectTarget):
     def location(self, image_id: str) -> str:
         return self._rbd.glance_location(image_id)
 
-    def writer(self, image_id: str, size: int) -> Writer:
-        return self._rbd.writer(image_id, size=size)  # librbd's rename refuses an existing name
+    def writer(self, image_id: str, size: int) -> Writer:  # pylint: disable=unused-argument
+        return self._rbd.writer(image_id)  # librbd's rename refuses an existing name
 
     def exists(self, image_id: str) -> bool:
         return or_none(self._rbd.stat, image_id) is not None

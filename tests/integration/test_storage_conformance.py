@@ -168,4 +168,3 @@ def test_a_streamed_part_cut_short_is_dropped_and_the_upload_resumes_before_it(d
     second.write(pieces[1])
     second.commit()
     assert read(driver, path) == b"".join(pieces)
-

@@ -127,6 +127,10 @@ def check_direct_stores(detailed: list[dict], source: str, target: str, conf, ba
                                     f"reports pool {served}; give the glance-api.conf Glance itself reads")
 
 
+def _conflict(err: StorageConflictError) -> StepFailed:
+    return StepFailed(str(err), "find out what wrote them and remove them, then re-run; the source copy is untouched")
+
+
 class DirectMigrator(Migrator):
     """The copy-image executor with the copy itself done here; ``target`` holds the target store's
     copies, ``registrar`` is a DatabaseRegistrar or ApiRegistrar."""
@@ -178,7 +182,7 @@ class DirectMigrator(Migrator):
                     "than the image's os_hash_value; it is not a finished copy of this collection's",
                     f"find out what wrote it, remove it ({self.target.removal_hint(name)}), "
                     "then re-run; the source copy is untouched")
-            self.target.finish(name)
+            self._finish_target(name)
             self._record(name, "write", "an earlier run's verified copy found", self.clock() - began)
             return 0, False
         source_url = self._source_location(image)
@@ -199,15 +203,20 @@ class DirectMigrator(Migrator):
                     writer.cancel()
                     raise
         except StorageConflictError as err:  # another writer's objects where the copy goes: kept
-            raise StepFailed(str(err), "find out what wrote them and remove them, then re-run; "
-                             "the source copy is untouched") from None
+            raise _conflict(err) from None
         if self._read_back(name, algo) != (expected, size):
             self.target.remove(name)  # written by this run, unregistered: the source copy is kept
             raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "
                              "it was removed and the source copy kept", "check the target store, then re-run")
-        self.target.finish(name)
+        self._finish_target(name)
         self._record(name, "write", f"{size} bytes written and read back", self.clock() - began)
         return size, True
+
+    def _finish_target(self, name: str) -> None:
+        try:
+            self.target.finish(name)
+        except StorageConflictError as err:  # another writer's copy took the name meanwhile: kept
+            raise _conflict(err) from None
 
     def _read_back(self, name: str, algo: str) -> tuple[str, int]:
         with self.target.reader(name) as stream:

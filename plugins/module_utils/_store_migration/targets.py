@@ -197,12 +197,20 @@ class _SwiftCopyWriter(Writer):
         self._swift = swift
         self._name = image_id
         self._segment_size = segment_size
-        self._written: list[str] = []  # every object started, which ``cancel`` deletes
-        self._put = self._start(image_id + PARTIAL) if segment_size is None else None
+        # every object whose PUT Swift answered, which ``cancel`` deletes: a PUT refused or broken off
+        # stored nothing of this run's, and what is at its name may be another writer's
+        self._written: list[str] = []
+        self._put = self._put_path = None
+        if segment_size is None:
+            self._start(image_id + PARTIAL)
 
-    def _start(self, path: str):
-        self._written.append(path)
-        return self._swift.streamed_put(path, MARKER)
+    def _start(self, path: str) -> None:
+        self._put, self._put_path = self._swift.streamed_put(path, MARKER), path
+
+    def _finish_put(self) -> None:
+        self._put.finish()
+        self._written.append(self._put_path)
+        self._put = self._put_path = None
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -212,21 +220,19 @@ class _SwiftCopyWriter(Writer):
         view = memoryview(data)
         while view:
             if self._put is None:
-                self._put = self._start(f"{self._name}-{len(self._written) + 1:05d}")
+                self._start(f"{self._name}-{len(self._written) + 1:05d}")
             room = self._segment_size - self._put.size
             self._put.write(view[:room])
             view = view[room:]
             if self._put.size == self._segment_size:
-                self._put.finish()
-                self._put = None
+                self._finish_put()
 
     def commit(self) -> None:
         if self._put is not None:
-            self._put.finish()
-            self._put = None
+            self._finish_put()
         if self._segment_size is not None:
-            self._written.append(self._name + PARTIAL)
             self._swift.put_new(self._name + PARTIAL, {**MARKER, "X-Object-Manifest": _manifest(self._swift, self._name)})
+            self._written.append(self._name + PARTIAL)
 
     def cancel(self) -> None:
         self.close()
@@ -269,12 +275,22 @@ class SwiftTarget(DirectTarget):
     def writer(self, image_id: str, size: int) -> Writer:
         if self._layout.create_container:
             self._swift.ensure_container()
+        self._refuse_foreign_copy(image_id)
         self._drop([image_id + PARTIAL, *self._segments(image_id)])  # a killed run's, not resumed
         chunked = size == 0 or size >= self._layout.large_object_size  # glance_store's rule (0: size unknown)
         return _SwiftCopyWriter(self._swift, image_id, self._layout.segment_size if chunked else None)
 
     def exists(self, image_id: str) -> bool:
-        return self._head(image_id) is not None or _ours(self._head(image_id + PARTIAL))
+        # only this collection's: another writer's <id> (the source's own, when both stores share a
+        # container) must never become the image's copy, which the source's removal would delete
+        return _ours(self._head(image_id)) or _ours(self._head(image_id + PARTIAL))
+
+    def _refuse_foreign_copy(self, image_id: str) -> None:
+        if self._head(image_id) is not None and not _ours(self._head(image_id)):
+            raise StorageConflictError(
+                f"swift store: {image_id} in container {self._swift.container} was not written by this collection "
+                "(another writer's, or the source's own object if both stores use this container), so it is kept",
+                path=image_id)
 
     def reader(self, image_id: str):
         # before finish the partial, whose manifest names the same segments as the copy's will
@@ -284,6 +300,7 @@ class SwiftTarget(DirectTarget):
         partial = self._head(image_id + PARTIAL)
         if not _ours(partial):
             return  # finished already
+        self._refuse_foreign_copy(image_id)  # appeared since the writer looked: never registered
         if self._head(image_id) is None:
             self._promote(image_id, partial)
         self._swift.delete_only(image_id + PARTIAL)

@@ -200,22 +200,46 @@ def test_another_writers_segment_or_partial_is_refused_naming_it_and_nothing_is_
     assert swift.names() == sorted([name, f"{IMAGE}-00002"])
 
 
-def test_another_writers_copy_is_read_but_never_deleted(swift):
+def test_another_writers_copy_is_no_copy_of_ours_and_never_written_over_or_deleted(swift):
     swift.add(IMAGE, b"theirs")
     target = target_of(swift)
-    assert target.exists(IMAGE) and read(target, IMAGE) == b"theirs"
+    assert not target.exists(IMAGE)  # never adopted: it may be the source's own object
+    with pytest.raises(StorageConflictError, match=f"^swift store: {IMAGE} in container glance was not written"):
+        target.writer(IMAGE, 6)
     with pytest.raises(StorageConflictError, match=IMAGE):
         target.remove(IMAGE)
-    assert swift.names() == [IMAGE]
+    assert swift.names() == [IMAGE] and swift.objects["glance", IMAGE][0] == b"theirs"
     assert target.removal_hint(IMAGE).startswith(f"swift delete glance --prefix {IMAGE}")
 
 
-def test_a_copy_that_appears_before_the_promotion_is_kept(swift):
+def test_a_copy_that_appears_before_the_promotion_is_kept_and_refused(swift):
     target = target_of(swift)
     write(target, IMAGE, b"ours")
-    swift.add(IMAGE, b"theirs")
-    target.finish(IMAGE)  # <id> is there: the read-back proved it, the partial goes
-    assert swift.names() == [IMAGE] and swift.objects["glance", IMAGE][0] == b"theirs"
+    swift.add(IMAGE, b"theirs")  # not what the read-back proved: it must never be registered
+    with pytest.raises(StorageConflictError, match=IMAGE):
+        target.finish(IMAGE)
+    assert swift.objects["glance", IMAGE][0] == b"theirs"
+
+
+class RefusingSwift(FakeSwift):
+    """Another writer's segment lands at a name between this run's look and its PUT."""
+
+    def request(self, path, method, params=None, data=None, headers=None, stream=False):
+        if method == "PUT" and path.endswith(f"{IMAGE}-00002"):
+            if data is not None and not isinstance(data, bytes):
+                b"".join(data)
+            self.add(f"{IMAGE}-00002", b"theirs")
+            return _Response(412)
+        return super().request(path, method, params, data, headers, stream)
+
+
+def test_a_put_refused_at_another_writers_object_is_not_cancelled_into_deleting_it():
+    swift = RefusingSwift()
+    writer = target_of(swift).writer(IMAGE, 11)
+    with pytest.raises(StorageConflictError):
+        writer.write(b"0123456789a")
+    writer.cancel()
+    assert swift.names() == [f"{IMAGE}-00002"] and swift.objects["glance", f"{IMAGE}-00002"][0] == b"theirs"
 
 
 def test_only_our_leftovers_of_images_without_a_copy_are_partials(swift):
@@ -296,6 +320,17 @@ def test_a_killed_runs_verified_partial_is_finished_and_registered_not_written_a
     assert registrar.registered == [f"swift+config://ref1/glance/{image_id}"]
     _migrator, outcomes = run(glance, target_of(swift, SEGMENTED), registrar, OBJECTS, store="objects")
     assert outcomes == () or outcomes[0].outcome == ALREADY_DONE
+
+
+def test_the_sources_own_object_in_a_shared_container_is_never_adopted(setup, swift):
+    """Two swift stores over one container: the target finds the source's <id>, bytes and all."""
+    glance, image_id, data = setup
+    swift.add(image_id, data)  # unmarked: what Glance's swift store wrote
+    registrar = FakeRegistrar(glance)
+    _migrator, outcomes = run(glance, target_of(swift), registrar, OBJECTS, store="objects")
+    assert outcomes[0].outcome == FAILED and f"{image_id} in container glance was not written" in outcomes[0].reason
+    assert registrar.registered == [] and glance.calls == []  # nothing registered, the source not removed
+    assert swift.objects["glance", image_id][0] == data
 
 
 def test_another_writers_segments_fail_the_image_with_the_source_kept(setup, swift):

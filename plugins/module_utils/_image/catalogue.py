@@ -124,24 +124,27 @@ def collect(glance: GlanceClient, catalogue: str, names: list[str], owners: list
         return Collection(plans, tuple((plan, plan.steps) for plan in plans))
     settings = Settings(timeout=0, all_stores_must_succeed=True, lease=Lease(60), ceph_access=ceph_access)
     carried, done, failures = [], [], []
-    for listed in plans:
+
+    def retire(listed) -> None:
         # the listing may be older than this run's entries or another run's change: each candidate
         # is planned again from a fresh read, and left alone once it is no longer one
         image = glance.image(listed.image["id"])
         fresh = plan_collection([image] if image else [], catalogue, names, owners, lifecycle)
         if not fresh:
-            continue
+            return
         plan = fresh[0]
         carried.append(plan)
-        name = plan.image["name"]
-        desired = Desired(name=name, owner=plan.image["owner"], image_id=plan.image["id"], has_content=False, stores=[],
-                          fields={}, tags=None, properties={}, disk_format="", container_format="",
-                          catalogue=catalogue)
+        desired = Desired(name=plan.image["name"], owner=plan.image["owner"], image_id=plan.image["id"],
+                          has_content=False, stores=[], fields={}, tags=None, properties={}, disk_format="",
+                          container_format="", catalogue=catalogue)
         executor = ImageExecutor(glance, desired, Source(), settings)
-        try:
-            done.append((plan, executor.converge(plan, Plan).steps))  # nothing waits: no plan again
+        done.append((plan, executor.converge(plan, Plan).steps))  # nothing waits: no plan again
+
+    for listed in plans:
+        try:  # one image, its fresh read included, must not stop the others
+            retire(listed)
         except Exception as err:  # pylint: disable=broad-except
-            failures.append(_failure(name, plan.image["id"], err))  # one image must not stop the others
+            failures.append(_failure(listed.image["name"], listed.image["id"], err))
     return Collection(tuple(carried), tuple(done), tuple(failures))
 
 

@@ -492,6 +492,24 @@ def test_collection_goes_on_past_an_image_that_fails_and_reports_it(image_file, 
         image for image in glance.images.values() if image.get(RETIRED_KEY) == "second")
 
 
+def test_collection_goes_on_past_an_image_whose_fresh_read_fails(image_file, monkeypatch):
+    glance = FakeGlance()
+    for name in ("first", "second"):
+        run(glance, image_file, name=name, catalogue="a")
+    first = next(i for i, image in glance.images.items() if image["name"] == "first")
+    original = glance.image
+
+    def failing(image_id):
+        if image_id == first:
+            raise StoreOpsError("Glance said 500")
+        return original(image_id)
+
+    monkeypatch.setattr(glance, "image", failing)
+    result = collect(glance, "a", ["other"], ["p1"], Lifecycle(), {}, check_mode=False).as_result()
+    assert result["failures"] == [{"name": "first", "image_id": first, "msg": "Glance said 500"}]
+    assert any(image.get(RETIRED_KEY) == "second" for image in glance.images.values())
+
+
 def test_an_unsafe_file_is_refused_before_anything_is_sent(tmp_path):
     glance, path = FakeGlance(), tmp_path / "bad.qcow2"
     write_qcow2(path, backing_file=b"/etc/shadow")

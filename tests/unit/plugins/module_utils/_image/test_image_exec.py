@@ -473,41 +473,24 @@ def test_collection_leaves_other_owners_pending_and_retired_images(image_file):
     assert result["actions"] == [] and glance.images == before
 
 
-def test_collection_goes_on_past_an_image_that_fails_and_reports_it(image_file, monkeypatch):
+@pytest.mark.parametrize("failing_call", ["patch", "image"])  # the retirement, or the fresh read before it
+def test_collection_goes_on_past_an_image_that_fails_and_reports_it(image_file, monkeypatch, failing_call):
     glance = FakeGlance()
     for name in ("first", "second"):
         run(glance, image_file, name=name, catalogue="a")
     first = next(i for i, image in glance.images.items() if image["name"] == "first")
-    original = glance.patch
+    original = getattr(glance, failing_call)
 
-    def failing(image_id, operations):
+    def failing(image_id, *args):
         if image_id == first:
             raise StoreOpsError("Glance said 500")
-        return original(image_id, operations)
+        return original(image_id, *args)
 
-    monkeypatch.setattr(glance, "patch", failing)
+    monkeypatch.setattr(glance, failing_call, failing)
     result = collect(glance, "a", ["other"], ["p1"], Lifecycle(), {}, check_mode=False).as_result()
     assert result["failed"] and result["failures"] == [{"name": "first", "image_id": first, "msg": "Glance said 500"}]
     assert glance.images[first]["name"] == "first" and RETIRED_KEY in next(
         image for image in glance.images.values() if image.get(RETIRED_KEY) == "second")
-
-
-def test_collection_goes_on_past_an_image_whose_fresh_read_fails(image_file, monkeypatch):
-    glance = FakeGlance()
-    for name in ("first", "second"):
-        run(glance, image_file, name=name, catalogue="a")
-    first = next(i for i, image in glance.images.items() if image["name"] == "first")
-    original = glance.image
-
-    def failing(image_id):
-        if image_id == first:
-            raise StoreOpsError("Glance said 500")
-        return original(image_id)
-
-    monkeypatch.setattr(glance, "image", failing)
-    result = collect(glance, "a", ["other"], ["p1"], Lifecycle(), {}, check_mode=False).as_result()
-    assert result["failures"] == [{"name": "first", "image_id": first, "msg": "Glance said 500"}]
-    assert any(image.get(RETIRED_KEY) == "second" for image in glance.images.values())
 
 
 def test_an_unsafe_file_is_refused_before_anything_is_sent(tmp_path):

@@ -31,7 +31,13 @@ description:
     C(<image id>.partial) beside it, fsync'd, then linked into place, never over an existing file;
     for swift see below), hashing it with C(os_hash_algo) on the way; reads it back and hashes it;
     only then registers the location (O(backend)); then removes the source copy through Glance
-    (and with O(verification=download) confirms that Glance serves the verified bytes). A corrupt source is refused with the source
+    (and with O(verification=download) confirms that Glance serves the verified bytes). A swift source
+    copy in glance_store's layout is deleted by the module first, with the credentials it read it with;
+    its object (the DLO manifest) before its segments, so that Glance serves the verified target
+    meanwhile, and the segments C(<image id>-00001)... in one bulk-delete request (a few DELETEs at a
+    time where the cluster has no C(bulk_delete)); only objects with these names go, whatever the
+    manifest's prefix says. Glance then drops the location. An SLO, or a location not named after
+    its image, is left to Glance's own delete. A corrupt source is refused with the source
     kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
     it). A killed run leaves at most an unregistered target copy, which the next run removes
     (uncommitted) or verifies and registers (committed; a committed copy with other bytes than the

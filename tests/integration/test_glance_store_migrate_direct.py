@@ -105,6 +105,28 @@ def test_plain_and_segmented_images_move_verified_in_glance_layout(direct, glanc
     assert again["changed"] is False and again["counts"]["already_done"] == 2
 
 
+def test_swift_source_is_deleted_as_glance_store_names_it_and_nothing_else(direct, glance, swift, prefix):
+    """The source's manifest and numbered segments go in bulk, not one by one through Glance, and
+    an object another tool put under the manifest's prefix is kept (Glance's delete takes every
+    object the prefix lists)."""
+    data = os.urandom(SEGMENTED)
+    image_id = glance.upload(f"{prefix}-dlo", "swift", data)
+    glance_store_names = in_swift(swift, [image_id])
+    bystander = f"{image_id}-notes"  # zero bytes: the DLO still reads as the image
+    swift.put(f"/glance/{bystander}", data=b"", headers={"Content-Type": "text/plain"}).raise_for_status()
+    try:
+        result = direct(prefix).results["result"]
+        assert result["counts"]["migrated"] == 1, result
+        assert downloaded(glance, image_id) == hashlib.sha512(data).hexdigest()
+        assert in_swift(swift, [image_id]) == [bystander]
+        removal = [entry for entry in map(json.loads, open(result["journal"], encoding="utf-8"))
+                   if entry.get("step") == "remove_source"]
+        segments = len(glance_store_names) - 1  # the manifest and its segments
+        assert [entry["detail"] for entry in removal] == [f"swift object and {segments} segment(s) deleted here"]
+    finally:
+        swift.delete(f"/glance/{bystander}")
+
+
 def test_swift_to_file_moves_verified_in_glance_layout_registered_via_database(direct, glance, swift, prefix,
                                                                                cloud):
     blob = os.urandom(300_000)

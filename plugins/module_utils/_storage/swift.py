@@ -19,6 +19,7 @@ import hashlib
 import io
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
@@ -34,6 +35,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 )
 
 SEGMENT_SIZE = 64 * 2**20
+DELETE_STREAMS = 8  # DELETEs in flight where Swift has no bulk delete
 _NEW_ONLY = {"If-None-Match": "*"}  # Swift answers 412 rather than replace an object
 _END, _ABORT = object(), object()  # what a streamed PUT's body is told besides its chunks
 
@@ -239,6 +241,7 @@ class SwiftDriver(StorageDriver):
         self.container = container
         self.where = f"container {container}"
         self.segment_size = segment_size
+        self._bulk_page: int | None = None
 
     def _object(self, path: str) -> str:
         return f"/{self.container}/{path}"
@@ -333,6 +336,38 @@ class SwiftDriver(StorageDriver):
     def delete_only(self, path: str) -> None:
         """Delete this object alone (a manifest without its segments); one already gone is no error."""
         self._http.request("DELETE", self._object(path), ok=(200, 204, 404))
+
+    def delete_many(self, paths: list[str]) -> None:
+        """Delete these objects of the container, each alone; ones already gone are no error.
+
+        One bulk-delete request per page where the cluster offers it (its ``/info`` lists
+        ``bulk_delete``), else a few DELETEs at a time: one by one, a 2 GiB image of 4 MiB
+        segments takes a Glance API host half a minute to delete.
+        """
+        page = self._bulk_delete_page()
+        if not page:
+            with ThreadPoolExecutor(DELETE_STREAMS, thread_name_prefix="swift-delete") as pool:
+                list(pool.map(self.delete_only, paths))
+            return
+        for start in range(0, len(paths), page):
+            body = "\n".join(swift_quote(self._object(path)) for path in paths[start:start + page])
+            answer = self._http.request("POST", "/", params={"bulk-delete": "true"}, data=body.encode(),
+                                        headers={"Content-Type": "text/plain", "Accept": "application/json"}).json()
+            status, errors = answer.get("Response Status", ""), answer.get("Errors") or []
+            if errors or not status.startswith("200"):
+                failed = "; ".join(f"{name}: {why}" for name, why in errors[:3])
+                raise StoreOpsError(f"swift store: bulk delete in {self.where} answered {status or 'nothing'}"
+                                    f"{f' ({failed})' if failed else ''}")
+
+    def _bulk_delete_page(self) -> int:
+        """How many objects one bulk-delete request may name; 0 where the cluster has none."""
+        if self._bulk_page is None:
+            try:
+                offered = self._conn.object_store.get_info().bulk_delete
+            except Exception:  # pylint: disable=broad-except
+                offered = None  # /info hidden (expose_info = false): no bulk delete assumed
+            self._bulk_page = int((offered or {}).get("max_deletes_per_request") or 0)
+        return self._bulk_page
 
     def delete(self, path: str) -> None:
         # an SLO goes with its segments; the manifest delete refuses plain objects

@@ -33,6 +33,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._glance.client 
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.database import GlanceDatabase
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores, tagged_locations
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import parse_location
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.executor import (
     SOURCE,
     Migrator,
@@ -62,6 +63,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
 DATABASE, API = "database", "api"  # how a new location is registered
 READABLE_SOURCES = ("swift", "file", "rbd")  # the store types this host reads a copy from
 _IMAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SEGMENT_NUMBER = re.compile(r"[0-9]{5,}")  # glance_store's swift segments: <object>-00001, ...
 
 
 class DatabaseRegistrar:
@@ -260,6 +262,34 @@ class DirectMigrator(Migrator):
         self._record(image_id, "register", f"via {self.registrar.route}" if registered else "registered already",
                      self.clock() - began)
         return image, registered
+
+    def _remove_source_bytes(self, image: dict[str, Any]) -> str:
+        """A swift source copy in glance_store's layout (``<id>``, a DLO manifest over ``<id>-00001``...):
+        its manifest goes first, so Glance never serves a partial image (without it, Glance reads the
+        next location: the verified target), then its segments in bulk; Glance's own delete goes
+        segment by segment, manifest last. Only the names glance_store gives an image's copy are
+        deleted, whatever the manifest says: a forged prefix could name anything. Anything else
+        (an SLO, a location added by hand) is left to Glance, as with copy-image."""
+        kind, container, name = parse_location(self._source_location(image))
+        if kind != SwiftDriver.kind or name != image["id"]:
+            return ""
+        driver = self._driver(kind, container, SOURCE)
+        try:
+            headers = driver.head(name)
+        except StorageNotFoundError:  # removed by an earlier run, stopped before its segments
+            headers = {}
+        if headers.get("X-Static-Large-Object", "").lower() == "true":
+            return ""
+        if headers:
+            driver.delete_only(name)
+        segments = [entry["name"] for entry in driver.listing(f"{name}-")
+                    if _SEGMENT_NUMBER.fullmatch(entry["name"][len(name) + 1:])]
+        driver.delete_many(segments)
+        prefix = headers.get("X-Object-Manifest")
+        kept = (f"; the objects under its manifest's prefix {prefix} were kept, that is not glance_store's "
+                "naming" if prefix and prefix != f"{container}/{name}-" else "")
+        return f"swift object{' (gone already)' if not headers else ''} and {len(segments)} segment(s) " \
+               f"deleted here{kept}"
 
     def _image_gone(self, name: str, written: bool) -> StepFailed:
         """The image was deleted (or left active) during the copy: its unregistered target copy

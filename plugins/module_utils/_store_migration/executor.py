@@ -210,7 +210,7 @@ class Migrator:
         if not self.options.delete_source or self.options.source not in image_stores(image):
             outcome = Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
         else:
-            self._remove_source_copy(item.image_id)
+            self._remove_source_copy(image)
             outcome = Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
                               bytes_copied=copied)
         unconfirmed = self._confirm_download(item) if self.options.verify == DOWNLOAD else ""
@@ -367,14 +367,21 @@ class Migrator:
         for driver in self._drivers.values():
             driver.close()
 
-    def _remove_source_copy(self, image_id: str) -> None:
-        began = self.clock()
+    def _remove_source_copy(self, image: dict[str, Any]) -> None:
+        """The source copy's location removed through Glance, which deletes what is left of its bytes."""
+        began, image_id = self.clock(), image["id"]
+        removed_here = self._remove_source_bytes(image)
         self.glance.delete_from_store(self.options.source, image_id)
         after = self.glance.image(image_id)
         if after is None or self.options.source in image_stores(after):
             raise StepFailed(f"Glance still lists {self.options.source} after the delete",
                              "re-run; the target copy is verified")
-        self._record(image_id, "remove_source", "removed", self.clock() - began)
+        self._record(image_id, "remove_source", "removed", self.clock() - began, removed_here)
+
+    def _remove_source_bytes(self, image: dict[str, Any]) -> str:
+        """Delete the verified image's source bytes ahead of Glance, where that is faster; what was
+        deleted, for the journal. copy-image leaves it all to Glance."""
+        return ""
 
     def _record(self, image_id: str, step: str, outcome: str, seconds: float, detail: str = "",
                 **extra: str) -> None:

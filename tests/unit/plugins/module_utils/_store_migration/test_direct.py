@@ -479,3 +479,115 @@ def test_a_killed_runs_committed_file_is_verified_registered_and_its_partial_lin
     _migrator, outcomes = run(glance, target, registrar, matcher, store="fast")
     assert outcomes[0].outcome == MIGRATED and outcomes[0].bytes_copied == 0, outcomes
     assert os.listdir(datadir) == [image_id] and registrar.registered == [f"file://{datadir}/{image_id}"]
+
+
+class FakeSwiftSource:
+    """Glance's swift container as its source driver: objects with headers; every delete recorded in
+    ``log``, which the fake Glance's calls share, so the order of the steps shows."""
+
+    def __init__(self, log):
+        self.objects, self.log = {}, log
+
+    def head(self, name):
+        if name not in self.objects:
+            raise StorageNotFoundError(name, backend="swift", path=name)
+        return self.objects[name][1]
+
+    def reader(self, name):
+        prefix = self.objects[name][1].get("X-Object-Manifest", "").partition("/")[2]
+        if not prefix:
+            return _Reader(self.objects[name][0])
+        return _Reader(b"".join(data for key, (data, _h) in sorted(self.objects.items()) if key.startswith(prefix)))
+
+    def delete_only(self, name):
+        self.log.append(("swift delete", name))
+        self.objects.pop(name, None)
+
+    def listing(self, prefix):
+        return [{"name": key} for key in sorted(self.objects) if key.startswith(prefix)]
+
+    def delete_many(self, names):
+        self.log.append(("swift bulk delete", tuple(names)))
+        for name in names:
+            self.objects.pop(name)
+
+    def close(self):
+        pass
+
+
+def swift_setup(setup, manifest=None, slo=False, name=None):
+    """The setup's image as glance_store stores it in swift: a DLO manifest over three segments
+    (``manifest``: another prefix than glance_store's) and a zero-byte object of another tool under
+    that prefix; ``name``: the location's object, if not the image id."""
+    glance, image_id, data = setup
+    name = name or image_id
+    source = FakeSwiftSource(glance.calls)
+    third = len(data) // 3 + 1
+    for number in range(3):
+        source.objects[f"{name}-{number + 1:05d}"] = (data[number * third:(number + 1) * third], {})
+    source.objects[f"{name}-notes"] = (b"", {})
+    if slo:  # its own segments, wherever the manifest lists them
+        source.objects[name] = (data, {"X-Static-Large-Object": "True"})
+    else:
+        source.objects[name] = (b"", {"X-Object-Manifest": manifest or f"glance/{name}-"})
+    glance.images[image_id]["locations"] = [{"url": f"swift+config://ref1/glance/{name}",
+                                             "metadata": {"store": "swift"}}]
+    return glance, image_id, source
+
+
+def run_from_swift(glance, source, target):
+    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT)
+    migrator = DirectMigrator(glance, options, CEPH_PREFIX, None, target, FakeRegistrar(glance))
+    migrator._drivers[("target", "rbd", "images")] = target
+    migrator._drivers[("source", "swift", "glance")] = source
+    recorded = []
+    migrator._record = lambda image_id, step, outcome, seconds, detail="", **extra: recorded.append((step, detail))
+    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", CEPH_PREFIX, None)
+    return migrator.run(plan).outcomes, dict(recorded)
+
+
+def test_a_swift_source_loses_its_manifest_first_then_its_numbered_segments_in_bulk(setup):
+    glance, image_id, source = swift_setup(setup)
+    outcomes, steps = run_from_swift(glance, source, FakeRbd())
+    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
+    segments = tuple(f"{image_id}-{number:05d}" for number in (1, 2, 3))
+    # the manifest before its segments: Glance reads the target, never a partial image
+    assert glance.calls == [("swift delete", image_id), ("swift bulk delete", segments), ("delete", "swift")]
+    assert sorted(source.objects) == [f"{image_id}-notes"]  # not glance_store's naming: another tool's, kept
+    assert steps["remove_source"] == "swift object and 3 segment(s) deleted here"
+
+
+def test_a_run_killed_between_the_manifest_and_its_segments_deletes_the_rest_on_the_rerun(setup):
+    glance, image_id, source = swift_setup(setup)
+    target = FakeRbd()
+    run_from_swift(glance, source, target)
+    # the state a kill after the manifest's delete leaves: segments, Glance still listing swift
+    glance_after, _id, source = swift_setup(setup)
+    del source.objects[image_id]
+    glance_after.images[image_id].update(stores="swift,ceph", locations=[
+        *glance_after.images[image_id]["locations"], {"url": target.location(image_id), "metadata": {"store": "ceph"}}])
+    glance_after.calls.clear()
+    outcomes, steps = run_from_swift(glance_after, source, target)
+    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
+    assert sorted(source.objects) == [f"{image_id}-notes"]
+    assert glance_after.images[image_id]["stores"] == "ceph"
+    assert steps["remove_source"] == "swift object (gone already) and 3 segment(s) deleted here"
+
+
+def test_a_forged_manifest_prefix_deletes_nothing_it_names(setup):
+    image_id = setup[1]
+    glance, image_id, source = swift_setup(setup, manifest=f"glance/{image_id}")  # lists <id>.bak too
+    source.objects[f"{image_id}.bak"] = (b"", {})  # zero bytes: the image reads the same
+    outcomes, steps = run_from_swift(glance, source, FakeRbd())
+    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
+    assert sorted(source.objects) == [f"{image_id}-notes", f"{image_id}.bak"]
+    assert f"prefix glance/{image_id} were kept" in steps["remove_source"]
+
+
+@pytest.mark.parametrize("how", ["slo", "hand-added location"])
+def test_what_glance_store_did_not_write_is_left_to_glance(setup, how):
+    glance, image_id, source = swift_setup(setup, slo=how == "slo",
+                                           name="shared-object" if how != "slo" else None)
+    outcomes, _steps = run_from_swift(glance, source, FakeRbd())
+    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
+    assert glance.calls == [("delete", "swift")]

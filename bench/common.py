@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))  # the local cloud's seeding helpers
@@ -29,6 +30,22 @@ def peak_rss_mib(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0.0
+
+
+def host_busy() -> Callable[[], float]:
+    """Started now: returns how busy the host's CPUs were since, from 0 to 1 (every process, the
+    cloud's services too: on a small host they share its cores with what is measured)."""
+    def ticks() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    total, idle = ticks()
+
+    def since() -> float:
+        now_total, now_idle = ticks()
+        return 1 - (now_idle - idle) / max(now_total - total, 1)
+    return since
 
 
 def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import openstack
 
-from common import CLOUD_DIR, COLLECTIONS, facts, run_module, timed
+from common import CLOUD_DIR, COLLECTIONS, facts, host_busy, run_module, timed
 from seed_legacy import upload
 
 SIZES_MIB = [256] * 6 + [64] * 6 + [16] * 8
@@ -127,7 +127,8 @@ def rbd_import_seconds(ceph: dict, files: list[Path]) -> float:
 
 
 def workers_playbook(collections: Path, cloud: dict, workers: int, workdir: Path) -> float:
-    """migrate_store over ``workers`` local-connection hosts, forks as many, each its shard, concurrency 1."""
+    """migrate_store over ``workers`` local-connection hosts, forks as many, each its shard, method
+    direct, concurrency 1."""
     inventory = workdir / f"workers-{workers}.json"
     inventory.write_text(json.dumps({"store_migration_workers": {"hosts": {
         f"worker{index}": {"ansible_connection": "local", "store_migration_shard_index": index,
@@ -136,6 +137,7 @@ def workers_playbook(collections: Path, cloud: dict, workers: int, workdir: Path
                  "store_migration_cloud": cloud["admin_cloud"], "store_migration_source_store": "swift",
                  "store_migration_target_store": "ceph", "store_migration_glance_api_conf": cloud["glance"]["api_conf"],
                  "store_migration_name_pattern": f"{PREFIX}-*", "store_migration_concurrency": 1,
+                 "store_migration_method": "direct",
                  "store_migration_require_complete": True,
                  "store_migration_journal_dir": tempfile.mkdtemp(prefix="bench-journal-")}
     seconds, _, _ = timed([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
@@ -189,7 +191,7 @@ def main() -> None:
             limits["rbd import"] = rbd_import_seconds(cloud["ceph"], files)
             for name, seconds in limits.items():
                 print(f"limit {name}: {seconds:.1f}s, {total_mb / seconds:.1f} MB/s", flush=True)
-        rss = 0.0
+        rss, busy = 0.0, host_busy()
         if method == "playbook":
             seconds = workers_playbook(options.collections, cloud, number, options.workdir)
         elif method.startswith("CLI"):
@@ -203,8 +205,9 @@ def main() -> None:
                 "journal_dir": tempfile.mkdtemp(prefix="bench-journal-")})
             assert result["counts"]["migrated"] == len(ids), result["counts"]
         assert all(stores(image_api, i) == "ceph" for i in ids), "an image did not end in ceph only"
-        rows[mode] = (seconds, rss)
-        print(f"{mode}: {seconds:.1f}s, {total_mb / seconds:.1f} MB/s, peak RSS {rss:.0f} MiB", flush=True)
+        rows[mode] = (seconds, rss, busy())
+        print(f"{mode}: {seconds:.1f}s, {total_mb / seconds:.1f} MB/s, peak RSS {rss:.0f} MiB, "
+              f"host CPU {rows[mode][2]:.0%} busy", flush=True)
         cleanup(image_api)
     report(rows, limits, total_mb, options.concurrency)
 
@@ -213,14 +216,16 @@ def report(rows: dict, limits: dict, total_mb: float, concurrency: list[int]) ->
     peer_seconds = rows["CLI loop (peer)"][0]
     limit_name = max(limits, key=limits.get)  # the slower of the two bounds a swift -> rbd copy
     limit_seconds = limits[limit_name]
-    print(f"\n{'tool':18} {'seconds':>8} {'MB/s':>7} {'peak RSS':>9}  vs peer  vs limit ({limit_name})")
+    print(f"\n{'tool':18} {'seconds':>8} {'MB/s':>7} {'peak RSS':>9} {'host CPU':>8}  vs peer  "
+          f"vs limit ({limit_name})")
     for name, seconds in limits.items():
-        print(f"{'limit ' + name:18} {seconds:8.1f} {total_mb / seconds:7.1f} {'-':>9}  "
+        print(f"{'limit ' + name:18} {seconds:8.1f} {total_mb / seconds:7.1f} {'-':>9} {'-':>8}  "
               f"{peer_seconds / seconds:6.2f}x  {limit_seconds / seconds:6.2f}x")
-    for mode, (seconds, rss) in rows.items():
+    for mode, (seconds, rss, busy) in rows.items():
         print(f"{mode:18} {seconds:8.1f} {total_mb / seconds:7.1f} "
-              f"{(f'{rss:.0f} MiB') if rss else '-':>9}  {peer_seconds / seconds:6.2f}x  {limit_seconds / seconds:6.2f}x")
-    print(f"\n{WORKERS} workers over 1 (playbook, concurrency 1 each): "
+              f"{(f'{rss:.0f} MiB') if rss else '-':>9} {busy:8.0%}  {peer_seconds / seconds:6.2f}x  "
+              f"{limit_seconds / seconds:6.2f}x")
+    print(f"\n{WORKERS} workers over 1 (playbook, method direct, concurrency 1 each): "
           f"{rows['workers x1'][0] / rows[f'workers x{WORKERS}'][0]:.2f}x")
     for number in concurrency:
         if f"direct c={number}" in rows:

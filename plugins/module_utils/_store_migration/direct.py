@@ -20,6 +20,8 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -141,6 +143,35 @@ class DirectMigrator(Migrator):
         super().__init__(glance, options, matcher, journal, **kwargs)
         self.target = target
         self.registrar = registrar
+        # ``concurrency`` copies at a time; an image whose copy is verified and registered leaves its
+        # lane before its source copy is deleted, so the next copy overlaps that wait on the source store
+        self._copy_lanes = threading.BoundedSemaphore(options.concurrency)
+        self._lane = threading.local()
+
+    def workers(self) -> int:
+        return 2 * self.options.concurrency  # as many copying, and as many deleting their source copy
+
+    def _migrate(self, item: PlannedImage) -> Outcome:
+        with self._copy_lane():
+            return super()._migrate(item)
+
+    @contextmanager
+    def _copy_lane(self):
+        self._copy_lanes.acquire()
+        self._lane.held = True
+        try:
+            yield
+        finally:
+            self._leave_copy_lane()
+
+    def _leave_copy_lane(self) -> None:
+        if getattr(self._lane, "held", False):
+            self._lane.held = False
+            self._copy_lanes.release()
+
+    def _remove_source_copy(self, image: dict[str, Any]) -> None:
+        self._leave_copy_lane()
+        super()._remove_source_copy(image)
 
     def _apply(self, item: PlannedImage, image: dict[str, Any] | None) -> Outcome:
         if item.action == WAIT:

@@ -152,7 +152,7 @@ class Migrator:
             return budget is None or self.clock() - started < budget
 
         try:
-            outcomes = tuple(as_finished(self._migrate, queue, self.options.concurrency, in_budget, name="image"))
+            outcomes = tuple(as_finished(self._migrate, queue, self.workers(), in_budget, name="image"))
         finally:
             self._close_drivers()
         return MigrationResult(self.options, plan, ran=True, outcomes=outcomes,
@@ -160,6 +160,10 @@ class Migrator:
                                seconds=self.clock() - started,
                                journal=self.journal.result_fields() if self.journal else {},
                                orphans=removed, orphans_kept=kept)
+
+    def workers(self) -> int:
+        """Images taken on at once."""
+        return self.options.concurrency
 
     def _migrate(self, item: PlannedImage) -> Outcome:
         began = self.clock()

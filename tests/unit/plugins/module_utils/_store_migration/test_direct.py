@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 
 import pytest
@@ -515,13 +516,13 @@ class FakeSwiftSource:
         pass
 
 
-def swift_setup(setup, manifest=None, slo=False, name=None):
+def swift_setup(setup, manifest=None, slo=False, name=None, source=None):
     """The setup's image as glance_store stores it in swift: a DLO manifest over three segments
     (``manifest``: another prefix than glance_store's) and a zero-byte object of another tool under
     that prefix; ``name``: the location's object, if not the image id."""
     glance, image_id, data = setup
     name = name or image_id
-    source = FakeSwiftSource(glance.calls)
+    source = source or FakeSwiftSource(glance.calls)
     third = len(data) // 3 + 1
     for number in range(3):
         source.objects[f"{name}-{number + 1:05d}"] = (data[number * third:(number + 1) * third], {})
@@ -535,8 +536,8 @@ def swift_setup(setup, manifest=None, slo=False, name=None):
     return glance, image_id, source
 
 
-def run_from_swift(glance, source, target):
-    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT)
+def run_from_swift(glance, source, target, concurrency=1):
+    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT, concurrency=concurrency)
     migrator = DirectMigrator(glance, options, CEPH_PREFIX, None, target, FakeRegistrar(glance))
     migrator._drivers[("target", "rbd", "images")] = target
     migrator._drivers[("source", "swift", "glance")] = source
@@ -591,3 +592,34 @@ def test_what_glance_store_did_not_write_is_left_to_glance(setup, how):
     outcomes, _steps = run_from_swift(glance, source, FakeRbd())
     assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
     assert glance.calls == [("delete", "swift")]
+
+
+class _SlowSwiftSource(FakeSwiftSource):
+    """Its bulk deletes wait (up to a few seconds) for the target to start writing ``next_image``."""
+
+    def __init__(self, log, target, next_image):
+        super().__init__(log)
+        self.target, self.next_image, self.overlapped = target, next_image, []
+
+    def delete_many(self, names):
+        waited = 0.0
+        while self.next_image not in self.target.partial and self.next_image not in self.target.images and waited < 3:
+            time.sleep(0.01)
+            waited += 0.01
+        self.overlapped.append(waited < 3)
+        super().delete_many(names)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_the_next_copy_starts_while_a_verified_images_source_copy_is_deleted(setup, concurrency):
+    glance, first, data = setup
+    second = str(uuid.uuid4())
+    glance.images[second] = {**glance.images[first], "id": second, "locations": []}
+    target = FakeRbd()
+    source = _SlowSwiftSource(glance.calls, target, second)
+    swift_setup(setup, source=source)
+    swift_setup((glance, second, data), source=source)
+    outcomes, _steps = run_from_swift(glance, source, target, concurrency=concurrency)
+    assert sorted(o.outcome for o in outcomes) == [MIGRATED, MIGRATED], outcomes
+    assert source.overlapped[0] is True  # the first image's segments went while the second was copied
+    assert glance.images[first]["stores"] == glance.images[second]["stores"] == "ceph"

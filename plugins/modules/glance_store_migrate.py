@@ -151,6 +151,9 @@ options:
     description:
       - Images in flight at once. Glance copies through its staging area, so each one in flight
         takes staging space the size of the image.
+      - With O(method=direct), the copies streaming at once. An image whose copy is verified and
+        registered makes way for the next one while its source copy is deleted, so up to as many
+        images again may be in their last step.
     type: int
     default: 2
   max_duration:

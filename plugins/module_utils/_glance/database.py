@@ -186,16 +186,28 @@ class GlanceDatabaseSession:
         return landed
 
     def insert_location(self, image_id: str, url: str, metadata: dict[str, Any]) -> bool:
-        """A new active location of an image (``metadata["store"]`` names its store), added only
-        while the image is active and not deleted: whether it was added."""
-        now = _now()
+        """The image's live location ``url`` (``metadata["store"]`` names its store), added unless
+        it is there already: whether the image has it now, False when the image is deleted or not
+        active. The image's row is locked until the transaction ends, so two runs registering the
+        same copy at once add one location, not two (deleting one store copy of two identical
+        locations would leave the other pointing at nothing)."""
+        params = {"image_id": image_id, "url": url, "meta": json.dumps(metadata), "false": False, "now": _now()}
+        # sqlite (which no Glance shares between hosts) has no row locks: it locks the whole file
+        lock = "" if self._conn.dialect.name == "sqlite" else " FOR UPDATE"
         with self._errors():
-            return self._conn.execute(sqlalchemy.text(
-                "INSERT INTO image_locations (image_id, value, meta_data, status, deleted, created_at, updated_at) "
-                "SELECT id, :url, :meta, 'active', :false, :now, :now FROM images "
-                "WHERE id = :image_id AND status = 'active' AND deleted = :false"),
-                {"image_id": image_id, "url": url, "meta": json.dumps(metadata), "false": False,
-                 "now": now}).rowcount == 1
+            live = self._conn.execute(sqlalchemy.text(
+                "SELECT id FROM images WHERE id = :image_id AND status = 'active' AND deleted = :false" + lock),
+                params).first()
+            if live is None:
+                return False
+            there = self._conn.execute(sqlalchemy.text(
+                "SELECT id FROM image_locations WHERE image_id = :image_id AND value = :url AND deleted = :false"),
+                params).first()
+            if there is None:
+                self._conn.execute(sqlalchemy.text(
+                    "INSERT INTO image_locations (image_id, value, meta_data, status, deleted, created_at, "
+                    "updated_at) VALUES (:image_id, :url, :meta, 'active', :false, :now, :now)"), params)
+            return True
 
     def _rows(self, statement, params: dict[str, Any]) -> list[LocationRow]:
         with self._errors():

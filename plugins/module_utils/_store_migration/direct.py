@@ -77,7 +77,8 @@ class DatabaseRegistrar:
         self._database = database
 
     def register(self, image_id: str, url: str, store: str) -> bool:
-        """Whether the location was added: not to an image deleted (or no longer active) meanwhile."""
+        """Whether the image has the location now (added, or by another run meanwhile): not an image
+        deleted (or no longer active) meanwhile."""
         with self._database.session("location registration") as session, session.transaction():
             return session.insert_location(image_id, url, {"store": store})
 

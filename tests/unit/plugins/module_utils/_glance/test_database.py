@@ -72,6 +72,16 @@ def test_an_inserted_location_carries_its_store_and_is_read_back(database):
     assert status == "active" and created is not None
 
 
+def test_a_location_there_already_is_not_added_twice(database):
+    """Another run of the same image registered it meanwhile: the image has it, once."""
+    for _run in range(2):
+        with database.session("test") as session, session.transaction():
+            assert session.insert_location("img-0", "rbd://fsid/images/img-0/snap", {"store": "ceph"})
+    with database.session("test") as session:
+        urls = [row.url for row in session.image_locations(["img-0"])]
+    assert urls.count("rbd://fsid/images/img-0/snap") == 1
+
+
 @pytest.mark.parametrize("image_id", ["img-2", "img-4", "no-such-image"])  # deactivated, deleted, gone
 def test_a_location_is_not_added_to_an_image_that_is_not_active(database, image_id):
     with database.session("test") as session, session.transaction():

@@ -33,6 +33,7 @@ SIZES_MIB = [256] * 6 + [64] * 6 + [16] * 8
 PREFIX = "bench-migrate"
 LIMIT_STREAMS = 4
 WORKERS = 3
+PEER = "CLI loop (peer)"
 
 
 def image_files(workdir: Path, sizes: list[int]) -> list[Path]:
@@ -178,10 +179,10 @@ def main() -> None:
     files = image_files(options.workdir, SIZES_MIB)
     cleanup(image_api)
     modes = [(method, c) for method in methods for c in options.concurrency]
-    modes += [("playbook", 1), ("playbook", WORKERS), ("CLI loop (peer)", 1)]
+    modes += [("playbook", 1), ("playbook", WORKERS), (PEER, 1)]
     rows, limits = {}, {}
     for method, number in modes:
-        mode = f"{'workers' if method == 'playbook' else method} {'x' if method == 'playbook' else 'c='}{number}"
+        mode = {"playbook": f"workers x{number}", PEER: PEER}.get(method, f"{method} c={number}")
         began = time.monotonic()
         ids = seed(image_api, files)
         print(f"{mode}: seeded {len(ids)} images ({sum(SIZES_MIB)} MiB) into swift in "
@@ -194,7 +195,7 @@ def main() -> None:
         rss, busy = 0.0, host_busy()
         if method == "playbook":
             seconds = workers_playbook(options.collections, cloud, number, options.workdir)
-        elif method.startswith("CLI"):
+        elif method == PEER:
             seconds = peer(cli, ids)
         else:
             chosen = {} if method == "copy-image" else {"method": method}  # copy-image: the default
@@ -213,7 +214,7 @@ def main() -> None:
 
 
 def report(rows: dict, limits: dict, total_mb: float, concurrency: list[int]) -> None:
-    peer_seconds = rows["CLI loop (peer)"][0]
+    peer_seconds = rows[PEER][0]
     limit_name = max(limits, key=limits.get)  # the slower of the two bounds a swift -> rbd copy
     limit_seconds = limits[limit_name]
     print(f"\n{'tool':18} {'seconds':>8} {'MB/s':>7} {'peak RSS':>9} {'host CPU':>8}  vs peer  "

@@ -1,12 +1,16 @@
-"""A streamed PUT on the wire: a chunked body that ends only when finished, and never ends when aborted."""
+"""A streamed PUT on the wire: a chunked body that ends only when finished, and never ends when aborted;
+sent once, through keystoneauth as openstacksdk sends it, whatever Swift answers."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import socket
 import threading
 
 import pytest
-import requests
+from keystoneauth1 import plugin
+from keystoneauth1.adapter import Adapter
+from keystoneauth1.session import Session
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     StorageConflictError,
@@ -16,7 +20,8 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift 
 
 
 class _Wire:
-    """A one-request HTTP server that keeps every byte it was sent, answering once the body ended."""
+    """A one-PUT HTTP server that keeps every byte it was sent, answering once the body ended (and a
+    HEAD before it at once)."""
 
     def __init__(self, status=201, etag=None):
         self.received = b""
@@ -34,6 +39,9 @@ class _Wire:
                 if not data:  # the client broke the request off
                     return
                 self.received += data
+                if self.received.startswith(b"HEAD ") and self.received.endswith(b"\r\n\r\n"):
+                    conn.sendall(b"HTTP/1.1 204 X\r\nContent-Length: 0\r\n\r\n")  # the token is good
+                    self.received = b""
             body = self.received.partition(b"\r\n\r\n")[2]
             etag = self._etag or hashlib.md5(_unchunk(body)).hexdigest()
             conn.sendall(f"HTTP/1.1 {self._status} X\r\nEtag: {etag}\r\nContent-Length: 0\r\n\r\n".encode())
@@ -52,18 +60,25 @@ def _unchunk(body: bytes) -> bytes:
     return data
 
 
-class _Store:
-    """openstacksdk's object store proxy as far as the driver uses it: requests to one endpoint."""
+class _Tokens(plugin.BaseAuthPlugin):
+    """A password plugin as keystoneauth uses it: one token, a new one each time it is invalidated."""
 
-    def __init__(self, url):
-        self._url, self._session = url, requests.Session()
+    def __init__(self):
+        super().__init__()
+        self.tokens = ["t1"]
 
-    def request(self, path, method, **kwargs):
-        return self._session.request(method, self._url + path, **kwargs)
+    def get_token(self, session, **kwargs):
+        return self.tokens[-1]
+
+    def invalidate(self):
+        self.tokens.append(f"t{len(self.tokens) + 1}")
+        return True
 
 
-def driver_of(wire):
-    return SwiftDriver(type("Conn", (), {"object_store": _Store(wire.url)})(), "glance")
+def driver_of(wire, auth=None):
+    # openstacksdk's object store proxy is a keystoneauth Adapter that returns error statuses
+    store = Adapter(Session(auth=auth), endpoint_override=wire.url, raise_exc=False)
+    return SwiftDriver(type("Conn", (), {"object_store": store})(), "glance")
 
 
 def test_a_finished_put_sends_every_chunk_then_the_end_and_is_checked_against_its_md5():
@@ -98,3 +113,77 @@ def test_a_put_stored_otherwise_than_sent_fails(status, etag, error, message):
     with pytest.raises(error, match=message):
         put.finish()
     wire.done()
+
+
+class _Swift(http.server.ThreadingHTTPServer):
+    """Swift's proxy as far as tokens go: ``refused`` tokens get a 401, and so do the first
+    ``refuse_puts`` PUTs (a token revoked right after it was checked). Every body is read to its
+    end before the answer, as Swift's server drains a request it refused; ``stored`` are the objects."""
+
+    def __init__(self, refused=(), refuse_puts=0):
+        super().__init__(("127.0.0.1", 0), _SwiftRequest)
+        self.refused, self.refuse_puts = set(refused), refuse_puts
+        self.stored, self.requests = {}, []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class _SwiftRequest(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        pass
+
+    def _refused(self):
+        return self.headers.get("X-Auth-Token") in self.server.refused
+
+    def _answer(self, status, etag=""):
+        self.send_response(status)
+        if etag:
+            self.send_header("Etag", etag)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self):  # pylint: disable=invalid-name
+        self.server.requests.append(("HEAD", self.headers.get("X-Auth-Token")))
+        self._answer(401 if self._refused() else 204)
+
+    def do_PUT(self):  # pylint: disable=invalid-name
+        body = b""
+        while True:  # chunked
+            size = int(self.rfile.readline().strip(), 16)
+            body += self.rfile.read(size + 2)[:size]
+            if not size:
+                break
+        self.server.requests.append(("PUT", self.headers.get("X-Auth-Token")))
+        if self._refused() or self.server.refuse_puts:
+            self.server.refuse_puts = max(0, self.server.refuse_puts - 1)
+            self._answer(401)
+            return
+        self.server.stored[self.path] = body
+        self._answer(201, hashlib.md5(body).hexdigest())
+
+
+def streamed(driver, data):
+    put = driver.streamed_put("obj", {})
+    for start in range(0, len(data), 1000):
+        put.write(data[start:start + 1000])
+    put.finish()
+
+
+def test_a_refused_token_is_renewed_before_the_put_which_stores_exactly_the_bytes_sent():
+    swift, auth = _Swift(refused={"t1"}), _Tokens()
+    data = bytes(range(256)) * 40
+    streamed(driver_of(swift, auth), data)  # keystoneauth would re-send the PUT with its body consumed
+    assert swift.stored == {"/glance/obj": data}
+    assert [method for method, token in swift.requests if token == "t2"][-1] == "PUT"
+    swift.shutdown()
+
+
+def test_a_put_refused_itself_is_never_sent_again_and_stores_nothing():
+    swift, auth = _Swift(refuse_puts=1), _Tokens()
+    with pytest.raises(StoreOpsError, match="HTTP 401") as raised:
+        streamed(driver_of(swift, auth), b"x" * 5000)
+    assert raised.value.details["status_code"] == 401
+    assert [method for method, _token in swift.requests].count("PUT") == 1 and swift.stored == {}
+    swift.shutdown()

@@ -80,12 +80,12 @@ class FakeSwift:
         parts = [self.objects[container, name][0] for name in self.names(container) if name.startswith(prefix)]
         return b"".join(parts), '"' + hashlib.md5("".join(hashlib.md5(p).hexdigest() for p in parts).encode()).hexdigest() + '"'
 
-    def request(self, path, method, params=None, data=None, headers=None, stream=False):
+    def request(self, path, method, params=None, data=None, headers=None, stream=False, **_retries):
         container, _sep, name = unquote(path).lstrip("/").partition("/")
         headers = CaseInsensitiveDict(headers or {})
         if not name:
-            if method == "PUT":
-                return _Response(202)
+            if method in ("PUT", "HEAD"):
+                return _Response(202 if method == "PUT" else 204)
             prefix, marker = params.get("prefix", ""), params.get("marker") or ""
             found = [{"name": n, "bytes": len(self.objects[container, n][0]), "hash": "h"}
                      for n in self.names(container) if n.startswith(prefix) and n > marker]
@@ -224,13 +224,13 @@ def test_a_copy_that_appears_before_the_promotion_is_kept_and_refused(swift):
 class RefusingSwift(FakeSwift):
     """Another writer's segment lands at a name between this run's look and its PUT."""
 
-    def request(self, path, method, params=None, data=None, headers=None, stream=False):
+    def request(self, path, method, params=None, data=None, headers=None, stream=False, **retries):
         if method == "PUT" and path.endswith(f"{IMAGE}-00002"):
             if data is not None and not isinstance(data, bytes):
                 b"".join(data)
             self.add(f"{IMAGE}-00002", b"theirs")
             return _Response(412)
-        return super().request(path, method, params, data, headers, stream)
+        return super().request(path, method, params, data, headers, stream, **retries)
 
 
 def test_a_put_refused_at_another_writers_object_is_not_cancelled_into_deleting_it():

@@ -144,6 +144,12 @@ options:
         proven by the read-back already, so a mismatch fails the image loudly and changes nothing.
         It costs a full read through the Glance API per image. Not done with O(delete_source=false),
         when Glance may still serve the source copy (the result's reason says so).
+      - With V(download), just before the source copy is removed the image gets the property
+        C(storeops_download_unconfirmed) (set to O(target_store)), removed once the download confirmed
+        the bytes. A run stopped (or failed) in between leaves it; the next run with V(download)
+        downloads and confirms exactly the images that carry it (step C(confirm) in the plan), and a
+        run with another O(verification) lists each as C(already_done) with its fix. Images
+        migrated without it are never downloaded again.
     type: str
     choices: [metadata, data, download]
   delete_source:

@@ -57,9 +57,9 @@ description:
     it, and only then is C(<image id>) made of it (the same manifest; or, for an object below
     C(swift_store_large_object_size), its bytes read from the partial and PUT again with
     C(If-None-Match), its ETag checked, since Swift's server-side copy would not refuse to replace an
-    object), so no object at C(<image id>) was ever unverified. Each streamed PUT is sent once; a token
-    Swift refuses is renewed by a C(HEAD) of the container just before it, and a PUT refused anyway (the
-    token revoked in between) fails the image with nothing of it stored; the next run copies it again.
+    object), so no object at C(<image id>) was ever unverified. Each streamed PUT is sent once (never
+    again with its body consumed); one whose token Swift refuses (revoked) fails the image with nothing of
+    it stored, the connection's next request renews the token, and the next run copies the image again.
     A killed run's partial objects are
     invisible to Glance and removed by the next run before it writes again. Every object written carries
     C(X-Object-Meta-Storeops-Writer); segments or partial objects without it (another writer's, such as a

@@ -1,4 +1,4 @@
-"""A streamed Swift PUT whose token Keystone revoked: the object holds exactly the bytes sent, or nothing."""
+"""A streamed Swift PUT whose token Keystone revoked: nothing stored, never a consumed body re-sent."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     StorageNotFoundError,
     StoreOpsError,
 )
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftAccount, StreamedPut
+from ansible_collections.storeops.openstack.plugins.module_utils._storage.swift import SwiftAccount
 
 MIB = 2**20
 
@@ -37,24 +37,21 @@ def revoked_connection(cloud):
     return conn
 
 
-def write(put, data):
+def write(driver, data):
+    put = driver.streamed_put("obj", {})
     for start in range(0, len(data), MIB // 4):
         put.write(data[start:start + MIB // 4])
     put.finish()
 
 
-def test_a_streamed_put_with_a_revoked_token_stores_exactly_its_bytes(cloud, container):
+def test_a_streamed_put_with_a_revoked_token_stores_nothing_and_the_next_request_renews_it(cloud, container):
     data = os.urandom(3 * MIB)
-    write(SwiftAccount(revoked_connection(cloud)).container(container.container).streamed_put("obj", {}), data)
-    with container.reader("obj") as stream:
-        assert stream.read() == data
-
-
-def test_the_put_itself_refused_stores_nothing_and_is_not_sent_again(cloud, container):
     driver = SwiftAccount(revoked_connection(cloud)).container(container.container)
-    # the PUT alone, without the driver's HEAD that renews the token: as if revoked in between
-    put = StreamedPut(driver._http, f"/{container.container}/obj", {})  # pylint: disable=protected-access
-    with pytest.raises(StoreOpsError, match="HTTP 401"):
-        write(put, os.urandom(3 * MIB))
+    with pytest.raises(StoreOpsError, match="HTTP 401"):  # not re-sent with its body consumed
+        write(driver, data)
     with pytest.raises(StorageNotFoundError):
         container.stat("obj")
+    assert driver.container_exists()  # re-authenticated on its 401
+    write(driver, data)
+    with container.reader("obj") as stream:
+        assert stream.read() == data

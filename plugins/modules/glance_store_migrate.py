@@ -57,7 +57,10 @@ description:
     it, and only then is C(<image id>) made of it (the same manifest; or, for an object below
     C(swift_store_large_object_size), its bytes read from the partial and PUT again with
     C(If-None-Match), its ETag checked, since Swift's server-side copy would not refuse to replace an
-    object), so no object at C(<image id>) was ever unverified. A killed run's partial objects are
+    object), so no object at C(<image id>) was ever unverified. Each streamed PUT is sent once (never
+    again with its body consumed); one whose token Swift refuses (revoked) fails the image with nothing of
+    it stored, the connection's next request renews the token, and the next run copies the image again.
+    A killed run's partial objects are
     invisible to Glance and removed by the next run before it writes again. Every object written carries
     C(X-Object-Meta-Storeops-Writer); segments or partial objects without it (another writer's, such as a
     Glance upload killed midway) are never replaced or deleted; the image fails in one line naming them.
@@ -141,6 +144,12 @@ options:
         proven by the read-back already, so a mismatch fails the image loudly and changes nothing.
         It costs a full read through the Glance API per image. Not done with O(delete_source=false),
         when Glance may still serve the source copy (the result's reason says so).
+      - With V(download), just before the source copy is removed the image gets the property
+        C(storeops_download_unconfirmed) (set to O(target_store)), removed once the download confirmed
+        the bytes. A run stopped (or failed) in between leaves it; the next run with V(download)
+        downloads and confirms exactly the images that carry it (step C(confirm) in the plan), and a
+        run with another O(verification) lists each as C(already_done) with its fix. Images
+        migrated without it are never downloaded again.
     type: str
     choices: [metadata, data, download]
   delete_source:

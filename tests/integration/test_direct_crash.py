@@ -41,8 +41,8 @@ POINTS = (MID_WRITE, COMMITTED, REGISTERED, SOURCE_REMOVED)
 SMALL = 2_000_000
 MID_WRITE_SIZE = 32 << 20  # eight 4 MiB chunks: the module is frozen after the first, with seven to go
 # what the killed run journaled of the image at each point: the step it was killed after
-KILLED_STEPS = {MID_WRITE: [], COMMITTED: ["write"], REGISTERED: ["write", "register", "verify"],
-                SOURCE_REMOVED: ["write", "register", "verify", "remove_source"]}
+KILLED_STEPS = {MID_WRITE: [], COMMITTED: ["write"], REGISTERED: ["write", "register", "verify", "mark"],
+                SOURCE_REMOVED: ["write", "register", "verify", "mark", "remove_source"]}
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
 
 
@@ -232,14 +232,17 @@ def test_killed_then_rerun_converges(playbook_command, direct, glance, swift, po
 
     rerun = direct(name, name_pattern=name, target_store=target, verification="download").results["result"]
     assert not rerun.get("failed"), rerun
-    assert rerun["counts"]["migrated" if point != SOURCE_REMOVED else "already_done"] == 1, rerun
+    assert rerun["counts"]["migrated"] == 1, rerun
+    steps = steps_of(rerun["journal"], image_id)
     if point != SOURCE_REMOVED:
-        steps = steps_of(rerun["journal"], image_id)
         assert steps[-3:] == ["remove_source", "download", "result"], steps
         assert "write" in steps or point == REGISTERED  # a registered copy is read back by verify instead
+    else:  # the killed run's image carries the mark: only its download is left to do
+        assert steps == ["download", "result"], steps
     # converged: Glance serves the original bytes from the target only, nothing left over anywhere
     image = glance.get(image_id)
     assert image["stores"] == target and [loc["url"] for loc in image["locations"]] == [url]
+    assert "storeops_download_unconfirmed" not in image
     assert glance.rows([image_id]) == {(image_id, url): {"store": target}}
     assert downloaded(glance, image_id) == hashlib.sha512(data).hexdigest()
     assert copies.names(image_id) == [image_id] and copies.finished(image_id)  # no partial, no orphan

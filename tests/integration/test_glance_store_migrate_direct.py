@@ -93,9 +93,11 @@ def test_plain_and_segmented_images_move_verified_in_glance_layout(direct, glanc
         assert downloaded(glance, image_id) == hashlib.sha512(data[name]).hexdigest()
         with rbd.Image(pool, image_id) as written:  # glance_store's layout: protected snapshot "snap"
             assert [s["name"] for s in written.list_snaps()] == ["snap"] and written.is_protected_snap("snap")
-        confirmed = ["download"] if verification == "download" else []  # the read-back proved the bytes
+        # the read-back proved the bytes; a download is owed (marked) from before the source's removal
+        marked, confirmed = (["mark"], ["download"]) if verification == "download" else ([], [])
         assert steps_of(result["journal"], image_id) == [
-            "write", "register", "verify", "remove_source", *confirmed, "result"]
+            "write", "register", "verify", *marked, "remove_source", *confirmed, "result"]
+        assert "storeops_download_unconfirmed" not in image
     assert in_swift(swift, ids.values()) == []
     assert rbd_names(pool, ids.values()) == sorted(ids.values())  # no partial left
     journal = open(result["journal"], encoding="utf-8").read()

@@ -94,7 +94,7 @@ def test_plain_and_segmented_images_move_from_a_file_store_into_glance_stores_sw
         assert downloaded(glance, image_id) == hashlib.sha512(data[name]).hexdigest()
         assert not os.path.exists(os.path.join(datadir, image_id))
         assert steps_of(result["journal"], image_id) == [
-            "write", "register", "verify", "remove_source", "download", "result"]
+            "write", "register", "verify", "mark", "remove_source", "download", "result"]
     journal = open(result["journal"], encoding="utf-8").read()
     assert leaked(cloud_secrets(cloud), json.dumps(result)) == [] and leaked(cloud_secrets(cloud), journal) == []
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
     StorageConflictError,
+    StorageNotFoundError,
     StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import (
@@ -158,9 +159,20 @@ def _put_of(driver: StorageDriver) -> Callable[[str, bytes], None]:
             put_new(name, data)
         except StorageConflictError:
             found = or_none(driver.stat, name)
-            if found is None or (found.size, found.etag) != (len(data), hashlib.md5(data).hexdigest()):
+            # S3's ETag is no MD5 under SSE-KMS or SSE-C: then the (small) object itself is compared
+            if found is None or found.size != len(data) or (
+                    found.etag != hashlib.md5(data).hexdigest() and _bytes_of(driver, name) != data):
                 raise
     return put
+
+
+def _bytes_of(driver: StorageDriver, name: str) -> bytes | None:
+    """A whole object's bytes; None when it is gone."""
+    try:
+        with closing(driver.reader(name)) as stream:
+            return stream.read()
+    except StorageNotFoundError:
+        return None
 
 
 def fetch_journal(text: str, params: Mapping[str, Any], conn_of: Callable[[], Any], directory: str) -> str:

@@ -38,6 +38,10 @@ SEGMENT_SIZE = 64 * 2**20
 DELETE_STREAMS = 8  # DELETEs in flight where Swift has no bulk delete
 _NEW_ONLY = {"If-None-Match": "*"}  # Swift answers 412 rather than replace an object
 _END, _ABORT = object(), object()  # what a streamed PUT's body is told besides its chunks
+# keystoneauth re-sends a request with the same ``data`` after a 401 (once re-authenticated), a
+# connection failure or a retriable status: a streamed body is consumed by then, and the copy
+# would store what is left of it (nothing, or its tail). Such a PUT goes once, whatever comes.
+_ONE_SHOT = {"allow_reauth": False, "connect_retries": 0, "status_code_retries": 0}
 
 
 def swift_quote(path: str) -> str:
@@ -106,7 +110,10 @@ class StreamedPut:
     """One object's PUT whose body is what ``write`` is given, so that no object is held whole:
     the HTTP client pulls the body in a thread of its own. ``finish`` returns once Swift stored
     exactly the bytes written (its ETag is their MD5); ``abort`` breaks the chunked body off
-    before its end, and Swift stores nothing of a body that did not end, as of a killed process's."""
+    before its end, and Swift stores nothing of a body that did not end, as of a killed process's.
+    It is sent once (``_ONE_SHOT``): a token Swift refuses (revoked) fails it, nothing stored, and
+    the next request of the connection renews the token (keystoneauth renews one near its expiry
+    before any request). No probe before each PUT: a HEAD costs about what a 4 MB segment's PUT does."""
 
     def __init__(self, http: "_SwiftHttp", path: str, headers: Mapping[str, str]):
         self.path = path
@@ -130,7 +137,7 @@ class StreamedPut:
     def _put(self, http: "_SwiftHttp", headers: Mapping[str, str]) -> None:
         try:
             self._outcome = http.request("PUT", self.path, ok=(201, 412), data=self._body(),
-                                         headers={**headers, **_NEW_ONLY})
+                                         headers={**headers, **_NEW_ONLY}, **_ONE_SHOT)
         except BaseException as err:  # pylint: disable=broad-except
             self._outcome = err  # the writing thread raises it
 

@@ -49,10 +49,12 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
     ACTIONS,
+    CONFIRM,
     COPY,
     DONE,
     FINISH,
     RETRY,
+    UNCONFIRMED,
     MigrationPlan,
     PlannedImage,
     Selection,
@@ -199,6 +201,8 @@ class Migrator:
             return Outcome(item, ALREADY_DONE, item.reason)
         if item.action not in ACTIONS:  # gone, untagged or outside since the plan
             return Outcome(item, SKIPPED, item.reason)
+        if item.action == CONFIRM:
+            return self._confirm_stopped_run(item)
         copied = 0
         if item.action in (COPY, RETRY):
             self._start_copy(item.image_id, item.action)
@@ -214,6 +218,8 @@ class Migrator:
         if not self.options.delete_source or self.options.source not in image_stores(image):
             outcome = Outcome(item, MIGRATED if copied else ALREADY_DONE, "verified", bytes_copied=copied)
         else:
+            if self.options.verify == DOWNLOAD:  # owed from now on, whatever stops this run
+                self._mark_unconfirmed(item.image_id, image)
             self._remove_source_copy(image)
             outcome = Outcome(item, MIGRATED, f"verified ({self.options.verify}); source copy removed",
                               bytes_copied=copied)
@@ -226,17 +232,37 @@ class Migrator:
         the image has one), so a failure here says so loudly and changes nothing."""
         if not self.options.delete_source:
             return "download not confirmed: Glance may serve the kept source copy, which proves nothing"
+        self._download(item.image_id)
+        return ""
+
+    def _download(self, image_id: str) -> None:
+        """The image downloaded through Glance and hashed, then its UNCONFIRMED mark removed."""
         began = self.clock()
-        image = self.glance.image(item.image_id) or {}
+        image = self.glance.image(image_id) or {}
         algo, expected = image.get("os_hash_algo"), image.get("os_hash_value")
-        got = hash_stream(_ChunkStream(self.glance.download(item.image_id)), algo)
+        got = hash_stream(_ChunkStream(self.glance.download(image_id)), algo)
         if got != (expected, image.get("size")):
             raise StepFailed(
                 f"Glance serves other bytes ({got[1]} bytes) than os_hash_value after the migration, though "
                 f"the {self.options.target} copy was verified (stores: {image.get('stores')})",
                 "read Glance's log for this image; the target copy is verified and registered")
-        self._record(item.image_id, "download", "Glance serves the verified bytes", self.clock() - began)
-        return ""
+        if UNCONFIRMED in image:
+            self.glance.patch(image_id, [{"op": "remove", "path": f"/{UNCONFIRMED}"}])
+        self._record(image_id, "download", "Glance serves the verified bytes", self.clock() - began)
+
+    def _mark_unconfirmed(self, image_id: str, image: dict[str, Any]) -> None:
+        began = self.clock()
+        self.glance.patch(image_id, [{"op": "replace" if UNCONFIRMED in image else "add",
+                                      "path": f"/{UNCONFIRMED}", "value": self.options.target}])
+        self._record(image_id, "mark", f"{UNCONFIRMED}={self.options.target}", self.clock() - began)
+
+    def _confirm_stopped_run(self, item: PlannedImage) -> Outcome:
+        """An image an earlier run moved and was stopped before Glance's download confirmed it."""
+        if self.options.verify != DOWNLOAD:
+            return Outcome(item, ALREADY_DONE, item.reason,
+                           "re-run with verification=download to confirm what Glance serves")
+        self._download(item.image_id)
+        return Outcome(item, MIGRATED, "download through Glance confirmed, which a stopped run had not")
 
     def orphans(self, selection: Selection) -> tuple[str, ...]:
         """Target objects a killed run left for images Glance no longer has, of ``selection``'s

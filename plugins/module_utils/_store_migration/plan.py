@@ -25,12 +25,16 @@ COPY = "copy"            # in the source only: copy-image into the target
 RETRY = "retry"          # the last copy into the target failed: copy once more
 WAIT = "wait"            # Glance is copying it into the target now
 FINISH = "finish"        # in both stores: verify the target copy, then remove the source copy
+CONFIRM = "confirm"      # in the target only, Glance's download never confirmed (a run was stopped)
 DONE = "done"            # in the target only: nothing left to do
 UNTAGGED = "untagged"    # a location in the source store without a store tag: refused
 OUTSIDE = "outside"      # no copy in the source store: not part of this migration
 GONE = "gone"            # deleted since the listing (found by ``recheck`` only)
 
-ACTIONS = (COPY, RETRY, WAIT, FINISH)
+ACTIONS = (COPY, RETRY, WAIT, FINISH, CONFIRM)
+# the image property that verification=download sets to the target store before the source copy's
+# removal, and removes once Glance served the verified bytes: a run stopped in between is seen
+UNCONFIRMED = "storeops_download_unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,9 @@ def classify(image: dict[str, Any], source: str, target: str, matcher: StoreMatc
                           "glance_location_backfill first, or the role with "
                           "store_migration_backfill_first")
     if source not in stores:
+        if target in stores and image.get(UNCONFIRMED) == target:
+            return CONFIRM, (f"in {target} only, but a run was stopped before Glance's download "
+                             f"confirmed it ({UNCONFIRMED})")
         if target in stores:
             return DONE, f"in {target} only"
         return OUTSIDE, f"no copy in {source}"

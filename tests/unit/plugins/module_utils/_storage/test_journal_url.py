@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import re
 import types
@@ -57,10 +58,11 @@ class FakeS3Client:
 
     meta = types.SimpleNamespace(events=types.SimpleNamespace(register=lambda *_args, **_kwargs: None))
 
-    def __init__(self, refused=False):
+    def __init__(self, refused=False, encrypted=False):
         self.puts, self.buckets = [], []
         self.objects: dict[str, bytes] = {}
         self.refused = refused
+        self.encrypted = encrypted  # SSE-KMS or SSE-C: the ETag is no MD5 of the object
         self.landing_puts = 0
 
     def head_bucket(self, Bucket):  # pylint: disable=invalid-name
@@ -76,7 +78,13 @@ class FakeS3Client:
         if Key not in self.objects:
             raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
         data = self.objects[Key]
-        return {"ContentLength": len(data), "ETag": f'"{hashlib.md5(data).hexdigest()}"'}
+        digest = hashlib.md5(data + b"key" if self.encrypted else data).hexdigest()
+        return {"ContentLength": len(data), "ETag": f'"{digest}"'}
+
+    def get_object(self, Bucket, Key):  # pylint: disable=invalid-name,unused-argument
+        if Key not in self.objects:
+            raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
+        return {"Body": io.BytesIO(self.objects[Key])}
 
     def put_object(self, **kwargs):
         self.puts.append(kwargs)
@@ -123,6 +131,26 @@ def test_an_s3_journal_ships_each_flush_as_one_checked_put_into_its_bucket(tmp_p
     assert retry["ContentMD5"] == base64.b64encode(hashlib.md5(retry["Body"]).digest()).decode()
     assert connected == [("http://rgw", "ak", "sk", "us-east-1", True, 2)]
     assert len(warnings) == 1 and journal.result_fields()["journal_url"] == shipment.url
+
+
+def test_an_encrypted_buckets_landed_retry_is_found_by_its_bytes_not_its_etag(tmp_path, monkeypatch):
+    client = FakeS3Client(encrypted=True)
+    journal, shipment, warnings, _connected = s3_journal(tmp_path, monkeypatch, client)
+    journal.write({"step": "copy"})
+    client.landing_puts = 1
+    journal.close()  # stored, but answered with a timeout
+    journal.close()  # the retry's object is there: the same bytes under an ETag that is no MD5
+    assert len(client.puts) == 2 and len(warnings) == 1 and "did not write" not in warnings[0]
+    assert journal.result_fields()["journal_url"] == shipment.url
+
+
+def test_an_encrypted_buckets_object_of_another_writer_is_refused_though_of_the_same_size(tmp_path, monkeypatch):
+    client = FakeS3Client(encrypted=True)
+    journal, shipment, warnings, _connected = s3_journal(tmp_path, monkeypatch, client)
+    journal.write({"step": "copy"})
+    client.objects[f"{shipment.run}/00000000.jsonl"] = bytes(os.path.getsize(journal.path))
+    journal.close()
+    assert len(warnings) == 1 and "which this run did not write; it was kept" in warnings[0]
 
 
 class FakeSwift:

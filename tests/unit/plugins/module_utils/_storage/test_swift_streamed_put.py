@@ -1,12 +1,16 @@
-"""A streamed PUT on the wire: a chunked body that ends only when finished, and never ends when aborted."""
+"""A streamed PUT on the wire: a chunked body that ends only when finished, and never ends when aborted;
+sent once, through keystoneauth as openstacksdk sends it, whatever Swift answers."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import socket
 import threading
 
 import pytest
-import requests
+from keystoneauth1 import plugin
+from keystoneauth1.adapter import Adapter
+from keystoneauth1.session import Session
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     StorageConflictError,
@@ -52,18 +56,25 @@ def _unchunk(body: bytes) -> bytes:
     return data
 
 
-class _Store:
-    """openstacksdk's object store proxy as far as the driver uses it: requests to one endpoint."""
+class _Tokens(plugin.BaseAuthPlugin):
+    """A password plugin as keystoneauth uses it: one token, a new one each time it is invalidated."""
 
-    def __init__(self, url):
-        self._url, self._session = url, requests.Session()
+    def __init__(self):
+        super().__init__()
+        self.tokens = ["t1"]
 
-    def request(self, path, method, **kwargs):
-        return self._session.request(method, self._url + path, **kwargs)
+    def get_token(self, session, **kwargs):
+        return self.tokens[-1]
+
+    def invalidate(self):
+        self.tokens.append(f"t{len(self.tokens) + 1}")
+        return True
 
 
-def driver_of(wire):
-    return SwiftDriver(type("Conn", (), {"object_store": _Store(wire.url)})(), "glance")
+def driver_of(wire, auth=None):
+    # openstacksdk's object store proxy is a keystoneauth Adapter that returns error statuses
+    store = Adapter(Session(auth=auth), endpoint_override=wire.url, raise_exc=False)
+    return SwiftDriver(type("Conn", (), {"object_store": store})(), "glance")
 
 
 def test_a_finished_put_sends_every_chunk_then_the_end_and_is_checked_against_its_md5():
@@ -98,3 +109,71 @@ def test_a_put_stored_otherwise_than_sent_fails(status, etag, error, message):
     with pytest.raises(error, match=message):
         put.finish()
     wire.done()
+
+
+class _Swift(http.server.ThreadingHTTPServer):
+    """Swift's proxy as far as tokens go: ``refused`` tokens get a 401. Every body is read to its end
+    before the answer, as Swift's server drains a request it refused; ``stored`` are the objects."""
+
+    def __init__(self, refused=()):
+        super().__init__(("127.0.0.1", 0), _SwiftRequest)
+        self.refused = set(refused)
+        self.stored, self.requests = {}, []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class _SwiftRequest(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        pass
+
+    def _refused(self):
+        return self.headers.get("X-Auth-Token") in self.server.refused
+
+    def _answer(self, status, etag=""):
+        self.send_response(status)
+        if etag:
+            self.send_header("Etag", etag)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self):  # pylint: disable=invalid-name
+        self.server.requests.append(("HEAD", self.headers.get("X-Auth-Token")))
+        self._answer(401 if self._refused() else 204)
+
+    def do_PUT(self):  # pylint: disable=invalid-name
+        body = b""
+        while True:  # chunked
+            size = int(self.rfile.readline().strip(), 16)
+            body += self.rfile.read(size + 2)[:size]
+            if not size:
+                break
+        self.server.requests.append(("PUT", self.headers.get("X-Auth-Token")))
+        if self._refused():
+            self._answer(401)
+            return
+        self.server.stored[self.path] = body
+        self._answer(201, hashlib.md5(body).hexdigest())
+
+
+def streamed(driver, data):
+    put = driver.streamed_put("obj", {})
+    for start in range(0, len(data), 1000):
+        put.write(data[start:start + 1000])
+    put.finish()
+
+
+def test_a_put_with_a_refused_token_is_never_sent_again_and_the_next_request_renews_the_token():
+    swift, auth = _Swift(refused={"t1"}), _Tokens()
+    driver, data = driver_of(swift, auth), bytes(range(256)) * 40
+    with pytest.raises(StoreOpsError, match="HTTP 401") as raised:
+        streamed(driver, data)  # keystoneauth would re-send it with its body consumed: an empty object
+    assert raised.value.details["status_code"] == 401
+    assert swift.requests == [("PUT", "t1")] and swift.stored == {}
+    assert driver.container_exists()  # any other request re-authenticates on a 401
+    streamed(driver, data)
+    assert swift.requests[1:] == [("HEAD", "t1"), ("HEAD", "t2"), ("PUT", "t2")]
+    assert swift.stored == {"/glance/obj": data}
+    swift.shutdown()

@@ -28,6 +28,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     MigrationOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
+    UNCONFIRMED,
     Selection,
     plan_migration,
 )
@@ -143,7 +144,21 @@ class FakeGlance:
 
     def download(self, image_id):
         self.calls.append(("download",))
+        if self.served is None:  # the run is stopped here
+            raise ConnectionError("Glance went away")
         yield self.served
+
+    def patch(self, image_id, operations):
+        """Image properties only, with Glance's JSON-patch rules: add refuses an existing one."""
+        found = self.images[image_id]
+        for operation in operations:
+            name = operation["path"].lstrip("/")
+            assert (name in found) == (operation["op"] != "add"), operation
+            if operation["op"] == "remove":
+                del found[name]
+            else:
+                found[name] = operation["value"]
+        return dict(found)
 
 
 class FakeRegistrar:
@@ -294,6 +309,32 @@ def test_an_unregistered_target_with_other_bytes_is_left_alone(setup):
     _migrator, outcomes = run(glance, target)
     assert outcomes[0].outcome == FAILED and "holds other bytes" in outcomes[0].reason
     assert target.images[image_id] == b"someone else's" and glance.calls == []
+
+
+def test_a_run_stopped_before_the_download_is_confirmed_by_the_next_one_only(setup):
+    glance, image_id, data = setup
+    target = FakeRbd()
+    glance.served = None  # stopped after the source copy's removal, before Glance's download
+    _migrator, outcomes = run(glance, target, verify=DOWNLOAD)
+    assert outcomes[0].outcome == FAILED and glance.images[image_id]["stores"] == "ceph"
+    assert glance.images[image_id][UNCONFIRMED] == "ceph"  # set before the removal
+    glance.served, glance.calls = data, []
+    _migrator, outcomes = run(glance, target, verify=DOWNLOAD)
+    assert [o.outcome for o in outcomes] == [MIGRATED] and "download through Glance confirmed" in outcomes[0].reason
+    assert glance.calls == [("download",)] and UNCONFIRMED not in glance.images[image_id]
+    _migrator, outcomes = run(glance, target, verify=DOWNLOAD)
+    assert outcomes == () and glance.calls == [("download",)]  # no more downloads once confirmed
+
+
+def test_an_unconfirmed_image_is_reported_by_a_run_that_does_not_download(setup):
+    glance, image_id, _data = setup
+    glance.served = None
+    run(glance, FakeRbd(), verify=DOWNLOAD)
+    glance.calls = []
+    _migrator, outcomes = run(glance, FakeRbd())  # verification=data
+    assert outcomes[0].outcome == ALREADY_DONE and UNCONFIRMED in outcomes[0].reason
+    assert "verification=download" in outcomes[0].fix and glance.calls == []
+    assert glance.images[image_id][UNCONFIRMED] == "ceph"
 
 
 def test_a_wrong_download_is_reported_loudly_after_the_verified_move(setup):

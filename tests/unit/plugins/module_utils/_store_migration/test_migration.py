@@ -20,12 +20,14 @@ from ansible_collections.storeops.openstack.plugins.module_utils._store_migratio
     MigrationOptions,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._store_migration.plan import (
+    CONFIRM,
     COPY,
     DONE,
     FINISH,
     GONE,
     OUTSIDE,
     RETRY,
+    UNCONFIRMED,
     UNTAGGED,
     WAIT,
     Selection,
@@ -61,6 +63,8 @@ NO_PREFIX = StoreMatcher([], [])  # no store's prefix is known: an untagged loca
     ("fast", {}, OUTSIDE),
     ("swift", {"os_glance_importing_to_stores": "ceph"}, WAIT),
     ("swift", {"os_glance_failed_import": "ceph"}, RETRY),
+    ("ceph", {UNCONFIRMED: "ceph"}, CONFIRM),  # a run was stopped before Glance's download confirmed it
+    ("ceph", {UNCONFIRMED: "other"}, DONE),  # another migration's
 ])
 def test_classify_reads_the_state_from_glance(stores, extra, expected):
     assert classify(image(stores, **extra), "swift", "ceph", NO_PREFIX)[0] == expected

@@ -12,6 +12,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
     InvalidInputError,
     StorageConflictError,
     StorageNotFoundError,
+    StoreOpsError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.conf import GlanceApiConf, SwiftLayout
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
@@ -80,7 +81,7 @@ class FakeSwift:
         parts = [self.objects[container, name][0] for name in self.names(container) if name.startswith(prefix)]
         return b"".join(parts), '"' + hashlib.md5("".join(hashlib.md5(p).hexdigest() for p in parts).encode()).hexdigest() + '"'
 
-    def request(self, path, method, params=None, data=None, headers=None, stream=False):
+    def request(self, path, method, params=None, data=None, headers=None, stream=False, **_retries):
         container, _sep, name = unquote(path).lstrip("/").partition("/")
         headers = CaseInsensitiveDict(headers or {})
         if not name:
@@ -224,13 +225,13 @@ def test_a_copy_that_appears_before_the_promotion_is_kept_and_refused(swift):
 class RefusingSwift(FakeSwift):
     """Another writer's segment lands at a name between this run's look and its PUT."""
 
-    def request(self, path, method, params=None, data=None, headers=None, stream=False):
+    def request(self, path, method, params=None, data=None, headers=None, stream=False, **retries):
         if method == "PUT" and path.endswith(f"{IMAGE}-00002"):
             if data is not None and not isinstance(data, bytes):
                 b"".join(data)
             self.add(f"{IMAGE}-00002", b"theirs")
             return _Response(412)
-        return super().request(path, method, params, data, headers, stream)
+        return super().request(path, method, params, data, headers, stream, **retries)
 
 
 def test_a_put_refused_at_another_writers_object_is_not_cancelled_into_deleting_it():
@@ -240,6 +241,33 @@ def test_a_put_refused_at_another_writers_object_is_not_cancelled_into_deleting_
         writer.write(b"0123456789a")
     writer.cancel()
     assert swift.names() == [f"{IMAGE}-00002"] and swift.objects["glance", f"{IMAGE}-00002"][0] == b"theirs"
+
+
+class RevokingSwift(FakeSwift):
+    """The token is revoked during the copy: Swift refuses the second segment's PUT once (401)."""
+
+    refusals = 1
+
+    def request(self, path, method, params=None, data=None, headers=None, stream=False, **retries):
+        if method == "PUT" and path.endswith(f"{IMAGE}-00002") and self.refusals:
+            assert retries.get("allow_reauth") is False  # keystoneauth would re-send the consumed body
+            self.refusals -= 1
+            b"".join(data)
+            return _Response(401)
+        return super().request(path, method, params, data, headers, stream, **retries)
+
+
+def test_a_segment_put_refused_for_its_token_fails_the_copy_cleanly_and_a_new_one_converges():
+    swift = RevokingSwift()
+    target, data = target_of(swift), bytes(range(11))
+    writer = target.writer(IMAGE, len(data))
+    with pytest.raises(StoreOpsError, match="HTTP 401"):
+        writer.write(data)
+    writer.cancel()  # as the migrator does: the first segment goes, nothing was stored of the second
+    assert swift.names() == []
+    write(target, IMAGE, data)  # the next run's
+    assert read(target, IMAGE) == data and swift.names() == [f"{IMAGE}-{n:05d}" for n in (1, 2, 3)] + [
+        f"{IMAGE}.partial"]
 
 
 def test_only_our_leftovers_of_images_without_a_copy_are_partials(swift):

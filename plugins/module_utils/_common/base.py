@@ -30,6 +30,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.redact 
     redact_text,
     secrets_in,
 )
+from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import limit_malloc_arenas
 
 
 class _RedactingAnsibleModule(AnsibleModule):
@@ -83,6 +84,7 @@ class StoreOpsModule:
         raise NotImplementedError
 
     def __call__(self) -> None:
+        limit_malloc_arenas()
         try:
             check_sdk()
             result = self.run()

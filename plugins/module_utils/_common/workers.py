@@ -7,11 +7,25 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
+import ctypes
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Callable, Iterator, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+_M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas before any thread starts (the workers', and librados's own). Each
+    thread otherwise gets an arena of its own, and every arena keeps the multi-MiB chunk buffers
+    its thread freed: a store migration at concurrency 4 peaked at 251 MiB, 189 MiB with the cap.
+    A no-op where libc has no mallopt."""
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): their allocators differ
+        pass
 
 
 def as_finished(work: Callable[[Item], Result], items: Iterator[Item], concurrency: int,

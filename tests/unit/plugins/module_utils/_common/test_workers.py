@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from ansible_collections.storeops.openstack.plugins.module_utils._common import workers
 from ansible_collections.storeops.openstack.plugins.module_utils._common.workers import as_finished
 
 
@@ -90,3 +91,22 @@ def test_a_consumer_that_stops_early_leaves_the_queued_items_unstarted():
     assert next(results) == 0
     results.close()
     assert started in ([0], [0, 1])  # 1 may have been picked up already; 2 and 3 were only queued
+
+
+class _Libc:
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, parameter, value):
+        self.calls.append((parameter, value))
+        return 1
+
+
+def test_malloc_arenas_are_capped_through_glibcs_mallopt_and_other_libcs_are_left_alone(monkeypatch):
+    libc = _Libc()
+    monkeypatch.setattr(workers.ctypes, "CDLL", lambda _name: libc)
+    workers.limit_malloc_arenas()
+    assert libc.calls == [(-8, 2)]  # M_ARENA_MAX
+
+    monkeypatch.setattr(workers.ctypes, "CDLL", lambda _name: object())  # musl: no mallopt
+    workers.limit_malloc_arenas()

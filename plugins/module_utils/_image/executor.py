@@ -68,6 +68,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     lease_marker,
     leases_by_image,
     metadata_patch,
+    pending_images,
     rival,
     upload_method,
 )
@@ -204,7 +205,8 @@ def _not_deletable_version(image: dict[str, Any]) -> str | None:
 
 
 def lease_images(glance: GlanceClient, name: str) -> list[dict[str, Any]]:
-    return glance.images_where(**{LEASE_FOR_KEY: name})
+    # created hidden and never published (the renewer patches only the marker): one listing, not two
+    return glance.images_where(os_hidden=True, **{LEASE_FOR_KEY: name})
 
 
 class ImageExecutor:
@@ -409,8 +411,11 @@ class ImageExecutor:
 
     def _yield_to_rival(self, mine: str, replaces: str | None) -> None:
         desired = self.desired
-        winner = rival(self.glance.images_where(name=desired.name), desired, mine, replaces, utc_now(),
-                       lease_images(self.glance, desired.name))
+        images = self.glance.images_where(name=desired.name)
+        # leases only decide between pending images: with none but this run's, none are read
+        others = [i for i in pending_images(images, desired) if i["id"] != mine]
+        winner = rival(images, desired, mine, replaces, utc_now(),
+                       lease_images(self.glance, desired.name) if others else [])
         if winner is None:
             return
         self.glance.delete_image(mine)
@@ -423,8 +428,8 @@ class ImageExecutor:
 
     def _create(self, step: steps.Create, _image) -> dict[str, Any]:
         desired, source, settings = self.desired, self.source, self.settings
-        # chosen (and maybe refused) before anything is made; only a new image asks Glance
-        self._method = upload_method(self.glance.import_methods(), bool(source.url),
+        # chosen (and maybe refused) before anything is made; Glance is asked only where it decides
+        self._method = upload_method(self.glance.import_methods, bool(source.url),
                                      settings.upload_method, len(step.stores))
         attributes = {"name": desired.name, "disk_format": desired.disk_format,
                       "container_format": desired.container_format, "visibility": "private",

@@ -39,7 +39,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import HashingReader
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import GLANCE_SNAPSHOT, RbdDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
 from ansible_collections.storeops.openstack.plugins.module_utils._image.activation import (
@@ -204,6 +203,14 @@ def _not_deletable_version(image: dict[str, Any]) -> str | None:
     return None
 
 
+def _locations():
+    """The storage drivers' module, imported on first use: only deleting a version checks rbd
+    clones, and every driver's import is on each run's start otherwise."""
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.storeops.openstack.plugins.module_utils._storage import locations
+    return locations
+
+
 def lease_images(glance: GlanceClient, name: str) -> list[dict[str, Any]]:
     # created hidden and never published (the renewer patches only the marker): one listing, not two
     return glance.images_where(os_hidden=True, **{LEASE_FOR_KEY: name})
@@ -344,6 +351,7 @@ class ImageExecutor:
         if not urls and image.get("direct_url") and len(held) <= 1:
             urls = [image["direct_url"]]
         if urls:
+            parse_location = _locations().parse_location
             snapshots = []
             for url in urls:
                 if url.startswith("rbd://"):
@@ -371,7 +379,7 @@ class ImageExecutor:
     def _rbd_driver(self, pool: str):
         """One connection per pool for the whole run, closed when ``converge`` ends."""
         if pool not in self._drivers:
-            self._drivers[pool] = open_driver(RbdDriver.kind, pool, self.settings.ceph_access)
+            self._drivers[pool] = _locations().open_driver(RbdDriver.kind, pool, self.settings.ceph_access)
         return self._drivers[pool]
 
     def _close_drivers(self) -> None:

@@ -1,13 +1,17 @@
-"""The Glance requests of one glance_image run, counted below the client, where each is an HTTP call.
+"""What every glance_image run costs whatever its size: its Glance requests, counted below the
+client where each is an HTTP call, and the imports of its start.
 
-A run's fixed cost is mostly its requests: each listing is one per ``os_hidden`` value, and a new
-image's run lists three times (plan, the rival check before the upload, the one after it).
+Each listing is one request per ``os_hidden`` value, and a new image's run lists three times (the
+plan, the rival check before the upload, the one after it).
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -119,3 +123,15 @@ def test_a_new_image_and_its_no_op_rerun_make_only_the_requests_they_need(tmp_pa
     assert not again.execution.changed and again.identified_by == "os_hash_value"
     assert fake.calls == ["GET /info/stores", LIST, LIST, LIST]
     assert list(fake.images) == [image_id]
+
+
+def test_the_module_does_not_import_what_only_some_runs_use():
+    tests = Path(__file__).resolve().parents[4]
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from collection_import import make_importable; "
+            "make_importable(); import ansible_collections.storeops.openstack.plugins.modules.glance_image; "
+            "print(json.dumps(sorted(sys.modules)))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code, str(tests)], capture_output=True, text=True,
+                                       check=True).stdout)
+    # a checksum URL's fetch, the storage drivers of an rbd clone check, the format inspector
+    assert not {"ansible.module_utils.urls", "oslo_utils",
+                "ansible_collections.storeops.openstack.plugins.module_utils._storage.locations"} & set(loaded)

@@ -52,12 +52,14 @@ class GlanceClient:
         """``/v2/info/stores/detail``: adds type and properties (admin by default policy)."""
         return self.get_json("/info/stores/detail")["stores"]
 
-    def iter_images(self, page_size: int, **filters: str) -> Iterator[dict[str, Any]]:
-        """Every image the credentials see, hidden ones included, one page in memory at a time.
+    def iter_images(self, page_size: int, os_hidden: bool | None = None, **filters: str) -> Iterator[dict[str, Any]]:
+        """Every image the credentials see, hidden ones included (or only the hidden ones, or only
+        the others, when ``os_hidden`` says), one page in memory at a time. Glance lists either
+        kind, never both: each is a request of its own.
 
         Listing never triggers Glance's lazy location update; a single-image GET does.
         """
-        for hidden in ("false", "true"):
+        for hidden in ("false", "true") if os_hidden is None else (str(os_hidden).lower(),):
             params = {"limit": page_size, "os_hidden": hidden, "sort": "created_at:asc,id:asc",
                       **filters}
             while True:
@@ -91,9 +93,10 @@ class GlanceClient:
         if batch:
             yield from self.iter_images(page_size, name="in:" + ",".join(batch))
 
-    def images_where(self, **filters: str) -> list[dict[str, Any]]:
-        """Every image matching the filters (a name, or a custom property's value), hidden included."""
-        return list(self.iter_images(100, **filters))
+    def images_where(self, os_hidden: bool | None = None, **filters: str) -> list[dict[str, Any]]:
+        """Every image matching the filters (a name, or a custom property's value), hidden included
+        unless ``os_hidden`` asks for one kind."""
+        return list(self.iter_images(100, os_hidden, **filters))
 
     def image(self, image_id: str) -> dict[str, Any] | None:
         """One image, or None. Glance's lazy location update runs on this GET."""

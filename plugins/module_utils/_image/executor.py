@@ -39,7 +39,6 @@ from ansible_collections.storeops.openstack.plugins.module_utils._common.errors 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.hashing import HashingReader
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.client import GlanceClient
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import csv_stores, image_stores
-from ansible_collections.storeops.openstack.plugins.module_utils._storage.locations import open_driver, parse_location
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.rbd import GLANCE_SNAPSHOT, RbdDriver
 from ansible_collections.storeops.openstack.plugins.module_utils._image import steps
 from ansible_collections.storeops.openstack.plugins.module_utils._image.activation import (
@@ -68,6 +67,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     lease_marker,
     leases_by_image,
     metadata_patch,
+    pending_images,
     rival,
     upload_method,
 )
@@ -203,8 +203,17 @@ def _not_deletable_version(image: dict[str, Any]) -> str | None:
     return None
 
 
+def _locations():
+    """The storage drivers' module, imported on first use: only deleting a version checks rbd
+    clones, and every driver's import is on each run's start otherwise."""
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.storeops.openstack.plugins.module_utils._storage import locations
+    return locations
+
+
 def lease_images(glance: GlanceClient, name: str) -> list[dict[str, Any]]:
-    return glance.images_where(**{LEASE_FOR_KEY: name})
+    # created hidden and never published (the renewer patches only the marker): one listing, not two
+    return glance.images_where(os_hidden=True, **{LEASE_FOR_KEY: name})
 
 
 class ImageExecutor:
@@ -342,6 +351,7 @@ class ImageExecutor:
         if not urls and image.get("direct_url") and len(held) <= 1:
             urls = [image["direct_url"]]
         if urls:
+            parse_location = _locations().parse_location
             snapshots = []
             for url in urls:
                 if url.startswith("rbd://"):
@@ -369,7 +379,7 @@ class ImageExecutor:
     def _rbd_driver(self, pool: str):
         """One connection per pool for the whole run, closed when ``converge`` ends."""
         if pool not in self._drivers:
-            self._drivers[pool] = open_driver(RbdDriver.kind, pool, self.settings.ceph_access)
+            self._drivers[pool] = _locations().open_driver(RbdDriver.kind, pool, self.settings.ceph_access)
         return self._drivers[pool]
 
     def _close_drivers(self) -> None:
@@ -409,8 +419,11 @@ class ImageExecutor:
 
     def _yield_to_rival(self, mine: str, replaces: str | None) -> None:
         desired = self.desired
-        winner = rival(self.glance.images_where(name=desired.name), desired, mine, replaces, utc_now(),
-                       lease_images(self.glance, desired.name))
+        images = self.glance.images_where(name=desired.name)
+        # leases only decide between pending images: with none but this run's, none are read
+        others = [i for i in pending_images(images, desired) if i["id"] != mine]
+        winner = rival(images, desired, mine, replaces, utc_now(),
+                       lease_images(self.glance, desired.name) if others else [])
         if winner is None:
             return
         self.glance.delete_image(mine)
@@ -423,8 +436,8 @@ class ImageExecutor:
 
     def _create(self, step: steps.Create, _image) -> dict[str, Any]:
         desired, source, settings = self.desired, self.source, self.settings
-        # chosen (and maybe refused) before anything is made; only a new image asks Glance
-        self._method = upload_method(self.glance.import_methods(), bool(source.url),
+        # chosen (and maybe refused) before anything is made; Glance is asked only where it decides
+        self._method = upload_method(self.glance.import_methods, bool(source.url),
                                      settings.upload_method, len(step.stores))
         attributes = {"name": desired.name, "disk_format": desired.disk_format,
                       "container_format": desired.container_format, "visibility": "private",

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The images of a whole catalogue run, listed once, for planning every entry from memory.
 
-glance_image lists an entry's images itself (its name, its retired versions, its lease images:
-six requests with the hidden ones). A catalogue of fifty entries would make three hundred; the
+glance_image lists an entry's images itself (its name, its lease images, and its retired versions
+where a plan may prune them: three to five requests). A catalogue of fifty entries would make two
+hundred or more; the
 listing makes a few: every project's images of the entries' names (current versions, pending
 uploads, other projects' namesakes), and the images the catalogue marked as its own (retired
 versions, lease images) or, for a catalogue without a name, the owners' images.
@@ -48,10 +49,11 @@ class ImageListing:
     def stores(self) -> list[dict[str, Any]]:
         return self._stores
 
-    def images_where(self, **filters: str) -> list[dict[str, Any]]:
+    def images_where(self, os_hidden: bool | None = None, **filters: str) -> list[dict[str, Any]]:
         """The listed images whose attributes equal the filters, as Glance's own filters match."""
         return [image for image in self._images
-                if all(image.get(key) == value for key, value in filters.items())]
+                if (os_hidden is None or bool(image.get("os_hidden")) == os_hidden)
+                and all(image.get(key) == value for key, value in filters.items())]
 
     def image(self, image_id: str) -> dict[str, Any] | None:
         return next((image for image in self._images if image["id"] == image_id), None)

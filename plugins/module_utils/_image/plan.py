@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError
 from ansible_collections.storeops.openstack.plugins.module_utils._common.journal import parse_utc_stamp, utc_stamp
@@ -244,6 +244,14 @@ def metadata_patch(image: dict[str, Any], desired: Desired, publish: bool) -> li
     return operations
 
 
+def prunes_versions(images: list[dict[str, Any]], desired: Desired, relation: str | None,
+                    lifecycle: Lifecycle) -> bool:
+    """Whether ``plan_present`` looks at the retired versions: only a plan that retires one (a
+    replace, or one a killed run left unfinished) prunes them, or any plan with an age limit."""
+    return (relation == DIFFERENT or bool(unfinished_replaces(images, desired))
+            or lifecycle.delete_after_days is not None)
+
+
 def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str | None,
                  on_content_change: str, lifecycle: Lifecycle, now: datetime,
                  leases: list[dict[str, Any]] = ()) -> Plan:
@@ -296,7 +304,7 @@ def plan_present(images: list[dict[str, Any]], desired: Desired, relation: str |
     by_id = {i["id"]: i for i in images}
     older = sorted((i for i in owned(images, desired)
                     if is_retired(i, desired.name) and i["id"] not in retiring), key=_age, reverse=True)
-    if retiring or lifecycle.delete_after_days is not None:  # age retires versions on any run
+    if prunes_versions(images, desired, relation, lifecycle):
         delete, kept = versions_to_delete([by_id[i] for i in retiring], older, lifecycle, now)
         steps += [DeleteOldVersion(image_id) for image_id in delete]
         steps += [KeepOldVersion(image_id, reason) for image_id, reason in kept]
@@ -340,22 +348,26 @@ def target_stores(listed: list[dict[str, Any]], requested: list[str] | None, all
     return requested
 
 
-def upload_method(methods: list[str], has_url: bool, requested: str, store_count: int) -> str:
+def upload_method(methods: Callable[[], list[str]], has_url: bool, requested: str, store_count: int) -> str:
     """The concrete method for a new image's bytes: direct, glance-direct or web-download.
 
     ``auto`` stages once and imports into every store (glance-direct) when there are several and
     the cloud enables it; otherwise it PUTs into the first store and copy-image does the rest.
+    ``methods`` (the cloud's import methods: a request) is called only when they decide.
     """
+    if not has_url and (requested == "direct" or (requested == "auto" and store_count < 2)):
+        return "direct"
+    enabled = methods()
     if has_url:
-        if "web-download" not in methods:
+        if "web-download" not in enabled:
             raise InvalidInputError("url: this cloud does not enable the web-download import "
                                     "method; use filename instead")
         return "web-download"
-    if requested == "glance-direct" and "glance-direct" not in methods:
+    if requested == "glance-direct" and "glance-direct" not in enabled:
         raise InvalidInputError("upload_method: this cloud does not enable glance-direct; use auto "
                                 "or direct")
     if requested == "auto":
-        return "glance-direct" if store_count > 1 and "glance-direct" in methods else "direct"
+        return "glance-direct" if "glance-direct" in enabled else "direct"
     return requested
 
 

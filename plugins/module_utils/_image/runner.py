@@ -48,6 +48,7 @@ from ansible_collections.storeops.openstack.plugins.module_utils._image.plan imp
     plan_absent,
     plan_present,
     predicted_image,
+    prunes_versions,
     target_stores,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._image.properties import user_properties
@@ -197,8 +198,9 @@ class _Planner:
             images += [found] if found else []
         if request.state == "absent":
             return plan_absent(images, desired, request.stores), images
-        images += glance.images_where(**{RETIRED_KEY: request.name})  # renamed versions
         relation, self.identified_by = relation_to_source(choose_image(images, desired), self.source)
+        if prunes_versions(images, desired, relation, request.lifecycle):  # renamed: listed apart
+            images += glance.images_where(**{RETIRED_KEY: request.name})
         plan = plan_present(images, desired, relation, request.on_content_change, request.lifecycle,
                             utc_now(), lease_images(glance, request.name))
         if request.sharing:

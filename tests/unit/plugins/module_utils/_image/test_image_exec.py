@@ -11,6 +11,7 @@ from image_files import write_qcow2
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import InvalidInputError, StoreOpsError
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.stores import image_stores
 from ansible_collections.storeops.openstack.plugins.module_utils._image import executor as _image_exec
+from ansible_collections.storeops.openstack.plugins.module_utils._storage import locations as _locations
 from ansible_collections.storeops.openstack.plugins.module_utils._image.executor import (
     ImageExecutor,
     Lease,
@@ -352,7 +353,7 @@ def test_delete_policy_keeps_a_version_whose_rbd_snapshot_has_clones(image_file,
                                                                      clones, kept):
     glance, rbd = LifecycleGlance(), FakeRbd(clones)
     opened = []
-    monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
+    monkeypatch.setattr(_locations, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
     run(glance, image_file)
     result = replace_with(glance, tmp_path, Lifecycle(retire="delete"))
     assert opened == ["images"] and rbd.asked == [("img-1@snap", "fsid")] and rbd.closed == 1
@@ -362,7 +363,7 @@ def test_delete_policy_keeps_a_version_whose_rbd_snapshot_has_clones(image_file,
 
 def fake_rbd(monkeypatch, rbd):
     opened = []
-    monkeypatch.setattr(_image_exec, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
+    monkeypatch.setattr(_locations, "open_driver", lambda kind, pool, access: opened.append(pool) or rbd)
     return opened
 
 

@@ -257,15 +257,17 @@ def test_target_stores():
 
 def test_upload_method():
     both = ["glance-direct", "web-download"]
-    assert upload_method(both, False, "auto", 3) == "glance-direct"
-    assert upload_method(both, False, "auto", 1) == "direct"
-    assert upload_method(["web-download"], False, "auto", 3) == "direct"
-    assert upload_method(both, False, "direct", 3) == "direct"
-    assert upload_method(both, True, "auto", 2) == "web-download"
+    assert upload_method(lambda: both, False, "auto", 3) == "glance-direct"
+    assert upload_method(lambda: both, False, "auto", 1) == "direct"
+    assert upload_method(lambda: ["web-download"], False, "auto", 3) == "direct"
+    assert upload_method(lambda: both, False, "direct", 3) == "direct"
+    assert upload_method(lambda: both, True, "auto", 2) == "web-download"
+    for requested, stores in (("direct", 3), ("auto", 1)):  # the methods cannot change the answer
+        assert upload_method(lambda: pytest.fail("asked for the import methods"), False, requested, stores) == "direct"
     with pytest.raises(InvalidInputError, match="^url: this cloud does not enable the web-download"):
-        upload_method(["glance-direct"], True, "auto", 1)
+        upload_method(lambda: ["glance-direct"], True, "auto", 1)
     with pytest.raises(InvalidInputError, match="^upload_method: this cloud does not enable glance-direct"):
-        upload_method(["web-download"], False, "glance-direct", 1)
+        upload_method(lambda: ["web-download"], False, "glance-direct", 1)
 
 
 def test_predicted_image_applies_copy_metadata_and_store_removal():

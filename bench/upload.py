@@ -97,7 +97,8 @@ def upload_curl(conn, image_api, glance_url, path) -> tuple[float, float]:
     created = image_api.post("/images", json={"name": f"bench-curl-{path.stem}", "disk_format": "raw",
                                               "container_format": "bare"}).json()
     seconds, rss, _text = timed([
-        "curl", "-sf", "-X", "PUT", "-T", str(path), "-H", f"X-Auth-Token: {conn.auth_token}",
+        # "Expect:": curl -T otherwise waits a second for a 100 Continue that Glance never sends
+        "curl", "-sf", "-X", "PUT", "-T", str(path), "-H", "Expect:", "-H", f"X-Auth-Token: {conn.auth_token}",
         "-H", "Content-Type: application/octet-stream", "-H", "X-Image-Meta-Store: fast",
         f"{glance_url}/v2/images/{created['id']}/file"])
     image_api.delete(f"/images/{created['id']}")

@@ -43,6 +43,12 @@ description:
     (uncommitted) or verifies and registers (committed; a committed copy with other bytes than the
     image's, which this collection did not write, is refused and kept); partial target copies of
     deleted images are listed in check mode (RV(orphans)) and removed by a run.
+  - Two O(method=direct) runs over the same images at once (AWX schedules colliding) never write one
+    copy together. A partial rbd or file copy that another client has open (its rbd watch, its
+    file lock) is left alone and the image reported C(in_progress); so is a killed run's partial rbd
+    copy until Ceph drops the dead client's watch (C(osd_client_watch_timeout), 30 seconds by
+    default), while a file lock goes with its process. A copy another run committed meanwhile is
+    left to that run, and a location is registered once. Swift target copies take no lock.
   - O(method=direct) supports rbd, file and swift target stores, and swift, file and rbd source stores (an rbd
     source is read with the ceph.conf and user glance-api.conf gives that store); multi-tenant
     Swift stores are refused as source or target (Glance holds no credentials for their accounts), and so is a

@@ -33,6 +33,7 @@ from test_glance_store_migrate_direct import (  # noqa: F401  pylint: disable=un
     pool,
     rbd_names,
     steps_of,
+    wait_until_unwatched,
 )
 
 TARGETS = ("ceph", "fast")  # rbd and file
@@ -230,6 +231,8 @@ def test_killed_then_rerun_converges(playbook_command, direct, glance, swift, po
         assert downloaded(glance, image_id) == hashlib.sha512(data).hexdigest()
     assert (url in [u for (_i, u) in glance.rows([image_id])]) == (target in stores)
 
+    if point == MID_WRITE and target == "ceph":  # a re-run at once finds the partial held: in_progress
+        wait_until_unwatched(pool, f"{image_id}.partial")
     rerun = direct(name, name_pattern=name, target_store=target, verification="download").results["result"]
     assert not rerun.get("failed"), rerun
     assert rerun["counts"]["migrated"] == 1, rerun

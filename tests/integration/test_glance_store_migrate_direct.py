@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
 
 import pytest
@@ -53,6 +54,23 @@ def partial_size(pool, image_id) -> int:
             return partial.size()
     except rbd.ImageNotFound:
         return 0
+
+
+def wait_until_unwatched(pool, name, timeout=60.0) -> float:
+    """Seconds until no client watches rbd image ``name`` (a killed client's watch lapses after
+    Ceph's osd_client_watch_timeout, 30 s by default); 0 when it is gone or was never watched."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with rbd.Image(pool, name, read_only=True) as image:
+                if not list(image.watchers_list()):
+                    break
+        except rbd.ImageNotFound:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"{name} still watched after {timeout}s")
+    return time.monotonic() - started
 
 
 def downloaded(glance, image_id) -> str:
@@ -175,8 +193,15 @@ def test_killed_mid_copy_then_rerun_converges_without_orphans(playbook_command, 
                                  out=str(tmp_path / "out.json"))
     kill_module_when(argv, env, REPO, "glance_store_migrate", lambda: partial_size(pool, image_id) > 0)
     assert glance.stores_of(image_id) == ["swift"]  # nothing registered for unverified bytes
-    assert rbd_names(pool, [image_id]) in ([f"{image_id}.partial"], [image_id])
+    assert rbd_names(pool, [image_id]) == [f"{image_id}.partial"]
 
+    # at once: the killed client's watch still holds the partial, as a live run's would
+    early = direct(prefix).results["result"]
+    assert early["counts"]["in_progress"] == 1 and not early.get("failed"), early
+    assert "another run is copying this image now" in early["images"][0]["reason"], early
+    assert glance.stores_of(image_id) == ["swift"] and rbd_names(pool, [image_id]) == [f"{image_id}.partial"]
+
+    assert 5 < wait_until_unwatched(pool, f"{image_id}.partial")  # Ceph's own timeout, not this test's
     result = direct(prefix).results["result"]
     assert not result.get("failed") and result["counts"]["migrated"] == 1, result
     assert glance.stores_of(image_id) == ["ceph"] and in_swift(swift, [image_id]) == []

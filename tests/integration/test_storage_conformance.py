@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     SourceMismatchError,
+    StorageBusyError,
     StorageNotFoundError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._object_migration.plan import multipart_etag
@@ -89,6 +90,24 @@ def test_interrupted_writer_resumes_where_it_stopped(driver):
     second = driver.writer(path, resume=True)
     assert 0 < second.size <= 6 * MIB
     second.write(data[second.size:])
+    second.commit()
+    assert read(driver, path) == data
+
+
+@pytest.mark.parametrize("driver", ["file", "rbd"], indirect=True)  # swift and s3 writers take no lock
+def test_a_partial_another_writer_holds_is_left_alone_and_a_closed_ones_is_replaced(driver):
+    data = os.urandom(3 * MIB)
+    path = f"{driver.test_prefix}held"
+    first = driver.writer(path)
+    first.write(data[:MIB])
+    for resume in (False, True):  # another run's writer, fresh or resuming
+        with pytest.raises(StorageBusyError, match="another"):
+            driver.writer(path, resume=resume)
+    first.write(data[MIB:2 * MIB])
+    first.close()  # its process gone: the partial is free
+    second = driver.writer(path)
+    assert second.size == 0
+    second.write(data)
     second.commit()
     assert read(driver, path) == data
 

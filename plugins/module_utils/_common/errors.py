@@ -53,6 +53,10 @@ class StorageConflictError(StoreOpsError):
     """A key holds data this collection did not write, or changed under a conditional write: it is kept."""
 
 
+class StorageBusyError(StoreOpsError):
+    """Another live writer (another run) is writing the object now: it is left alone."""
+
+
 class SourceMismatchError(StoreOpsError):
     """The bytes read from a source are not what the source promised for them."""
 

@@ -7,12 +7,14 @@ This is a private module_utils file of storeops.openstack; its API may change wi
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
-from typing import Iterator
+from typing import IO, Iterator
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
+    StorageBusyError,
     StorageConflictError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.base import (
@@ -24,13 +26,55 @@ from ansible_collections.storeops.openstack.plugins.module_utils._storage.base i
 
 
 class _FileWriter(Writer):
+    """Writes ``<target>.partial`` under an flock, so that another writer (another run) never writes
+    or drops it meanwhile; the kernel releases a killed process's lock at once. A fresh writer
+    unlinks a dead writer's partial rather than truncating it: a run killed inside the commit
+    leaves it a link to the committed file."""
+
     def __init__(self, target: str, resume: bool, exclusive: bool = False):
         self._target = target
         self._exclusive = exclusive
         self._partial = target + PARTIAL
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        self._handle = open(self._partial, "ab" if resume else "wb")  # pylint: disable=consider-using-with
+        if not resume:
+            self._drop_unlocked_partial()
+        try:
+            # pylint: disable-next=consider-using-with
+            self._handle = open(self._partial, "ab" if resume else "xb")  # "x": another writer's, created since
+        except FileExistsError:
+            raise self._busy() from None
+        self._lock(self._handle)
+        self._inode = os.fstat(self._handle.fileno()).st_ino
         self.size = self._handle.tell()
+
+    def _still_ours(self) -> bool:
+        """Whether the partial's name is still this writer's file: another writer that took the
+        partial for a dead one's in the instant before this one locked it made its own."""
+        try:
+            return os.stat(self._partial).st_ino == self._inode
+        except FileNotFoundError:
+            return False
+
+    def _lock(self, handle: IO[bytes]) -> None:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise self._busy() from None
+
+    def _drop_unlocked_partial(self) -> None:
+        try:
+            handle = open(self._partial, "rb")  # pylint: disable=consider-using-with
+        except FileNotFoundError:
+            return
+        with handle:
+            self._lock(handle)
+            if os.stat(self._partial).st_ino == os.fstat(handle.fileno()).st_ino:  # not replaced since
+                os.unlink(self._partial)
+
+    def _busy(self) -> StorageBusyError:
+        return StorageBusyError(f"file store: {self._partial} is being written by another process now "
+                                "(another run?); it was left alone", path=self._partial)
 
     def write(self, data: bytes) -> None:
         self._handle.write(data)
@@ -39,16 +83,20 @@ class _FileWriter(Writer):
     def commit(self) -> None:
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self._handle.close()
+        if not self._still_ours():
+            self._handle.close()
+            raise self._busy()
         if self._exclusive:  # a link fails on an existing file, where a rename would replace it
             try:
                 os.link(self._partial, self._target)
             except FileExistsError:
+                self._handle.close()
                 raise StorageConflictError(f"file store: {self._target} appeared while it was written; "
                                            "it is kept, and the partial file dropped") from None
             os.unlink(self._partial)
         else:
             os.replace(self._partial, self._target)
+        self._handle.close()
         # the rename is durable only once its directory is
         directory = os.open(os.path.dirname(self._target), os.O_RDONLY)
         try:
@@ -57,9 +105,9 @@ class _FileWriter(Writer):
             os.close(directory)
 
     def cancel(self) -> None:
-        self._handle.close()
-        if os.path.exists(self._partial):
+        if self._still_ours():
             os.unlink(self._partial)
+        self._handle.close()
 
     def close(self) -> None:
         self._handle.close()

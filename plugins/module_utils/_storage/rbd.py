@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     MissingDependencyError,
+    StorageBusyError,
+    StorageConflictError,
     StorageNotFoundError,
     StoreOpsError,
 )
@@ -60,21 +62,51 @@ class _RbdReader(Stream):
 
 
 class _RbdWriter(Writer):
+    """Writes ``<path>.partial``, renamed to ``path`` on commit. A partial image another client has
+    open (its watch: another run writing it now) is never written to nor removed; one nobody
+    watches (a killed run's; a dead client's watch lapses within half a minute) is resumed, or
+    replaced by a fresh writer."""
+
     def __init__(self, driver: "RbdDriver", path: str, resume: bool):
         self._driver = driver
         self._path = path
         partial = path + PARTIAL
         if not resume:
+            self._drop_if_unwatched(partial)
             try:
-                driver.api.remove(driver.ioctx, partial)
-            except rbd.ImageNotFound:
-                pass
+                driver.api.create(driver.ioctx, partial, 0, old_format=False)
+            except rbd.ImageExists:  # another run created it since
+                raise self._busy(partial) from None
         try:
             self._image = rbd.Image(driver.ioctx, partial)
-        except rbd.ImageNotFound:  # nothing to resume
-            driver.api.create(driver.ioctx, partial, 0, old_format=False)
+        except rbd.ImageNotFound:
+            if not resume:  # another run dropped it, taking it for a dead one's, before this run opened it
+                raise self._busy(partial) from None
+            driver.api.create(driver.ioctx, partial, 0, old_format=False)  # nothing to resume
             self._image = rbd.Image(driver.ioctx, partial)
+        if resume and len(list(self._image.watchers_list())) > 1:  # this run's own watch, and another's
+            self._image.close()
+            raise self._busy(partial)
         self.size = self._image.size()
+
+    def _drop_if_unwatched(self, partial: str) -> None:
+        try:
+            with rbd.Image(self._driver.ioctx, partial, read_only=True) as image:
+                watched = bool(list(image.watchers_list()))  # a read-only open sets no watch
+        except rbd.ImageNotFound:
+            return
+        if watched:
+            raise self._busy(partial)
+        try:
+            self._driver.api.remove(self._driver.ioctx, partial)
+        except rbd.ImageNotFound:
+            pass
+        except rbd.ImageBusy:  # opened since
+            raise self._busy(partial) from None
+
+    def _busy(self, partial: str) -> StorageBusyError:
+        return StorageBusyError(f"rbd store: {self._driver.pool}/{partial} is being written by another "
+                                "client now (another run of this migration?); it was left alone", path=partial)
 
     def write(self, data: bytes) -> None:
         # the image grows with what was written, so its size is the resume point
@@ -85,11 +117,18 @@ class _RbdWriter(Writer):
     def commit(self) -> None:
         self._image.flush()
         self._image.close()
-        self._driver.api.rename(self._driver.ioctx, self._path + PARTIAL, self._path)
+        try:
+            self._driver.api.rename(self._driver.ioctx, self._path + PARTIAL, self._path)
+        except rbd.ImageExists:  # written meanwhile, by another run perhaps: kept (cancel drops this copy)
+            raise StorageConflictError(f"rbd store: {self._driver.pool}/{self._path} appeared while it was "
+                                       "written; it is kept", path=self._path) from None
 
     def cancel(self) -> None:
         self._image.close()
-        self._driver.api.remove(self._driver.ioctx, self._path + PARTIAL)
+        try:
+            self._driver.api.remove(self._driver.ioctx, self._path + PARTIAL)
+        except rbd.ImageNotFound:
+            pass
 
     def close(self) -> None:
         self._image.close()
@@ -187,11 +226,19 @@ class RbdDriver(StorageDriver):
     def protect_glance_snapshot(self, name: str) -> None:
         """Give image ``name`` the protected snapshot ``snap`` Glance's rbd store reads (and clones
         from); either step already done is skipped, so a killed run's image can be finished."""
+        # another run finishing the same copy may take either step first
         with rbd.Image(self.ioctx, name) as image:
             if GLANCE_SNAPSHOT not in {snapshot["name"] for snapshot in image.list_snaps()}:
-                image.create_snap(GLANCE_SNAPSHOT)
+                try:
+                    image.create_snap(GLANCE_SNAPSHOT)
+                except rbd.ImageExists:
+                    pass
             if not image.is_protected_snap(GLANCE_SNAPSHOT):
-                image.protect_snap(GLANCE_SNAPSHOT)
+                try:
+                    image.protect_snap(GLANCE_SNAPSHOT)
+                except (rbd.ImageBusy, rbd.InvalidArgument):  # protected already
+                    if not image.is_protected_snap(GLANCE_SNAPSHOT):
+                        raise
 
     def delete_glance_image(self, name: str) -> None:
         """Remove image ``name`` with its Glance snapshot (one this collection wrote and never

@@ -27,6 +27,7 @@ from typing import Any
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
+    StorageBusyError,
     StorageConflictError,
     StorageNotFoundError,
 )
@@ -237,7 +238,13 @@ class DirectMigrator(Migrator):
                     writer.cancel()
                     raise
         except StorageConflictError as err:  # another writer's objects where the copy goes: kept
+            if self.target.exists(name) and self._read_back(name, algo) == (expected, size):
+                raise StepFailed("another run committed a verified copy of this image while this one wrote it",
+                                 "re-run later: that run registers it", outcome=IN_PROGRESS) from None
             raise _conflict(err) from None
+        except StorageBusyError as err:
+            raise StepFailed(f"{err}: another run is copying this image now",
+                             "re-run later: this run wrote nothing of it", outcome=IN_PROGRESS) from None
         if self._read_back(name, algo) != (expected, size):
             self.target.remove(name)  # written by this run, unregistered: the source copy is kept
             raise StepFailed(f"the {self.options.target} copy read back differs from what was written; "

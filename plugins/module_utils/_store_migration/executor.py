@@ -401,7 +401,7 @@ class Migrator:
         """The source copy's location removed through Glance, which deletes what is left of its bytes."""
         began, image_id = self.clock(), image["id"]
         removed_here = self._remove_source_bytes(image)
-        self.glance.delete_from_store(self.options.source, image_id)
+        self.glance.delete_from_store(self.options.source, image_id)  # 404: another run's removal
         after = self.glance.image(image_id)
         if after is None or self.options.source in image_stores(after):
             raise StepFailed(f"Glance still lists {self.options.source} after the delete",

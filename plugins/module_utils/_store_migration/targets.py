@@ -146,8 +146,6 @@ class FileTarget(DirectTarget):
 
     def writer(self, image_id: str, size: int) -> Writer:  # pylint: disable=unused-argument
         # a file needs no size up front: it grows as it is written
-        # unlinked, not truncated: a run killed inside the commit leaves the partial a link to the copy
-        self._drop(image_id + PARTIAL)
         return self._files.writer(image_id, exclusive=True)
 
     def exists(self, image_id: str) -> bool:

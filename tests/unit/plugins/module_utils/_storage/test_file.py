@@ -1,10 +1,14 @@
 """The file driver on a temporary directory: the driver interface without a cloud."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
+    StorageBusyError,
+    StorageConflictError,
     StorageNotFoundError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._storage.file import FileDriver
@@ -85,3 +89,31 @@ def test_swift_locations_name_container_and_object_and_need_the_store_credential
     assert parse_location("swift+config://ref1/glance/abc") == ("swift", "glance", "abc")
     with pytest.raises(InvalidInputError, match="without the swift store's credentials"):
         open_driver("swift", "glance", {})
+
+
+def test_a_fresh_writer_unlinks_a_dead_writers_partial_not_truncates_it(tmp_path):
+    """A run killed inside an exclusive commit, between the link and the unlink, leaves the partial
+    a link to the committed file: a fresh writer must not empty the committed copy through it."""
+    driver = FileDriver(str(tmp_path))
+    (tmp_path / "obj").write_bytes(b"committed")
+    os.link(tmp_path / "obj", tmp_path / "obj.partial")
+    fresh = driver.writer("obj", exclusive=True)
+    fresh.write(b"new")
+    assert (tmp_path / "obj").read_bytes() == b"committed"
+    with pytest.raises(StorageConflictError):
+        fresh.commit()
+    fresh.cancel()
+    assert (tmp_path / "obj").read_bytes() == b"committed" and not (tmp_path / "obj.partial").exists()
+
+
+def test_a_partial_whose_writer_is_alive_is_never_written_or_dropped(tmp_path):
+    driver = FileDriver(str(tmp_path))
+    live = driver.writer("obj")
+    live.write(b"abc")
+    for resume in (False, True):
+        with pytest.raises(StorageBusyError, match=r"obj\.partial is being written by another process"):
+            driver.writer("obj", resume=resume)
+    live.write(b"def")
+    live.commit()
+    with driver.reader("obj") as stream:
+        assert stream.read() == b"abcdef"

@@ -10,6 +10,8 @@ import pytest
 
 from ansible_collections.storeops.openstack.plugins.module_utils._common.errors import (
     InvalidInputError,
+    StorageBusyError,
+    StorageConflictError,
     StorageNotFoundError,
 )
 from ansible_collections.storeops.openstack.plugins.module_utils._glance.location_match import StoreMatcher
@@ -664,3 +666,35 @@ def test_the_next_copy_starts_while_a_verified_images_source_copy_is_deleted(set
     assert sorted(o.outcome for o in outcomes) == [MIGRATED, MIGRATED], outcomes
     assert source.overlapped[0] is True  # the first image's segments went while the second was copied
     assert glance.images[first]["stores"] == glance.images[second]["stores"] == "ceph"
+
+
+class _RivalRbd(FakeRbd):
+    """Another run of the same image at work: its partial held (``busy``), or its copy committed
+    while this run wrote (``committed``)."""
+
+    def __init__(self, rival, data=None):
+        super().__init__()
+        self.rival, self.data = rival, data
+
+    def writer(self, image_id, size):
+        if self.rival == "busy":
+            raise StorageBusyError(f"rbd store: images/{image_id}.partial is being written by another client now")
+        writer = super().writer(image_id, size)
+
+        def commit():
+            self.images[image_id] = self.data  # the other run's rename came first
+            raise StorageConflictError(f"rbd store: images/{image_id} appeared while it was written")
+        writer.commit = commit
+        return writer
+
+
+@pytest.mark.parametrize("rival", ["busy", "committed"])
+def test_another_run_copying_the_same_image_is_left_to_finish_it(setup, rival):
+    glance, image_id, data = setup
+    target = _RivalRbd(rival, data)
+    _migrator, outcomes = run(glance, target)
+    assert [o.outcome for o in outcomes] == [IN_PROGRESS], outcomes
+    assert "another run" in outcomes[0].reason and outcomes[0].fix.startswith("re-run later")
+    assert glance.images[image_id]["stores"] == "swift" and glance.calls == []  # nothing registered or removed
+    assert target.partial == {}  # this run's own partial dropped, the other's copy kept
+    assert target.images == ({image_id: data} if rival == "committed" else {})

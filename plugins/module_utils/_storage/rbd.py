@@ -84,7 +84,9 @@ class _RbdWriter(Writer):
                 raise self._busy(partial) from None
             driver.api.create(driver.ioctx, partial, 0, old_format=False)  # nothing to resume
             self._image = rbd.Image(driver.ioctx, partial)
-        if resume and len(list(self._image.watchers_list())) > 1:  # this run's own watch, and another's
+        # this writer's own watch, and another's: one that dropped and re-created the partial in the
+        # instant between this writer's create and open, or whose partial this one is resuming
+        if len(list(self._image.watchers_list())) > 1:
             self._image.close()
             raise self._busy(partial)
         self.size = self._image.size()

@@ -358,8 +358,12 @@ class SwiftDriver(StorageDriver):
             return
         for start in range(0, len(paths), page):
             body = "\n".join(swift_quote(self._object(path)) for path in paths[start:start + page])
-            answer = self._http.request("POST", "/", params={"bulk-delete": "true"}, data=body.encode(),
-                                        headers={"Content-Type": "text/plain", "Accept": "application/json"}).json()
+            response = self._http.request("POST", "/", params={"bulk-delete": "true"}, data=body.encode(),
+                                          headers={"Content-Type": "text/plain", "Accept": "application/json"})
+            try:
+                answer = response.json()
+            except ValueError:  # a proxy without the bulk middleware in its pipeline, or in front of it
+                answer = {}
             status, errors = answer.get("Response Status", ""), answer.get("Errors") or []
             if errors or not status.startswith("200"):
                 failed = "; ".join(f"{name}: {why}" for name, why in errors[:3])

@@ -153,8 +153,12 @@ class DirectMigrator(Migrator):
     def workers(self) -> int:
         return 2 * self.options.concurrency  # as many copying, and as many deleting their source copy
 
-    def _migrate(self, item: PlannedImage) -> Outcome:
+    def _migrate(self, item: PlannedImage) -> Outcome | PlannedImage:
+        """The image's outcome; or the image itself, unstarted, when the run's time was up by the
+        time a copy lane came free."""
         with self._copy_lane():
+            if not self.in_budget():
+                return item
             return super()._migrate(item)
 
     @contextmanager
@@ -307,11 +311,14 @@ class DirectMigrator(Migrator):
         its manifest goes first, so Glance never serves a partial image (without it, Glance reads the
         next location: the verified target), then its segments in bulk; Glance's own delete goes
         segment by segment, manifest last. Only the names glance_store gives an image's copy are
-        deleted, whatever the manifest says: a forged prefix could name anything. Anything else
-        (an SLO, a location added by hand) is left to Glance, as with copy-image."""
-        kind, container, name = parse_location(self._source_location(image))
-        if kind != SwiftDriver.kind or name != image["id"]:
+        deleted. Anything else (an SLO, a location added by hand or with credentials in its URL) is
+        left to Glance, as with copy-image."""
+        url = self._source_location(image)
+        kind, container, name = parse_location(url)
+        if (kind != SwiftDriver.kind or name != image["id"] or not url.startswith("swift+config://")
+                or self.matcher.best(url)[0] != self.options.source):
             return ""
+        self._check_source_removable(image["id"], url)
         driver = self._driver(kind, container, SOURCE)
         try:
             headers = driver.head(name)
@@ -319,16 +326,39 @@ class DirectMigrator(Migrator):
             headers = {}
         if headers.get("X-Static-Large-Object", "").lower() == "true":
             return ""
+        prefix = headers.get("X-Object-Manifest")
+        if prefix and prefix != f"{container}/{name}-":
+            raise StepFailed(f"the {self.options.source} copy's manifest names the segments {prefix}, not "
+                             f"glance_store's {container}/{name}-; nothing was deleted (Glance would delete "
+                             "every object under that prefix)", "find out what set that manifest; the target "
+                             "copy is verified and registered")
         if headers:
             driver.delete_only(name)
         segments = [entry["name"] for entry in driver.listing(f"{name}-")
                     if _SEGMENT_NUMBER.fullmatch(entry["name"][len(name) + 1:])]
         driver.delete_many(segments)
-        prefix = headers.get("X-Object-Manifest")
-        kept = (f"; the objects under its manifest's prefix {prefix} were kept, that is not glance_store's "
-                "naming" if prefix and prefix != f"{container}/{name}-" else "")
-        return f"swift object{' (gone already)' if not headers else ''} and {len(segments)} segment(s) " \
-               f"deleted here{kept}"
+        return f"swift object{' (gone already)' if not headers else ''} and {len(segments)} segment(s) deleted here"
+
+    def _check_source_removable(self, image_id: str, url: str) -> None:
+        """Read again just before the source's bytes go, as Glance's own delete checks only after
+        them: the image active, the target copy registered and tagged, and no other location
+        naming the same object (two swift stores over one container)."""
+        image = self.glance.image(image_id) or {}
+        locations = image.get("locations") or []
+        target_url = self.target.location(image_id)
+        if image.get("status") != "active" or not any(
+                loc.get("url") == target_url and (loc.get("metadata") or {}).get("store") == self.options.target
+                for loc in locations):
+            raise StepFailed(f"the image is {image.get('status') or 'gone'} or no longer lists its {self.options.target} "
+                             "copy; the source copy was kept", "check the image in Glance, then re-run")
+        same = [loc["url"] for loc in locations if loc.get("url") != url
+                and parse_location(loc["url"])[1:] == parse_location(url)[1:]
+                and parse_location(loc["url"])[0] == SwiftDriver.kind]
+        if same:
+            raise StepFailed(f"another location of the image names the same swift object as the "
+                             f"{self.options.source} copy; deleting it would delete that one's bytes: kept",
+                             "give the two stores separate containers; remove the duplicate location "
+                             "through the database only")
 
     def _image_gone(self, name: str, written: bool) -> StepFailed:
         """The image was deleted (or left active) during the copy: its unregistered target copy

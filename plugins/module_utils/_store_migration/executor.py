@@ -133,6 +133,7 @@ class StepFailed(StoreOpsError):
 class Migrator:
     def __init__(self, glance: GlanceClient, options: MigrationOptions, matcher: StoreMatcher,
                  journal: JsonlJournal | None, clock: Callable[[], float] = time.monotonic):
+        self.in_budget: Callable[[], bool] = lambda: True  # the time budget of the run going on
         self.glance = glance
         self.options = options
         self.matcher = matcher
@@ -153,12 +154,16 @@ class Migrator:
         def in_budget() -> bool:
             return budget is None or self.clock() - started < budget
 
+        self.in_budget = in_budget
         try:
-            outcomes = tuple(as_finished(self._migrate, queue, self.workers(), in_budget, name="image"))
+            ended = tuple(as_finished(self._migrate, queue, self.workers(), in_budget, name="image"))
         finally:
             self._close_drivers()
+        outcomes = tuple(end for end in ended if isinstance(end, Outcome))
+        given_back = tuple(end for end in ended if isinstance(end, PlannedImage))
         return MigrationResult(self.options, plan, ran=True, outcomes=outcomes,
-                               unstarted=tuple(queue),  # out of time: what is queued stays for the next run
+                               # out of time: what is queued, or was handed back unstarted, stays for the next run
+                               unstarted=given_back + tuple(queue),
                                seconds=self.clock() - started,
                                journal=self.journal.result_fields() if self.journal else {},
                                orphans=removed, orphans_kept=kept)

@@ -155,7 +155,14 @@ class FileTarget(DirectTarget):
         return self._files.reader(image_id)
 
     def finish(self, image_id: str) -> None:
-        self._drop(image_id + PARTIAL)  # left by a run killed between the commit's link and unlink
+        # left by a run killed between the commit's link and unlink; a partial that is another file is
+        # another run's writing, and its own
+        partial, copy = (os.path.join(self._files.root, name) for name in (image_id + PARTIAL, image_id))
+        try:
+            if os.path.samefile(partial, copy):
+                os.unlink(partial)
+        except FileNotFoundError:
+            pass
 
     def remove(self, image_id: str) -> None:
         self._drop(image_id)

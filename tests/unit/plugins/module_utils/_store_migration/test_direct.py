@@ -579,14 +579,19 @@ def swift_setup(setup, manifest=None, slo=False, name=None, source=None):
     return glance, image_id, source
 
 
+# glance-api.conf's prefixes of both stores: a swift location is the swift store's own
+BOTH_PREFIXES = StoreMatcher([StorePrefix("ceph", "rbd://fsid/images/", "config"),
+                              StorePrefix("swift", "swift+config://ref1/glance/", "config")], ["ceph", "swift"])
+
+
 def run_from_swift(glance, source, target, concurrency=1):
     options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT, concurrency=concurrency)
-    migrator = DirectMigrator(glance, options, CEPH_PREFIX, None, target, FakeRegistrar(glance))
+    migrator = DirectMigrator(glance, options, BOTH_PREFIXES, None, target, FakeRegistrar(glance))
     migrator._drivers[("target", "rbd", "images")] = target
     migrator._drivers[("source", "swift", "glance")] = source
     recorded = []
     migrator._record = lambda image_id, step, outcome, seconds, detail="", **extra: recorded.append((step, detail))
-    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", CEPH_PREFIX, None)
+    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", BOTH_PREFIXES, None)
     return migrator.run(plan).outcomes, dict(recorded)
 
 
@@ -622,10 +627,23 @@ def test_a_forged_manifest_prefix_deletes_nothing_it_names(setup):
     image_id = setup[1]
     glance, image_id, source = swift_setup(setup, manifest=f"glance/{image_id}")  # lists <id>.bak too
     source.objects[f"{image_id}.bak"] = (b"", {})  # zero bytes: the image reads the same
-    outcomes, steps = run_from_swift(glance, source, FakeRbd())
-    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
-    assert sorted(source.objects) == [f"{image_id}-notes", f"{image_id}.bak"]
-    assert f"prefix glance/{image_id} were kept" in steps["remove_source"]
+    before = sorted(source.objects)
+    outcomes, _steps = run_from_swift(glance, source, FakeRbd())
+    assert [o.outcome for o in outcomes] == [FAILED], outcomes
+    assert f"names the segments glance/{image_id}, not glance_store's" in outcomes[0].reason
+    assert sorted(source.objects) == before and glance.calls == []  # nothing deleted, by us or Glance
+    assert glance.images[image_id]["stores"] == "swift,ceph"  # the verified target stays registered
+
+
+def test_a_source_object_another_location_names_too_is_never_deleted(setup):
+    """Two swift stores over one container: the target's location names the source's object."""
+    glance, image_id, source = swift_setup(setup)
+    glance.images[image_id]["locations"].append({"url": f"swift+config://ref2/glance/{image_id}",
+                                                 "metadata": {"store": "backup"}})
+    before = sorted(source.objects)
+    outcomes, _steps = run_from_swift(glance, source, FakeRbd())
+    assert [o.outcome for o in outcomes] == [FAILED] and "names the same swift object" in outcomes[0].reason
+    assert sorted(source.objects) == before and glance.calls == []
 
 
 @pytest.mark.parametrize("how", ["slo", "hand-added location"])
@@ -698,3 +716,28 @@ def test_another_run_copying_the_same_image_is_left_to_finish_it(setup, rival):
     assert glance.images[image_id]["stores"] == "swift" and glance.calls == []  # nothing registered or removed
     assert target.partial == {}  # this run's own partial dropped, the other's copy kept
     assert target.images == ({image_id: data} if rival == "committed" else {})
+
+
+def test_an_image_waiting_for_a_copy_lane_when_time_is_up_is_left_unstarted(setup):
+    glance, first, data = setup
+    others = [str(uuid.uuid4()) for _ in range(2)]
+    for image_id in others:
+        glance.images[image_id] = {**glance.images[first], "id": image_id}
+    now = [0.0]
+
+    class _SlowTarget(FakeRbd):
+        def writer(self, image_id, size):
+            now[0] = 100.0  # the first copy uses up the run's time
+            return super().writer(image_id, size)
+
+    target = _SlowTarget()
+    options = MigrationOptions(source="swift", target="ceph", poll_interval=0, method=DIRECT, concurrency=1,
+                               max_duration=10)
+    migrator = DirectMigrator(glance, options, CEPH_PREFIX, None, target, FakeRegistrar(glance),
+                              clock=lambda: now[0])
+    migrator._drivers[("target", "rbd", "images")] = target
+    plan = plan_migration(glance.images.values(), Selection(), "swift", "ceph", CEPH_PREFIX, None)
+    result = migrator.run(plan)
+    assert [(o.item.image_id, o.outcome) for o in result.outcomes] == [(plan.planned[0].image_id, MIGRATED)]
+    assert [item.image_id for item in result.unstarted] == [item.image_id for item in plan.planned[1:]]
+    assert sorted(target.images) == [plan.planned[0].image_id]  # nothing else copied

@@ -61,6 +61,15 @@ def test_a_partial_left_by_a_killed_commit_is_dropped_not_truncated_into_the_cop
     assert os.listdir(tmp_path) == []
 
 
+def test_finishing_a_copy_leaves_another_runs_partial_alone(target, tmp_path):
+    (tmp_path / IMAGE).write_bytes(b"committed")
+    other = target.writer(IMAGE, 11)  # another run of the image, writing its own partial now
+    other.write(b"in flight")
+    target.finish(IMAGE)
+    assert sorted(os.listdir(tmp_path)) == [IMAGE, f"{IMAGE}.partial"]
+    other.cancel()
+
+
 def test_partials_are_listed_and_dropped_once(target, tmp_path):
     (tmp_path / f"{IMAGE}.partial").write_bytes(b"half")
     (tmp_path / "other").write_bytes(b"not a partial")

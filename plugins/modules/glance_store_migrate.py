@@ -35,9 +35,12 @@ description:
     copy in glance_store's layout is deleted by the module first, with the credentials it read it with;
     its object (the DLO manifest) before its segments, so that Glance serves the verified target
     meanwhile, and the segments C(<image id>-00001)... in one bulk-delete request (a few DELETEs at a
-    time where the cluster has no C(bulk_delete)); only objects with these names go, whatever the
-    manifest's prefix says. Glance then drops the location. An SLO, or a location not named after
-    its image, is left to Glance's own delete. A corrupt source is refused with the source
+    time where the cluster has no C(bulk_delete)); only objects with these names go. Glance then drops
+    the location. The image is read again first - active, its target copy registered - and a
+    manifest naming another prefix, or another location of the image naming the same object (two
+    swift stores over one container), fails the image with nothing deleted: Glance's own delete would
+    take every object under that prefix, or the other location's bytes. An SLO, or a location not in
+    the swift store's C(swift+config://) form or not named after its image, is left to Glance's delete. A corrupt source is refused with the source
     kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes
     it). A killed run leaves at most an unregistered target copy, which the next run removes
     (uncommitted) or verifies and registers (committed; a committed copy with other bytes than the

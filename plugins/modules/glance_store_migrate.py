@@ -38,7 +38,7 @@ description:
     time where the cluster has no C(bulk_delete)); only objects with these names go. Glance then drops
     the location. The image is read again first - active, its target copy registered - and a
     manifest naming another prefix, or another location of the image naming the same object (two
-    swift stores over one container), fails the image with nothing deleted: Glance's own delete would
+    swift stores over one container), fails the image with nothing deleted; Glance's own delete would
     take every object under that prefix, or the other location's bytes. An SLO, or a location not in
     the swift store's C(swift+config://) form or not named after its image, is left to Glance's delete. A corrupt source is refused with the source
     kept. An image deleted during its copy leaves no copy behind (the run that wrote it removes

@@ -720,7 +720,7 @@ def test_another_run_copying_the_same_image_is_left_to_finish_it(setup, rival):
 
 def test_an_image_waiting_for_a_copy_lane_when_time_is_up_is_left_unstarted(setup):
     glance, first, data = setup
-    others = [str(uuid.uuid4()) for _ in range(2)]
+    others = [str(uuid.uuid4()) for _number in range(2)]
     for image_id in others:
         glance.images[image_id] = {**glance.images[first], "id": image_id}
     now = [0.0]

@@ -133,6 +133,11 @@ def check_direct_stores(detailed: list[dict], source: str, target: str, conf, ba
                                     f"reports pool {served}; give the glance-api.conf Glance itself reads")
 
 
+def _swift_object(url: str) -> tuple[str, str, str] | None:
+    """parse_location's answer for a swift location; None for any other (an http or s3 one, say)."""
+    return parse_location(url) if url.startswith("swift") else None
+
+
 def _conflict(err: StorageConflictError) -> StepFailed:
     return StepFailed(str(err), "find out what wrote them and remove them, then re-run; the source copy is untouched")
 
@@ -344,17 +349,14 @@ class DirectMigrator(Migrator):
         them: the image active, the target copy registered and tagged, and no other location
         naming the same object (two swift stores over one container)."""
         image = self.glance.image(image_id) or {}
-        locations = image.get("locations") or []
         target_url = self.target.location(image_id)
-        if image.get("status") != "active" or not any(
-                loc.get("url") == target_url and (loc.get("metadata") or {}).get("store") == self.options.target
-                for loc in locations):
+        if image.get("status") != "active" or target_url not in [
+                loc["url"] for loc in tagged_locations(image, self.options.target)]:
             raise StepFailed(f"the image is {image.get('status') or 'gone'} or no longer lists its {self.options.target} "
                              "copy; the source copy was kept", "check the image in Glance, then re-run")
-        same = [loc["url"] for loc in locations if loc.get("url") != url
-                and parse_location(loc["url"])[1:] == parse_location(url)[1:]
-                and parse_location(loc["url"])[0] == SwiftDriver.kind]
-        if same:
+        source_object = parse_location(url)
+        if any(_swift_object(loc["url"]) == source_object
+               for loc in image.get("locations") or [] if loc.get("url") != url):
             raise StepFailed(f"another location of the image names the same swift object as the "
                              f"{self.options.source} copy; deleting it would delete that one's bytes: kept",
                              "give the two stores separate containers; remove the duplicate location "

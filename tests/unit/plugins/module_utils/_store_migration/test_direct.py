@@ -741,3 +741,11 @@ def test_an_image_waiting_for_a_copy_lane_when_time_is_up_is_left_unstarted(setu
     assert [(o.item.image_id, o.outcome) for o in result.outcomes] == [(plan.planned[0].image_id, MIGRATED)]
     assert [item.image_id for item in result.unstarted] == [item.image_id for item in plan.planned[1:]]
     assert sorted(target.images) == [plan.planned[0].image_id]  # nothing else copied
+
+
+def test_a_location_this_host_cannot_parse_does_not_stop_the_source_removal(setup):
+    glance, image_id, source = swift_setup(setup)
+    glance.images[image_id]["locations"].append({"url": "http://mirror.example/image", "metadata": {"store": "http"}})
+    outcomes, steps = run_from_swift(glance, source, FakeRbd())
+    assert [o.outcome for o in outcomes] == [MIGRATED], outcomes
+    assert steps["remove_source"] == "swift object and 3 segment(s) deleted here"
